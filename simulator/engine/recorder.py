@@ -1,0 +1,79 @@
+"""The shared recorder: every mechanism writes its daily values here, triggers and other mechanisms read them.
+
+A *series* is one ``entity.metric`` with a unit, held as a preallocated float array indexed by day (NaN until
+written). Mechanisms keep the array returned by :meth:`Recorder.series` and write ``arr[day] = value``, which
+costs almost nothing per day. ``summary`` names the impact metrics (see ``simulator.report.metrics``) that
+apply to the series, e.g. ``("lost", "max_drop_pct")`` for an output or ``("peak", "days_above_50pct")`` for a
+price. Events (a measure taking effect, a stock running out) are rows with a day, an entity and a cause.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """What a recorded series is: who, what, in which unit, and which summary metrics apply."""
+
+    entity: str
+    metric: str
+    unit: str
+    summary: tuple[str, ...] = ()
+    headline: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.entity}.{self.metric}"
+
+
+@dataclass
+class Event:
+    """One state change: ``day`` since start, ``entity`` (a measure id or a model part), ``event``, ``cause``."""
+
+    day: float
+    entity: str
+    event: str
+    cause: str
+
+
+class Recorder:
+    """Daily series and events of one simulation run (a scenario or its baseline)."""
+
+    def __init__(self, days: int):
+        if days < 1:
+            raise ValueError(f"days(={days}) must be >= 1")
+        self.days = days
+        self.info: dict[str, SeriesInfo] = {}
+        self.data: dict[str, np.ndarray] = {}
+        self.events: list[Event] = []
+
+    def series(self, entity: str, metric: str, unit: str, summary: tuple[str, ...] = (),
+               headline: bool = False) -> np.ndarray:
+        """Register ``entity.metric`` (unit ``unit``) and return its day-indexed array to write into."""
+        info = SeriesInfo(entity, metric, unit, tuple(summary), headline)
+        if info.key in self.data:
+            raise ValueError(f"series {info.key!r} registered twice")
+        if "." in entity and entity.count(".") > 3 or not metric or "." in metric:
+            raise ValueError(f"bad series name entity={entity!r} metric={metric!r} (no dots in metric)")
+        arr = np.full(self.days, np.nan)
+        self.info[info.key] = info
+        self.data[info.key] = arr
+        return arr
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str) -> np.ndarray:
+        """The array of ``entity.metric``; KeyError names close matches."""
+        try:
+            return self.data[key]
+        except KeyError:
+            import difflib
+            near = difflib.get_close_matches(key, list(self.data), n=3)
+            raise KeyError(f"no series {key!r}" + (f" (did you mean {', '.join(near)}?)" if near else "")) from None
+
+    def event(self, day: float, entity: str, event: str, cause: str) -> None:
+        """Record a state change."""
+        self.events.append(Event(float(day), entity, event, cause))

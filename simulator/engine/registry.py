@@ -1,0 +1,4 @@
+"""The model parts a world is made of, in daily step order. Add a mechanism here to plug it in."""
+from __future__ import annotations
+
+MECHANISMS: list = []

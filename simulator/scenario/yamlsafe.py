@@ -1,0 +1,181 @@
+"""Safe YAML reading that remembers where every value came from.
+
+The scenario loader needs, for each value, the line and column it was written at, so that a validation error
+can point at ``file.yaml:LINE:COL``. This module composes the YAML node graph with PyYAML's safe machinery and
+builds plain Python values itself, so:
+
+- only the standard YAML tags are accepted (``!!python/object`` and any other application tag is refused);
+- aliases are bounded: at most ``MAX_ALIASES`` alias uses and ``MAX_NODES`` constructed values, which stops
+  "billion laughs" alias bombs in milliseconds;
+- files over ``MAX_BYTES`` are refused before parsing.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ALIASES = 200
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+_STD_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq",
+}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A position in a file, 1-based line and column as editors show them."""
+
+    line: int
+    col: int
+
+
+class YamlError(Exception):
+    """A YAML file that cannot be read; ``mark`` says where."""
+
+    def __init__(self, message: str, mark: Mark | None = None):
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.marks: dict[tuple, Mark] = {}
+        self.key_marks: dict[tuple, Mark] = {}
+        self.nodes = 0
+        self.aliases_seen: dict[int, int] = {}
+
+    def build(self, node: yaml.Node, path: tuple, depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlError(f"document too large: more than {MAX_NODES} values (alias expansion?)", _mark(node))
+        if depth > MAX_DEPTH:
+            raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", _mark(node))
+        if node.tag not in _STD_TAGS:
+            raise YamlError(f"tag {node.tag!r} is not allowed: scenario files hold plain data only", _mark(node))
+        self.marks[path] = _mark(node)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for knode, vnode in node.value:
+                if knode.tag == "tag:yaml.org,2002:merge" or knode.value == "<<" and knode.tag.endswith("merge"):
+                    raise YamlError("merge keys '<<' are not supported", _mark(knode))
+                key = self.build(knode, path + ("<key>",), depth + 1)
+                if isinstance(key, (dict, list)):
+                    raise YamlError("a mapping key must be a plain value", _mark(knode))
+                key = key if isinstance(key, str) else str(key)
+                if key in out:
+                    raise YamlError(f"duplicate key {key!r}", _mark(knode))
+                self.key_marks[path + (key,)] = _mark(knode)
+                out[key] = self.build(vnode, path + (key,), depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(v, path + (i,), depth + 1) for i, v in enumerate(node.value)]
+        return self._scalar(node)
+
+    @staticmethod
+    def _scalar(node: yaml.ScalarNode) -> Any:
+        tag, text = node.tag, node.value
+        if tag == "tag:yaml.org,2002:str":
+            return text
+        if tag == "tag:yaml.org,2002:null":
+            return None
+        if tag == "tag:yaml.org,2002:bool":
+            return text.lower() in ("true", "yes", "on")
+        if tag == "tag:yaml.org,2002:int":
+            try:
+                return int(text.replace("_", ""), 0)
+            except ValueError:
+                return text
+        if tag == "tag:yaml.org,2002:float":
+            t = text.replace("_", "").lower()
+            if t in (".nan",):
+                return float("nan")
+            if t in (".inf", "+.inf"):
+                return float("inf")
+            if t == "-.inf":
+                return float("-inf")
+            try:
+                return float(t)
+            except ValueError:
+                return text
+        if tag == "tag:yaml.org,2002:timestamp":
+            try:
+                return _dt.date.fromisoformat(text.strip())
+            except ValueError:
+                return text  # kept as text: the schema reports it as a bad date with its position
+        return text
+
+
+class _CountingComposer(yaml.SafeLoader):
+    """SafeLoader whose composer counts alias uses."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._alias_count = 0
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            self._alias_count += 1
+            if self._alias_count > MAX_ALIASES:
+                ev = self.peek_event()
+                raise YamlError(f"more than {MAX_ALIASES} aliases: refused (alias bomb?)",
+                                Mark(ev.start_mark.line + 1, ev.start_mark.column + 1))
+        return super().compose_node(parent, index)
+
+
+@dataclass
+class Document:
+    """A YAML document as plain data plus where each value and key was written."""
+
+    data: Any
+    marks: dict[tuple, Mark]
+    key_marks: dict[tuple, Mark]
+
+    def mark_of(self, path: tuple) -> Mark | None:
+        """Position of the value at ``path``, else of its nearest written ancestor."""
+        p = tuple(path)
+        while True:
+            if p in self.key_marks and p not in self.marks:
+                return self.key_marks[p]
+            if p in self.marks:
+                return self.marks[p]
+            if not p:
+                return None
+            p = p[:-1]
+
+
+def load_text(text: str) -> Document:
+    """Parse one YAML document from ``text`` safely; raise ``YamlError`` with a position on failure."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise YamlError(f"file larger than {MAX_BYTES // (1024 * 1024)} MB: not a scenario file")
+    if "\x00" in text:
+        raise YamlError("file holds NUL bytes: binary data, not YAML")
+    loader = _CountingComposer(text)
+    try:
+        node = loader.get_single_node()
+    except YamlError:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        m = exc.problem_mark or exc.context_mark
+        where = Mark(m.line + 1, m.column + 1) if m else None
+        raise YamlError(f"not valid YAML: {exc.problem or exc.context}", where) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        return Document(None, {}, {})
+    b = _Builder()
+    data = b.build(node, ())
+    return Document(data, b.marks, b.key_marks)
