@@ -1,0 +1,10 @@
+"""Retaliation scenario simulator: chip-tool export controls, Chinese mineral countermeasures, and their
+knock-on effects on wafer output, mineral prices and downstream production.
+
+Public API: :func:`load_scenario`, :func:`run` (see ``simulator.api``).
+"""
+from .api import VERSION as __version__
+from .api import Result, run
+from .scenario.load import load_scenario
+
+__all__ = ["run", "load_scenario", "Result", "__version__"]

@@ -1,0 +1,116 @@
+"""The notebook API: ``simulator.run(path_or_scenario, **overrides)`` → a :class:`Result` of DataFrames.
+
+>>> res = simulator.run("scenarios/japan_servicing_ban.yaml", replications=4, seed=1)
+>>> res.summary.head()              # impacts across replications
+>>> res.timeseries.query("entity == 'gallium'")
+
+Keyword overrides take the same dotted keys as ``--set`` with ``__`` for dots
+(``controls__jp_servicing_ban__compliance=0.5``) or a ``sets=["KEY=VALUE", ...]`` list.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .report import frames
+from .report.resolved import dump, resolved
+from .report.writer import write_atomically, write_csv, write_json
+from .runner import Pair, run_replications
+from .scenario.load import LoadedScenario, load_scenario
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class Result:
+    """The tables of one scenario run (scenario + baseline, all replications)."""
+
+    loaded: LoadedScenario
+    pairs: list[Pair]
+    runtime_s: float
+    started: str
+    summary: pd.DataFrame = field(init=False)
+    timeseries: pd.DataFrame = field(init=False)
+    timeseries_wide: pd.DataFrame = field(init=False)
+    events: pd.DataFrame = field(init=False)
+
+    def __post_init__(self) -> None:
+        sc = self.loaded.scenario
+        self.summary = frames.summary(sc, self.pairs)
+        self.timeseries = frames.timeseries(sc, self.pairs)
+        self.timeseries_wide = frames.timeseries_wide(sc, self.pairs)
+        self.events = frames.events(sc, self.pairs)
+
+    @property
+    def scenario(self):
+        return self.loaded.scenario
+
+    def daily(self, key: str, which: str = "scenario"):
+        """Day × replication array of one ``entity.metric`` (``which`` = scenario or baseline)."""
+        import numpy as np
+        return np.vstack([getattr(p, which).data[key] for p in self.pairs])
+
+    def manifest(self, command: str) -> dict:
+        pkgs = {}
+        for name in ("numpy", "pandas", "simpy", "pyyaml", "pydantic", "matplotlib", "openpyxl"):
+            try:
+                pkgs[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                pass
+        sc = self.loaded.scenario
+        return {"simulator_version": VERSION, "scenario": sc.name, "scenario_file": self.loaded.file,
+                "seed": sc.seed, "replications": sc.replications, "input_sha256": self.loaded.input_hash,
+                "sets": list(self.loaded.sets), "command": command, "started": self.started,
+                "runtime_s": round(self.runtime_s, 3), "python": platform.python_version(),
+                "platform": platform.platform(), "packages": pkgs}
+
+    def write(self, out: str | Path, command: str = "", xlsx: bool | None = None, plots: bool | None = None
+              ) -> Path:
+        """Write the result folder atomically; returns its path."""
+        sc = self.loaded.scenario
+        xlsx = sc.output.xlsx if xlsx is None else xlsx
+        plots = sc.output.plots if plots is None else plots
+
+        def fill(tmp: Path) -> None:
+            write_csv(self.summary, tmp / "summary.csv")
+            write_csv(self.timeseries, tmp / "timeseries.csv")
+            write_csv(self.timeseries_wide, tmp / "timeseries_wide.csv")
+            write_csv(self.events, tmp / "events.csv")
+            (tmp / "scenario.resolved.yaml").write_text(dump(resolved(self.loaded)), encoding="utf-8")
+            if xlsx:
+                from .report.xlsx import write_xlsx
+                write_xlsx(self, tmp / f"{sc.name}.xlsx")
+            if plots:
+                from .report.plots import write_plots
+                write_plots(self, tmp / "plots")
+            write_json(self.manifest(command), tmp / "manifest.json")
+
+        return write_atomically(Path(out), fill)
+
+
+def run_loaded(loaded: LoadedScenario, jobs: int = 1) -> Result:
+    """Run every replication of a loaded scenario with its baseline."""
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    t0 = time.perf_counter()
+    pairs = run_replications(loaded.scenario, loaded.world.values, jobs=jobs)
+    return Result(loaded, pairs, time.perf_counter() - t0, started)
+
+
+def run(path_or_scenario: Any, sets: list[str] | None = None, jobs: int = 1, **overrides: Any) -> Result:
+    """Load (a path) or take (a LoadedScenario) a scenario, apply overrides, and run it."""
+    sets = list(sets or [])
+    for k, v in overrides.items():
+        sets.append(f"{k.replace('__', '.')}={v}")
+    if isinstance(path_or_scenario, LoadedScenario):
+        loaded = path_or_scenario if not sets else load_scenario(path_or_scenario.file, sets)
+    else:
+        loaded = load_scenario(os.fspath(path_or_scenario), sets)
+    return run_loaded(loaded, jobs=jobs)

@@ -1,0 +1,159 @@
+"""Command line: ``simulate SCENARIO``, ``simulate validate``, ``simulate list``, ``simulate compare``,
+``simulate sweep``. Argument parsing and terminal output only; bad input exits 2 with one located line."""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import traceback
+from pathlib import Path
+
+from .scenario.errors import ScenarioError
+
+SUBCOMMANDS = ("validate", "list", "compare", "sweep")
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with one line, argparse style
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="simulate", description="Run a retaliation scenario and write results/<name>/.",
+                epilog="Other commands: simulate validate FILE..., simulate list, simulate compare A B, "
+                       "simulate sweep FILE --out DIR")
+    p.add_argument("scenario", help="scenario YAML file, e.g. scenarios/japan_servicing_ban.yaml")
+    p.add_argument("--out", help="result folder (default results/<scenario name>)")
+    p.add_argument("--seed", type=int, help="root seed (overrides the file's)")
+    p.add_argument("--replications", type=int, help="number of replications (overrides the file's)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value by dotted path, e.g. controls.jp_servicing_ban.compliance=0.7")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes for replications (default 1)")
+    p.add_argument("--xlsx", action="store_true", help="also write one .xlsx workbook")
+    p.add_argument("--no-plots", action="store_true", help="skip PNG charts")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return p
+
+
+def _cmd_run(argv: list[str]) -> int:
+    args = _run_parser().parse_args(argv)
+    from .api import run_loaded
+    from .report.terminal import headline_table
+    from .report.writer import OutputError
+    from .scenario.load import load_scenario
+    sets = list(args.set)
+    if args.seed is not None:
+        sets.append(f"seed={args.seed}")
+    if args.replications is not None:
+        sets.append(f"replications={args.replications}")
+    loaded = load_scenario(args.scenario, sets)
+    for w in loaded.warnings:
+        print(w, file=sys.stderr)
+    out = Path(args.out) if args.out else Path("results") / loaded.scenario.name
+    from .report.writer import check_target
+    try:
+        check_target(out)
+    except OutputError as exc:
+        print(f"simulate: --out {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    res = run_loaded(loaded, jobs=max(1, args.jobs))
+    command = "simulate " + " ".join(shlex.quote(a) for a in argv)
+    try:
+        folder = res.write(out, command=command, xlsx=True if args.xlsx else None,
+                           plots=False if args.no_plots else None)
+    except OutputError as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.quiet:
+        sc = loaded.scenario
+        heads = {k for k, i in res.pairs[0].scenario.info.items() if i.headline}
+        print(f"{sc.name}: {sc.replications} replication(s) x (scenario + baseline), {sc.days} days from "
+              f"{sc.start}, seed {sc.seed}, {res.runtime_s:.2f} s")
+        print(headline_table(res.summary, heads))
+        print(f"\nresults in {folder}/ (summary.csv, timeseries.csv, timeseries_wide.csv, events.csv, "
+              f"scenario.resolved.yaml, manifest.json)")
+    return 0
+
+
+def _cmd_validate(argv: list[str]) -> int:
+    p = _Parser(prog="simulate validate", description="Check scenario files without running them.")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = p.parse_args(argv)
+    from .scenario.load import load_scenario
+    bad = 0
+    for f in args.files:
+        try:
+            loaded = load_scenario(f, args.set)
+        except ScenarioError as exc:
+            print(exc, file=sys.stderr)
+            bad += 1
+            continue
+        for w in loaded.warnings:
+            print(w, file=sys.stderr)
+        print(f"{f}: ok ({loaded.scenario.name}: {len(loaded.scenario.controls)} control(s), "
+              f"{len(loaded.scenario.countermeasures)} countermeasure(s), {loaded.scenario.days} days)")
+    return EXIT_BAD_INPUT if bad else 0
+
+
+def _cmd_list(argv: list[str]) -> int:
+    p = _Parser(prog="simulate list", description="List the shipped scenarios.")
+    p.add_argument("folder", nargs="?", default="scenarios")
+    args = p.parse_args(argv)
+    from .scenario.load import load_scenario
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"simulate list: {folder}: no such folder (run from the project folder, or name one)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for f in sorted(folder.glob("*.yaml")):
+        try:
+            sc = load_scenario(f).scenario
+            print(f"{str(f):48s} {sc.description}")
+        except ScenarioError as exc:
+            print(f"{str(f):48s} (invalid: {exc.message})")
+    return 0
+
+
+def _dispatch(argv: list[str]) -> int:
+    if argv and argv[0] == "validate":
+        return _cmd_validate(argv[1:])
+    if argv and argv[0] == "list":
+        return _cmd_list(argv[1:])
+    if argv and argv[0] == "compare":
+        from .report.compare import main as compare_main
+        return compare_main(argv[1:])
+    if argv and argv[0] == "sweep":
+        from .sweep.cli import main as sweep_main
+        return sweep_main(argv[1:])
+    return _cmd_run(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``simulate`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _dispatch(argv)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        code = EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("simulate: interrupted; earlier results are untouched", file=sys.stderr)
+        code = 130
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    except Exception as exc:  # a bug, not bad input: short message, traceback on request
+        if os.environ.get("SIMULATE_DEBUG"):
+            traceback.print_exc()
+        print(f"simulate: internal error: {type(exc).__name__}: {exc} (set SIMULATE_DEBUG=1 for details)",
+              file=sys.stderr)
+        code = 1
+    return code
+
+
+def entry() -> None:
+    sys.exit(main())

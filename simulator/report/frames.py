@@ -1,0 +1,162 @@
+"""The result tables of a run, as pandas DataFrames with stable column order.
+
+- ``summary``: one row per entity × metric: unit, baseline, scenario mean, p05/p50/p95 across replications,
+  change %, the median date for date-like metrics, and for event-like metrics the probability across
+  replications that it happened with its 95% Wilson interval.
+- ``timeseries``: tidy rows (scenario, replication, date, entity, metric, unit, value); each row is the mean of
+  the daily values over the period starting on ``date`` (``output.frequency``).
+- ``timeseries_wide``: one row per date, one column per ``entity.metric [unit]`` (replication mean), scenario
+  first then the baseline's columns prefixed ``baseline:``.
+- ``events``: replication, date, entity, event, cause.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..engine.recorder import SeriesInfo
+from ..runner import Pair
+from ..scenario.schema import Scenario
+from .metrics import METRICS, wilson
+
+SUMMARY_COLUMNS = ["scenario", "entity", "metric", "unit", "baseline", "mean", "p05", "p50", "p95", "change_pct",
+                   "p50_date", "probability", "wilson_low", "wilson_high", "replications"]
+TIMESERIES_COLUMNS = ["scenario", "replication", "date", "entity", "metric", "unit", "value"]
+EVENT_COLUMNS = ["scenario", "replication", "date", "entity", "event", "cause"]
+EXPANDED = {"peak": ("peak", "peak_day")}
+
+
+def _amount_unit(unit: str) -> str:
+    return unit[:-4] if unit.endswith("/day") else f"{unit}*day"
+
+
+def metric_unit(kind: str, unit: str) -> str:
+    return {"amount": _amount_unit(unit), "pct": "%", "day": "days from start", "days": "days",
+            "level": unit}[kind]
+
+
+def _stack(pairs: list[Pair], key: str, which: str) -> np.ndarray:
+    return np.vstack([getattr(p, which).data[key] for p in pairs])
+
+
+def summary(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+    """Impact metrics of every series that declares some, across replications."""
+    rows = []
+    first = pairs[0].scenario
+    n = len(pairs)
+    for key, info in first.info.items():
+        names = [m for name in info.summary for m in EXPANDED.get(name, (name,))]
+        if not names:
+            continue
+        S, B = _stack(pairs, key, "scenario"), _stack(pairs, key, "baseline")
+        for name in names:
+            fn, kind = METRICS[name]
+            vals = np.array([fn(S[i], B[i]) for i in range(n)])
+            base = np.array([fn(B[i], B[i]) for i in range(n)])
+            rows.append(_row(sc, info, name, kind, vals, base, n))
+    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    return df
+
+
+def _row(sc: Scenario, info: SeriesInfo, name: str, kind: str, vals: np.ndarray, base: np.ndarray,
+         n: int) -> dict:
+    ok = vals[~np.isnan(vals)]
+    q = np.percentile(ok, [5, 50, 95]) if ok.size else [math.nan] * 3
+    bmean = float(np.nanmean(base)) if np.any(~np.isnan(base)) else math.nan
+    mean = float(ok.mean()) if ok.size else math.nan
+    change = math.nan
+    if kind in ("level", "amount") and name != "lost" and bmean and not math.isnan(bmean):
+        change = (mean - bmean) / abs(bmean) * 100.0
+    prob = lo = hi = math.nan
+    date = ""
+    if kind == "day":
+        hits = int(ok.size)
+        prob = hits / n
+        lo, hi = wilson(hits, n)
+        if ok.size:
+            date = (sc.start + _dt.timedelta(days=int(round(q[1])))).isoformat()
+    elif kind == "days":
+        hits = int(np.count_nonzero(ok > 0))
+        prob = hits / n
+        lo, hi = wilson(hits, n)
+    return {"scenario": sc.name, "entity": info.entity, "metric": f"{info.metric}.{name}",
+            "unit": metric_unit(kind, info.unit), "baseline": bmean, "mean": mean, "p05": q[0], "p50": q[1],
+            "p95": q[2], "change_pct": change, "p50_date": date, "probability": prob, "wilson_low": lo,
+            "wilson_high": hi, "replications": n}
+
+
+def _periods(days: int, step: int) -> np.ndarray:
+    return np.arange(0, days, step)
+
+
+def _bucket_means(arr: np.ndarray, step: int) -> np.ndarray:
+    """Mean over consecutive ``step``-day periods (last one may be shorter); arr is (..., days)."""
+    if step == 1:
+        return arr
+    days = arr.shape[-1]
+    starts = _periods(days, step)
+    sums = np.add.reduceat(np.nan_to_num(arr), starts, axis=-1)
+    counts = np.add.reduceat((~np.isnan(arr)).astype(float), starts, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def timeseries(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+    """Tidy time series of scenario and baseline, at ``output.frequency``, mean or every replication."""
+    step = max(1, int(round(sc.output.frequency)))
+    days = sc.days
+    starts = _periods(days, step)
+    dates = np.array([(sc.start + _dt.timedelta(days=int(d))).isoformat() for d in starts], dtype=object)
+    info = pairs[0].scenario.info
+    keys = list(info)
+    frames = []
+    if not keys:
+        return pd.DataFrame(columns=TIMESERIES_COLUMNS)
+    for label, which in ((sc.name, "scenario"), ("baseline", "baseline")):
+        cube = np.stack([np.vstack([getattr(p, which).data[k] for k in keys]) for p in pairs])  # rep×key×day
+        if sc.output.replications == "mean":
+            blocks = [("mean", np.nanmean(cube, axis=0) if len(pairs) > 1 else cube[0])]
+        else:
+            blocks = [(str(p.replication), cube[i]) for i, p in enumerate(pairs)]
+        for rep, mat in blocks:
+            vals = _bucket_means(mat, step)  # key × period
+            nk, nd = vals.shape
+            frames.append(pd.DataFrame({
+                "scenario": label, "replication": rep,
+                "date": np.tile(dates, nk),
+                "entity": np.repeat([info[k].entity for k in keys], nd),
+                "metric": np.repeat([info[k].metric for k in keys], nd),
+                "unit": np.repeat([info[k].unit for k in keys], nd),
+                "value": vals.reshape(-1)}))
+    if not frames:
+        return pd.DataFrame(columns=TIMESERIES_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[TIMESERIES_COLUMNS]
+
+
+def timeseries_wide(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+    """Date × ``entity.metric [unit]`` of the replication mean, scenario then baseline."""
+    step = max(1, int(round(sc.output.frequency)))
+    starts = _periods(sc.days, step)
+    out = {"date": [(sc.start + _dt.timedelta(days=int(d))).isoformat() for d in starts]}
+    info = pairs[0].scenario.info
+    for prefix, which in (("", "scenario"), ("baseline: ", "baseline")):
+        for k, i in info.items():
+            mat = np.vstack([getattr(p, which).data[k] for p in pairs])
+            m = np.nanmean(mat, axis=0) if len(pairs) > 1 else mat[0]
+            out[f"{prefix}{k} [{i.unit}]"] = _bucket_means(m, step)
+    return pd.DataFrame(out)
+
+
+def events(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+    """Every recorded state change of the scenario runs and their baselines, by replication and date."""
+    rows = []
+    for p in pairs:
+        for label, rec in ((sc.name, p.scenario), ("baseline", p.baseline)):
+            for e in rec.events:
+                rows.append({"scenario": label, "replication": p.replication,
+                             "date": (sc.start + _dt.timedelta(days=int(e.day // 1))).isoformat(),
+                             "entity": e.entity, "event": e.event, "cause": e.cause})
+    return pd.DataFrame(rows, columns=EVENT_COLUMNS)

@@ -1,0 +1,329 @@
+"""Scenario YAML → validated :class:`Scenario` plus its resolved :class:`World`, or one located error.
+
+Steps: read the file safely (size, encoding, no Python tags, bounded aliases), apply ``--set`` values, validate
+with the typed schema, then cross-check what a schema alone cannot: unique ids, trigger targets that exist,
+trigger cycles that can never start, names (countries, minerals, tool classes) the world knows, override paths
+that exist, metrics that triggers watch, and dates inside the horizon (a warning only).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from .errors import ScenarioError, path_text, suggest
+from .schema import Condition, Control, Countermeasure, Scenario
+from .world_data import World, WorldError, load_world
+from .yamlsafe import MAX_BYTES, Document, Mark, YamlError, load_text
+
+MEASURE_LISTS = ("controls", "countermeasures")
+
+
+@dataclass
+class LoadedScenario:
+    """A validated scenario, its world with overrides applied, and where it came from."""
+
+    scenario: Scenario
+    world: World
+    file: str
+    text: str
+    sets: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def input_hash(self) -> str:
+        """SHA-256 of the scenario text and the ``--set`` values."""
+        h = hashlib.sha256(self.text.encode("utf-8"))
+        for s in self.sets:
+            h.update(b"\0" + s.encode("utf-8"))
+        return h.hexdigest()
+
+
+def read_text(file: str) -> str:
+    """Read a scenario file as UTF-8 text, turning every OS problem into a ScenarioError."""
+    p = Path(file)
+    try:
+        if p.is_dir():
+            raise ScenarioError(file, None, "", "is a directory, expected a scenario .yaml file")
+        if not p.exists():
+            near = suggest(p.name, [f.name for f in p.parent.glob("*.y*ml")]) if p.parent.is_dir() else ""
+            raise ScenarioError(file, None, "", f"no such file{near}")
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise ScenarioError(file, None, "", f"file is {size / 1e6:.0f} MB; a scenario file is at most "
+                                                f"{MAX_BYTES // (1024 * 1024)} MB")
+        raw = p.read_bytes()
+    except PermissionError:
+        raise ScenarioError(file, None, "", "cannot read the file: permission denied") from None
+    except OSError as exc:
+        raise ScenarioError(file, None, "", f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(file, None, "", f"not UTF-8 text (byte {exc.start}): binary file?") from None
+
+
+# ---------------------------------------------------------------------------------------------------- --set
+def parse_value(text: str) -> Any:
+    """A ``--set`` value read as a YAML scalar (``0.5`` → float, ``30d`` → text, ``[a, b]`` → list)."""
+    try:
+        return load_text(text).data
+    except YamlError:
+        return text
+
+
+def _measure_index(data: dict, kind: str, mid: str, origin: str) -> int:
+    items = data.get(kind) or []
+    ids = [m.get("id") for m in items if isinstance(m, dict)]
+    if mid not in ids:
+        raise ScenarioError(origin, None, f"{kind}.{mid}", f"no measure with id {mid!r}{suggest(mid, ids)}")
+    return ids.index(mid)
+
+
+def apply_set(data: dict, key: str, value: Any, origin: str) -> None:
+    """Apply one dotted ``key`` = ``value``: a top-level field (``seed``), a measure field by id
+    (``controls.jp_servicing_ban.compliance``) or a world path (``fabs.classes....``, via overrides)."""
+    parts = key.split(".")
+    if parts[0] in MEASURE_LISTS and len(parts) >= 3:
+        idx = _measure_index(data, parts[0], parts[1], origin)
+        node = data[parts[0]][idx]
+        for p in parts[2:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ScenarioError(origin, None, key, f"{p!r} is not a mapping")
+        node[parts[-1]] = value
+    elif len(parts) == 1 and parts[0] in Scenario.model_fields and parts[0] not in ("overrides",) + MEASURE_LISTS:
+        data[parts[0]] = value
+    elif parts[0] == "output" and len(parts) == 2:
+        data.setdefault("output", {})[parts[1]] = value
+    else:
+        ov = data.get("overrides")
+        if ov is None:
+            ov = data["overrides"] = {}
+        if not isinstance(ov, dict):
+            raise ScenarioError(origin, None, "overrides", "expected a mapping of dotted paths to values")
+        ov[key] = value
+
+
+# ------------------------------------------------------------------------------------------- pydantic errors
+_CONTEXT_FIELDS = {
+    "": Scenario, "controls": Control, "countermeasures": Countermeasure, "output": None,
+}
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    from . import schema as s
+    names = [p for p in loc[:-1] if isinstance(p, str)]
+    ctx = names[-1] if names else ""
+    model = {"": s.Scenario, "controls": s.Control, "countermeasures": s.Countermeasure, "output": s.Output,
+             "scope": s.Scope, "trigger": s.Trigger, "when": s.Condition, "lift": s.Lift}.get(ctx)
+    if model is None:
+        return []
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _friendly(err: dict) -> str:
+    t, inp, ctx = err["type"], err.get("input"), err.get("ctx") or {}
+    loc = err["loc"]
+    if t == "extra_forbidden":
+        return f"unknown key {loc[-1]!r}{suggest(str(loc[-1]), _allowed_keys(loc))}"
+    if t == "missing":
+        return f"missing required key {loc[-1]!r}"
+    if t == "literal_error":
+        expected = ctx.get("expected", "")
+        opts = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",")]
+        return f"expected one of {expected}, got {inp!r}{suggest(str(inp), opts)}"
+    if t in ("int_parsing", "int_type", "float_parsing", "float_type", "int_from_float"):
+        return f"expected a {'whole ' if t.startswith('int') else ''}number, got {inp!r}"
+    if t in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[t]
+        lim = next(iter(ctx.values()), "")
+        return f"expected a value {op} {lim}, got {inp!r}"
+    if t in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected a mapping (key: value lines), got {inp!r}"
+    if t == "list_type":
+        return f"expected a list like [a, b], got {inp!r}"
+    if t in ("string_type",):
+        return f"expected text, got {inp!r}"
+    if t == "string_pattern_mismatch":
+        return f"expected a name of letters, digits, '_' or '-' starting with a letter or digit, got {inp!r}"
+    if t == "too_short":
+        return f"expected at least {ctx.get('min_length', 1)} item(s), got {inp!r}"
+    if t == "bool_type" or t == "bool_parsing":
+        return f"expected true or false, got {inp!r}"
+    msg = err.get("msg", "invalid value")
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _validation_error(exc: ValidationError, file: str, doc: Document) -> ScenarioError:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "lax-"))))
+    mark = doc.key_marks.get(loc) if err["type"] == "extra_forbidden" else None
+    return ScenarioError(file, mark or doc.mark_of(loc), path_text(loc), _friendly(err))
+
+
+# --------------------------------------------------------------------------------------------- cross-checks
+def _mloc(sc: Scenario, mid: str) -> tuple:
+    for kind in MEASURE_LISTS:
+        for i, m in enumerate(getattr(sc, kind)):
+            if m.id == mid:
+                return (kind, i)
+    return ()
+
+
+def _cross_check(sc: Scenario, file: str, doc: Document) -> list[str]:
+    def fail(loc: tuple, msg: str) -> ScenarioError:
+        return ScenarioError(file, doc.mark_of(loc), path_text(loc), msg)
+
+    ids: dict[str, tuple] = {}
+    for kind in MEASURE_LISTS:
+        for i, m in enumerate(getattr(sc, kind)):
+            if m.id in ids:
+                raise fail((kind, i, "id"), f"id {m.id!r} is used twice (also {path_text(ids[m.id])})")
+            ids[m.id] = (kind, i)
+    for mid, loc in ids.items():
+        m = sc.controls[loc[1]] if loc[0] == "controls" else sc.countermeasures[loc[1]]
+        for key in ("trigger", "lift"):
+            t = getattr(m, key)
+            if t is not None and t.after is not None:
+                if t.after not in ids:
+                    raise fail(loc + (key, "after"), f"names no measure {t.after!r}{suggest(t.after, ids)}")
+                if t.after == mid and key == "trigger":
+                    raise fail(loc + (key, "after"), "a measure cannot be triggered by itself")
+    # `after` chains that loop back can never start: every measure in the loop waits for another one.
+    graph = {m.id: m.trigger.after for m in sc.measures if m.trigger is not None and m.trigger.after}
+    for startid in graph:
+        seen, cur = [startid], graph[startid]
+        while cur in graph and cur not in seen:
+            seen.append(cur)
+            cur = graph[cur]
+        if cur == startid:
+            raise fail(ids[startid] + ("trigger", "after"),
+                       f"trigger cycle {' -> '.join(seen + [startid])} can never start")
+    warnings = []
+    end = sc.start + _dt.timedelta(days=sc.days)
+    for mid, loc in ids.items():
+        m = sc.controls[loc[1]] if loc[0] == "controls" else sc.countermeasures[loc[1]]
+        for key in ("announced", "effective", "ends"):
+            d = getattr(m, key)
+            if d is not None and not (sc.start <= d < end) and not (key != "ends" and d < sc.start):
+                warnings.append(f"{ScenarioError(file, doc.mark_of(loc + (key,)), path_text(loc + (key,)), '')}"
+                                f"warning: {d} is outside the simulated period {sc.start} to {end}")
+    return warnings
+
+
+def _check_names(sc: Scenario, world: World, file: str, doc: Document) -> None:
+    from ..engine.world import mechanism_classes
+    vocab: dict[str, set[str]] = {}
+    for cls in mechanism_classes():
+        if cls.section in world.values:
+            for k, v in cls.vocabulary(world.values).items():
+                vocab.setdefault(k, set()).update(v)
+
+    def check(kind: str, names: list[str] | None, loc: tuple) -> None:
+        known = vocab.get(kind)
+        if not names or not known:
+            return
+        for i, n in enumerate(names):
+            if n not in known:
+                raise ScenarioError(file, doc.mark_of(loc + (i,)) or doc.mark_of(loc), path_text(loc + (i,)),
+                                    f"unknown {kind.replace('_', ' ')} {n!r}{suggest(n, known)}; "
+                                    f"known: {', '.join(sorted(known))}")
+
+    for i, c in enumerate(sc.controls):
+        check("vendor_country", c.scope.vendor_countries, ("controls", i, "scope", "vendor_countries"))
+        check("vendor", c.scope.vendors, ("controls", i, "scope", "vendors"))
+        check("tool_class", c.scope.tool_classes, ("controls", i, "scope", "tool_classes"))
+        check("fab_class", c.scope.fab_classes, ("controls", i, "scope", "fab_classes"))
+    for i, c in enumerate(sc.countermeasures):
+        check("mineral", c.mineral, ("countermeasures", i, "mineral"))
+        check("region", c.against, ("countermeasures", i, "against"))
+
+
+def _apply_overrides(sc: Scenario, world: World, file: str, doc: Document, set_keys: set[str]) -> None:
+    paths = world.paths()
+    pset = set(paths)
+    for key, value in sc.overrides.items():
+        origin = "--set" if key in set_keys else file
+        mark = None if key in set_keys else doc.key_marks.get(("overrides", key))
+        loc = f"overrides.{key}"
+        if key not in pset:
+            raise ScenarioError(origin, mark, loc, f"no world parameter {key!r}{suggest(key, paths)}")
+        old = world.get(key)
+        if isinstance(old, (int, float)) and not isinstance(old, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ScenarioError(origin, mark, loc, f"expected a finite number like {old!r}, got {value!r}")
+            if old >= 0 > value:
+                raise ScenarioError(origin, mark, loc, f"expected a value >= 0 (default {old!r}), got {value!r}")
+        elif type(old) is not type(value) and old is not None:
+            raise ScenarioError(origin, mark, loc, f"expected a {type(old).__name__} like {old!r}, got {value!r}")
+        src = "--set on the command line" if key in set_keys else f"override in {Path(file).name}"
+        world.set(key, value, src + (f" line {mark.line}" if mark else ""))
+
+
+def _check_metrics(sc: Scenario, world: World, file: str, doc: Document) -> None:
+    """Build one run without running it to learn the series names that `when` conditions may watch."""
+    conds: list[tuple[tuple, Condition]] = []
+    for kind in MEASURE_LISTS:
+        for i, m in enumerate(getattr(sc, kind)):
+            for key in ("trigger", "lift"):
+                t = getattr(m, key)
+                if t is not None and t.when is not None:
+                    conds.append(((kind, i, key, "when", "metric"), t.when))
+    if not conds:
+        return
+    from ..engine.world import build
+    ctx, _ = build(sc, world.values, np.random.SeedSequence(0), 0, True)
+    keys = list(ctx.recorder.data)
+    for loc, c in conds:
+        if c.metric not in ctx.recorder.data:
+            raise ScenarioError(file, doc.mark_of(loc), path_text(loc),
+                                f"no recorded metric {c.metric!r}{suggest(c.metric, keys)}")
+
+
+def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
+    """Load, validate and resolve a scenario file; raise :class:`ScenarioError` on any bad input."""
+    file = str(file)
+    text = read_text(file)
+    try:
+        doc = load_text(text)
+    except YamlError as exc:
+        raise ScenarioError(file, exc.mark, "", exc.message) from None
+    if not isinstance(doc.data, dict):
+        raise ScenarioError(file, doc.mark_of(()) or Mark(1, 1), "",
+                            "expected a mapping with name, start, horizon, controls, countermeasures...")
+    data = doc.data
+    set_keys: set[str] = set()
+    for s in sets:
+        if "=" not in s:
+            raise ScenarioError("--set", None, s, "expected KEY=VALUE, e.g. controls.jp_servicing_ban.compliance=0.7")
+        k, v = s.split("=", 1)
+        k = k.strip()
+        apply_set(data, k, parse_value(v), "--set")
+        if k.split(".")[0] not in Scenario.model_fields or k.split(".")[0] == "overrides":
+            set_keys.add(k)
+    try:
+        sc = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc, file, doc) from None
+    warnings = _cross_check(sc, file, doc)
+    try:
+        world = load_world(sc.world, Path(file).parent)
+    except FileNotFoundError:
+        from .world_data import packaged_worlds
+        raise ScenarioError(file, doc.mark_of(("world",)), "world",
+                            f"no world {sc.world!r}{suggest(sc.world, packaged_worlds())}") from None
+    except (WorldError, YamlError) as exc:
+        mark = getattr(exc, "mark", None)
+        raise ScenarioError(getattr(exc, "file", sc.world), mark, ".".join(map(str, getattr(exc, "path", ()))),
+                            exc.message) from None
+    _apply_overrides(sc, world, file, doc, set_keys)
+    _check_names(sc, world, file, doc)
+    _check_metrics(sc, world, file, doc)
+    return LoadedScenario(sc, world, file, text, tuple(sets), warnings)
