@@ -22,7 +22,7 @@ class ScenarioError(Exception):
 def suggest(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
     choices = [c for c in choices if isinstance(c, str)]
-    near = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    near = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.5)
     if not near:
         low = {c.lower(): c for c in choices}
         near = [low[str(word).lower()]] if str(word).lower() in low else []
