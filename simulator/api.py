@@ -41,6 +41,7 @@ class Result:
     timeseries: pd.DataFrame = field(init=False)
     timeseries_wide: pd.DataFrame = field(init=False)
     events: pd.DataFrame = field(init=False)
+    by_replication: pd.DataFrame = field(init=False)
 
     def __post_init__(self) -> None:
         sc = self.loaded.scenario
@@ -48,6 +49,7 @@ class Result:
         self.timeseries = frames.timeseries(sc, self.pairs)
         self.timeseries_wide = frames.timeseries_wide(sc, self.pairs)
         self.events = frames.events(sc, self.pairs)
+        self.by_replication = frames.by_replication(sc, self.pairs)
 
     @property
     def scenario(self):
@@ -84,6 +86,7 @@ class Result:
             write_csv(self.timeseries, tmp / "timeseries.csv")
             write_csv(self.timeseries_wide, tmp / "timeseries_wide.csv")
             write_csv(self.events, tmp / "events.csv")
+            write_csv(self.by_replication, tmp / "metrics_by_replication.csv")
             (tmp / "scenario.resolved.yaml").write_text(dump(resolved(self.loaded)), encoding="utf-8")
             if xlsx:
                 from .report.xlsx import write_xlsx

@@ -1,4 +1,6 @@
 """The model parts a world is made of, in daily step order. Add a mechanism here to plug it in."""
 from __future__ import annotations
 
-MECHANISMS: list = []
+from .industries import Industries
+
+MECHANISMS: list = [Industries]

@@ -42,9 +42,11 @@ def _stack(pairs: list[Pair], key: str, which: str) -> np.ndarray:
     return np.vstack([getattr(p, which).data[key] for p in pairs])
 
 
-def summary(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
-    """Impact metrics of every series that declares some, across replications."""
-    rows = []
+BY_REPLICATION_COLUMNS = ["scenario", "replication", "entity", "metric", "unit", "value"]
+
+
+def metric_values(sc: Scenario, pairs: list[Pair]):
+    """Yield (info, metric name, kind, scenario values per replication, baseline values per replication)."""
     first = pairs[0].scenario
     n = len(pairs)
     for key, info in first.info.items():
@@ -54,11 +56,29 @@ def summary(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
         S, B = _stack(pairs, key, "scenario"), _stack(pairs, key, "baseline")
         for name in names:
             fn, kind = METRICS[name]
-            vals = np.array([fn(S[i], B[i]) for i in range(n)])
-            base = np.array([fn(B[i], B[i]) for i in range(n)])
-            rows.append(_row(sc, info, name, kind, vals, base, n))
-    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    return df
+            yield info, name, kind, np.array([fn(S[i], B[i]) for i in range(n)]), \
+                np.array([fn(B[i], B[i]) for i in range(n)])
+
+
+def by_replication(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+    """Every impact metric for every replication (what ``compare`` pairs when seeds are shared)."""
+    cols: dict[str, list] = {c: [] for c in BY_REPLICATION_COLUMNS}
+    reps = [p.replication for p in pairs]
+    for info, name, kind, vals, _ in metric_values(sc, pairs):
+        cols["scenario"] += [sc.name] * len(reps)
+        cols["replication"] += reps
+        cols["entity"] += [info.entity] * len(reps)
+        cols["metric"] += [f"{info.metric}.{name}"] * len(reps)
+        cols["unit"] += [metric_unit(kind, info.unit)] * len(reps)
+        cols["value"] += list(vals)
+    return pd.DataFrame(cols, columns=BY_REPLICATION_COLUMNS)
+
+
+def summary(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+    """Impact metrics of every series that declares some, across replications."""
+    rows = [_row(sc, info, name, kind, vals, base, len(pairs))
+            for info, name, kind, vals, base in metric_values(sc, pairs)]
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def _row(sc: Scenario, info: SeriesInfo, name: str, kind: str, vals: np.ndarray, base: np.ndarray,

@@ -1,49 +1,75 @@
-"""The compact headline table printed after a run: who loses what, and how sure (fits 100 columns)."""
+"""The compact headline table printed after a run: who loses what, and how sure (fits 100 columns).
+
+One row per headline series: its main impact (lost output, peak price or total) as the replication median
+with the p05..p95 band, a second figure (largest drop, or days more than 50% above baseline), the median date
+of first impact (or of the price peak) and the probability across replications that the impact happened.
+"""
 from __future__ import annotations
 
 import math
 
 import pandas as pd
 
-HEADLINE_METRICS = ("lost", "max_drop_pct", "time_to_impact", "peak", "days_above_50pct", "total", "exhaustion")
-
 
 def _num(x: float) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     a = abs(x)
-    if a >= 1e9:
-        return f"{x / 1e9:.3g}G"
-    if a >= 1e6:
-        return f"{x / 1e6:.3g}M"
-    if a >= 1e4:
-        return f"{x / 1e3:.3g}k"
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if a >= div:
+            return f"{x / div:.3g}{suf}"
     return f"{x:.3g}"
 
 
-def headline_table(summary: pd.DataFrame, headline_keys: set[str], width: int = 100) -> str:
-    """Rows for headline series: entity, metric, median with 90% band, change, probability."""
-    if summary.empty:
-        return "(no impact metrics recorded)"
-    rows = []
+def _short_unit(u: str) -> str:
+    return u.replace("vehicles", "veh").replace("wafers", "waf")[:10]
+
+
+def headline_rows(summary: pd.DataFrame, headline_keys: set[str]) -> list[tuple[str, ...]]:
+    by_series: dict[str, dict[str, object]] = {}
     for r in summary.itertuples(index=False):
         series, _, mname = r.metric.rpartition(".")
-        if f"{r.entity}.{series}" not in headline_keys or mname not in HEADLINE_METRICS:
-            continue
-        if r.unit == "days from start":
-            val = r.p50_date or "never"
-            band = ""
+        key = f"{r.entity}.{series}"
+        if key in headline_keys:
+            by_series.setdefault(key, {})[mname] = r
+    rows = []
+    for key, m in by_series.items():
+        if "lost" in m:
+            r = m["lost"]
+            main, band = f"lost {_num(r.p50)} {_short_unit(r.unit)}", f"{_num(r.p05)}..{_num(r.p95)}"
+            d = m.get("max_drop_pct")
+            second = f"max -{d.p50:.0f}%" if d is not None and not math.isnan(d.p50) else ""
+            t = m.get("time_to_impact")
+            date = (t.p50_date or "none") if t is not None else ""
+            prob = f"{t.probability:.0%}" if t is not None and not math.isnan(t.probability) else ""
+        elif "peak" in m:
+            r = m["peak"]
+            chg = "" if math.isnan(r.change_pct) else f" ({r.change_pct:+.0f}%)"
+            main, band = f"peak {_num(r.p50)}{chg}", f"{_num(r.p05)}..{_num(r.p95)}"
+            a = m.get("days_above_50pct")
+            second = f"{a.p50:.0f} d >+50%" if a is not None and not math.isnan(a.p50) else ""
+            pd_ = m.get("peak_day")
+            date = pd_.p50_date if pd_ is not None else ""
+            prob = f"{a.probability:.0%}" if a is not None and not math.isnan(a.probability) else ""
+        elif "total" in m:
+            r = m["total"]
+            chg = "" if math.isnan(r.change_pct) else f" ({r.change_pct:+.0f}%)"
+            main, band, second, date, prob = f"total {_num(r.p50)} {_short_unit(r.unit)}{chg}", \
+                f"{_num(r.p05)}..{_num(r.p95)}", "", "", ""
         else:
-            val = _num(r.p50)
-            band = f"{_num(r.p05)}..{_num(r.p95)}"
-        prob = "" if math.isnan(r.probability) else f"{r.probability:.0%}"
-        chg = "" if math.isnan(r.change_pct) else f"{r.change_pct:+.0f}%"
-        rows.append((r.entity[:28], r.metric[:30], val, band, r.unit[:14], chg, prob))
+            continue
+        rows.append((key, main, band, second, date, prob))
+    return rows
+
+
+def headline_table(summary: pd.DataFrame, headline_keys: set[str], width: int = 100) -> str:
+    """The table as text, at most ``width`` columns wide."""
+    rows = headline_rows(summary, headline_keys)
     if not rows:
-        return "(no headline impacts)"
-    head = ("entity", "metric", "median", "p05..p95", "unit", "change", "P(event)")
-    widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
+        return "(no headline impacts recorded)"
+    head = ("series", "impact (median)", "p05..p95", "also", "first/peak", "P(event)")
+    rows = [(r[0].removeprefix("industries.")[:40],) + r[1:] for r in rows]
+    widths = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
     fmt = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
-    lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*map(str, x)) for x in rows]
+    lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))] + [fmt.format(*x) for x in rows]
     return "\n".join(line[:width] for line in lines)

@@ -12,6 +12,7 @@ builds plain Python values itself, so:
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ MAX_ALIASES = 200
 MAX_NODES = 200_000
 MAX_DEPTH = 64
 
+_SCI = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _STD_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq",
@@ -87,6 +89,8 @@ class _Builder:
     def _scalar(node: yaml.ScalarNode) -> Any:
         tag, text = node.tag, node.value
         if tag == "tag:yaml.org,2002:str":
+            if node.style is None and _SCI.match(text):  # YAML 1.1 misses 8.24e6; read it as a number
+                return float(text)
             return text
         if tag == "tag:yaml.org,2002:null":
             return None

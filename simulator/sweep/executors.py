@@ -1,0 +1,70 @@
+"""Where runs execute: any ``concurrent.futures``-style executor (``submit`` → a ``Future``).
+
+- ``local``: ``jobs`` worker processes (``ProcessPoolExecutor``); with ``jobs=1`` runs execute in this process,
+  one at a time, through the same interface (:class:`InlineExecutor`).
+- ``dask``: a ``dask.distributed`` cluster through ``Client.get_executor()``; ``scheduler`` is the address of a
+  running scheduler (``tcp://host:8786``), else a ``LocalCluster`` of ``jobs`` single-threaded worker processes
+  is started and stopped here. Workers must see the scenario file and the sweep folder at the same paths.
+
+The results do not depend on which executor or how many jobs: every run is seeded by itself and writes its own
+file.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Callable, Iterator
+
+
+class InlineExecutor(Executor):
+    """Runs each submitted call at once in the calling process; the futures are already done."""
+
+    def submit(self, fn: Callable, /, *args, **kwargs) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future, like a pool would
+            fut.set_exception(exc)
+        return fut
+
+
+def default_jobs() -> int:
+    """Usable cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str | None = None
+                  ) -> Iterator[tuple[Executor, int]]:
+    """Yield ``(executor, slots)``; ``slots`` is how many runs can execute at once (to size the queue)."""
+    jobs = jobs or default_jobs()
+    if kind == "local":
+        if jobs <= 1:
+            yield InlineExecutor(), 1
+            return
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            yield ex, jobs
+        return
+    if kind != "dask":
+        raise ValueError(f"executor(={kind!r}) must be 'local' or 'dask'")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise RuntimeError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from None
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            client = stack.enter_context(Client(scheduler, timeout="20s"))
+        else:
+            cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None))
+            client = stack.enter_context(Client(cluster))
+        threads = sum(client.nthreads().values()) or jobs
+        ex = client.get_executor(pure=False)
+        try:
+            yield ex, threads
+        finally:
+            ex.shutdown(wait=True)
