@@ -74,8 +74,9 @@ def _cmd_run(argv: list[str]) -> int:
         print(f"{sc.name}: {sc.replications} replication(s) x (scenario + baseline), {sc.days} days from "
               f"{sc.start}, seed {sc.seed}, {res.runtime_s:.2f} s")
         print(headline_table(res.summary, heads))
-        print(f"\nresults in {folder}/ (summary.csv, timeseries.csv, timeseries_wide.csv, events.csv, "
-              f"scenario.resolved.yaml, manifest.json)")
+        print(f"\nresults in {folder}/\n  summary.csv, timeseries.csv, timeseries_wide.csv, events.csv, "
+              f"metrics_by_replication.csv,\n  scenario.resolved.yaml, manifest.json"
+              + (", plots/" if (folder / "plots").is_dir() else ""))
     return 0
 
 

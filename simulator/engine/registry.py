@@ -1,6 +1,8 @@
 """The model parts a world is made of, in daily step order. Add a mechanism here to plug it in."""
 from __future__ import annotations
 
+from .fabs import FabFleets
+from .minerals import MineralMarkets
 from .industries import Industries
 
-MECHANISMS: list = [Industries]
+MECHANISMS: list = [FabFleets, MineralMarkets, Industries]

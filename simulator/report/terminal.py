@@ -18,11 +18,27 @@ def _num(x: float) -> str:
     for div, suf in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
         if a >= div:
             return f"{x / div:.3g}{suf}"
-    return f"{x:.3g}"
+    return f"{x:.0f}" if a >= 100 else f"{x:.3g}"
 
 
 def _short_unit(u: str) -> str:
     return u.replace("vehicles", "veh").replace("wafers", "waf")[:10]
+
+
+def _unchanged(m: dict) -> bool:
+    """True when a headline series shows no impact in any replication (kept out of the table)."""
+    def zero(name: str) -> bool:
+        r = m.get(name)
+        return r is None or (r.p95 == 0 and r.p05 == 0) or (math.isnan(r.p95) and math.isnan(r.p05))
+    if "lost" in m:
+        return abs(m["lost"].p95) < 1e-9 and abs(m["lost"].p05) < 1e-9
+    if "peak" in m:
+        r = m["peak"]
+        return (math.isnan(r.change_pct) or abs(r.change_pct) < 0.5) and zero("days_above_50pct")
+    if "total" in m:
+        r = m["total"]
+        return zero("total") or (not math.isnan(r.change_pct) and abs(r.change_pct) < 0.5)
+    return False
 
 
 def headline_rows(summary: pd.DataFrame, headline_keys: set[str]) -> list[tuple[str, ...]]:
@@ -34,6 +50,8 @@ def headline_rows(summary: pd.DataFrame, headline_keys: set[str]) -> list[tuple[
             by_series.setdefault(key, {})[mname] = r
     rows = []
     for key, m in by_series.items():
+        if _unchanged(m):
+            continue
         if "lost" in m:
             r = m["lost"]
             main, band = f"lost {_num(r.p50)} {_short_unit(r.unit)}", f"{_num(r.p05)}..{_num(r.p95)}"
@@ -66,9 +84,9 @@ def headline_table(summary: pd.DataFrame, headline_keys: set[str], width: int = 
     """The table as text, at most ``width`` columns wide."""
     rows = headline_rows(summary, headline_keys)
     if not rows:
-        return "(no headline impacts recorded)"
-    head = ("series", "impact (median)", "p05..p95", "also", "first/peak", "P(event)")
-    rows = [(r[0].removeprefix("industries.")[:40],) + r[1:] for r in rows]
+        return "(no headline series differs from its baseline)"
+    head = ("series", "impact (median)", "p05..p95", "also", "first/peak", "P")
+    rows = [(r[0].removeprefix("industries.")[:36],) + r[1:] for r in rows]
     widths = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
     fmt = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))] + [fmt.format(*x) for x in rows]

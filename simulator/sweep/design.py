@@ -49,6 +49,7 @@ class Factor:
     levels: tuple[tuple[Any, ...], ...] = ()
     bounds: tuple[tuple[Any, Any], ...] = ()   # lhs only: (lo, hi) per key
     origin: str = "--grid"         # where the factor was written, for error messages
+    mark: Any = None               # its position in the scenario file, if written there
 
 
 @dataclass
@@ -199,15 +200,16 @@ def from_cli(grids: list[str], links: list[str], lhs: list[str], samples: int | 
 
 
 # ------------------------------------------------------------------------------------------ scenario file
-def from_block(block: dict | None, file: str, marks: dict | None = None) -> DesignSpec:
-    """The ``sweep:`` block of a scenario file (see the module docstring); located errors."""
+def from_block(block: dict | None, file: str, mark_of=None) -> DesignSpec:
+    """The ``sweep:`` block of a scenario file (see the module docstring); located errors.
+    ``mark_of(path)`` gives the file position of a value (``Document.mark_of``)."""
     if not block:
         return DesignSpec()
-    marks = marks or {}
 
     def err(loc: tuple, msg: str) -> ScenarioError:
         from ..scenario.errors import path_text
-        return ScenarioError(file, marks.get(("sweep",) + loc), path_text(("sweep",) + loc), msg)
+        return ScenarioError(file, mark_of(("sweep",) + loc) if mark_of else None, path_text(("sweep",) + loc),
+                             msg)
 
     for k in block:
         if k not in SWEEP_KEYS:
@@ -219,7 +221,8 @@ def from_block(block: dict | None, file: str, marks: dict | None = None) -> Desi
     for k, vals in grid.items():
         if not isinstance(vals, list) or not vals:
             raise err(("grid", k), f"expected a list of values like [0.5, 0.7], got {vals!r}")
-        factors.append(Factor("grid", (k,), tuple((v,) for v in vals), origin=file))
+        factors.append(Factor("grid", (k,), tuple((v,) for v in vals), origin=file,
+                              mark=mark_of(("sweep", "grid", k)) if mark_of else None))
     links = block.get("link") or []
     if isinstance(links, dict):
         links = [links]
@@ -229,7 +232,9 @@ def from_block(block: dict | None, file: str, marks: dict | None = None) -> Desi
         if not isinstance(group, dict) or not all(isinstance(v, list) and v for v in group.values()):
             raise err(("link", i), "expected a mapping {KEY: [V1, V2], KEY2: [W1, W2]}")
         try:
-            factors.append(_link(dict(group), file))
+            f = _link(dict(group), file)
+            factors.append(Factor(f.kind, f.keys, f.levels, origin=file,
+                                  mark=mark_of(("sweep", "link", i)) if mark_of else None))
         except ScenarioError as exc:
             raise err(("link", i), exc.message) from None
     lhs = block.get("lhs") or {}
@@ -242,7 +247,8 @@ def from_block(block: dict | None, file: str, marks: dict | None = None) -> Desi
                 bounds.append(_bound(k, v, file))
             except ScenarioError as exc:
                 raise err(("lhs", k), exc.message) from None
-        factors.append(Factor("lhs", tuple(lhs), bounds=tuple(bounds), origin=file))
+        factors.append(Factor("lhs", tuple(lhs), bounds=tuple(bounds), origin=file,
+                              mark=mark_of(("sweep", "lhs")) if mark_of else None))
     samples, reps, sens = block.get("samples"), block.get("replications"), block.get("sensitivity")
     for name, v in (("samples", samples), ("replications", reps)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):

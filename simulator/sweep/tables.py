@@ -102,3 +102,10 @@ def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name:
             for r in sorted(rows, key=lambda r: (r["metric"], r["parameter"], r["index"])):
                 sens.row(r)
     return counts
+
+
+def write_points(out: Path, design: Design) -> None:
+    """``points.csv``: the design, one row per parameter point."""
+    with store.CsvOut(Path(out) / "points.csv", ["point", *design.keys]) as f:
+        for i in range(len(design)):
+            f.row({"point": i, **design.point(i)})

@@ -1,0 +1,452 @@
+"""Tool fleets at Chinese fabs under sales, servicing, spare-parts and software-update cutoffs.
+
+What is modelled, in everyday terms: a fab class (``advanced_logic``, ``mature_logic``, ``memory``) is a line
+with a capacity in wafers per day (8-inch equivalent) fed by tool *groups* (``litho``, ``etch`` …). A group is
+made of *cohorts*: identical tools of one vendor (``Tokyo_Electron``, ``ASML`` …, ``domestic``), plus one cohort
+of Chinese *substitute* tools ordered when foreign tools are blocked. Tools fail (MTBF, operating hours), are
+repaired (MTTR, hours) by the vendor's field service, and go down for preventive maintenance (PM).
+
+Cohorts, not tools: every day each cohort draws its number of failures (Poisson, rate per calendar tool-day
+``24·(1−φ)/(MTBF/h + MTTR_eff)`` with φ the PM share, so availability is ``(1−φ)·MTBF/(MTBF+MTTR)``), and
+the repair hours of those failures (a Gamma sum of exponential repair times). Downtime is booked as tool-days
+on the day of the failure. All draws are numpy calls over arrays of cohorts, so run time grows with the number
+of cohorts, not of tools.
+
+Under a servicing cutoff (``PolicyBoard.control_share('servicing', …)`` = share of a cohort's failures that lose
+vendor service) a failure is repaired locally, ``local_repair_multiplier`` times slower, falling with Wright's
+law (``learning_rate`` per doubling of the cohort's local repairs). A share ``p_oem`` of failures (also falling
+with learning) needs an OEM part: when servicing or ``spare_parts`` are cut the part comes from the fab's spare
+stock (sized in months of cover); when that is empty the tool either waits for a grey-market or domestic part
+(lognormal wait, days) or is retired and cannibalised for spares. Skipped vendor PM raises the failure rate
+(``skipped_pm_hazard``, reached over one PM interval). A ``software_updates`` cutoff slowly lowers the cohort's
+throughput/yield factor. A ``sales`` cutoff stops deliveries of new tools (baseline growth from capex) and of
+replacements; a share of them is ordered from Chinese vendors instead and arrives after a lead time with a
+throughput factor that learns. Between announcement and effect (``pending=True``) fabs pull tool and spare
+purchases forward.
+
+Fab output (wafers/day) = ``min(capacity × loading, min over groups of usable tool throughput)`` where a
+group's throughput is Σ cohorts ``up tools × (1 − engineering) × factors × wafers_per_tool_day``. Tool counts in
+the world data are sized so that the baseline fleet meets the capacity; the ``loading`` (utilisation) is the slack.
+
+Recorded per day: ``fabs.<fab_class>`` wafer_output and capacity (wafers/day); ``fabs.<fab_class>.<tool_class>``
+availability (share of scheduled tool-time up), tools, and the SEMI E10 states in tool-equivalents (time-averaged
+tools in each state, summing to the group's fleet); ``vendors.<vendor>`` revenue lost from China (USD/day).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+from scipy.special import ndtri
+
+from .world import Mechanism, RunContext
+
+TOOL_CLASSES = ("litho", "etch", "deposition", "clean", "coat_develop", "metrology", "implant", "cmp")
+MEASURE_NAMES = ("sales", "servicing", "spare_parts", "software_updates")
+E10_STATES = ("e10_productive", "e10_standby", "e10_engineering", "e10_scheduled_down",
+              "e10_unscheduled_down_user", "e10_unscheduled_down_supplier", "e10_non_scheduled")
+GROUP_METRICS = ("availability", "tools") + E10_STATES
+RING_DAYS = 2048          # longest lead time or parts wait the pipelines hold (days)
+WAIT_BINS = 16            # equal-probability bins of the lognormal parts wait
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def failure_rate_per_day(mtbf_h: np.ndarray | float, mttr_h: np.ndarray | float, pm_share: np.ndarray | float,
+                         hazard: np.ndarray | float = 1.0) -> np.ndarray | float:
+    """Failures per calendar tool-day of a renewal process: up (MTBF/hazard, h) then repair (MTTR, h), with
+    ``pm_share`` of calendar time in preventive maintenance."""
+    return 24.0 * (1.0 - pm_share) / (mtbf_h / hazard + mttr_h)
+
+
+def spare_stock(tools: float, failures_per_day: float, p_oem: float, cover_months: float) -> float:
+    """Spare kits (one per vendor-dependent failure) covering ``cover_months`` of baseline use."""
+    return tools * failures_per_day * p_oem * cover_months * DAYS_PER_MONTH
+
+
+def wright(cum: np.ndarray, base: np.ndarray | float, rate: float) -> np.ndarray:
+    """Wright's-law factor: 1 at ``cum`` = 0, × (1 − ``rate``) per doubling of (1 + cum/base)."""
+    b = -math.log2(1.0 - rate)
+    return (1.0 + cum / base) ** (-b)
+
+
+def _split(total: int, shares: dict[str, float]) -> dict[str, int]:
+    """Whole tools per vendor from group ``total`` and shares (normalised), largest remainder first."""
+    s = sum(shares.values())
+    if s <= 0:
+        raise ValueError(f"vendor_mix shares sum to {s}; need > 0")
+    raw = {k: total * v / s for k, v in shares.items()}
+    out = {k: int(math.floor(v)) for k, v in raw.items()}
+    rest = total - sum(out.values())
+    for k in sorted(raw, key=lambda k: out[k] - raw[k])[:rest]:
+        out[k] += 1
+    return out
+
+
+class FabFleets(Mechanism):
+    """Cohorts of tools at Chinese fab classes; see the module docstring for what is modelled."""
+
+    section = "fabs"
+
+    @classmethod
+    def vocabulary(cls, world: Mapping[str, Any]) -> dict[str, set[str]]:
+        fabs = world["fabs"]
+        vendors = fabs["vendors"]
+        return {"vendor_country": {v["country"] for v in vendors.values()},
+                "vendor": set(vendors),
+                "tool_class": set(fabs["tool_classes"]),
+                "fab_class": set(fabs["classes"])}
+
+    # ----- building ----------------------------------------------------------------------------------------
+    def __init__(self, ctx: RunContext):
+        super().__init__(ctx)
+        w = ctx.world["fabs"]
+        self._vendors: dict[str, dict] = w["vendors"]
+        ops, cut, dom, ann = w["operations"], w["cutoff"], w["domestic"], w["announcement"]
+        self.days = ctx.days
+        rows: list[dict] = []
+        self.fab_names = list(w["classes"])
+        self.group_names: list[tuple[str, str]] = []
+        fab_starts, group_wpt = [], []
+        for fc in self.fab_names:
+            fab_starts.append(len(self.group_names))
+            for tc, g in w["classes"][fc]["groups"].items():
+                if tc not in w["tool_classes"]:
+                    raise ValueError(f"fabs.classes.{fc}.groups.{tc}: unknown tool class (have "
+                                     f"{', '.join(w['tool_classes'])})")
+                gi = len(self.group_names)
+                self.group_names.append((fc, tc))
+                group_wpt.append(float(g["wafers_per_tool_day"]))
+                tcp = w["tool_classes"][tc]
+                mix = {k: float(v) for k, v in g["vendor_mix"].items()}
+                for v in mix:
+                    if v not in self._vendors:
+                        raise ValueError(f"fabs.classes.{fc}.groups.{tc}.vendor_mix.{v}: unknown vendor "
+                                         f"(have {', '.join(self._vendors)})")
+                n_by_vendor = _split(int(round(g["tools"])), mix)
+                for v, n in n_by_vendor.items():
+                    rows.append(dict(fab=fc, tc=tc, g=gi, vendor=v, country=self._vendors[v]["country"], n=n,
+                                     sub=False, **tcp))
+                if "domestic" not in self._vendors:
+                    raise ValueError("fabs.vendors needs a 'domestic' vendor (country China) for substitutes")
+                rows.append(dict(fab=fc, tc=tc, g=gi, vendor="domestic", country=self._vendors["domestic"]["country"],
+                                 n=0, sub=True, **tcp))
+        C, G = len(rows), len(self.group_names)
+        self.rows = rows
+        self.C, self.G = C, G
+        arr = lambda k: np.array([float(r[k]) for r in rows])  # noqa: E731
+        self.g_idx = np.array([r["g"] for r in rows])
+        self.is_sub = np.array([r["sub"] for r in rows])
+        self.sub_of_group = np.array([i for i, r in enumerate(rows) if r["sub"]])
+        self.mtbf, self.mttr = arr("mtbf_h"), arr("mttr_h")
+        self.pm_interval = arr("pm_interval_d")
+        self.phi = arr("pm_duration_h") / (24.0 * self.pm_interval)
+        self.p_oem, self.local_mult = arr("p_oem"), arr("local_repair_multiplier")
+        self.dom_sub = arr("domestic_substitution")
+        self.n0 = np.array([r["n"] for r in rows], dtype=float)
+        self.ind = np.zeros((C, G))
+        self.ind[np.arange(C), self.g_idx] = 1.0
+        self.fab_starts = np.array(fab_starts)
+        self.wpt = np.array(group_wpt)
+        # parameters (plain floats)
+        self.loading, self.eng = float(ops["loading"]), float(ops["engineering_share"])
+        self.wpt_net = self.wpt * (1.0 - self.eng)     # wafers/day one up tool yields after engineering time
+        self.r_growth = math.log1p(float(ops["capacity_growth_per_y"]))
+        self.lead_foreign = int(round(ops["foreign_lead_time_d"]))
+        self.qual = int(round(ops["qualification_d"]))
+        self.learn_rate = float(cut["learning_rate"])
+        self.learn_base = np.maximum(self.n0, 1.0) * float(cut["learning_base_repairs_per_tool"])
+        self.retire_share, self.cannibal = float(cut["retire_share"]), float(cut["cannibalised_spares"])
+        self.hazard_max = float(cut["skipped_pm_hazard"])
+        self.sw_decay, self.sw_floor = float(cut["software_decay_per_y"]) / 365.25, float(cut["software_floor"])
+        self.spares_service = float(cut["spares_service_share"])
+        self.lead_dom = int(round(dom["lead_time_d"]))
+        self.q0, self.q_base = float(dom["initial_throughput"]), float(dom["learning_base_units"])
+        self.pull_forward = float(ann["pull_forward"])
+        self.spares_pf = float(ann["spares_pull_forward_months_per_month"])
+        for name, v in (("foreign_lead_time_d", self.lead_foreign), ("domestic.lead_time_d", self.lead_dom),
+                        ("qualification_d", self.qual)):
+            if not 1 <= v < RING_DAYS - 1:
+                raise ValueError(f"fabs {name}(={v}) must be within 1..{RING_DAYS - 2} days")
+        # parts wait: lognormal in equal-probability bins, duplicates merged
+        med, sig = float(cut["parts_wait_median_d"]), float(cut["parts_wait_sigma"])
+        z = ndtri((np.arange(WAIT_BINS) + 0.5) / WAIT_BINS)
+        offs = np.clip(np.rint(med * np.exp(sig * z)), 1, RING_DAYS - 1).astype(int)
+        self.wait_offs, counts = np.unique(offs, return_counts=True)
+        self.wait_p = counts / counts.sum()
+        # baseline rates and state
+        self.rate0 = failure_rate_per_day(self.mtbf, self.mttr, self.phi)
+        self.stock = spare_stock(self.n0, self.rate0, self.p_oem, float(cut["spares_cover_months"]))
+        self.stock_day = self.n0 * self.rate0 * self.p_oem   # baseline spare use per day (kits/day)
+        self.fleet = self.n0.astype(np.int64)
+        self.installing = np.zeros(C, dtype=np.int64)
+        self.waiting = np.zeros(C, dtype=np.int64)
+        self.e_pm = np.zeros(C)
+        self.cum_local = np.zeros(C)
+        self.cum_sub = np.zeros(C)
+        self.sw = np.ones(C)
+        self.q = np.ones(C)
+        self.carry = np.zeros(C)
+        self.ring_deliv = np.zeros((C, RING_DAYS))
+        self.ring_qual = np.zeros((C, RING_DAYS), dtype=np.int64)
+        self.ring_back = np.zeros((C, RING_DAYS), dtype=np.int64)
+        t = np.arange(-self.qual, ctx.days + 1, dtype=float) + self.qual
+        self.growth_f = np.diff(np.exp(self.r_growth * t / 365.25))   # index d + qual → deliveries/tool at day d
+        for d in range(-self.qual, 0):                                 # tools already installing at the start
+            n = self._whole(self.n0 * self.growth_f[d + self.qual])
+            self.fleet += n
+            self.installing += n
+            self.ring_qual[:, (d + self.qual) % RING_DAYS] += n
+        cap_wpd = np.array([float(w["classes"][f]["capacity_wpm"]) * 12 / 365.25 for f in self.fab_names])
+        self.capacity = cap_wpd[:, None] * np.exp(self.r_growth * np.arange(ctx.days) / 365.25)[None, :]
+        self.fab_of_group = np.repeat(np.arange(len(self.fab_names)), np.diff(np.r_[self.fab_starts, G]))
+        self.streams = {k: ctx.streams.get(f"fabs.{k}") for k in
+                        ("failures", "repair_hours", "oem_parts", "local_repairs", "retire", "parts_wait")}
+        self._shape = np.zeros(2 * C)
+        self._scale = np.zeros(2 * C)
+        self._S = np.zeros((7, C))
+        self._SG = np.zeros((7, G))
+        self._exhausted = np.zeros(C, dtype=bool)
+        self._retired_any = np.zeros(C, dtype=bool)
+        self._policy_version = -1
+        self.hazard_live = False
+        self._register(ctx)
+
+    def _whole(self, x: np.ndarray) -> np.ndarray:
+        """Whole tools from fractional flows per cohort, carrying remainders to the next day."""
+        self.carry += x
+        n = np.floor(self.carry + 1e-9)
+        self.carry -= n
+        return n.astype(np.int64)
+
+    def _register(self, ctx: RunContext) -> None:
+        """Register every series; their day arrays are rows of one block so a day is written in one call.
+
+        The recorder's arrays are replaced by row views of ``self.block`` right after registration (same
+        shape, dtype and NaN fill), so readers of ``recorder.data`` see every value as soon as it is written."""
+        rec = ctx.recorder
+        keys: list[str] = []
+        for f in self.fab_names:
+            rec.series(f"fabs.{f}", "wafer_output", "wafers/day",
+                       summary=("lost", "max_drop_pct", "time_to_impact", "recovery"), headline=True)
+            keys.append(f"fabs.{f}.wafer_output")
+        for f in self.fab_names:
+            rec.series(f"fabs.{f}", "capacity", "wafers/day")
+            keys.append(f"fabs.{f}.capacity")
+        for m in GROUP_METRICS:          # metric-major order matches the (metric, group) value matrix
+            unit = "share" if m == "availability" else "tools"
+            for fc, tc in self.group_names:
+                rec.series(f"fabs.{fc}.{tc}", m, unit)
+                keys.append(f"fabs.{fc}.{tc}.{m}")
+        self.rev_vendors = [v for v, d in self._vendors.items() if "china_revenue_usd_per_y" in d]
+        for what in ("revenue_lost_sales", "revenue_lost_service"):
+            for v in self.rev_vendors:
+                rec.series(f"vendors.{v}", what, "USD/day", summary=("total",))
+                keys.append(f"vendors.{v}.{what}")
+        self.block = np.full((len(keys), self.days), np.nan)
+        for i, key in enumerate(keys):
+            rec.data[key] = self.block[i]
+        F, V = len(self.fab_names), len(self.rev_vendors)
+        self.vals = np.zeros(len(keys))
+        self.v_out, self.v_cap = self.vals[:F], self.vals[F:2 * F]
+        self.v_group = self.vals[2 * F:2 * F + len(GROUP_METRICS) * self.G].reshape(len(GROUP_METRICS), self.G)
+        self.v_rev = self.vals[2 * F + len(GROUP_METRICS) * self.G:]
+        assert self.v_rev.size == 2 * V
+
+    # ----- policy view (recomputed only when the board changes) -------------------------------------------
+    def _refresh_policy(self) -> None:
+        pb = self.ctx.policy
+        share = np.zeros((len(MEASURE_NAMES), self.C))
+        pend = np.zeros((len(MEASURE_NAMES), self.C))
+        for i, r in enumerate(self.rows):
+            for j, m in enumerate(MEASURE_NAMES):
+                share[j, i] = pb.control_share(m, r["country"], r["tc"], r["fab"], vendor=r["vendor"])
+                pend[j, i] = pb.control_share(m, r["country"], r["tc"], r["fab"], vendor=r["vendor"], pending=True)
+        self.s_sales, self.s_serv, self.s_spares, self.s_sw = share
+        self.s_part = 1.0 - (1.0 - self.s_serv) * (1.0 - self.s_spares)   # OEM part must come from fab stock
+        self.pend_sales = pend[0]
+        self.pend_spares = np.maximum(pend[1], pend[2])
+        self.idx_part = np.flatnonzero(self.s_part > 0)
+        self.idx_serv = np.flatnonzero(self.s_serv > 0)
+        self.any_cut = bool(self.idx_part.size or self.idx_serv.size)
+        self.hazard_live = self.hazard_live or bool(self.idx_serv.size)
+        self.any_sw = bool((self.s_sw > 0).any())
+        self.any_sales = bool((self.s_sales > 0).any() or (self.pend_sales > 0).any())
+        self.any_pend_spares = bool((self.pend_spares > 0).any())
+        self.deliv_factor = (1.0 - self.s_sales) * (1.0 + (self.pull_forward - 1.0) * self.pend_sales)
+        # vendor revenue lost per day (negative when purchases are pulled forward)
+        out = []
+        for v in self.rev_vendors:
+            d = self._vendors[v]
+            mask = np.array([r["vendor"] == v for r in self.rows])
+            wts = self.n0[mask]
+            if wts.sum() <= 0:
+                out.append((0.0, 0.0))
+                continue
+            wts = wts / wts.sum()
+            rate = float(d["china_revenue_usd_per_y"]) / 365.25
+            svc = float(d["service_share"])
+            sales_lost = float(wts @ (1.0 - self.deliv_factor[mask]))
+            serv_lost = float(wts @ (self.s_serv[mask] + (1 - self.s_serv[mask]) * self.spares_service
+                                     * self.s_spares[mask]))
+            out.append((rate * (1 - svc) * sales_lost, rate * svc * serv_lost))
+        self.v_rev[:] = np.array(out).T.ravel() if out else []
+        self._policy_version = pb.version
+
+    # ----- the daily step ---------------------------------------------------------------------------------
+    def step(self, day: int) -> None:
+        if self.ctx.policy.version != self._policy_version:
+            self._refresh_policy()
+        C, k = self.C, day % RING_DAYS
+        # arrivals: deliveries (into qualification), qualified tools, tools back from a parts wait
+        growth = self.n0 * self.growth_f[day + self.qual]
+        if self.any_sales:
+            blocked = growth * self.s_sales * self.dom_sub
+            if blocked.any():
+                subs = np.bincount(self.g_idx, weights=blocked, minlength=self.G)
+                self.ring_deliv[self.sub_of_group, (day + self.lead_dom) % RING_DAYS] += subs
+            growth = growth * self.deliv_factor
+        ring = self.ring_deliv[:, k]
+        ring += growth
+        deliv = self._whole(ring)
+        ring[:] = 0.0
+        self.fleet += deliv
+        qual = self.ring_qual[:, k]
+        self.installing += deliv
+        self.installing -= qual
+        qual[:] = 0
+        self.ring_qual[:, (day + self.qual) % RING_DAYS] += deliv
+        back = self.ring_back[:, k]
+        self.waiting -= back
+        back[:] = 0
+        if deliv[self.sub_of_group].any():
+            self.cum_sub[self.sub_of_group] += deliv[self.sub_of_group]
+            self.q[self.sub_of_group] = 1.0 - (1.0 - self.q0) * wright(self.cum_sub[self.sub_of_group],
+                                                                        self.q_base, self.learn_rate)
+        if self.any_pend_spares:
+            self.stock += self.stock_day * self.spares_pf * self.pend_spares   # months of cover per month
+        # failures
+        serv = self.s_serv
+        active = self.fleet - self.installing - self.waiting
+        if self.hazard_live:          # skipped vendor PM raises the hazard over one PM interval
+            self.e_pm += (serv - self.e_pm) / self.pm_interval
+            hazard = 1.0 + (self.hazard_max - 1.0) * self.e_pm
+        else:
+            hazard = 1.0
+        if self.any_cut:
+            learn = wright(self.cum_local, self.learn_base, self.learn_rate)   # p_oem and local time learn
+            m_loc = 1.0 + (self.local_mult - 1.0) * learn
+            mttr_eff = self.mttr * (1.0 + serv * (m_loc - 1.0))
+            rate = failure_rate_per_day(self.mtbf, mttr_eff, self.phi, hazard)
+        elif self.hazard_live:
+            rate = failure_rate_per_day(self.mtbf, self.mttr, self.phi, hazard)
+        else:
+            rate = self.rate0
+        fails = self.streams["failures"].poisson(active * rate)
+        shape, scale = self._shape, self._scale
+        if self.any_cut:
+            short = np.zeros(C, dtype=np.int64)
+            local = np.zeros(C, dtype=np.int64)
+            ip = self.idx_part
+            if ip.size:
+                need = self.streams["oem_parts"].binomial(fails[ip], (self.p_oem * learn * self.s_part)[ip])
+                have = np.floor(self.stock[ip] + 1e-9).astype(np.int64)
+                used = np.minimum(need, have)
+                self.stock[ip] -= used
+                short[ip] = need - used
+            if short.any():
+                self._shortfall(day, short)
+            rep = fails - short
+            isv = self.idx_serv
+            if isv.size:
+                local[isv] = self.streams["local_repairs"].binomial(rep[isv], serv[isv])
+                self.cum_local += local
+            shape[:C] = rep - local
+            shape[C:] = local
+            scale[:C] = self.mttr
+            scale[C:] = self.mttr * m_loc
+            hours = self.streams["repair_hours"].gamma(shape, scale)
+            vendor_h, local_h = hours[:C], hours[C:]
+        else:
+            shape[:C] = fails
+            vendor_h = self.streams["repair_hours"].gamma(shape[:C], self.mttr)
+            local_h = np.zeros(C)
+        if self.any_sw:
+            self.sw -= self.s_sw * self.sw_decay
+            np.maximum(self.sw, self.sw_floor, out=self.sw)
+        self._account(day, vendor_h, local_h)
+
+    def _shortfall(self, day: int, short: np.ndarray) -> None:
+        """Failures short of a part: retire and cannibalise some, the others wait for a grey/domestic part."""
+        idx = np.flatnonzero(short)
+        ret = self.streams["retire"].binomial(short[idx], self.retire_share)
+        wait = short[idx] - ret
+        if ret.any():
+            self.fleet[idx] -= ret
+            self.stock[idx] += ret * self.cannibal
+            keep = (ret * (1.0 - self.s_sales[idx])).astype(float)
+            self.ring_deliv[idx, (day + self.lead_foreign) % RING_DAYS] += keep
+            subs = np.bincount(self.g_idx[idx], weights=ret * self.s_sales[idx] * self.dom_sub[idx],
+                               minlength=self.G)
+            if subs.any():
+                self.ring_deliv[self.sub_of_group, (day + self.lead_dom) % RING_DAYS] += subs
+            for i in idx[(ret > 0) & ~self._retired_any[idx]]:
+                self._retired_any[i] = True
+                r = self.rows[i]
+                self.ctx.recorder.event(day, f"fabs.{r['fab']}.{r['tc']}", "tools_retired",
+                                        f"{r['vendor']} tools cannibalised for parts: spares exhausted")
+        if wait.any():
+            self.waiting[idx] += wait
+            back = self.streams["parts_wait"].multinomial(wait, self.wait_p)
+            self.ring_back[np.ix_(idx, (day + self.wait_offs) % RING_DAYS)] += back
+        for i in idx[~self._exhausted[idx]]:
+            self._exhausted[i] = True
+            r = self.rows[i]
+            self.ctx.recorder.event(day, f"fabs.{r['fab']}.{r['tc']}", "spares_exhausted",
+                                    f"{r['vendor']} ({r['country']}) spare stock used up under a "
+                                    f"servicing/spare_parts cutoff")
+
+    def _account(self, day: int, vendor_h: np.ndarray, local_h: np.ndarray) -> None:
+        """Book the day's tool-time into SEMI E10 states per cohort, sum to groups, compute output, record."""
+        S = self._S
+        inst = self.installing
+        elig = self.fleet - inst - self.waiting
+        pm = elig * self.phi
+        down_v = vendor_h / 24.0
+        down_l = local_h / 24.0
+        room = elig - pm
+        over = down_v + down_l
+        if (over > room).any():       # more repair time booked than the day holds: cap at the up tools
+            f = np.minimum(1.0, room / np.maximum(over, 1e-12))
+            down_v *= f
+            down_l *= f
+            over = down_v + down_l
+        S[0] = self.fleet
+        S[1] = inst
+        np.subtract(room, over, out=S[2])
+        S[3] = pm
+        S[4] = down_l
+        np.add(down_v, self.waiting, out=S[5])
+        np.multiply(S[2], self.q * self.sw, out=S[6])
+        SG = np.matmul(S, self.ind, out=self._SG)
+        fleet_g, inst_g, up_g, pm_g, user_g, supp_g, eff_g = SG
+        supply = eff_g * self.wpt_net
+        potential = np.minimum.reduceat(supply, self.fab_starts)
+        cap = self.capacity[:, day]
+        out = np.minimum(cap * self.loading, potential, out=self.v_out)
+        self.v_cap[:] = cap
+        use = np.minimum(out[self.fab_of_group] / np.maximum(supply, 1e-12), 1.0)
+        g = self.v_group
+        sched = fleet_g - inst_g
+        np.divide(up_g, sched, out=g[0], where=sched > 0)
+        g[0][sched <= 0] = np.nan
+        g[1] = fleet_g
+        prod_cap = up_g * (1.0 - self.eng)
+        np.multiply(prod_cap, use, out=g[2])
+        np.subtract(prod_cap, g[2], out=g[3])
+        np.multiply(up_g, self.eng, out=g[4])
+        g[5] = pm_g
+        g[6] = user_g
+        g[7] = supp_g
+        g[8] = inst_g
+        self.block[:, day] = self.vals

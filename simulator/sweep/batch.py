@@ -1,0 +1,186 @@
+"""A batch of runs: plan a sweep (validate every point, derive seeds and ids) and execute it on any executor.
+
+Planning loads the scenario once per parameter point with the point's values, exactly as ``--set`` would, so a
+misspelt key or a value out of range is reported before anything runs (an unknown key once, naming the factor
+that sweeps it). Executing submits runs to a ``concurrent.futures``-style executor, at most a few per slot at a
+time, and counts completions; each worker writes its own run file, the parent only keeps statuses. At the end
+the tables are streamed from the run files (``tables.py``).
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..scenario.errors import ScenarioError
+from ..scenario.load import load_scenario, read_text
+from ..scenario.yamlsafe import load_text
+from . import store
+from .design import Design, DesignSpec, Factor, expand, from_block, plain, set_text
+from .executors import open_executor
+from .progress import Progress
+from .runspec import RunSpec, point_digest, replication_seed, run_id
+
+RESERVED = ("seed", "replications", "sweep")
+
+
+def _version() -> str:
+    from ..api import VERSION
+    return VERSION
+
+
+@dataclass
+class Plan:
+    """A validated sweep: the design, and one :class:`RunSpec` per point × replication."""
+
+    scenario_file: str
+    scenario_name: str
+    input_hash: str
+    root_seed: int
+    replications: int
+    design: Design
+    specs: list[RunSpec]
+
+
+def _relabel(exc: ScenarioError, factor: Factor, key: str) -> ScenarioError:
+    return ScenarioError(factor.origin, factor.mark, key, exc.message)
+
+
+def _check_keys(file: str, base_sets: list[str], spec: DesignSpec) -> None:
+    """Load once per swept key with its first value: an unknown key is reported once, up front."""
+    for f in spec.factors:
+        for j, key in enumerate(f.keys):
+            if key.split(".")[0] in RESERVED and "." not in key:
+                raise ScenarioError(f.origin, f.mark, key, "is set per run by the sweep; use --replications "
+                                                          "(and the scenario's seed) instead")
+            first = f.levels[0][j] if f.levels else f.bounds[j][0]
+            try:
+                load_scenario(file, base_sets + [f"{key}={set_text(first)}"])
+            except ScenarioError as exc:
+                raise _relabel(exc, f, key) from None
+
+
+def make_plan(scenario_file: str | os.PathLike, cli: DesignSpec, base_sets: list[str] | None = None,
+              out: str | os.PathLike = ".") -> Plan:
+    """Load the scenario, merge its ``sweep:`` block with the command line's design, validate every point."""
+    file = str(Path(scenario_file).resolve()) if Path(scenario_file).exists() else str(scenario_file)
+    base_sets = list(base_sets or [])
+    loaded = load_scenario(file, base_sets)
+    sc = loaded.scenario
+    doc = load_text(read_text(file))
+    spec = from_block(sc.sweep, str(scenario_file), doc.mark_of).merged_with(cli)
+    _check_keys(file, base_sets, spec)
+    design = expand(spec, sc.seed)
+    reps = spec.replications or sc.replications
+    seeds = [replication_seed(sc.seed, r) for r in range(reps)]
+    version = _version()
+    specs: list[RunSpec] = []
+    out_abs = str(Path(out).resolve())
+    for i in range(len(design)):
+        point = {k: plain(v) for k, v in design.point(i).items()}
+        sets = base_sets + [f"{k}={set_text(v)}" for k, v in point.items()]
+        try:
+            pl = load_scenario(file, sets)
+        except ScenarioError as exc:
+            where = ", ".join(f"{k}={v}" for k, v in point.items())
+            raise ScenarioError(f"sweep point {i} ({where})", None, exc.path, exc.message) from None
+        digest = point_digest(pl.scenario.model_dump(mode="json"), pl.world.values, point)
+        for r, seed in enumerate(seeds):
+            specs.append(RunSpec(run_id(digest, seed, r, version), i, r, seed, tuple(point.items()),
+                                 tuple(sets + [f"seed={seed}", "replications=1"]), file, out_abs))
+    return Plan(file, sc.name, loaded.input_hash, sc.seed, reps, design, specs)
+
+
+class SweepFolderError(Exception):
+    """An output folder that holds something other than this sweep (or a sweep without --resume)."""
+
+
+def check_out(out: Path, resume: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise SweepFolderError(f"{out}: exists and is not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not resume:
+        if (out / store.RUNS).is_dir():
+            raise SweepFolderError(f"{out}: holds a sweep already; add --resume to continue it, or choose "
+                                   f"another --out")
+        raise SweepFolderError(f"{out}: folder exists and is not empty; choose another --out")
+
+
+def execute(plan: Plan, out: str | os.PathLike, executor: str = "local", jobs: int | None = None,
+            scheduler: str | None = None, resume: bool = False, progress: bool | None = None,
+            command: str = "") -> dict[str, int]:
+    """Run every pending run of ``plan`` into ``out`` and write the tables; returns status counts."""
+    out = Path(out)
+    check_out(out, resume)
+    (out / store.RUNS).mkdir(parents=True, exist_ok=True)
+    status: dict[str, str] = {}
+    for s in plan.specs:
+        st = store.status_of(out, s.run_id) if resume else store.PENDING
+        status[s.run_id] = st if st == store.SUCCEEDED else store.PENDING
+    _write_manifest(plan, out, executor, jobs, command)
+    _status(out, plan, status)
+    todo = [s for s in plan.specs if status[s.run_id] != store.SUCCEEDED]
+    seen: set[str] = set()
+    todo = [s for s in todo if not (s.run_id in seen or seen.add(s.run_id))]   # identical runs once
+    bar = Progress(len(plan.specs), done=len(plan.specs) - len(todo), enabled=progress)
+    last_status = time.monotonic()
+    if todo:
+        from .worker import execute as run_one
+        with open_executor(executor, jobs, scheduler) as (ex, slots):
+            queue = iter(todo)
+            inflight: dict[Any, RunSpec] = {}
+            limit = max(2, 2 * slots)
+
+            def fill() -> None:
+                for s in queue:
+                    inflight[ex.submit(run_one, s)] = s
+                    if len(inflight) >= limit:
+                        return
+
+            fill()
+            while inflight:
+                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    s = inflight.pop(fut)
+                    try:
+                        st = fut.result()["status"]
+                    except Exception as exc:  # the worker itself died: record it, go on
+                        store.write_run(out, {"run_id": s.run_id, "params": dict(s.params),
+                                              "replication": s.replication, "seed": s.seed,
+                                              "status": store.FAILED, "metrics": {}, "summary": [],
+                                              "error": f"{type(exc).__name__}: {exc}".replace("\n", " ")})
+                        st = store.FAILED
+                    status[s.run_id] = st
+                    bar.update(failed=st == store.FAILED)
+                fill()
+                if time.monotonic() - last_status > 2.0:
+                    _status(out, plan, status)
+                    last_status = time.monotonic()
+    bar.close()
+    _status(out, plan, status)
+    from .tables import write_tables
+    return write_tables(out, plan.design, plan.specs, plan.scenario_name, plan.root_seed)
+
+
+def _status(out: Path, plan: Plan, status: dict[str, str]) -> None:
+    store.write_status(out, ((s.run_id, s.point, s.replication, status[s.run_id]) for s in plan.specs))
+
+
+def _write_manifest(plan: Plan, out: Path, executor: str, jobs: int | None, command: str) -> None:
+    import json
+    d = plan.design
+    manifest = {"simulator_version": _version(), "scenario": plan.scenario_name, "scenario_file": plan.scenario_file,
+                "input_sha256": plan.input_hash, "root_seed": plan.root_seed, "replications": plan.replications,
+                "keys": list(d.keys), "points": len(d), "runs": len(plan.specs), "sensitivity": d.sensitivity,
+                "executor": executor, "jobs": jobs, "command": command,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    store.write_text_atomically(out / "manifest.json", json.dumps(manifest, indent=2, default=str) + "\n")
+    from .tables import write_points
+    write_points(out, d)
+
+
+def command_line(argv: list[str]) -> str:
+    return "simulate sweep " + " ".join(shlex.quote(a) for a in argv)
