@@ -315,3 +315,20 @@ def test_dask_cluster_of_separate_processes_gives_the_same_tables(toy: Path, tmp
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def test_progress_counts_completions_and_failures_and_is_quiet_off_a_terminal():
+    import io
+    from simulator.sweep.progress import Progress
+    s = io.StringIO()
+    p = Progress(4, done=1, stream=s, enabled=True)
+    p.update()
+    p.update(failed=True)
+    assert "3/4 runs, 1 failed, ETA" in p.text()
+    p.close()
+    assert s.getvalue().endswith("\n")
+    quiet = io.StringIO()                      # StringIO is not a terminal: nothing written
+    q = Progress(2, stream=quiet)
+    q.update()
+    q.close()
+    assert quiet.getvalue() == ""

@@ -350,6 +350,7 @@ class FabFleets(Mechanism):
             ip = self.idx_part
             if ip.size:
                 need = self.streams["oem_parts"].binomial(fails[ip], (self.p_oem * learn * self.s_part)[ip])
+                np.minimum(need, active[ip], out=need)      # a tool can go down for parts only once
                 have = np.floor(self.stock[ip] + 1e-9).astype(np.int64)
                 used = np.minimum(need, have)
                 self.stock[ip] -= used

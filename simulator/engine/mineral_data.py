@@ -74,6 +74,7 @@ class MarketData:
     release_cover: np.ndarray
     release_days: np.ndarray
     leak_delay: np.ndarray
+    edge_cap_multiple: np.ndarray
     persistence: np.ndarray
     # edges (E,)
     e_m: np.ndarray
@@ -122,7 +123,7 @@ def load_market_data(section: Mapping[str, Any]) -> MarketData:
     per: dict[str, list[float]] = {k: [] for k in (
         "p0_ex", "p0_cn", "alpha_ex", "alpha_cn", "tau_price", "backstop", "smoothing", "el_short", "el_long",
         "demand_days", "supply_el", "supply_days", "restock_days", "announce_mult", "keep_share",
-        "release_ratio", "release_cover", "release_days", "leak_delay", "persistence")}
+        "release_ratio", "release_cover", "release_days", "leak_delay", "edge_cap_multiple", "persistence")}
     e_rows: list[tuple[int, int, int, float, float, str]] = []
     p_rows: list[tuple] = []
     s_rows: list[tuple] = []
@@ -150,6 +151,7 @@ def load_market_data(section: Mapping[str, Any]) -> MarketData:
         per["release_cover"].append(_common(mw, common, "strategic", "release_cover_days"))
         per["release_days"].append(_common(mw, common, "strategic", "release_days"))
         per["leak_delay"].append(_common(mw, common, "trade", "leakage_delay_days"))
+        per["edge_cap_multiple"].append(_common(mw, common, "trade", "edge_cap_multiple"))
         per["persistence"].append(_common(mw, common, "investment", "persistence_days"))
         for rname, rw in mw.get("regions", {}).items():
             if rname not in REGIONS:
@@ -224,7 +226,8 @@ def load_market_data(section: Mapping[str, Any]) -> MarketData:
         el_long=a("el_long"), demand_days=a("demand_days"), supply_el=a("supply_el"),
         supply_days=a("supply_days"), restock_days=a("restock_days"), announce_mult=a("announce_mult"),
         keep_share=a("keep_share"), release_ratio=a("release_ratio"), release_cover=a("release_cover"),
-        release_days=a("release_days"), leak_delay=a("leak_delay"), persistence=a("persistence"),
+        release_days=a("release_days"), leak_delay=a("leak_delay"),
+        edge_cap_multiple=a("edge_cap_multiple"), persistence=a("persistence"),
         e_m=e_m, e_x=e_x, e_i=e_i, e_flow0=f0, e_transport=np.array([r[4] for r in e_rows]),
         e_names=[r[5] for r in e_rows],
         p_m=np.array([p[0] for p in p_rows], dtype=np.int64), p_r=np.array([p[1] for p in p_rows], dtype=np.int64),

@@ -68,6 +68,7 @@ class MineralMarkets(Mechanism):
         self.exports0 = np.bincount(self.e_mx, d.e_flow0, minlength=M * R).reshape(M, R)
         m0 = self.imports0.ravel()[self.e_mi]
         self.share = np.divide(d.e_flow0, m0, out=np.zeros(E), where=m0 > 0)
+        self.edge_cap = d.edge_cap_multiple[d.e_m] * d.e_flow0
         self.tau_e = np.maximum(1, np.round(d.e_transport)).astype(np.int64)
         self.tau_leak = self.tau_e + np.round(d.leak_delay[d.e_m]).astype(np.int64)
         if self.tau_leak.max(initial=0) >= H_TRANSIT:
@@ -280,7 +281,11 @@ class MineralMarkets(Mechanism):
         return np.minimum(p, self.d.backstop * p0)
 
     def _apply_measures(self, day: int, req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Direct shipments and leaked shipments per edge today, from the orders ``req`` (t/day)."""
+        """Direct shipments and leaked shipments per edge today, from the orders ``req`` (t/day).
+
+        Open edges carry the orders (plus what is re-ordered away from banned or capped Chinese edges) up to
+        ``edge_cap_multiple`` × their baseline flow; licensed edges carry what is approved today."""
+        d = self.d
         ship = req.copy()
         leak = np.zeros_like(req)
         lic = self.lic_edges
@@ -290,6 +295,19 @@ class MineralMarkets(Mechanism):
             self.queue[(day + delay) % H_LICENCE, lic] += req[lic]
             self.pending[lic] += req[lic]
             ship[lic] = 0.0
+        if self.any_cap:                           # bans and quotas cap the edge; the rest is re-ordered
+            capped = self.kind >= BAN
+            allowed = np.where(self.kind == QUOTA, np.minimum(req, self.quota_cap), 0.0)
+            blocked = np.where(capped, req - allowed, 0.0)
+            ship = np.where(capped, allowed, ship)
+            leak += self.leak * blocked
+            M, R = d.shape
+            rest = np.bincount(self.e_mi, (1.0 - self.leak) * blocked, minlength=M * R)
+            open_w = np.where(self.kind == FREE, self.share, 0.0)
+            w_sum = np.bincount(self.e_mi, open_w, minlength=M * R)
+            ship += np.divide(open_w * rest[self.e_mi], w_sum[self.e_mi], out=np.zeros_like(req),
+                              where=w_sum[self.e_mi] > 0)
+        np.minimum(ship, self.edge_cap, out=ship)
         slot = day % H_LICENCE
         decided = self.queue[slot].copy()
         if decided.any():
@@ -299,23 +317,11 @@ class MineralMarkets(Mechanism):
             ship += approved
             leak += self.leak * (decided - approved)
             if approved.any():
-                for m in np.unique(self.d.e_m[approved > 0]):
-                    if not self.licensed_once[m] and np.any(self.kind[self.d.e_m == m] == LICENSING):
+                for m in np.unique(d.e_m[approved > 0]):
+                    if not self.licensed_once[m] and np.any(self.kind[d.e_m == m] == LICENSING):
                         self.licensed_once[m] = True
-                        self.ctx.recorder.event(day, self.d.minerals[m], "licences_granted",
+                        self.ctx.recorder.event(day, d.minerals[m], "licences_granted",
                                                 "first export licences decided after the review delay")
-        if self.any_cap:                           # bans and quotas cap the edge; the rest is re-ordered
-            capped = self.kind >= BAN
-            allowed = np.where(self.kind == QUOTA, np.minimum(req, self.quota_cap), 0.0)
-            blocked = np.where(capped, req - allowed, 0.0)
-            ship = np.where(capped, allowed, ship)
-            leak += self.leak * blocked
-            M, R = self.d.shape
-            rest = np.bincount(self.e_mi, (1.0 - self.leak) * blocked, minlength=M * R)
-            open_w = np.where(self.kind == FREE, self.share, 0.0)
-            w_sum = np.bincount(self.e_mi, open_w, minlength=M * R)
-            ship += np.divide(open_w * rest[self.e_mi], w_sum[self.e_mi], out=np.zeros_like(req),
-                              where=w_sum[self.e_mi] > 0)
         return ship, leak
 
     def _invest(self, day: int) -> None:

@@ -16,7 +16,15 @@ class ScenarioError(Exception):
 
     def __str__(self) -> str:
         where = self.file + (f":{self.mark.line}:{self.mark.col}" if self.mark else "")
-        return f"{where}: {self.path + ': ' if self.path else ''}{self.message}"
+        return one_line(f"{where}: {self.path + ': ' if self.path else ''}{self.message}")
+
+
+_BREAKS = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped (``\\n``), so it prints as one line."""
+    return str(text).translate(_BREAKS)
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:

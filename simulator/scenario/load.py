@@ -319,6 +319,10 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> L
         from .world_data import packaged_worlds
         raise ScenarioError(file, doc.mark_of(("world",)), "world",
                             f"no world {sc.world!r}{suggest(sc.world, packaged_worlds())}") from None
+    except (OSError, ValueError) as exc:  # a world path the OS refuses: too long, NUL byte, unreadable...
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise ScenarioError(file, doc.mark_of(("world",)), "world", f"cannot read world {sc.world!r}: {why}") \
+            from None
     except (WorldError, YamlError) as exc:
         mark = getattr(exc, "mark", None)
         raise ScenarioError(getattr(exc, "file", sc.world), mark, ".".join(map(str, getattr(exc, "path", ()))),

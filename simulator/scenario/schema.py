@@ -11,7 +11,8 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 from ..units import parse_duration
 
@@ -217,9 +218,12 @@ class Scenario(_Model):
 
     @field_validator("horizon")
     @classmethod
-    def _horizon(cls, v: float) -> float:
+    def _horizon(cls, v: float, info: ValidationInfo) -> float:
         if not 1 <= v <= 50 * 365.25:
             raise ValueError(f"expected a horizon between 1d and 50y, got {v:g} days")
+        start = info.data.get("start")
+        if start is not None and (_dt.date.max - start).days < v + 1:
+            raise ValueError(f"start {start} plus a horizon of {v:g} days runs past {_dt.date.max}")
         return v
 
     @property

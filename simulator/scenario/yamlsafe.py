@@ -11,6 +11,7 @@ builds plain Python values itself, so:
 """
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import re
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ MAX_NODES = 200_000
 MAX_DEPTH = 64
 
 _SCI = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+_BOOL, _NULL = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
 _STD_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq",
@@ -72,7 +74,10 @@ class _Builder:
             for knode, vnode in node.value:
                 if knode.tag == "tag:yaml.org,2002:merge" or knode.value == "<<" and knode.tag.endswith("merge"):
                     raise YamlError("merge keys '<<' are not supported", _mark(knode))
-                key = self.build(knode, path + ("<key>",), depth + 1)
+                if isinstance(knode, yaml.ScalarNode) and knode.tag in (_BOOL, _NULL):
+                    key = knode.value  # YAML 1.1 reads `on:`/`no:` keys as booleans; keys are names here
+                else:
+                    key = self.build(knode, path + ("<key>",), depth + 1)
                 if isinstance(key, (dict, list)):
                     raise YamlError("a mapping key must be a plain value", _mark(knode))
                 key = key if isinstance(key, str) else str(key)
@@ -165,21 +170,62 @@ def load_text(text: str) -> Document:
         raise YamlError(f"file larger than {MAX_BYTES // (1024 * 1024)} MB: not a scenario file")
     if "\x00" in text:
         raise YamlError("file holds NUL bytes: binary data, not YAML")
-    loader = _CountingComposer(text)
+    cached = _CACHE.get(text) if len(text) >= _CACHE_MIN_CHARS else None
+    if cached is not None:  # big world files are read once per process; callers get their own data copy
+        return Document(copy.deepcopy(cached.data), cached.marks, cached.key_marks)
+    loader = None
     try:
+        loader = _CountingComposer(text)
         node = loader.get_single_node()
     except YamlError:
         raise
+    except yaml.reader.ReaderError as exc:  # a control character or lone surrogate: say where it is
+        pos = exc.position if isinstance(exc.position, int) else 0
+        before = text[:pos]
+        where = Mark(before.count("\n") + 1, pos - (before.rfind("\n") + 1) + 1)
+        ch = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise YamlError(f"not valid YAML: control character U+{ch:04X} is not allowed", where) from None
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark or exc.context_mark
         where = Mark(m.line + 1, m.column + 1) if m else None
-        raise YamlError(f"not valid YAML: {exc.problem or exc.context}", where) from None
+        raise YamlError(f"not valid YAML: {' '.join(str(exc.problem or exc.context).split())}", where) from None
     except yaml.YAMLError as exc:
-        raise YamlError(f"not valid YAML: {exc}") from None
+        raise YamlError(f"not valid YAML: {' '.join(str(exc).split())}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         return Document(None, {}, {})
+    if _expanded_size(node, {}, set()) > MAX_NODES:  # refuse alias bombs before expanding them
+        raise YamlError(f"document too large: more than {MAX_NODES} values (alias expansion?)", _mark(node))
     b = _Builder()
     data = b.build(node, ())
-    return Document(data, b.marks, b.key_marks)
+    doc = Document(data, b.marks, b.key_marks)
+    if len(text) >= _CACHE_MIN_CHARS:
+        if len(_CACHE) >= 16:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[text] = Document(copy.deepcopy(data), doc.marks, doc.key_marks)
+    return doc
+
+
+_CACHE: dict[str, Document] = {}
+_CACHE_MIN_CHARS = 20_000
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
+    """Number of values ``node`` becomes once aliases are expanded (shared nodes counted once per use)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:  # a recursive alias: the depth limit reports it with its position
+        return 1
+    active.add(key)
+    if isinstance(node, yaml.MappingNode):
+        n = 1 + sum(_expanded_size(k, memo, active) + _expanded_size(v, memo, active) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        n = 1 + sum(_expanded_size(v, memo, active) for v in node.value)
+    else:
+        n = 1
+    active.discard(key)
+    memo[key] = n = min(n, MAX_NODES + 1)
+    return n
