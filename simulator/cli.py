@@ -40,7 +40,10 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(argv: list[str]) -> int:
-    args = _run_parser().parse_args(argv)
+    parser = _run_parser()
+    args = parser.parse_args(argv)
+    if args.out is not None and not args.out.strip():
+        parser.error("--out: empty folder name")
     from .api import run_loaded
     from .report.terminal import headline_table
     from .report.writer import OutputError

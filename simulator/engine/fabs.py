@@ -24,6 +24,11 @@ replacements; a share of them is ordered from Chinese vendors instead and arrive
 throughput factor that learns. Between announcement and effect (``pending=True``) fabs pull tool and spare
 purchases forward.
 
+Random numbers: one named stream per kind of draw (``fabs.failures``, ``fabs.repair_hours``, ``fabs.oem_parts``,
+``fabs.local_repairs``, ``fabs.retire``, ``fabs.parts_wait``), each drawing one array over all cohorts a day, so a
+scenario and its baseline draw identical numbers until their states differ (common random numbers), and the
+step needs no Python loop over cohorts. (Per-cohort streams would need one call per cohort per day.)
+
 Fab output (wafers/day) = ``min(capacity × loading, min over groups of usable tool throughput)`` where a
 group's throughput is Σ cohorts ``up tools × (1 − engineering) × factors × wafers_per_tool_day``. Tool counts in
 the world data are sized so that the baseline fleet meets the capacity; the ``loading`` (utilisation) is the slack.
@@ -35,10 +40,10 @@ tools in each state, summing to the group's fleet); ``vendors.<vendor>`` revenue
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any, Mapping
 
 import numpy as np
-from scipy.special import ndtri
 
 from .world import Mechanism, RunContext
 
@@ -170,7 +175,7 @@ class FabFleets(Mechanism):
                 raise ValueError(f"fabs {name}(={v}) must be within 1..{RING_DAYS - 2} days")
         # parts wait: lognormal in equal-probability bins, duplicates merged
         med, sig = float(cut["parts_wait_median_d"]), float(cut["parts_wait_sigma"])
-        z = ndtri((np.arange(WAIT_BINS) + 0.5) / WAIT_BINS)
+        z = np.array([NormalDist().inv_cdf((i + 0.5) / WAIT_BINS) for i in range(WAIT_BINS)])
         offs = np.clip(np.rint(med * np.exp(sig * z)), 1, RING_DAYS - 1).astype(int)
         self.wait_offs, counts = np.unique(offs, return_counts=True)
         self.wait_p = counts / counts.sum()

@@ -327,6 +327,9 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> L
         mark = getattr(exc, "mark", None)
         raise ScenarioError(getattr(exc, "file", sc.world), mark, ".".join(map(str, getattr(exc, "path", ()))),
                             exc.message) from None
+    if not world.values:
+        raise ScenarioError(file, doc.mark_of(("world",)), "world",
+                            f"world {sc.world!r} holds no parameters (no .yaml world files there)")
     _apply_overrides(sc, world, file, doc, set_keys)
     _check_names(sc, world, file, doc)
     _check_metrics(sc, world, file, doc)

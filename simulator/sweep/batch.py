@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from ..scenario.errors import ScenarioError
-from ..scenario.load import load_scenario, read_text
+from ..scenario.load import read_text
 from ..scenario.yamlsafe import load_text
 from . import store
 from .design import Design, DesignSpec, Factor, expand, from_block, plain, set_text
+from .cache import load as load_scenario
 from .executors import open_executor
 from .progress import Progress
 from .runspec import RunSpec, point_digest, replication_seed, run_id
@@ -91,7 +92,7 @@ def make_plan(scenario_file: str | os.PathLike, cli: DesignSpec, base_sets: list
         digest = point_digest(pl.scenario.model_dump(mode="json"), pl.world.values, point)
         for r, seed in enumerate(seeds):
             specs.append(RunSpec(run_id(digest, seed, r, version), i, r, seed, tuple(point.items()),
-                                 tuple(sets + [f"seed={seed}", "replications=1"]), file, out_abs))
+                                 tuple(sets), file, out_abs))
     return Plan(file, sc.name, loaded.input_hash, sc.seed, reps, design, specs)
 
 

@@ -51,6 +51,6 @@ class RunSpec:
     replication: int
     seed: int
     params: tuple[tuple[str, Any], ...]  # (key, value) in design key order
-    sets: tuple[str, ...]              # --set texts: point values, seed, replications=1
+    sets: tuple[str, ...]              # --set texts of the point (fixed --set values, then the swept values)
     scenario_file: str                 # absolute path, readable by every worker
     out: str                           # absolute sweep folder, writable by every worker

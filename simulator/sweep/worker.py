@@ -35,13 +35,15 @@ def _summary_rows(summary) -> list[dict[str, Any]]:
 
 
 def simulate_run(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """Run one scenario + baseline pair; returns (headline metrics, all summary rows)."""
+    """Run one scenario + baseline pair with the run's seed and one replication; returns (headline metrics,
+    all summary rows). Same as loading with ``--set seed=<seed> --set replications=1``."""
+    import copy
     from ..report import frames
     from ..runner import run_pair
-    from ..scenario.load import load_scenario
-    loaded = load_scenario(spec.scenario_file, list(spec.sets))
-    sc = loaded.scenario
-    pair = run_pair(sc, loaded.world.values, 0)
+    from .cache import load_point
+    loaded = load_point(spec.scenario_file, spec.sets)
+    sc = loaded.scenario.model_copy(update={"seed": spec.seed, "replications": 1})
+    pair = run_pair(sc, copy.deepcopy(loaded.world.values), 0)
     summary = frames.summary(sc, [pair])
     return headline_metrics(summary, pair.scenario.info), _summary_rows(summary)
 
