@@ -43,7 +43,8 @@ def _cmd_run(argv: list[str]) -> int:
     parser = _run_parser()
     args = parser.parse_args(argv)
     if args.out is not None and not args.out.strip():
-        parser.error("--out: empty folder name")
+        print("simulate: --out: empty folder name", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from .api import run_loaded
     from .report.terminal import headline_table
     from .report.writer import OutputError
