@@ -117,8 +117,10 @@ def test_50_mb_of_real_yaml_text_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content, expect", ids=lambda v: str(v)[:20], argvalues=[
-    (bytes(random.Random(8).randrange(256) for _ in range(4096)), r"not UTF-8|NUL|not valid YAML"),
-    (bytes(random.Random(9).randrange(32, 127) for _ in range(4096)), r"not valid YAML|expected a mapping"),
+    (random.Random(8).randbytes(4096), r"not UTF-8|NUL|not valid YAML"),
+    (bytes(random.Random(9).choices(range(32, 127), k=4096)), r"not valid YAML|expected a mapping"),
+    (b"[" * 5000, r":1:\d+: nesting deeper than 64 levels"),
+    (b"a:\n" + b"".join(b" " * i + b"- x:\n" for i in range(0, 400, 2)), r"nesting deeper|not valid YAML"),
     (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), r"not UTF-8|NUL"),
     (b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 64, r"NUL"),
     (b"PK\x03\x04" + b"\x14\x00\x06\x00", r"NUL|not valid YAML"),

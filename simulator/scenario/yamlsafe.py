@@ -134,6 +134,17 @@ class _CountingComposer(yaml.SafeLoader):
         self._alias_count = 0
 
     def compose_node(self, parent, index):  # type: ignore[override]
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH + 1:  # refuse before Python's recursion limit does
+                ev = self.peek_event()
+                raise YamlError(f"nesting deeper than {MAX_DEPTH} levels",
+                                Mark(ev.start_mark.line + 1, ev.start_mark.column + 1))
+            return self._compose_counted(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _compose_counted(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             self._alias_count += 1
             if self._alias_count > MAX_ALIASES:
@@ -179,6 +190,8 @@ def load_text(text: str) -> Document:
         node = loader.get_single_node()
     except YamlError:
         raise
+    except RecursionError:
+        raise YamlError(f"nesting deeper than {MAX_DEPTH} levels") from None
     except yaml.reader.ReaderError as exc:  # a control character or lone surrogate: say where it is
         pos = exc.position if isinstance(exc.position, int) else 0
         before = text[:pos]
