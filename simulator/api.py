@@ -82,6 +82,7 @@ class Result:
         plots = sc.output.plots if plots is None else plots
 
         def fill(tmp: Path) -> None:
+            painter = _start_plots(self, tmp / "plots") if plots else None
             write_csv(self.summary, tmp / "summary.csv")
             write_csv(self.timeseries, tmp / "timeseries.csv")
             write_csv(self.timeseries_wide, tmp / "timeseries_wide.csv")
@@ -91,12 +92,37 @@ class Result:
             if xlsx:
                 from .report.xlsx import write_xlsx
                 write_xlsx(self, tmp / f"{sc.name}.xlsx")
-            if plots:
-                from .report.plots import write_plots
-                write_plots(self, tmp / "plots")
+            if painter is not None:
+                _finish_plots(painter, self, tmp / "plots")
             write_json(self.manifest(command), tmp / "manifest.json")
 
         return write_atomically(Path(out), fill)
+
+
+def _plot_child(res: "Result", folder: Path) -> None:
+    from .report.plots import write_plots
+    write_plots(res, folder)
+
+
+def _start_plots(res: "Result", folder: Path):
+    """Draw the charts in a forked process while the CSVs are written (they take about as long)."""
+    import multiprocessing as mp
+    if "fork" not in mp.get_all_start_methods():
+        return "inline"
+    proc = mp.get_context("fork").Process(target=_plot_child, args=(res, folder), daemon=True)
+    proc.start()
+    return proc
+
+
+def _finish_plots(painter, res: "Result", folder: Path) -> None:
+    """Wait for the chart process; draw inline where fork is unavailable or the child failed."""
+    if painter != "inline":
+        painter.join()
+        if painter.exitcode == 0:
+            return
+        print(f"simulate: warning: chart process failed (exit {painter.exitcode}); drawing inline",
+              file=sys.stderr)
+    _plot_child(res, folder)
 
 
 def run_loaded(loaded: LoadedScenario, jobs: int = 1) -> Result:

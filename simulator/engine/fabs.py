@@ -225,32 +225,23 @@ class FabFleets(Mechanism):
         return n.astype(np.int64)
 
     def _register(self, ctx: RunContext) -> None:
-        """Register every series; their day arrays are rows of one block so a day is written in one call.
-
-        The recorder's arrays are replaced by row views of ``self.block`` right after registration (same
-        shape, dtype and NaN fill), so readers of ``recorder.data`` see every value as soon as it is written."""
-        rec = ctx.recorder
-        keys: list[str] = []
+        """Register every series as columns of one recorder block, so a day is written in one call."""
+        specs: list[tuple] = []
         for f in self.fab_names:
-            rec.series(f"fabs.{f}", "wafer_output", "wafers/day",
-                       summary=("lost", "max_drop_pct", "time_to_impact", "recovery"), headline=True)
-            keys.append(f"fabs.{f}.wafer_output")
+            specs.append((f"fabs.{f}", "wafer_output", "wafers/day",
+                          ("lost", "max_drop_pct", "time_to_impact", "recovery"), True))
         for f in self.fab_names:
-            rec.series(f"fabs.{f}", "capacity", "wafers/day")
-            keys.append(f"fabs.{f}.capacity")
+            specs.append((f"fabs.{f}", "capacity", "wafers/day"))
         for m in GROUP_METRICS:          # metric-major order matches the (metric, group) value matrix
             unit = "share" if m == "availability" else "tools"
             for fc, tc in self.group_names:
-                rec.series(f"fabs.{fc}.{tc}", m, unit)
-                keys.append(f"fabs.{fc}.{tc}.{m}")
+                specs.append((f"fabs.{fc}.{tc}", m, unit))
         self.rev_vendors = [v for v, d in self._vendors.items() if "china_revenue_usd_per_y" in d]
         for what in ("revenue_lost_sales", "revenue_lost_service"):
             for v in self.rev_vendors:
-                rec.series(f"vendors.{v}", what, "USD/day", summary=("total",))
-                keys.append(f"vendors.{v}.{what}")
-        self.block = np.full((len(keys), self.days), np.nan)
-        for i, key in enumerate(keys):
-            rec.data[key] = self.block[i]
+                specs.append((f"vendors.{v}", what, "USD/day", ("total",)))
+        self.block = ctx.recorder.block(specs)
+        keys = specs
         F, V = len(self.fab_names), len(self.rev_vendors)
         self.vals = np.zeros(len(keys))
         self.v_out, self.v_cap = self.vals[:F], self.vals[F:2 * F]
@@ -455,4 +446,4 @@ class FabFleets(Mechanism):
         g[6] = user_g
         g[7] = supp_g
         g[8] = inst_g
-        self.block[:, day] = self.vals
+        self.block[day] = self.vals

@@ -62,6 +62,17 @@ class Recorder:
         self.data[info.key] = arr
         return arr
 
+    def block(self, specs: list[tuple]) -> np.ndarray:
+        """Register many series at once and return one ``(days, len(specs))`` array whose column ``j`` is
+        series ``j`` (``specs[j] = (entity, metric, unit[, summary[, headline]])``). A mechanism then writes a
+        whole day with ``block[day] = values`` instead of one call per series."""
+        arr = np.full((self.days, len(specs)), np.nan, order="F")
+        for j, spec in enumerate(specs):
+            entity, metric, unit, *rest = spec
+            self.series(entity, metric, unit, *rest)
+            self.data[f"{entity}.{metric}"] = arr[:, j]
+        return arr
+
     def has(self, key: str) -> bool:
         return key in self.data
 

@@ -80,17 +80,25 @@ def parse_value(text: str) -> Any:
 
 def _measure_index(data: dict, kind: str, mid: str, origin: str) -> int:
     items = data.get(kind) or []
+    if not isinstance(items, list):
+        raise ScenarioError(origin, None, f"{kind}.{mid}", f"{kind!r} in the file is not a list of measures")
     ids = [m.get("id") for m in items if isinstance(m, dict)]
     if mid not in ids:
         raise ScenarioError(origin, None, f"{kind}.{mid}", f"no measure with id {mid!r}{suggest(mid, ids)}")
     return ids.index(mid)
 
 
-def apply_set(data: dict, key: str, value: Any, origin: str) -> None:
+def apply_set(data: dict, key: str, value: Any, origin: str) -> bool:
     """Apply one dotted ``key`` = ``value``: a top-level field (``seed``), a measure field by id
-    (``controls.jp_servicing_ban.compliance``) or a world path (``fabs.classes....``, via overrides)."""
+    (``controls.jp_servicing_ban.compliance``) or a world path (``fabs.classes....``, via overrides).
+    Returns True when ``key`` went to the overrides (a world path)."""
     parts = key.split(".")
-    if parts[0] in MEASURE_LISTS and len(parts) >= 3:
+    if parts[0] in MEASURE_LISTS + ("overrides", "output") and len(parts) < (3 if parts[0] in MEASURE_LISTS
+                                                                               else 2):
+        example = {"overrides": "overrides.minerals.gallium.price.alpha=1.5 (or just the world path)",
+                   "output": "output.frequency=1d"}.get(parts[0], f"{parts[0]}.<id>.<field>=VALUE")
+        raise ScenarioError(origin, None, key, f"cannot set a whole section; set one value, e.g. {example}")
+    if parts[0] in MEASURE_LISTS:
         idx = _measure_index(data, parts[0], parts[1], origin)
         node = data[parts[0]][idx]
         for p in parts[2:-1]:
@@ -98,17 +106,25 @@ def apply_set(data: dict, key: str, value: Any, origin: str) -> None:
             if not isinstance(node, dict):
                 raise ScenarioError(origin, None, key, f"{p!r} is not a mapping")
         node[parts[-1]] = value
-    elif len(parts) == 1 and parts[0] in Scenario.model_fields and parts[0] not in ("overrides",) + MEASURE_LISTS:
+        return False
+    if len(parts) == 1 and parts[0] in Scenario.model_fields and parts[0] not in ("overrides",) + MEASURE_LISTS:
         data[parts[0]] = value
-    elif parts[0] == "output" and len(parts) == 2:
-        data.setdefault("output", {})[parts[1]] = value
-    else:
-        ov = data.get("overrides")
-        if ov is None:
-            ov = data["overrides"] = {}
-        if not isinstance(ov, dict):
-            raise ScenarioError(origin, None, "overrides", "expected a mapping of dotted paths to values")
-        ov[key] = value
+        return False
+    if parts[0] == "output" and len(parts) == 2:
+        out = data.setdefault("output", {})
+        if not isinstance(out, dict):
+            raise ScenarioError(origin, None, "output", "expected a mapping of output options")
+        out[parts[1]] = value
+        return False
+    if parts[0] == "overrides":
+        key = ".".join(parts[1:])
+    ov = data.get("overrides")
+    if ov is None:
+        ov = data["overrides"] = {}
+    if not isinstance(ov, dict):
+        raise ScenarioError(origin, None, "overrides", "expected a mapping of dotted paths to values")
+    ov[key] = value
+    return True
 
 
 # ------------------------------------------------------------------------------------------- pydantic errors
@@ -305,9 +321,8 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> L
             raise ScenarioError("--set", None, s, "expected KEY=VALUE, e.g. controls.jp_servicing_ban.compliance=0.7")
         k, v = s.split("=", 1)
         k = k.strip()
-        apply_set(data, k, parse_value(v), "--set")
-        if k.split(".")[0] not in Scenario.model_fields or k.split(".")[0] == "overrides":
-            set_keys.add(k)
+        if apply_set(data, k, parse_value(v), "--set"):
+            set_keys.add(k.removeprefix("overrides."))
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -1,0 +1,227 @@
+"""Crash safety (issue 8.3): SIGINT and SIGKILL during a run and during a sweep, in real subprocesses.
+
+A previous result stays byte-for-byte intact, nothing half-written ever sits in place of a result (at most a
+hidden ``.<name>.tmp-*`` sibling, cleaned by the next run), and a killed sweep resumes to the same bytes as an
+uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+
+from .conftest import ROOT
+
+SCEN = """\
+name: crash
+start: 2025-01-01
+horizon: {horizon}
+seed: 7
+replications: {reps}
+controls:
+  - id: jp_ban
+    by: Japan
+    measures: [servicing, spare_parts]
+    scope: {{vendor_countries: [Japan]}}
+    effective: 2025-01-05
+countermeasures:
+  - id: cn_ga
+    mineral: gallium
+    kind: ban
+    against: [Japan]
+    trigger: {{after: jp_ban, delay: 5d}}
+"""
+
+# Imports first, then a "ready" line: a signal sent after it lands in simulate's own code, not in an import.
+DRIVER = ("import sys, simulator.cli, simulator.api, simulator.runner, simulator.report.frames, "
+          "simulator.report.writer, simulator.scenario.load\n"
+          "if sys.argv[1:2] == ['sweep']:\n    import simulator.sweep.cli\n"
+          "if '--no-plots' not in sys.argv and sys.argv[1:2] != ['sweep']:\n    import simulator.report.plots\n"
+          "print('ready', flush=True)\n"
+          "sys.exit(simulator.cli.main(sys.argv[1:]))\n")
+
+
+def start(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.strip() == "ready", proc.stderr.read()
+    return proc
+
+
+def wait_for(cond, timeout: float = 60.0) -> bool:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if cond():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def siblings(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+
+
+@pytest.fixture
+def previous(tmp_path):
+    """A finished short result in tmp/out, and a long scenario whose run can be interrupted."""
+    short = tmp_path / "short.yaml"
+    short.write_text(SCEN.format(horizon="30d", reps=1))
+    out = tmp_path / "out"
+    assert main([str(short), "--out", str(out), "--no-plots", "--quiet"]) == 0
+    long_ = tmp_path / "long.yaml"
+    long_.write_text(SCEN.format(horizon="3y", reps=3))
+    return out, snapshot(out), long_
+
+
+def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err
+
+
+def test_sigint_during_run_keeps_previous_result(previous):
+    out, before, long_ = previous
+    proc = start(str(long_), "--out", str(out), "--no-plots", "--quiet")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    code, err = finish(proc)
+    assert code == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "simulate: interrupted; earlier results are untouched"
+    assert snapshot(out) == before
+    assert siblings(out) == []
+
+
+def test_sigkill_during_run_keeps_previous_result(previous):
+    out, before, long_ = previous
+    proc = start(str(long_), "--out", str(out), "--no-plots", "--quiet")
+    time.sleep(0.5)
+    proc.kill()
+    finish(proc)
+    assert proc.returncode == -signal.SIGKILL
+    assert snapshot(out) == before
+    assert all(".tmp-" in s for s in siblings(out))
+
+
+def _while_writing(previous, sig):
+    """Run with plots (a long write phase); send ``sig`` as soon as the temporary result folder appears."""
+    out, before, long_ = previous
+    scen = long_.with_name("mid.yaml")
+    scen.write_text(SCEN.format(horizon="180d", reps=1))
+    proc = start(str(scen), "--out", str(out), "--quiet")
+    assert wait_for(lambda: any(".tmp-" in s for s in siblings(out)) or proc.poll() is not None)
+    proc.send_signal(sig)
+    code, err = finish(proc)
+    assert "Traceback" not in err
+    if code == 0:   # the write won the race: then the new result is complete
+        assert (out / "manifest.json").is_file() and snapshot(out) != before
+    else:
+        assert snapshot(out) == before
+    return out, code, err
+
+
+def test_sigint_while_writing_leaves_no_temporary_folder(previous):
+    out, code, err = _while_writing(previous, signal.SIGINT)
+    assert code in (0, 130), err
+    assert siblings(out) == []
+
+
+def test_sigkill_while_writing_then_next_run_cleans_up(previous, tmp_path):
+    out, code, _ = _while_writing(previous, signal.SIGKILL)
+    assert code in (0, -signal.SIGKILL)
+    assert not any(".old-" in s for s in siblings(out)) or not (out / "manifest.json").exists()
+    short = tmp_path / "short.yaml"
+    assert main([str(short), "--out", str(out), "--no-plots", "--quiet"]) == 0
+    assert siblings(out) == []          # the dead run's .out.tmp-PID is removed
+    assert snapshot(out)["manifest.json"]
+
+
+def test_killed_between_the_two_renames_is_recovered(previous, monkeypatch):
+    """The one window where ``out`` is briefly absent: the old result is parked as ``.out.old-PID``."""
+    out, before, _ = previous
+    from simulator.report import writer
+    real = os.replace
+    calls = []
+
+    def crash_on_second(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # stands in for a kill right between the two renames
+        return real(src, dst)
+    monkeypatch.setattr(writer.os, "replace", crash_on_second)
+    short = out.parent / "short.yaml"
+    assert main([str(short), "--out", str(out), "--no-plots", "--quiet", "--seed", "99"]) == 130
+    monkeypatch.setattr(writer.os, "replace", real)
+    assert not out.exists() and any(".old-" in s for s in siblings(out))
+    writer.recover(out)
+    assert snapshot(out) == before and siblings(out) == []
+
+
+# ------------------------------------------------------------------------------------------------- sweep
+def _sweep_available() -> bool:
+    try:
+        from simulator.sweep import cli as _  # noqa: F401
+    except Exception:
+        return False
+    try:
+        return main(["sweep", "--help"]) == 0
+    except SystemExit as exc:  # argparse --help
+        return exc.code == 0
+
+
+SWEEP_ARGS = ["--grid", "controls.jp_ban.compliance=0.4,0.6,0.8,1.0", "--replications", "2", "--jobs", "1",
+              "--quiet"]
+SWEEP_TABLES = ("runs.csv", "status.csv", "summary.csv", "points.csv", "experiments.csv", "outcomes.csv")
+
+
+@pytest.mark.skipif(not _sweep_available(), reason="`simulate sweep --help` is not available yet (the sweep is "
+                                                    "being built in parallel); crash test of sweeps skipped")
+def test_killed_and_interrupted_sweep_resumes_to_the_same_bytes(tmp_path, capsys):
+    scen = tmp_path / "sweep.yaml"
+    scen.write_text(SCEN.format(horizon="45d", reps=1))
+    ref = tmp_path / "ref"
+    assert main(["sweep", str(scen), "--out", str(ref), *SWEEP_ARGS]) == 0
+    capsys.readouterr()
+    expected = {n: (ref / n).read_bytes() for n in SWEEP_TABLES if (ref / n).is_file()}
+    assert "runs.csv" in expected and "status.csv" in expected
+
+    out = tmp_path / "crash"
+
+    def done_runs() -> int:
+        return len(list((out / "runs").glob("*.json"))) if (out / "runs").is_dir() else 0
+
+    proc = start("sweep", str(scen), "--out", str(out), *SWEEP_ARGS)
+    assert wait_for(lambda: done_runs() >= 2 or proc.poll() is not None)
+    proc.kill()
+    finish(proc)
+    for f in (out / "runs").glob("*.json"):            # whatever is in place is whole
+        json.loads(f.read_text())
+    killed_at = done_runs()
+
+    proc = start("sweep", str(scen), "--out", str(out), *SWEEP_ARGS, "--resume")
+    assert wait_for(lambda: done_runs() >= killed_at + 1 or proc.poll() is not None)
+    proc.send_signal(signal.SIGINT)
+    code, err = finish(proc)
+    assert "Traceback" not in err, err
+    assert code in (0, 130, 1) or code < 0, err
+    for f in (out / "runs").glob("*.json"):
+        json.loads(f.read_text())
+
+    assert main(["sweep", str(scen), "--out", str(out), *SWEEP_ARGS, "--resume"]) == 0
+    got = {n: (out / n).read_bytes() for n in expected}
+    assert got == expected
+    leftovers = [p.name for p in out.rglob("*") if p.name.startswith(".") or p.name.endswith(".tmp")]
+    assert leftovers == []
