@@ -109,8 +109,41 @@ def packaged_worlds() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
+_CACHE: dict[tuple, World] = {}
+
+
+def _stamp(files: list[Path]) -> tuple:
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+            out.append((str(f), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(f), 0, 0))
+    return tuple(out)
+
+
 def load_world(name: str, base_dir: Path | None = None) -> World:
-    """Load the packaged world ``name`` (e.g. ``default``), or a folder/file path relative to ``base_dir``."""
+    """Load the packaged world ``name`` (e.g. ``default``), or a folder/file path relative to ``base_dir``.
+
+    Parsed worlds are kept per process (keyed by their files' paths, times and sizes) and every call gets
+    its own deep copy, so a sweep that loads one scenario many times parses the world once."""
+    if name in packaged_worlds():
+        folder = Path(str(resources.files("simulator.scenario.world") / name))
+        files = sorted(folder.glob("*.yaml"))
+    else:
+        path = Path(name)
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    key = (name, str(base_dir), _stamp(files))
+    hit = _CACHE.get(key)
+    if hit is None:
+        hit = _CACHE[key] = _load_world(name, base_dir)
+    return hit.copy()
+
+
+def _load_world(name: str, base_dir: Path | None = None) -> World:
     world = World({})
     root = resources.files("simulator.scenario.world")
     folder = root / name
