@@ -83,6 +83,15 @@ class Result:
 
         def fill(tmp: Path) -> None:
             painter = _start_plots(self, tmp / "plots") if plots else None
+            try:
+                _fill_tables(tmp, painter)
+            except BaseException:  # interrupted: stop the chart process before the folder is removed
+                if painter is not None and painter != "inline" and painter.is_alive():
+                    painter.terminate()
+                    painter.join()
+                raise
+
+        def _fill_tables(tmp: Path, painter) -> None:
             write_csv(self.summary, tmp / "summary.csv")
             write_csv(self.timeseries, tmp / "timeseries.csv")
             write_csv(self.timeseries_wide, tmp / "timeseries_wide.csv")
@@ -104,13 +113,36 @@ def _plot_child(res: "Result", folder: Path) -> None:
     write_plots(res, folder)
 
 
+def _chart_process(res: "Result", folder: Path, parent: int) -> None:
+    """The forked chart process: Ctrl-C is the parent's to handle (it stops this process and cleans up), and
+    it dies with its parent, so a killed run leaves no orphan writing into its temporary folder."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _plot_child(res, folder)
+
+
 def _start_plots(res: "Result", folder: Path):
     """Draw the charts in a forked process while the CSVs are written (they take about as long)."""
     import multiprocessing as mp
     if "fork" not in mp.get_all_start_methods():
         return "inline"
-    proc = mp.get_context("fork").Process(target=_plot_child, args=(res, folder), daemon=True)
-    proc.start()
+    import signal
+    proc = mp.get_context("fork").Process(target=_chart_process, args=(res, folder, os.getpid()),
+                                          daemon=True)
+    # A Ctrl-C inside fork()'s bookkeeping would be swallowed ("Exception ignored ..."): hold it until after.
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
     return proc
 
 

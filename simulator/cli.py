@@ -32,7 +32,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--replications", type=int, help="number of replications (overrides the file's)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value by dotted path, e.g. controls.jp_servicing_ban.compliance=0.7")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes for replications (default 1)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="worker processes for replications (default: all cores; results do not depend on it)")
     p.add_argument("--xlsx", action="store_true", help="also write one .xlsx workbook")
     p.add_argument("--no-plots", action="store_true", help="skip PNG charts")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")

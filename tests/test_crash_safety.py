@@ -94,7 +94,7 @@ def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
 
 def test_sigint_during_run_keeps_previous_result(previous):
     out, before, long_ = previous
-    proc = start(str(long_), "--out", str(out), "--no-plots", "--quiet")
+    proc = start(str(long_), "--out", str(out), "--no-plots", "--quiet", "--jobs", "1")
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     code, err = finish(proc)
@@ -107,7 +107,7 @@ def test_sigint_during_run_keeps_previous_result(previous):
 
 def test_sigkill_during_run_keeps_previous_result(previous):
     out, before, long_ = previous
-    proc = start(str(long_), "--out", str(out), "--no-plots", "--quiet")
+    proc = start(str(long_), "--out", str(out), "--no-plots", "--quiet", "--jobs", "1")
     time.sleep(0.5)
     proc.kill()
     finish(proc)
@@ -136,7 +136,7 @@ def _while_writing(previous, sig):
 def test_sigint_while_writing_leaves_no_temporary_folder(previous):
     out, code, err = _while_writing(previous, signal.SIGINT)
     assert code in (0, 130), err
-    assert siblings(out) == []
+    assert siblings(out) == [], (code, err)
 
 
 def test_sigkill_while_writing_then_next_run_cleans_up(previous, tmp_path):
@@ -176,8 +176,11 @@ def _sweep_available() -> bool:
         from simulator.sweep import cli as _  # noqa: F401
     except Exception:
         return False
+    import contextlib
+    import io
     try:
-        return main(["sweep", "--help"]) == 0
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return main(["sweep", "--help"]) == 0
     except SystemExit as exc:  # argparse --help
         return exc.code == 0
 

@@ -41,6 +41,13 @@ def measure(**kw) -> dict:
     return m
 
 
+def no_spot(section: dict) -> dict:
+    """The world without the ex-China spot market (to look at one mechanism alone)."""
+    sec = copy.deepcopy(section)
+    sec["common"]["spot"]["capacity_share"] = 0.0
+    return sec
+
+
 def baseline_flow(section: dict, mineral: str, edge: str) -> float:
     return section[mineral]["edges"][edge]["flow"] / 365.25
 
@@ -58,6 +65,8 @@ def test_baseline_is_stationary(section):
         assert np.allclose(p, p[0], rtol=1e-9), m
         flow = base.get(f"{m}.China_to_Japan.flow")
         assert np.allclose(flow, baseline_flow(section, m, "China_to_Japan"), rtol=1e-9), m
+        for r in REGIONS:                          # no spot trade without a disturbance
+            assert not base.get(f"{m}.{r}.spot_imports").any() and not base.get(f"{m}.{r}.spot_exports").any()
 
 
 def test_mass_balance_holds_every_day_for_every_mineral_and_region(section):
@@ -105,6 +114,7 @@ def test_licensing_delays_exports_by_review_time_then_approves_a_share(section):
 
 
 def test_leakage_lets_some_supply_through_a_targeted_ban(section):
+    section = no_spot(section)
     _, tight = run(section, [measure(mineral="graphite_natural", kind="ban", leakage=0.0)])
     _, leaky = run(section, [measure(mineral="graphite_natural", kind="ban", leakage=0.2)])
     key = "graphite_natural.China_to_Japan"
@@ -129,7 +139,55 @@ def test_front_running_raises_exports_between_announcement_and_effect(section):
     assert s.get("gallium.price_china")[EFFECTIVE_DAY + 30] < base.get("gallium.price_china")[0]
 
 
+def test_spot_market_supplies_a_banned_importer_whose_only_supplier_is_china(section):
+    # South Korea buys gallium only from China (one baseline edge): under a ban, holders outside China sell to it
+    assert [e for e in section["gallium"]["edges"] if e.endswith("_to_South_Korea")] == ["China_to_South_Korea"]
+    ban = [measure(against=["South_Korea"], kind="ban")]
+    _, s = run(section, ban)
+    _, closed = run(no_spot(section), ban)
+    spot = s.get("gallium.South_Korea.spot_imports")
+    assert spot[:EFFECTIVE_DAY].sum() == 0.0 and spot[EFFECTIVE_DAY:].sum() > 0.0
+    assert np.all(s.get("gallium.South_Korea.imports") >= spot)
+    assert closed.get("gallium.South_Korea.unmet_demand").sum() > 0.0     # without the spot market it runs dry
+    assert s.get("gallium.South_Korea.unmet_demand").sum() < 0.1 * closed.get(
+        "gallium.South_Korea.unmet_demand").sum()
+    sellers = sum(s.get(f"gallium.{r}.spot_exports") for r in REGIONS)
+    assert s.get("gallium.China.spot_exports").sum() == 0.0 and s.get("gallium.China.spot_imports").sum() == 0.0
+    # spot goods leave the sellers before they arrive: exports - imports on the spot market = goods in transit
+    bought = sum(s.get(f"gallium.{r}.spot_imports") for r in REGIONS)
+    lag = int(section["common"]["spot"]["transport_days"])
+    in_transit = np.cumsum(sellers) - np.cumsum(bought)
+    assert np.all(in_transit >= -1e-12) and in_transit[-1] <= sellers[-lag:].sum() + 1e-12
+
+
+def test_spot_supply_comes_only_at_a_price_and_is_bounded(section):
+    ban = [measure(against=["South_Korea"], kind="ban")]
+    p0 = section["gallium"]["price"]["reference_ex_china"]
+    c0 = section["gallium"]["regions"]["South_Korea"]["consumption"] / 365.25
+    for share in (1.0, 0.3):
+        sec = copy.deepcopy(section)
+        sec["common"]["spot"]["capacity_share"] = share
+        _, s = run(sec, ban)
+        price = s.get("gallium.price_ex_china")
+        sold = sum(s.get(f"gallium.{r}.spot_exports") for r in REGIONS)
+        days = np.flatnonzero(sold > 0)
+        assert days.size > 0
+        assert np.all(price[days - 1] > p0)        # holders sell below their normal cover only when it pays
+        assert np.all(s.get("gallium.South_Korea.spot_imports") <= share * c0 * (1 + 1e-12))
+        if share < 1.0:
+            assert s.get("gallium.South_Korea.unmet_demand").sum() > 0.0   # a tight trade capacity binds
+    # holders that do not respond to the price (elasticity 0) keep their cover: less is sold, more goes unmet
+    sec = copy.deepcopy(section)
+    sec["common"]["spot"]["release_elasticity"] = 0.0
+    _, rigid = run(sec, ban)
+    _, elastic = run(section, ban)
+    key = "gallium.South_Korea"
+    assert rigid.get(f"{key}.spot_imports").sum() < elastic.get(f"{key}.spot_imports").sum()
+    assert rigid.get(f"{key}.unmet_demand").sum() > elastic.get(f"{key}.unmet_demand").sum()
+
+
 def test_strategic_release_fires_on_its_trigger(section):
+    section = no_spot(section)
     base, s = run(section, [measure(mineral="graphite_natural", kind="ban")])
     g = s.get("graphite_natural.Japan.strategic_stock")
     assert np.all(base.get("graphite_natural.Japan.strategic_stock") == g[0])

@@ -76,6 +76,9 @@ class MarketData:
     leak_delay: np.ndarray
     edge_cap_multiple: np.ndarray
     persistence: np.ndarray
+    spot_el: np.ndarray
+    spot_cap: np.ndarray
+    spot_transport: np.ndarray
     # edges (E,)
     e_m: np.ndarray
     e_x: np.ndarray
@@ -123,7 +126,8 @@ def load_market_data(section: Mapping[str, Any]) -> MarketData:
     per: dict[str, list[float]] = {k: [] for k in (
         "p0_ex", "p0_cn", "alpha_ex", "alpha_cn", "tau_price", "backstop", "smoothing", "el_short", "el_long",
         "demand_days", "supply_el", "supply_days", "restock_days", "announce_mult", "keep_share",
-        "release_ratio", "release_cover", "release_days", "leak_delay", "edge_cap_multiple", "persistence")}
+        "release_ratio", "release_cover", "release_days", "leak_delay", "edge_cap_multiple", "persistence",
+        "spot_el", "spot_cap", "spot_transport")}
     e_rows: list[tuple[int, int, int, float, float, str]] = []
     p_rows: list[tuple] = []
     s_rows: list[tuple] = []
@@ -153,6 +157,9 @@ def load_market_data(section: Mapping[str, Any]) -> MarketData:
         per["leak_delay"].append(_common(mw, common, "trade", "leakage_delay_days"))
         per["edge_cap_multiple"].append(_common(mw, common, "trade", "edge_cap_multiple"))
         per["persistence"].append(_common(mw, common, "investment", "persistence_days"))
+        per["spot_el"].append(_common(mw, common, "spot", "release_elasticity"))
+        per["spot_cap"].append(_common(mw, common, "spot", "capacity_share"))
+        per["spot_transport"].append(_common(mw, common, "spot", "transport_days"))
         for rname, rw in mw.get("regions", {}).items():
             if rname not in REGIONS:
                 raise ValueError(f"minerals.{name}.regions: unknown region {rname!r} (regions: {', '.join(REGIONS)})")
@@ -228,6 +235,7 @@ def load_market_data(section: Mapping[str, Any]) -> MarketData:
         keep_share=a("keep_share"), release_ratio=a("release_ratio"), release_cover=a("release_cover"),
         release_days=a("release_days"), leak_delay=a("leak_delay"),
         edge_cap_multiple=a("edge_cap_multiple"), persistence=a("persistence"),
+        spot_el=a("spot_el"), spot_cap=a("spot_cap"), spot_transport=a("spot_transport"),
         e_m=e_m, e_x=e_x, e_i=e_i, e_flow0=f0, e_transport=np.array([r[4] for r in e_rows]),
         e_names=[r[5] for r in e_rows],
         p_m=np.array([p[0] for p in p_rows], dtype=np.int64), p_r=np.array([p[1] for p in p_rows], dtype=np.int64),

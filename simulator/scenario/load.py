@@ -82,9 +82,10 @@ def _measure_index(data: dict, kind: str, mid: str, origin: str) -> int:
     items = data.get(kind) or []
     if not isinstance(items, list):
         raise ScenarioError(origin, None, f"{kind}.{mid}", f"{kind!r} in the file is not a list of measures")
-    ids = [m.get("id") for m in items if isinstance(m, dict)]
+    ids = [m.get("id") if isinstance(m, dict) else None for m in items]  # positions match ``items``
     if mid not in ids:
-        raise ScenarioError(origin, None, f"{kind}.{mid}", f"no measure with id {mid!r}{suggest(mid, ids)}")
+        raise ScenarioError(origin, None, f"{kind}.{mid}",
+                            f"no measure with id {mid!r}{suggest(mid, [i for i in ids if i is not None])}")
     return ids.index(mid)
 
 
@@ -273,7 +274,7 @@ def _apply_overrides(sc: Scenario, world: World, file: str, doc: Document, set_k
             raise ScenarioError(origin, mark, loc, f"no world parameter {key!r}{suggest(key, paths)}")
         old = world.get(key)
         if isinstance(old, (int, float)) and not isinstance(old, bool):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite_number(value):
                 raise ScenarioError(origin, mark, loc, f"expected a finite number like {old!r}, got {value!r}")
             if old >= 0 > value:
                 raise ScenarioError(origin, mark, loc, f"expected a value >= 0 (default {old!r}), got {value!r}")
@@ -281,6 +282,13 @@ def _apply_overrides(sc: Scenario, world: World, file: str, doc: Document, set_k
             raise ScenarioError(origin, mark, loc, f"expected a {type(old).__name__} like {old!r}, got {value!r}")
         src = "--set on the command line" if key in set_keys else f"override in {Path(file).name}"
         world.set(key, value, src + (f" line {mark.line}" if mark else ""))
+
+
+def _finite_number(v: int | float) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _check_metrics(sc: Scenario, world: World, file: str, doc: Document) -> None:

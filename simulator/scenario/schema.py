@@ -41,7 +41,9 @@ def _to_date(v: Any) -> _dt.date:
 def _finite(v: Any) -> Any:
     if isinstance(v, bool):
         raise ValueError(f"expected a number, got {v!r}")
-    if isinstance(v, (int, float)) and not math.isfinite(v):
+    if isinstance(v, int) and abs(v) > 2**1023:  # too large for a float: would overflow further on
+        raise ValueError(f"expected a finite number, got an integer of {len(str(abs(v)))} digits")
+    if isinstance(v, float) and not math.isfinite(v):
         raise ValueError(f"expected a finite number, got {v!r}")
     return v
 
