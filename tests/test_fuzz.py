@@ -357,3 +357,21 @@ def test_unmutated_short_scenarios_run(tmp_path):
 ], ids=lambda t: re.sub(r"\W+", "_", t[-40:])[:40])
 def test_regressions_found_by_fuzzing(text, tmp_path):
     check_case(Case(text), tmp_path)
+
+
+@pytest.mark.parametrize("text, sets", [
+    # --set of a whole measure list went to the overrides and was blamed on the file without a position
+    ("name: x\nstart: 2025-01-01\nhorizon: 30d\nreplications: 1\n", ["controls=[1, 2]"]),
+    ("name: x\nstart: 2025-01-01\nhorizon: 30d\nreplications: 1\n", ["overrides={a: 1}"]),
+    # a non-mapping item before the measure shifted the index: TypeError
+    ("name: x\nstart: 2025-01-01\nhorizon: 30d\nreplications: 1\ncontrols: [[], {id: a}]\n",
+     ["controls.a.compliance=1"]),
+    ("name: x\nstart: 2025-01-01\nhorizon: 30d\nreplications: 1\ncontrols: 5\n", ["controls.a.compliance=1"]),
+    # integers too large for a float: OverflowError
+    ("name: x\nstart: 2025-01-01\nhorizon: 30d\nreplications: 1\ncountermeasures: [{id: m, mineral: gallium, "
+     "kind: ban, against: [Japan], effective: 2025-01-05, leakage: 1" + "0" * 400 + "}]\n", []),
+    ("name: x\nstart: 2025-01-01\nhorizon: 30d\nreplications: 1\n",
+     ["minerals.gallium.price.alpha=1" + "0" * 400]),
+])
+def test_set_regressions_found_by_fuzzing(text, sets, tmp_path):
+    assert check_case(Case(text, sets), tmp_path) == "rejected"

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from simulator.runner import run_pair
 from simulator.scenario.load import load_scenario
 
-EXAMPLES = 4
+EXAMPLES = 6
 START = _dt.date(2025, 1, 1)
 VENDOR_COUNTRIES = ["Japan", "Netherlands", "US", "South_Korea"]
 TOOL_CLASSES = ["clean", "cmp", "coat_develop", "deposition", "etch", "implant", "litho", "metrology"]
@@ -134,9 +134,6 @@ def test_tool_counts_conserved_across_e10_states(text, run):
             total, tools = np.sum(states, axis=0), rec.data[key]
             assert np.all(np.abs(total - tools) <= _tol(tools)), f"{base}: E10 states do not add up to tools"
             assert np.all(np.stack(states) >= -_tol(tools)), f"{base}: a negative E10 state"
-            if len(tools) > 1 and np.any(np.diff(tools) != 0):
-                # tools may change only through sales (new tools) and retirement, never by rounding drift
-                assert np.all(np.isfinite(tools))
 
 
 def _ceiling(world: dict, mineral: str, which: str) -> float | None:
@@ -199,7 +196,6 @@ def test_baseline_equals_scenario_until_the_first_announcement(text, run):
 
 def test_same_seed_same_bytes(tmp_path):
     from simulator.cli import main
-    text = valid_scenarios().example() if False else None  # noqa: F841 (kept simple: a fixed scenario)
     src = ("name: inv\nstart: 2025-01-01\nhorizon: 60d\nseed: 42\nreplications: 2\n"
            "controls: [{id: c, by: Japan, measures: [servicing, spare_parts], scope: {vendor_countries: [Japan]}, "
            "effective: 2025-01-10}]\n"

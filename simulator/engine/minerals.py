@@ -238,10 +238,7 @@ class MineralMarkets(Mechanism):
         for metric in ("flow", "leakage"):
             for e, ename in enumerate(d.e_names):
                 specs.append((ename, metric, "t/day", (), False))
-        self.block = np.full((self.ctx.days, len(specs)), np.nan, order="F")
-        for j, (ent, met, unit, summ, head) in enumerate(specs):
-            rec.series(ent, met, unit, summary=summ, headline=head)
-            rec.data[f"{ent}.{met}"] = self.block[:, j]   # a contiguous column view: one write per day
+        self.block = rec.block(specs)   # column j is series j: one write per day
         self.n_series = len(specs)
         row = self.row = np.zeros(len(specs))
         MR, E = M * R, self.E
