@@ -15,8 +15,8 @@ def _num(x: float) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     a = abs(x)
-    for div, suf in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
-        if a >= div:
+    for threshold, div, suf in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if a >= threshold:
             return f"{x / div:.3g}{suf}"
     return f"{x:.0f}" if a >= 100 else f"{x:.3g}"
 

@@ -177,9 +177,9 @@ class Countermeasure(_Measure):
     by: str = "China"
     mineral: Names = Field(min_length=1)
     kind: Literal["licensing", "ban", "quota"]
-    approval_share: Share = 0.8
-    licence_delay: Days = 50.0
-    licence_delay_sd: Days = 15.0
+    approval_share: Share = 0.7
+    licence_delay: Days = 100.0
+    licence_delay_sd: Days = 30.0
     quota_share: Share | None = None
     leakage: Share = 0.0
 
@@ -241,11 +241,15 @@ class Scenario(_Model):
 
 #: Source of every numeric default above, written into scenario.resolved.yaml.
 DEFAULT_SOURCES: dict[str, str] = {
-    "countermeasures[].licence_delay": "50d: MOFCOM review ~45 working days (Announcement 23 [2023]); first Ga/Ge "
-                                       "licences 2023-09-21, 51 days after 2023-08-01 (Fastmarkets, B)",
-    "countermeasures[].licence_delay_sd": "assumption: 15d, range 5-30d; spread of licence decisions",
-    "countermeasures[].approval_share": "assumption: 0.8, range 0.3-1.0; 'not a ban' (MOFCOM 2023), Japanese "
-                                        "imports of Ga from China -85% in the year after Aug 2023 (B/C)",
+    "countermeasures[].licence_delay": "100d mean (lognormal): MOFCOM review ~45 working days ≈ 63 calendar days "
+                                       "(Announcement 23 [2023]); first Ga/Ge licences 2023-09-21, 51 days after "
+                                       "2023-08-01 (Fastmarkets, B), i.e. the early tail; fitted on the 2023 "
+                                       "gallium case within 50-120d (benchmarks/calibrate_gallium_2023.py)",
+    "countermeasures[].licence_delay_sd": "30d: assumption, range 10-40d; spread of licence decisions (fitted with "
+                                          "licence_delay on the 2023 gallium case)",
+    "countermeasures[].approval_share": "0.7: assumption, range 0.3-1.0; 'not a ban' (MOFCOM 2023); Chinese Ga "
+                                        "exports back to 7 t/month by Dec 2023 (customs, B); Japanese imports of Ga "
+                                        "from China -85% in the year after Aug 2023 (B/C); fitted on the 2023 case",
     "countermeasures[].leakage": "assumption: 0 unless given; re-routing via third countries, range 0-0.3",
     "controls[].compliance": "assumption: 1 unless given; share of the restricted flow actually stopped",
     "output.frequency": "7d: weekly rows keep timeseries.csv spreadsheet-sized; use 1d for daily",
