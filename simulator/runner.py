@@ -40,10 +40,16 @@ def _run_pair_args(args: tuple) -> Pair:
     return run_pair(*args)
 
 
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool (no tracebacks from every worker)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1) -> list[Pair]:
     """All replications, in replication order, serially (``jobs=1``) or on ``jobs`` processes."""
     n = scenario.replications
     if jobs <= 1 or n == 1:
         return [run_pair(scenario, world, i) for i in range(n)]
-    with ProcessPoolExecutor(max_workers=min(jobs, n)) as ex:
+    with ProcessPoolExecutor(max_workers=min(jobs, n), initializer=_worker_init) as ex:
         return list(ex.map(_run_pair_args, [(scenario, world, i) for i in range(n)]))
