@@ -48,11 +48,11 @@ def _markers(ax, res: "Result") -> None:
         return
     eff = ev[(ev["scenario"] != "baseline") & (ev["replication"] == 0) & (ev["event"].isin(["effective",
                                                                                              "ended"]))]
-    for r in eff.itertuples(index=False):
+    for i, r in enumerate(eff.itertuples(index=False)):
         d = np.datetime64(r.date, "D")
         ax.axvline(d, color="grey", linewidth=0.7, linestyle=":" if r.event == "ended" else "-")
-        ax.annotate(f"{r.entity} {r.event}", (d, 1.0), xycoords=("data", "axes fraction"), fontsize=6,
-                    rotation=90, va="top", ha="right", color="grey")
+        ax.annotate(f" {r.entity} {r.event}", (d, 0.96 - 0.07 * (i % 6)), xycoords=("data", "axes fraction"),
+                    fontsize=6, va="top", ha="left", color="dimgrey")
 
 
 def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit_of, path: Path,
@@ -72,11 +72,11 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
         ax.set_title(gtitle, fontsize=9)
         ax.set_ylabel(unit_of(keys[0][0]), fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6, loc="lower left")
+        ax.legend(fontsize=6, loc="lower right")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(f"{res.scenario.name}: {title}", fontsize=10)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.9, hspace=0.45, wspace=0.2)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.86, hspace=0.5, wspace=0.2)
     fig.savefig(path)
     plt.close(fig)
 
