@@ -150,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("simulate: interrupted; earlier results are untouched", file=sys.stderr)
         code = 130
+    except BrokenPipeError:   # output piped into `head` and the like: the results are written, stop quietly
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     except Exception as exc:  # a bug, not bad input: short message, traceback on request

@@ -79,6 +79,7 @@ class MarketData:
     spot_el: np.ndarray
     spot_cap: np.ndarray
     spot_transport: np.ndarray
+    parity_carry: np.ndarray
     # edges (E,)
     e_m: np.ndarray
     e_x: np.ndarray
@@ -127,7 +128,7 @@ def load_market_data(section: Mapping[str, Any]) -> MarketData:
         "p0_ex", "p0_cn", "alpha_ex", "alpha_cn", "tau_price", "backstop", "smoothing", "el_short", "el_long",
         "demand_days", "supply_el", "supply_days", "restock_days", "announce_mult", "keep_share",
         "release_ratio", "release_cover", "release_days", "leak_delay", "edge_cap_multiple", "persistence",
-        "spot_el", "spot_cap", "spot_transport")}
+        "spot_el", "spot_cap", "spot_transport", "parity_carry")}
     e_rows: list[tuple[int, int, int, float, float, str]] = []
     p_rows: list[tuple] = []
     s_rows: list[tuple] = []
@@ -160,6 +161,7 @@ def load_market_data(section: Mapping[str, Any]) -> MarketData:
         per["spot_el"].append(_common(mw, common, "spot", "release_elasticity"))
         per["spot_cap"].append(_common(mw, common, "spot", "capacity_share"))
         per["spot_transport"].append(_common(mw, common, "spot", "transport_days"))
+        per["parity_carry"].append(_common(mw, common, "price", "export_parity_carry_per_year"))
         for rname, rw in mw.get("regions", {}).items():
             if rname not in REGIONS:
                 raise ValueError(f"minerals.{name}.regions: unknown region {rname!r} (regions: {', '.join(REGIONS)})")
@@ -236,6 +238,7 @@ def load_market_data(section: Mapping[str, Any]) -> MarketData:
         release_days=a("release_days"), leak_delay=a("leak_delay"),
         edge_cap_multiple=a("edge_cap_multiple"), persistence=a("persistence"),
         spot_el=a("spot_el"), spot_cap=a("spot_cap"), spot_transport=a("spot_transport"),
+        parity_carry=a("parity_carry"),
         e_m=e_m, e_x=e_x, e_i=e_i, e_flow0=f0, e_transport=np.array([r[4] for r in e_rows]),
         e_names=[r[5] for r in e_rows],
         p_m=np.array([p[0] for p in p_rows], dtype=np.int64), p_r=np.array([p[1] for p in p_rows], dtype=np.int64),

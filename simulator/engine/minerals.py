@@ -258,6 +258,26 @@ class MineralMarkets(Mechanism):
         assert o + 2 * E == len(specs)
 
     # ----- policy ----------------------------------------------------------------------------------------
+    def _refresh_parity(self) -> None:
+        """Export parity per mineral: the share of the ex-China price (in China-price terms) that a Chinese
+        holder can expect from selling abroad, averaged over China's export edges by baseline flow. An open
+        edge pays in full; a licensed one ``approval_share`` discounted over the mean licence wait; a banned
+        or quota-bound one only its ``leakage`` share, discounted over the detour (the marginal unit cannot go
+        legally). Traders buy at home to export whenever the domestic price is below this netback, so it
+        floors China's domestic price: with no measure the floor is the baseline price ratio itself."""
+        d = self.d
+        carry = d.parity_carry[d.e_m] / 365.25
+        lic_wait = np.exp(self.lic_mu + 0.5 * self.lic_sigma ** 2)      # mean of the lognormal wait
+        netback = np.ones(self.E)
+        netback = np.where(self.kind == LICENSING, self.approval * np.exp(-carry * lic_wait), netback)
+        netback = np.where(self.kind >= BAN, self.leak * np.exp(-carry * d.leak_delay[d.e_m]), netback)
+        ec = self.e_china
+        M = d.shape[0]
+        w = np.bincount(d.e_m[ec], d.e_flow0[ec], minlength=M)
+        paid = np.bincount(d.e_m[ec], d.e_flow0[ec] * netback[ec], minlength=M)
+        share = np.divide(paid, w, out=np.zeros(M), where=w > 0)
+        self.parity = share * d.p0_cn / d.p0_ex
+
     def _refresh_policy(self) -> None:
         """Edge restrictions and buyers' target-cover multipliers from the countermeasures now in force."""
         d, board = self.d, self.ctx.policy
@@ -284,6 +304,7 @@ class MineralMarkets(Mechanism):
             elif spec.kind == "quota":
                 self.quota_cap[e] = min(s.spec.quota_share for s in active if s.spec.kind == "quota") \
                     * d.e_flow0[e]
+        self._refresh_parity()
         self.any_cap = bool(np.any(self.kind >= BAN))
         self.restricted = bool(self.kind.any())
         self.any_leak = bool(self.leak.any())
@@ -430,6 +451,8 @@ class MineralMarkets(Mechanism):
         np.power(cov, self.neg_alpha, out=cov)
         cov *= self.P0
         np.minimum(cov, self.P_cap, out=cov)
+        M = self.d.shape[0]
+        np.maximum(cov[:M], self.parity * self.P[M:], out=cov[:M])   # export parity floors China's price
         cov -= self.P
         cov *= self.inv_tau_p
         self.P += cov
