@@ -56,8 +56,7 @@ def metric_values(sc: Scenario, pairs: list[Pair]):
         S, B = _stack(pairs, key, "scenario"), _stack(pairs, key, "baseline")
         for name in names:
             fn, kind = METRICS[name]
-            yield info, name, kind, np.array([fn(S[i], B[i]) for i in range(n)]), \
-                np.array([fn(B[i], B[i]) for i in range(n)])
+            yield info, name, kind, fn(S, B), fn(B, B)
 
 
 def by_replication(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:

@@ -1,12 +1,14 @@
 """Impact metrics of one series: a scenario's daily values ``s`` against its paired baseline ``b``.
 
-Pure functions over day-indexed arrays (day 0 = scenario start). Thresholds are relative to the same day's
-baseline: *impact* means output below ``threshold`` (default 90%) of baseline; *recovery* is the day after the
-last day below it (NaN when never impacted or not recovered within the horizon).
+Pure functions over day-indexed arrays (day 0 = scenario start). Each takes one series (1-D, returns a float)
+or one series per replication (2-D ``replications × days``, returns one value per replication). Thresholds are
+relative to the same day's baseline: *impact* means output below ``threshold`` (default 90%) of baseline;
+*recovery* is the day after the last day below it (NaN when never impacted or not recovered within the horizon).
 """
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -15,18 +17,23 @@ PRICE_JUMP = 0.5            # +50% over baseline for days_above_50pct (issue 4)
 EXHAUSTED = 1e-6            # a stock at or below this share of its baseline peak counts as empty
 
 
-def lost(s: np.ndarray, b: np.ndarray) -> float:
-    """Cumulative shortfall: Σ (baseline − scenario) over days, in the series unit × day."""
-    return float(np.nansum(b - s))
+def _rowwise(fn: Callable[..., np.ndarray]) -> Callable[..., float | np.ndarray]:
+    """Let a function written for 2-D (replications × days) arrays take one 1-D series too."""
+    def wrapper(s: np.ndarray, b: np.ndarray | None = None, *args: float):
+        s = np.asarray(s, dtype=float)
+        one = s.ndim == 1
+        s2 = s[None, :] if one else s
+        b2 = None if b is None else (np.asarray(b, dtype=float)[None, :] if one else np.asarray(b, dtype=float))
+        out = fn(s2, b2, *args)
+        return float(out[0]) if one else out
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
 
 
-def max_drop_pct(s: np.ndarray, b: np.ndarray) -> float:
-    """Largest daily drop below baseline, in percent of that day's baseline (0 when never below)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drop = np.where(b > 0, (b - s) / b, np.nan)
-    if np.all(np.isnan(drop)):
-        return 0.0
-    return float(max(0.0, np.nanmax(drop)) * 100.0)
+def _first(mask: np.ndarray) -> np.ndarray:
+    """Index of the first True per row, NaN where none."""
+    hit = mask.any(axis=1)
+    return np.where(hit, mask.argmax(axis=1), np.nan).astype(float)
 
 
 def _below(s: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
@@ -34,52 +41,78 @@ def _below(s: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
         return (b > 0) & (s < threshold * b)
 
 
-def time_to_impact(s: np.ndarray, b: np.ndarray, threshold: float = IMPACT_THRESHOLD) -> float:
+@_rowwise
+def lost(s: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cumulative shortfall: Σ (baseline − scenario) over days, in the series unit × day."""
+    return np.nansum(b - s, axis=1)
+
+
+@_rowwise
+def max_drop_pct(s: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest daily drop below baseline, in percent of that day's baseline (0 when never below)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drop = np.where(b > 0, (b - s) / b, -np.inf)
+    drop = np.where(np.isnan(drop), -np.inf, drop)
+    return np.maximum(0.0, drop.max(axis=1)) * 100.0
+
+
+@_rowwise
+def time_to_impact(s: np.ndarray, b: np.ndarray, threshold: float = IMPACT_THRESHOLD) -> np.ndarray:
     """First day the scenario is below ``threshold`` × baseline; NaN if never."""
-    idx = np.flatnonzero(_below(s, b, threshold))
-    return float(idx[0]) if idx.size else math.nan
+    return _first(_below(s, b, threshold))
 
 
-def recovery(s: np.ndarray, b: np.ndarray, threshold: float = IMPACT_THRESHOLD) -> float:
+@_rowwise
+def recovery(s: np.ndarray, b: np.ndarray, threshold: float = IMPACT_THRESHOLD) -> np.ndarray:
     """Day after the last day below ``threshold`` × baseline; NaN if never impacted or still below at the end."""
-    idx = np.flatnonzero(_below(s, b, threshold))
-    if not idx.size or idx[-1] + 1 >= len(s):
-        return math.nan
-    return float(idx[-1] + 1)
+    below = _below(s, b, threshold)
+    days = below.shape[1]
+    last = days - 1 - _first(below[:, ::-1])
+    return np.where(np.isnan(last) | (last + 1 >= days), np.nan, last + 1)
 
 
-def total(s: np.ndarray, b: np.ndarray | None = None) -> float:
+@_rowwise
+def total(s: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Σ of daily values (a flow per day summed to the horizon)."""
-    return float(np.nansum(s))
+    return np.nansum(s, axis=1)
 
 
-def peak(s: np.ndarray, b: np.ndarray | None = None) -> float:
+@_rowwise
+def peak(s: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Largest daily value."""
-    return float(np.nanmax(s)) if np.any(~np.isnan(s)) else math.nan
+    ok = ~np.isnan(s).all(axis=1)
+    return np.where(ok, np.nanmax(np.where(ok[:, None], s, 0.0), axis=1), np.nan)
 
 
-def peak_day(s: np.ndarray, b: np.ndarray | None = None) -> float:
+@_rowwise
+def peak_day(s: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Day of the largest daily value (first, if tied)."""
-    return float(np.nanargmax(s)) if np.any(~np.isnan(s)) else math.nan
+    ok = ~np.isnan(s).all(axis=1)
+    filled = np.where(np.isnan(s), -np.inf, s)
+    return np.where(ok, filled.argmax(axis=1), np.nan).astype(float)
 
 
-def days_above_50pct(s: np.ndarray, b: np.ndarray, jump: float = PRICE_JUMP) -> float:
+@_rowwise
+def days_above_50pct(s: np.ndarray, b: np.ndarray, jump: float = PRICE_JUMP) -> np.ndarray:
     """Number of days the scenario is more than ``jump`` (50%) above the same day's baseline."""
     with np.errstate(invalid="ignore"):
-        return float(np.count_nonzero((b > 0) & (s > (1.0 + jump) * b)))
+        return np.count_nonzero((b > 0) & (s > (1.0 + jump) * b), axis=1).astype(float)
 
 
-def exhaustion(s: np.ndarray, b: np.ndarray) -> float:
+@_rowwise
+def exhaustion(s: np.ndarray, b: np.ndarray) -> np.ndarray:
     """First day the stock is empty (≤ a millionth of its baseline peak); NaN if never."""
-    ref = np.nanmax(np.abs(b)) if np.any(~np.isnan(b)) else 0.0
+    ref = np.where(np.isnan(b).all(axis=1), 0.0, np.nanmax(np.abs(np.nan_to_num(b)), axis=1))
     with np.errstate(invalid="ignore"):
-        idx = np.flatnonzero(s <= EXHAUSTED * max(ref, 1e-12))
-    return float(idx[0]) if idx.size else math.nan
+        return _first(s <= EXHAUSTED * np.maximum(ref, 1e-12)[:, None])
 
 
-def mean(s: np.ndarray, b: np.ndarray | None = None) -> float:
+@_rowwise
+def mean(s: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Average daily value."""
-    return float(np.nanmean(s)) if np.any(~np.isnan(s)) else math.nan
+    ok = ~np.isnan(s).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        return np.where(ok, np.nanmean(np.where(ok[:, None], s, 0.0), axis=1), np.nan)
 
 
 def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
