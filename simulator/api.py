@@ -46,8 +46,10 @@ class Result:
     def __post_init__(self) -> None:
         sc = self.loaded.scenario
         self.summary = frames.summary(sc, self.pairs)
-        self.timeseries = frames.timeseries(sc, self.pairs)
-        self.timeseries_wide = frames.timeseries_wide(sc, self.pairs)
+        keys = list(self.pairs[0].scenario.info)
+        means = {w: frames.mean_matrix(self.pairs, w, keys) for w in ("scenario", "baseline")} if keys else {}
+        self.timeseries = frames.timeseries(sc, self.pairs, means)
+        self.timeseries_wide = frames.timeseries_wide(sc, self.pairs, means)
         self.events = frames.events(sc, self.pairs)
         self.by_replication = frames.by_replication(sc, self.pairs)
 

@@ -123,50 +123,74 @@ def _bucket_means(arr: np.ndarray, step: int) -> np.ndarray:
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def timeseries(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+def _matrix(rec, keys: list[str]) -> np.ndarray:
+    """key × day matrix of one run's series."""
+    return np.vstack([rec.data[k] for k in keys])
+
+
+def mean_matrix(pairs: list[Pair], which: str, keys: list[str]) -> np.ndarray:
+    """key × day replication mean (NaN-aware), accumulated run by run so memory stays one run's worth."""
+    total = count = None
+    for p in pairs:
+        m = _matrix(getattr(p, which), keys)
+        ok = ~np.isnan(m)
+        if total is None:
+            total, count = np.where(ok, m, 0.0), ok.astype(float)
+        else:
+            total += np.where(ok, m, 0.0)
+            count += ok
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
+
+
+def _dates(sc: Scenario, step: int) -> np.ndarray:
+    return np.array([(sc.start + _dt.timedelta(days=int(d))).isoformat() for d in _periods(sc.days, step)],
+                    dtype=object)
+
+
+def timeseries(sc: Scenario, pairs: list[Pair], means: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Tidy time series of scenario and baseline, at ``output.frequency``, mean or every replication."""
     step = max(1, int(round(sc.output.frequency)))
-    days = sc.days
-    starts = _periods(days, step)
-    dates = np.array([(sc.start + _dt.timedelta(days=int(d))).isoformat() for d in starts], dtype=object)
+    dates = _dates(sc, step)
     info = pairs[0].scenario.info
     keys = list(info)
-    frames = []
     if not keys:
         return pd.DataFrame(columns=TIMESERIES_COLUMNS)
+    entity = [info[k].entity for k in keys]
+    metric = [info[k].metric for k in keys]
+    unit = [info[k].unit for k in keys]
+    frames = []
     for label, which in ((sc.name, "scenario"), ("baseline", "baseline")):
-        cube = np.stack([np.vstack([getattr(p, which).data[k] for k in keys]) for p in pairs])  # rep×key×day
         if sc.output.replications == "mean":
-            blocks = [("mean", np.nanmean(cube, axis=0) if len(pairs) > 1 else cube[0])]
+            mat = (means or {}).get(which)
+            blocks = [("mean", mat if mat is not None else mean_matrix(pairs, which, keys))]
         else:
-            blocks = [(str(p.replication), cube[i]) for i, p in enumerate(pairs)]
+            blocks = [(str(p.replication), _matrix(getattr(p, which), keys)) for p in pairs]
         for rep, mat in blocks:
             vals = _bucket_means(mat, step)  # key × period
             nk, nd = vals.shape
             frames.append(pd.DataFrame({
-                "scenario": label, "replication": rep,
-                "date": np.tile(dates, nk),
-                "entity": np.repeat([info[k].entity for k in keys], nd),
-                "metric": np.repeat([info[k].metric for k in keys], nd),
-                "unit": np.repeat([info[k].unit for k in keys], nd),
+                "scenario": label, "replication": rep, "date": np.tile(dates, nk),
+                "entity": np.repeat(entity, nd), "metric": np.repeat(metric, nd), "unit": np.repeat(unit, nd),
                 "value": vals.reshape(-1)}))
-    if not frames:
-        return pd.DataFrame(columns=TIMESERIES_COLUMNS)
     return pd.concat(frames, ignore_index=True)[TIMESERIES_COLUMNS]
 
 
-def timeseries_wide(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+def timeseries_wide(sc: Scenario, pairs: list[Pair], means: dict[str, np.ndarray] | None = None
+                    ) -> pd.DataFrame:
     """Date × ``entity.metric [unit]`` of the replication mean, scenario then baseline."""
     step = max(1, int(round(sc.output.frequency)))
-    starts = _periods(sc.days, step)
-    out = {"date": [(sc.start + _dt.timedelta(days=int(d))).isoformat() for d in starts]}
     info = pairs[0].scenario.info
+    keys = list(info)
+    cols: dict[str, np.ndarray] = {"date": _dates(sc, step)}
     for prefix, which in (("", "scenario"), ("baseline: ", "baseline")):
-        for k, i in info.items():
-            mat = np.vstack([getattr(p, which).data[k] for p in pairs])
-            m = np.nanmean(mat, axis=0) if len(pairs) > 1 else mat[0]
-            out[f"{prefix}{k} [{i.unit}]"] = _bucket_means(m, step)
-    return pd.DataFrame(out)
+        mat = (means or {}).get(which)
+        if mat is None:
+            mat = mean_matrix(pairs, which, keys) if keys else np.zeros((0, sc.days))
+        vals = _bucket_means(mat, step)
+        for j, k in enumerate(keys):
+            cols[f"{prefix}{k} [{info[k].unit}]"] = vals[j]
+    return pd.DataFrame(cols)
 
 
 def events(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
