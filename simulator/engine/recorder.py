@@ -48,6 +48,7 @@ class Recorder:
         self.info: dict[str, SeriesInfo] = {}
         self.data: dict[str, np.ndarray] = {}
         self.events: list[Event] = []
+        self._blocks: list[tuple[np.ndarray, list[str]]] = []
 
     def series(self, entity: str, metric: str, unit: str, summary: tuple[str, ...] = (),
                headline: bool = False) -> np.ndarray:
@@ -66,12 +67,29 @@ class Recorder:
         """Register many series at once and return one ``(days, len(specs))`` array whose column ``j`` is
         series ``j`` (``specs[j] = (entity, metric, unit[, summary[, headline]])``). A mechanism then writes a
         whole day with ``block[day] = values`` instead of one call per series."""
-        arr = np.full((self.days, len(specs)), np.nan, order="F")
+        arr = np.full((self.days, len(specs)), np.nan)   # C order: a day is one contiguous row
+        keys = []
         for j, spec in enumerate(specs):
             entity, metric, unit, *rest = spec
             self.series(entity, metric, unit, *rest)
-            self.data[f"{entity}.{metric}"] = arr[:, j]
+            key = f"{entity}.{metric}"
+            self.data[key] = arr[:, j]
+            keys.append(key)
+        self._blocks.append((arr, keys))
         return arr
+
+    def __getstate__(self) -> dict:
+        """Pickle each block once as a whole (a worker process sends its recorder back to the parent)."""
+        state = dict(self.__dict__)
+        in_blocks = {k for _, keys in self._blocks for k in keys}
+        state["data"] = {k: (None if k in in_blocks else v) for k, v in self.data.items()}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for arr, keys in self._blocks:
+            for j, k in enumerate(keys):
+                self.data[k] = arr[:, j]
 
     def has(self, key: str) -> bool:
         return key in self.data
