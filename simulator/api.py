@@ -84,13 +84,15 @@ class Result:
         plots = sc.output.plots if plots is None else plots
 
         def fill(tmp: Path) -> None:
-            painter = _start_plots(self, tmp / "plots") if plots else None
+            started: list = []   # filled while Ctrl-C is held back, so cleanup always knows the child
             try:
+                painter = _start_plots(self, tmp / "plots", started) if plots else None
                 _fill_tables(tmp, painter)
             except BaseException:  # interrupted: stop the chart process before the folder is removed
-                if painter is not None and painter != "inline" and painter.is_alive():
-                    painter.terminate()
-                    painter.join()
+                for proc in started:
+                    if proc.is_alive():
+                        proc.terminate()
+                    proc.join()
                 raise
 
         def _fill_tables(tmp: Path, painter) -> None:
@@ -131,8 +133,9 @@ def _chart_process(res: "Result", folder: Path, parent: int) -> None:
     _plot_child(res, folder)
 
 
-def _start_plots(res: "Result", folder: Path):
-    """Draw the charts in a forked process while the CSVs are written (they take about as long)."""
+def _start_plots(res: "Result", folder: Path, started: list):
+    """Draw the charts in a forked process while the CSVs are written (they take about as long); the process
+    is appended to ``started`` before a Ctrl-C can interrupt, so the caller can always stop it."""
     import multiprocessing as mp
     if "fork" not in mp.get_all_start_methods():
         return "inline"
@@ -143,6 +146,7 @@ def _start_plots(res: "Result", folder: Path):
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         proc.start()
+        started.append(proc)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
     return proc
