@@ -97,15 +97,10 @@ class Trigger(_Model):
         return self
 
 
-class Lift(_Model):
-    """How a measure ends early: on a date, after another measure's step, or when a metric crosses."""
+class Lift(Trigger):
+    """How a measure ends early: on a ``date``, after another measure's step, or when a metric crosses."""
 
     on_date: IsoDate | None = Field(default=None, alias="date")
-    after: str | None = None
-    on: Literal["announced", "effective", "ended"] = "effective"
-    when: Condition | None = None
-    delay: Days = 0.0
-    probability: Share = 1.0
 
     @model_validator(mode="after")
     def _one_cause(self) -> "Lift":
