@@ -7,9 +7,8 @@ are independent and may run in worker processes; the result does not depend on h
 """
 from __future__ import annotations
 
-import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .engine.recorder import Recorder

@@ -13,11 +13,9 @@ import contextlib
 import copy
 import datetime as _dt
 import io
-import math
 import os
 import re
 import signal
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 

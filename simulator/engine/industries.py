@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import numpy as np
 
 from .world import Mechanism, RunContext
 

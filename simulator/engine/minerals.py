@@ -41,7 +41,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .mineral_data import CHINA, REGIONS, MarketData, load_market_data, mineral_names
+from .mineral_data import CHINA, REGIONS, load_market_data, mineral_names
 from .world import Mechanism, RunContext
 
 H_TRANSIT = 256     # ring-buffer length for goods in transit (days)

@@ -8,7 +8,7 @@ price. Events (a measure taking effect, a stock running out) are rows with a day
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -8,7 +8,6 @@ in only one side are listed with ``only_in``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys

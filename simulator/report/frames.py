@@ -48,7 +48,6 @@ BY_REPLICATION_COLUMNS = ["scenario", "replication", "entity", "metric", "unit",
 def metric_values(sc: Scenario, pairs: list[Pair]):
     """Yield (info, metric name, kind, scenario values per replication, baseline values per replication)."""
     first = pairs[0].scenario
-    n = len(pairs)
     for key, info in first.info.items():
         names = [m for name in info.summary for m in EXPANDED.get(name, (name,))]
         if not names:

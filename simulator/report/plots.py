@@ -3,7 +3,6 @@ industry output. Each shows the scenario's replication median with its p05–p95
 dashed line, and dated markers where measures took effect (replication 0)."""
 from __future__ import annotations
 
-import datetime as _dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 

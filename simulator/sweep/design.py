@@ -156,7 +156,7 @@ def _link(cols: dict[str, list[Any]], origin: str) -> Factor:
         raise ScenarioError(origin, None, "", 'expected KEY=V1,V2;KEY2=W1,W2, e.g. --link "a=1,2;b=10,20"')
     lens = {k: len(v) for k, v in cols.items()}
     if len(set(lens.values())) != 1:
-        raise ScenarioError(origin, None, ",".join(cols), f"linked keys need the same number of values, got "
+        raise ScenarioError(origin, None, ",".join(cols), "linked keys need the same number of values, got "
                             + ", ".join(f"{k}: {n}" for k, n in lens.items()))
     keys = tuple(cols)
     n = next(iter(lens.values()))
