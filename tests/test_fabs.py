@@ -83,6 +83,16 @@ def test_baseline_output_is_capacity_times_loading():
         assert cap[-1] > cap[0] * 1.13, "capacity grows ~14%/y (SEMI 8.85 -> 10.1 M wpm)"
 
 
+def test_good_wafers_are_output_times_line_yield_lowest_for_advanced_logic():
+    w = fabs_world()
+    _, s = run_pair(scenario(JAPAN_BAN, "1y"), w)
+    for fc in FABS:
+        y = w["classes"][fc]["line_yield"]
+        np.testing.assert_allclose(s.get(f"fabs.{fc}.good_wafer_output"), s.get(f"fabs.{fc}.wafer_output") * y)
+    assert w["classes"]["advanced_logic"]["line_yield"] < min(w["classes"][f]["line_yield"] for f in FABS
+                                                                 if f != "advanced_logic")
+
+
 def test_e10_states_sum_to_fleet_every_day():
     sc = scenario([control("US", ["sales", "servicing", "spare_parts", "software_updates"],
                            ["US", "Japan", "Netherlands"], "2025-02-01", "2025-04-01")], "3y")

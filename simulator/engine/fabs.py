@@ -29,7 +29,8 @@ Random numbers: one named stream per kind of draw (``fabs.failures``, ``fabs.rep
 scenario and its baseline draw identical numbers until their states differ (common random numbers), and the
 step needs no Python loop over cohorts. (Per-cohort streams would need one call per cohort per day.)
 
-Fab output (wafers/day) = ``min(capacity × loading, min over groups of usable tool throughput)`` where a
+Fab output (wafers/day) = ``min(capacity × loading, min over groups of usable tool throughput)``, and good-wafer
+output = output × the class's ``line_yield`` (advanced logic: DUV multipatterning, low yield); a
 group's throughput is Σ cohorts ``up tools × (1 − engineering) × factors × wafers_per_tool_day``. Tool counts in
 the world data are sized so that the baseline fleet meets the capacity; the ``loading`` (utilisation) is the slack.
 
@@ -203,6 +204,7 @@ class FabFleets(Mechanism):
             self.installing += n
             self.ring_qual[:, (d + self.qual) % RING_DAYS] += n
         cap_wpd = np.array([float(w["classes"][f]["capacity_wpm"]) * 12 / 365.25 for f in self.fab_names])
+        self.line_yield = np.array([float(w["classes"][f].get("line_yield", 1.0)) for f in self.fab_names])
         self.capacity = cap_wpd[:, None] * np.exp(self.r_growth * np.arange(ctx.days) / 365.25)[None, :]
         self.fab_of_group = np.repeat(np.arange(len(self.fab_names)), np.diff(np.r_[self.fab_starts, G]))
         self.streams = {k: ctx.streams.get(f"fabs.{k}") for k in
@@ -232,6 +234,8 @@ class FabFleets(Mechanism):
                           ("lost", "max_drop_pct", "time_to_impact", "recovery"), True))
         for f in self.fab_names:
             specs.append((f"fabs.{f}", "capacity", "wafers/day"))
+        for f in self.fab_names:
+            specs.append((f"fabs.{f}", "good_wafer_output", "wafers/day", ("lost", "max_drop_pct")))
         for m in GROUP_METRICS:          # metric-major order matches the (metric, group) value matrix
             unit = "share" if m == "availability" else "tools"
             for fc, tc in self.group_names:
@@ -244,9 +248,9 @@ class FabFleets(Mechanism):
         keys = specs
         F, V = len(self.fab_names), len(self.rev_vendors)
         self.vals = np.zeros(len(keys))
-        self.v_out, self.v_cap = self.vals[:F], self.vals[F:2 * F]
-        self.v_group = self.vals[2 * F:2 * F + len(GROUP_METRICS) * self.G].reshape(len(GROUP_METRICS), self.G)
-        self.v_rev = self.vals[2 * F + len(GROUP_METRICS) * self.G:]
+        self.v_out, self.v_cap, self.v_good = self.vals[:F], self.vals[F:2 * F], self.vals[2 * F:3 * F]
+        self.v_group = self.vals[3 * F:3 * F + len(GROUP_METRICS) * self.G].reshape(len(GROUP_METRICS), self.G)
+        self.v_rev = self.vals[3 * F + len(GROUP_METRICS) * self.G:]
         assert self.v_rev.size == 2 * V
 
     # ----- policy view (recomputed only when the board changes) -------------------------------------------
@@ -432,6 +436,7 @@ class FabFleets(Mechanism):
         cap = self.capacity[:, day]
         out = np.minimum(cap * self.loading, potential, out=self.v_out)
         self.v_cap[:] = cap
+        np.multiply(out, self.line_yield, out=self.v_good)
         use = np.minimum(out[self.fab_of_group] / np.maximum(supply, 1e-12), 1.0)
         g = self.v_group
         sched = fleet_g - inst_g

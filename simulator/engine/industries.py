@@ -11,7 +11,8 @@ demand for ``m`` that day (the mineral part rations all users of a region in pro
 The input with the smallest allowance is the *binding input* (an event is recorded when it changes). Inputs
 raise unit cost by ``cost_share × (ex-China price ÷ baseline price − 1)`` whether critical or not.
 
-The chip-supply metric values Chinese fabs' wafer output (wafers/day) at a value per wafer (USD).
+The chip-supply metric values Chinese fabs' good-wafer output (wafers/day × line yield) at a value per
+shipped wafer (USD).
 Units: output in the sector's unit per day, value in USD/day, cost change in percent.
 """
 from __future__ import annotations
@@ -61,8 +62,11 @@ class Industries(Mechanism):
         self.chips = None
         chip = cfg.get("chip_supply")
         if chip:
-            parts = [(rec.get(f"fabs.{fc}.wafer_output"), float(v)) for fc, v in chip["wafer_value_usd"].items()
-                     if rec.has(f"fabs.{fc}.wafer_output")]
+            def wafers(fc: str) -> str:   # good wafers where the fab part records them (line yield)
+                good = f"fabs.{fc}.good_wafer_output"
+                return good if rec.has(good) else f"fabs.{fc}.wafer_output"
+            parts = [(rec.get(wafers(fc)), float(v)) for fc, v in chip["wafer_value_usd"].items()
+                     if rec.has(wafers(fc))]
             if parts:
                 self.chips = {"parts": parts,
                               "value": rec.series("industries.china_chip_supply", "output_value", "USD/day",
