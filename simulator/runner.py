@@ -7,6 +7,7 @@ are independent and may run in worker processes; the result does not depend on h
 """
 from __future__ import annotations
 
+import datetime as _dt
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -27,11 +28,33 @@ class Pair:
     scenario: Recorder
 
 
+MAX_SPIN_UP_DAYS = 3653   # ten years
+
+
+def spin_up_days(scenario: Scenario) -> int:
+    """Days before ``start`` from which the run must be played so that measures dated before ``start`` (a
+    licensing regime already in force, say) have shaped the state the report starts from; 0 if none."""
+    first = min((m.announced_date() for m in scenario.measures if m.announced_date() is not None),
+                default=scenario.start)
+    return min(MAX_SPIN_UP_DAYS, max(0, (scenario.start - first).days))
+
+
 def run_pair(scenario: Scenario, world: Mapping[str, Any], replication: int) -> Pair:
-    """Run replication ``replication`` of ``scenario`` and its baseline."""
+    """Run replication ``replication`` of ``scenario`` and its baseline.
+
+    Measures dated before ``start`` are played from their announcement (a *spin-up*, baseline alike), and
+    the recorders are then trimmed to the reported period, so the report starts from a state that already
+    reflects them instead of switching them all on at day 0."""
     seq = replication_seeds(scenario.seed, replication + 1)[replication]
-    base = simulate(scenario, world, seq, replication, True)
-    scen = simulate(scenario, world, seq, replication, False, base)
+    lead = spin_up_days(scenario)
+    played = scenario
+    if lead:
+        played = scenario.model_copy(update={"start": scenario.start - _dt.timedelta(days=lead),
+                                             "horizon": scenario.horizon + lead})
+    base = simulate(played, world, seq, replication, True)
+    scen = simulate(played, world, seq, replication, False, base)
+    base.trim(lead)
+    scen.trim(lead)
     return Pair(replication, scenario.seed, base, scen)
 
 

@@ -78,6 +78,19 @@ class Recorder:
         self._blocks.append((arr, keys))
         return arr
 
+    def trim(self, days: int) -> None:
+        """Drop the first ``days`` days (a spin-up before the reporting start): series start later, event
+        days shift so that day 0 is the new first day (spin-up events keep negative days)."""
+        if days <= 0:
+            return
+        if days >= self.days:
+            raise ValueError(f"trim(days={days}) must be < the recorded {self.days} days")
+        self.days -= days
+        self.data = {k: v[days:] for k, v in self.data.items()}
+        self._blocks = [(arr[days:], keys) for arr, keys in self._blocks]
+        for e in self.events:
+            e.day -= days
+
     def __getstate__(self) -> dict:
         """Pickle each block once as a whole (a worker process sends its recorder back to the parent)."""
         state = dict(self.__dict__)
