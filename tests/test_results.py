@@ -100,3 +100,10 @@ def test_list_and_validate_shipped_scenarios():
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scenarios").glob("*.yaml"))
     proc = run_cli("validate", *files)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_metrics_command_lists_recorded_series():
+    proc = run_cli("metrics", "scenarios/japan_servicing_ban.yaml", "--grep", "wafer_output")
+    assert proc.returncode == 0
+    assert "fabs.mature_logic.wafer_output [wafers/day]" in proc.stdout
+    assert all("wafer_output" in line for line in proc.stdout.splitlines())
