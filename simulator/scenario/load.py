@@ -53,6 +53,9 @@ def read_text(file: str) -> str:
             raise ScenarioError(file, None, "", "is a directory, expected a scenario .yaml file")
         if not p.exists():
             near = suggest(p.name, [f.name for f in p.parent.glob("*.y*ml")]) if p.parent.is_dir() else ""
+            shipped = Path("scenarios") / p.name
+            if not near and shipped.is_file() and not p.is_absolute():
+                near = f" (did you mean {str(shipped)!r}?)"
             raise ScenarioError(file, None, "", f"no such file{near}")
         size = p.stat().st_size
         if size > MAX_BYTES:
