@@ -145,3 +145,13 @@ def test_every_shipped_scenario_validates():
     assert files
     for f in files:
         load_scenario(f)
+
+
+def test_set_value_errors_are_blamed_on_set_not_the_file(write_yaml):
+    p = write_yaml(HEAD + CTRL)
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(p, ["controls.jp.compliance=2"])
+    assert str(ei.value) == "--set: controls[0].compliance: expected a value <= 1.0, got 2"
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(p, ["horizon=60"])
+    assert str(ei.value).startswith("--set: horizon: expected a duration")

@@ -124,6 +124,8 @@ def format_table(df: pd.DataFrame, width: int = 100, limit: int = 25) -> str:
         lines.append(f"... {len(show) - limit} more rows in the output file")
     if show.empty:
         lines.append("(no differences)")
+    elif show["paired"].any():
+        lines.append("p = paired interval (replications share seeds); full names and units in --out FILE")
     return "\n".join(line[:width] for line in lines)
 
 

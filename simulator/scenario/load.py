@@ -181,11 +181,23 @@ def _friendly(err: dict) -> str:
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def _validation_error(exc: ValidationError, file: str, doc: Document) -> ScenarioError:
+def _validation_error(exc: ValidationError, file: str, doc: Document, set_locs: set[tuple] = frozenset()
+                      ) -> ScenarioError:
     err = exc.errors(include_url=False)[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "lax-"))))
+    if any(loc[:len(s)] == s for s in set_locs):     # the value came from --set, not from the file
+        return ScenarioError("--set", None, path_text(loc), _friendly(err))
     mark = doc.key_marks.get(loc) if err["type"] == "extra_forbidden" else None
     return ScenarioError(file, mark or doc.mark_of(loc), path_text(loc), _friendly(err))
+
+
+def _set_loc(data: dict, key: str) -> tuple:
+    """Where a non-world ``--set`` key lands in the scenario data, as a validation-error location."""
+    parts = key.split(".")
+    if parts[0] in MEASURE_LISTS and len(parts) >= 3:
+        ids = [m.get("id") if isinstance(m, dict) else None for m in data.get(parts[0]) or []]
+        return (parts[0], ids.index(parts[1]), *parts[2:]) if parts[1] in ids else (parts[0],)
+    return tuple(parts)
 
 
 # --------------------------------------------------------------------------------------------- cross-checks
@@ -327,6 +339,7 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> L
                             "expected a mapping with name, start, horizon, controls, countermeasures...")
     data = doc.data
     set_keys: set[str] = set()
+    set_locs: set[tuple] = set()
     for s in sets:
         if "=" not in s:
             raise ScenarioError("--set", None, s, "expected KEY=VALUE, e.g. controls.jp_servicing_ban.compliance=0.7")
@@ -334,10 +347,12 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> L
         k = k.strip()
         if apply_set(data, k, parse_value(v), "--set"):
             set_keys.add(k.removeprefix("overrides."))
+        else:
+            set_locs.add(_set_loc(data, k))
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _validation_error(exc, file, doc) from None
+        raise _validation_error(exc, file, doc, set_locs) from None
     warnings = _cross_check(sc, file, doc)
     try:
         world = load_world(sc.world, Path(file).parent)
