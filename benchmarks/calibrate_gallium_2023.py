@@ -26,7 +26,6 @@ import csv
 import datetime as dt
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.engine.world import build, simulate  # noqa: E402
+from simulator.engine.world import simulate  # noqa: E402
 from simulator.scenario.schema import Scenario  # noqa: E402
 from simulator.scenario.world_data import load_world  # noqa: E402
 from simulator.scenario.yamlsafe import load_text  # noqa: E402
@@ -113,26 +112,9 @@ def compare(csv_path: Path) -> tuple[list[dict], dict[str, bool], Scenario, obje
 
 def step_cost_us(sc: Scenario, repeats: int = 3) -> float:
     """Mean wall time of one daily minerals step (all minerals), in µs."""
-    from simulator.engine.minerals import MineralMarkets
     world = {"minerals": load_world(sc.world).values["minerals"]}
-    best = float("inf")
-    for _ in range(repeats):
-        ctx, mechs = build(sc, world, np.random.SeedSequence(sc.seed), 0, False)
-        mm = next(m for m in mechs if isinstance(m, MineralMarkets))
-        spent = [0.0]
-        inner = mm.step
-
-        def timed(day: int, _inner=inner) -> None:
-            t0 = time.perf_counter()
-            _inner(day)
-            spent[0] += time.perf_counter() - t0
-        mm.step = timed  # type: ignore[method-assign]
-        ctx.policy.start_processes()
-        from simulator.engine.world import _daily
-        ctx.env.process(_daily(ctx, mechs))
-        ctx.env.run(until=ctx.days)
-        best = min(best, spent[0] / ctx.days * 1e6)
-    return best
+    from minerals_step import time_step   # the shared step timer (benchmarks/ is on sys.path)
+    return min(time_step(sc, world, sc.seed, repeats))
 
 
 def main(argv: list[str] | None = None) -> int:

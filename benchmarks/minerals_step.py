@@ -33,14 +33,11 @@ MEASURES = [
 ]
 
 
-def step_us(measures: list[dict], repeats: int) -> float:
-    """Median over ``repeats`` runs of the mean wall time of one minerals step, in µs."""
-    sc = Scenario.model_validate({"name": "bench", "start": "2026-01-01", "horizon": "3y",
-                                  "countermeasures": measures})
-    world = {"minerals": load_world("default").values["minerals"]}
+def time_step(sc: Scenario, world: dict, seed: int, repeats: int) -> list[float]:
+    """µs per simulated day spent in ``MineralMarkets.step`` over a whole run of ``sc``, once per repeat."""
     out = []
     for _ in range(repeats):
-        ctx, mechs = build(sc, world, np.random.SeedSequence(1), 0, False)
+        ctx, mechs = build(sc, world, np.random.SeedSequence(seed), 0, False)
         mm = next(m for m in mechs if isinstance(m, MineralMarkets))
         spent = [0.0]
         inner = mm.step
@@ -54,7 +51,15 @@ def step_us(measures: list[dict], repeats: int) -> float:
         ctx.env.process(_daily(ctx, mechs))
         ctx.env.run(until=ctx.days)
         out.append(spent[0] / ctx.days * 1e6)
-    return statistics.median(out)
+    return out
+
+
+def step_us(measures: list[dict], repeats: int) -> float:
+    """Median over ``repeats`` runs of the mean wall time of one minerals step, in µs."""
+    sc = Scenario.model_validate({"name": "bench", "start": "2026-01-01", "horizon": "3y",
+                                  "countermeasures": measures})
+    world = {"minerals": load_world("default").values["minerals"]}
+    return statistics.median(time_step(sc, world, 1, repeats))
 
 
 def main(argv: list[str] | None = None) -> int:
