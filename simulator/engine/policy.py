@@ -218,6 +218,24 @@ class PolicyBoard:
             keep *= 1.0 - spec.compliance
         return 1.0 - keep
 
+    def countermeasures_on_item(self, item: str, mineral: str, importer: str,
+                                pending: bool = False) -> list[MeasureState]:
+        """Countermeasures in force (or, with ``pending=True``, announced and not yet effective) that restrict
+        exports of ``item`` (a stage of ``mineral``) from China to ``importer``: the measure names the mineral
+        (all its stages) or the item itself in ``mineral``, and its ``items`` list, if given, holds the item."""
+        out = []
+        for st in self.countermeasures:
+            if not (st.pending if pending else st.in_force):
+                continue
+            spec = st.spec
+            if not (mineral in spec.mineral or item in spec.mineral):
+                continue
+            if spec.items is not None and item not in spec.items:
+                continue
+            if st.targets(importer):
+                out.append(st)
+        return out
+
     def countermeasures_on(self, mineral: str, importer: str, pending: bool = False) -> list[MeasureState]:
         """Countermeasures in force (or, with ``pending=True``, announced and not yet effective) that restrict
         ``mineral`` exports from China to ``importer``."""

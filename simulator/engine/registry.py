@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .fabs import FabFleets
-from .minerals import MineralMarkets
+from .market import MineralMarkets
 from .industries import Industries
 
 MECHANISMS: list = [FabFleets, MineralMarkets, Industries]

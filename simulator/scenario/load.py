@@ -275,6 +275,7 @@ def _check_names(sc: Scenario, world: World, file: str, doc: Document) -> None:
         check("fab_class", c.scope.fab_classes, ("controls", i, "scope", "fab_classes"))
     for i, c in enumerate(sc.countermeasures):
         check("mineral", c.mineral, ("countermeasures", i, "mineral"))
+        check("item", c.items, ("countermeasures", i, "items"))
         check("region", c.against, ("countermeasures", i, "against"))
 
 

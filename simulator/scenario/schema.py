@@ -165,12 +165,15 @@ class Control(_Measure):
 class Countermeasure(_Measure):
     """A Chinese export restriction on minerals against named importer regions (or ``all``).
 
+    ``mineral`` names minerals (every stage of each) or single items; ``items``, if given, narrows the measure to
+    those stages (``items: [graphite_spherical, graphite_flake]``).
     ``kind``: ``licensing`` (shipments wait ``licence_delay`` days, ``approval_share`` of them approved),
     ``ban`` (cap 0) or ``quota`` (cap ``quota_share`` × baseline flow). ``leakage`` is the share of the
     blocked flow that still arrives through third countries."""
 
     by: str = "China"
     mineral: Names = Field(min_length=1)
+    items: Names | None = None
     kind: Literal["licensing", "ban", "quota"]
     approval_share: Share = 0.7
     licence_delay: Days = 100.0

@@ -1,0 +1,379 @@
+"""Commodity markets by stage: every item (a mineral at one stage, or a component) in every region, day by day.
+
+The picture, in the item's unit (tonnes for minerals) and per day: each region produces (primary output up to
+capacity, limited by its feed; plus recycling), imports along trade edges, exports, holds users' stocks spread over
+holder groups and a strategic stockpile, and consumes (final use and feed for the next stage in the same region).
+Chinese countermeasures cut Chinese edges (:mod:`.trade`); stocks, the stockpile release and the ex-China spot
+market absorb the shock (:mod:`.stocks`); two prices per item follow inventory cover (:mod:`.prices`); supply
+responds through utilisation, feed limits and new capacity (:mod:`.supply`).
+
+Daily order: arrivals → demand → production → strategic release and state-reserve buying → orders → measures →
+exporters' limits (stock, origin) → spot market → consumption by holder group → prices → new capacity → record.
+
+Mass balance per item, region and day: production + imports − exports − consumption − stock_change = 0, where
+stock_change counts users' and strategic stocks (goods in transit belong to neither region) and consumption counts
+final use and feed use.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..world import Mechanism, RunContext
+from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
+from .prices import price_step, reserve_purchases
+from .stocks import consume, spot_market, strategic_release
+from .supply import Projects, china_cut, feed_allowance
+from .trade import LICENSING, TradeRules
+
+H_TRANSIT = 256     # ring-buffer length for goods in transit (days)
+HOLDER_GROUPS = 8   # holder groups per (item, region)
+
+
+class MineralMarkets(Mechanism):
+    """Producers, trade edges, stocks, prices and alternative supply of every item, stepped together."""
+
+    section = "minerals"
+
+    @classmethod
+    def vocabulary(cls, world: Mapping[str, Any]) -> dict[str, set[str]]:
+        items = set(item_sections(world))
+        return {"mineral": set(item_groups(world)) | items, "item": items, "region": set(REGIONS) | {"all"}}
+
+    def __init__(self, ctx: RunContext):
+        super().__init__(ctx)
+        d = self.d = load_market_data(ctx.world, ctx.start, ctx.days, HOLDER_GROUPS)
+        I, R = d.shape
+        E = len(d.e_names)
+        self.I, self.R, self.E = I, R, E
+        self.e_mi = d.e_m * R + d.e_i
+        self.e_mx = d.e_m * R + d.e_x
+        self.from_china = d.e_x == CHINA
+        self.imports0 = np.bincount(self.e_mi, d.e_flow0, minlength=I * R).reshape(I, R)
+        self.exports0 = np.bincount(self.e_mx, d.e_flow0, minlength=I * R).reshape(I, R)
+        m0 = self.imports0.ravel()[self.e_mi]
+        self.share = np.divide(d.e_flow0, m0, out=np.zeros(E), where=m0 > 0)
+        self.tau_e = np.maximum(1, np.round(d.e_transport)).astype(np.int64)
+        self.tau_leak = self.tau_e + np.round(d.per["leak_delay"][d.e_m]).astype(np.int64)
+        self.tau_spot = np.maximum(1, np.round(d.per["spot_transport"])).astype(np.int64)
+        if max(self.tau_leak.max(initial=0), self.tau_spot.max(initial=0)) >= H_TRANSIT:
+            raise ValueError(f"transport, leakage and spot delays must be < {H_TRANSIT} days")
+        col = lambda v: np.asarray(v, float)[:, None]  # noqa: E731
+        p = d.per
+        self.el_s, self.el_d = col(p["el_short"]), col(p["el_long"] - p["el_short"])
+        self.supply_el = col(p["supply_el"])
+        self.feed0 = d.feed_use0()
+        self.demand0 = d.final0 + self.feed0
+        self.prod0 = d.primary0 + d.recycling
+        self.sl0 = np.bincount(self.e_mi, d.e_flow0 * (self.tau_e - 1), minlength=I * R).reshape(I, R)
+        self.const0 = self.imports0 - self.demand0 + self.prod0 - self.exports0 + self.sl0 / col(p["restock_days"])
+        # state
+        self.S = d.holder_w * d.holder_cover * self.demand0[:, :, None]
+        self.Scn = np.zeros((I, R))
+        self.Scn[:, CHINA] = self.S[:, CHINA].sum(1)
+        self.G = d.strategic0.copy()
+        self.releasing = np.zeros((I, R), dtype=bool)
+        self.Q = d.primary0.copy()
+        self.L = np.ones((I, R))
+        self.sigma = np.zeros((len(d.s_from), R))
+        self.served = np.ones((I, R))
+        self.x_prev = self.exports0.copy()
+        self.cap_now = d.capacity.copy()
+        self.extra = np.zeros((I, R))
+        self.P = np.stack([d.p_ref_cn[:, 0], d.p_ref_ex[:, 0]])
+        self.T = d.cover_days.copy()
+        self.transit = np.zeros((H_TRANSIT, E))
+        self.transit_cn = np.zeros((H_TRANSIT, E))
+        for e in range(E):                         # the baseline pipeline already on its way at day 0
+            self.transit[:self.tau_e[e], e] = d.e_flow0[e]
+            if self.from_china[e]:
+                self.transit_cn[:self.tau_e[e], e] = d.e_flow0[e]
+        self.in_transit = d.e_flow0 * self.tau_e
+        self.spot = np.zeros((H_TRANSIT, I, R))
+        self.spot_cn = np.zeros((H_TRANSIT, I, R))
+        self.spot_pipe = np.zeros((I, R))
+        self.spot_on = False
+        self.spot_cap = col(p["spot_cap"]) * self.demand0
+        self.spot_cap[:, CHINA] = 0.0
+        self.spot_tol = col(1e-9 * np.maximum(self.demand0.max(1), 1e-300))
+        self.exhausted = np.zeros((I, R), dtype=bool)
+        self.short_seen = np.zeros((I, R), dtype=bool)
+        self.reserve_on = np.zeros(I, dtype=bool)
+        self.licensed_once = np.zeros(I, dtype=bool)
+        # random numbers: one named stream per Chinese edge (licence delays), one per project (lead time)
+        z_lic = np.zeros((E, ctx.days))
+        for e in np.flatnonzero(self.from_china):
+            z_lic[e] = ctx.streams.get(f"minerals.{d.e_names[e]}.licence").standard_normal(ctx.days)
+        self.trade = TradeRules(d, ctx.days, z_lic)
+        zp = np.array([ctx.streams.get(f"minerals.{d.items[d.p_m[k]]}.project.{d.p_names[k]}").standard_normal()
+                       for k in range(len(d.p_names))])
+        self.projects = Projects(d, ctx.days, zp, ctx.recorder.event)
+        self.restricted_item = np.zeros(I, dtype=bool)
+        self.parity = np.zeros(I)
+        self._pv = -1
+        self._register()
+
+    # ----- outputs ---------------------------------------------------------------------------------------
+    CELL_METRICS = (("production", ()), ("imports", ()), ("exports", ()), ("consumption", ("lost", "max_drop_pct")),
+                    ("demand", ()), ("feed_use", ()), ("unmet_demand", ("total",)),
+                    ("industry_stock", ("exhaustion",)), ("days_of_cover", None), ("strategic_stock", ()),
+                    ("stock_change", ()), ("spot_imports", ("total",)), ("spot_exports", ("total",)),
+                    ("imports_chinese_origin", ()), ("users_short_share", None))
+
+    def _register(self) -> None:
+        """Register the series of every active (item, region) cell as columns of one block written once a day."""
+        d, rec = self.d, self.ctx.recorder
+        I, R = d.shape
+        active = (self.demand0 > 0) | (d.capacity > 0) | (self.imports0 > 0) | (self.exports0 > 0)
+        for k in range(len(d.p_names)):
+            active[d.p_m[k], d.p_r[k]] = True
+        self.cells = np.flatnonzero(active.ravel())
+        specs: list[tuple] = []
+        for m, name in enumerate(d.items):
+            specs.append((name, "price_china", d.price_unit[m], ("peak", "days_above_50pct"), False))
+        for m, name in enumerate(d.items):
+            specs.append((name, "price_ex_china", d.price_unit[m], ("peak", "days_above_50pct"), True))
+        for m, name in enumerate(d.items):
+            specs.append((name, "china_exports", f"{d.unit[m]}/day", ("total",), False))
+        for m, name in enumerate(d.items):
+            specs.append((name, "new_capacity_online", f"{d.unit[m]}/year", (), False))
+        for metric, summ in self.CELL_METRICS:
+            for c in self.cells:
+                m, r = divmod(int(c), R)
+                unit = {"days_of_cover": "days", "users_short_share": "share", "industry_stock": d.unit[m],
+                        "strategic_stock": d.unit[m]}.get(metric, f"{d.unit[m]}/day")
+                head = metric == "unmet_demand" and REGIONS[r] != "China" and self.demand0[m, r] > 0
+                specs.append((f"{d.items[m]}.{REGIONS[r]}", metric, unit, summ or (), head))
+        for metric in ("flow", "leakage"):
+            for e, ename in enumerate(d.e_names):
+                specs.append((ename, metric, f"{d.unit[d.e_m[e]]}/day", (), False))
+        self.block = rec.block(specs)
+        self.row = np.zeros(len(specs))
+        self.n_cells = len(self.cells)
+
+    def _write(self, day: int, vals: dict[str, np.ndarray], flow: np.ndarray, leak: np.ndarray) -> None:
+        I = self.I
+        row = self.row
+        row[:I] = self.P[0]
+        row[I:2 * I] = self.P[1]
+        row[2 * I:3 * I] = vals["china_exports"]
+        row[3 * I:4 * I] = vals["newcap"]
+        o = 4 * I
+        n = self.n_cells
+        for metric, _ in self.CELL_METRICS:
+            row[o:o + n] = vals[metric].ravel()[self.cells]
+            o += n
+        row[o:o + self.E] = flow
+        row[o + self.E:o + 2 * self.E] = leak
+        self.block[day] = row
+
+    # ----- policy ----------------------------------------------------------------------------------------
+    def _refresh_policy(self) -> None:
+        d, tr = self.d, self.trade
+        tr.refresh(self.ctx.policy)
+        I, R = d.shape
+        gap = tr.gap_days
+        mult = np.minimum(d.per["front_max"][:, None],
+                          1.0 + d.per["front_share"][:, None] * np.divide(gap, d.cover_days, out=np.zeros_like(gap),
+                                                                          where=d.cover_days > 0))
+        self.T = d.cover_days * np.where(gap > 0, mult, 1.0)
+        self.restricted_item = tr.restricted.any(axis=1)
+        ec = tr.e_china
+        nb = tr.export_netback()
+        w = np.bincount(d.e_m[ec], d.e_flow0[ec], minlength=I)
+        paid = np.bincount(d.e_m[ec], d.e_flow0[ec] * nb[ec], minlength=I)
+        self.parity = np.divide(paid, w, out=np.zeros(I), where=w > 0)
+        self.spot_on = self.spot_on or tr.active or bool((gap > 0).any())
+        self.lic_items = np.unique(d.e_m[tr.kind == LICENSING])
+        self._pv = self.ctx.policy.version
+
+    # ----- one day ---------------------------------------------------------------------------------------
+    def step(self, day: int) -> None:
+        d, tr = self.d, self.trade
+        I, R = d.shape
+        p = d.per
+        if self.ctx.policy.version != self._pv:
+            self._refresh_policy()
+        Stot = self.S.sum(axis=2)
+        # 1. arrivals
+        slot = day % H_TRANSIT
+        arr, arr_cn = self.transit[slot].copy(), self.transit_cn[slot].copy()
+        self.transit[slot] = 0.0
+        self.transit_cn[slot] = 0.0
+        self.in_transit -= arr
+        imports = np.bincount(self.e_mi, arr, minlength=I * R).reshape(I, R)
+        imports_cn = np.bincount(self.e_mi, arr_cn, minlength=I * R).reshape(I, R)
+        spot_in = self.spot[slot].copy()
+        imports += spot_in
+        imports_cn += self.spot_cn[slot]
+        self.spot_pipe -= spot_in
+        self.spot[slot] = 0.0
+        self.spot_cn[slot] = 0.0
+        # 2. demand at the prices each region faces (China domestic in China, ex-China elsewhere)
+        ref = np.stack([d.p_ref_cn[:, day], d.p_ref_ex[:, day]])
+        ratio = self.P / ref
+        rel = np.repeat(ratio[1][:, None], R, axis=1)
+        rel[:, CHINA] = ratio[0]
+        self.L += (rel ** self.el_d - self.L) / p["demand_days"][:, None]
+        final = d.final0 * self.L * rel ** self.el_s
+        for k in range(len(d.s_from)):
+            i, j = d.s_from[k], d.s_to[k]
+            target = d.s_max[k] * np.clip((ratio[1, i] / ratio[1, j] - 1.0) / (d.s_full_ratio[k] - 1.0), 0.0, 1.0)
+            self.sigma[k] += (target - self.sigma[k]) / d.s_days[k]
+            shift = self.sigma[k] * final[i]
+            final[i] -= shift
+            final[j] += shift
+        # 3. production: utilisation follows price up to capacity; Chinese cuts; feed limits
+        qt = np.minimum(d.primary0 * rel ** self.supply_el + self.extra, self.cap_now)
+        cut = china_cut(ratio[0], self.restricted_item, p["cut_below"], p["cut_max"])
+        qt[:, CHINA] *= 1.0 - cut
+        self.Q += (qt - self.Q) / p["supply_days"][:, None]
+        primary = self.Q * feed_allowance(self.served, d.f_down, d.f_up)
+        production = primary + d.recycling
+        feed = d.feed_use0(self.Q)
+        demand = final + feed
+        dem_safe = np.maximum(demand, 1e-300)
+        # 4. strategic release; China's state reserve buying
+        cover_now = Stot / dem_safe
+        was = self.releasing
+        release, self.releasing = strategic_release(
+            self.G, was, rel, cover_now, p["release_ratio"][:, None], p["release_cover"][:, None],
+            d.cover_days, d.strategic0 / p["release_days"][:, None])
+        if (self.releasing != was).any():
+            self._release_events(day, was, rel, cover_now)
+        buy_cn = np.zeros((I, R))
+        if self.restricted_item.any():
+            buy_cn[:, CHINA] = reserve_purchases(ratio[0], self.restricted_item, p["reserve_below"],
+                                                 p["reserve_rate"], production[:, CHINA], Stot[:, CHINA])
+            self._reserve_events(day, buy_cn[:, CHINA] > 0)
+        # 5. orders: close the gap to target cover, counting the supply line and pending licences
+        physical = np.bincount(self.e_mi, self.in_transit, minlength=I * R).reshape(I, R) + self.spot_pipe
+        pending = np.bincount(self.e_mi, tr.pending, minlength=I * R).reshape(I, R)
+        flow_need = demand - production + self.x_prev + self.const0 - release
+        want = (self.T * demand - Stot - physical - pending) / p["restock_days"][:, None] + flow_need
+        np.maximum(want, 0.0, out=want)
+        req = want.ravel()[self.e_mi] * self.share
+        ship, leak = tr.apply(day, req)
+        # 6. exporters ship what their stock allows beyond what they keep; restricted buyers get no Chinese origin
+        keep = p["keep_share"][:, None] * self.T * demand
+        avail = np.maximum(Stot + production - keep, 0.0)
+        cn_share = np.divide(self.Scn, Stot, out=np.zeros_like(Stot), where=Stot > 0)
+        cn_share[:, CHINA] = 1.0
+        out = ship + leak
+        asked = np.bincount(self.e_mx, out, minlength=I * R)
+        sc = np.minimum(1.0, np.divide(avail.ravel(), asked, out=np.ones(I * R), where=asked > 0))[self.e_mx]
+        ship *= sc
+        leak *= sc
+        r_edge = tr.restricted.ravel()[self.e_mi] & ~self.from_china
+        if r_edge.any():
+            asked_r = np.bincount(self.e_mx, ship * r_edge, minlength=I * R)
+            avail_nc = (avail * (1.0 - cn_share)).ravel()
+            sr = np.minimum(1.0, np.divide(avail_nc, asked_r, out=np.ones(I * R), where=asked_r > 0))[self.e_mx]
+            ship = np.where(r_edge, ship * sr, ship)
+        ship_cn = np.where(self.from_china, ship, np.where(r_edge, 0.0, ship * cn_share.ravel()[self.e_mx]))
+        idx = np.arange(self.E)
+        self.transit[(slot + self.tau_e) % H_TRANSIT, idx] += ship
+        self.transit_cn[(slot + self.tau_e) % H_TRANSIT, idx] += ship_cn
+        if leak.any():
+            self.transit[(slot + self.tau_leak) % H_TRANSIT, idx] += leak
+            self.transit_cn[(slot + self.tau_leak) % H_TRANSIT, idx] += leak
+        out = ship + leak
+        self.in_transit += out
+        exports = np.bincount(self.e_mx, out, minlength=I * R).reshape(I, R)
+        exports_cn = np.bincount(self.e_mx, ship_cn + leak, minlength=I * R).reshape(I, R)
+        self.x_prev = exports.copy()
+        # 6b. ex-China spot market for what the edges did not deliver
+        spot_out = np.zeros((I, R))
+        if self.spot_on:
+            desired = np.maximum(p["keep_share"][:, None], rel ** -p["spot_el"][:, None]) * d.cover_days * demand
+            net = (desired - Stot - physical) / p["restock_days"][:, None] + flow_need
+            net -= np.bincount(self.e_mi, out, minlength=I * R).reshape(I, R)
+            net[:, CHINA] = 0.0
+            spare = np.maximum(avail - exports, 0.0)
+            spare[:, CHINA] = 0.0
+            got, spot_out, got_cn, sold_cn = spot_market(net, spare, self.spot_cap, cn_share, tr.restricted,
+                                                         self.spot_tol)
+            if got.any():
+                s2 = (slot + self.tau_spot) % H_TRANSIT
+                self.spot[s2, np.arange(I)] += got
+                self.spot_cn[s2, np.arange(I)] += got_cn
+                self.spot_pipe += got
+                exports += spot_out
+                exports_cn += sold_cn
+        # 7. consumption by holder group; stocks; origin
+        inflow = production + imports + release
+        outflow = exports + buy_cn
+        base = Stot + inflow
+        consumption, short_share, _ = consume(self.S, d.holder_w, inflow, outflow, demand)
+        S_new = self.S.sum(axis=2)
+        self.G += buy_cn - release
+        cn_tmp = self.Scn + imports_cn
+        share_tmp = np.divide(cn_tmp, base, out=np.zeros_like(base), where=base > 0)
+        self.Scn = np.clip(cn_tmp - exports_cn - share_tmp * (consumption + buy_cn), 0.0, S_new)
+        self.Scn[:, CHINA] = S_new[:, CHINA]
+        self.served = np.where(demand > 0, consumption / dem_safe, 1.0)
+        # 8. prices from cover relative to buyers' target cover, China and the ex-China pool
+        Td = self.T * demand
+        cov = np.stack([S_new[:, CHINA] / np.maximum(Td[:, CHINA], 1e-300),
+                        np.delete(S_new, CHINA, 1).sum(1) / np.maximum(np.delete(Td, CHINA, 1).sum(1), 1e-300)])
+        floor = self.parity * self.P[1] * ref[0] / ref[1]
+        price_step(self.P, ref, cov, -np.stack([p["alpha_cn"], p["alpha_ex"]]), d.ceiling, 1.0 / p["tau_price"],
+                   floor)
+        # 9. alternative supply
+        self.extra, newcap = self.projects.step(day, self.P[1])
+        self.cap_now = d.capacity + self.extra
+        # 10. events and record
+        unmet = demand - consumption
+        self._short_events(day, unmet, demand, short_share)
+        if self.lic_items.size and tr.approved_today.any():
+            self._licence_events(day)
+        vals = {"production": production, "imports": imports, "exports": exports, "consumption": consumption,
+                "demand": demand, "feed_use": feed * self.served, "unmet_demand": unmet, "industry_stock": S_new,
+                "days_of_cover": S_new / dem_safe, "strategic_stock": self.G,
+                "stock_change": S_new - Stot + buy_cn - release, "spot_imports": spot_in, "spot_exports": spot_out,
+                "imports_chinese_origin": imports_cn, "users_short_share": short_share,
+                "china_exports": exports[:, CHINA], "newcap": newcap}
+        self._write(day, vals, ship, leak)
+
+    # ----- events ----------------------------------------------------------------------------------------
+    def _release_events(self, day: int, was: np.ndarray, rel: np.ndarray, cover: np.ndarray) -> None:
+        changed = self.releasing != was
+        for m, r in zip(*np.nonzero(changed)):
+            ent = f"{self.d.items[m]}.{REGIONS[r]}"
+            if self.releasing[m, r]:
+                self.ctx.recorder.event(day, ent, "strategic_release_started",
+                                        f"price {rel[m, r]:.2f}x reference, cover {cover[m, r]:.0f} days")
+            else:
+                self.ctx.recorder.event(day, ent, "strategic_release_stopped",
+                                        "stockpile empty" if self.G[m, r] <= 0 else "price and cover restored")
+
+    def _reserve_events(self, day: int, on: np.ndarray) -> None:
+        for m in np.flatnonzero(on != self.reserve_on):
+            self.ctx.recorder.event(day, f"{self.d.items[m]}.China",
+                                    "state_reserve_buying_started" if on[m] else "state_reserve_buying_stopped",
+                                    "domestic price below the reserve's buying level under an export restriction"
+                                    if on[m] else "domestic price recovered or restriction ended")
+        self.reserve_on = on.copy()
+
+    def _short_events(self, day: int, unmet: np.ndarray, demand: np.ndarray, short_share: np.ndarray) -> None:
+        first = (short_share > 0) & ~self.short_seen
+        for m, r in zip(*np.nonzero(first)):
+            self.ctx.recorder.event(day, f"{self.d.items[m]}.{REGIONS[r]}", "first_users_short",
+                                    f"the thinnest-stocked users ran out: {short_share[m, r]:.0%} of demand short")
+        self.short_seen |= first
+        short = unmet > 1e-6 * demand
+        new = short & ~self.exhausted
+        for m, r in zip(*np.nonzero(new)):
+            self.ctx.recorder.event(day, f"{self.d.items[m]}.{REGIONS[r]}", "stock_exhausted",
+                                    f"users' stocks short: {unmet[m, r]:.4g} {self.d.unit[m]}/day of demand unmet")
+        self.exhausted |= short
+
+    def _licence_events(self, day: int) -> None:
+        """Event on the first day a licensed item's exports are approved."""
+        d, tr = self.d, self.trade
+        for m in self.lic_items:
+            if not self.licensed_once[m] and tr.approved_today[d.e_m == m].any():
+                self.licensed_once[m] = True
+                self.ctx.recorder.event(day, d.items[m], "licences_granted",
+                                        "first export licences decided after the review delay")

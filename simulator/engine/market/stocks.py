@@ -1,0 +1,87 @@
+"""Stocks of an item in a region: users' stocks spread over groups of firms, the strategic stockpile, the spot market.
+
+**Users' stocks.** A region's industry stock is not one pool: it is held by many firms and their suppliers, each
+with its own days of cover. The model splits each (item, region) into ``K`` equal-demand *holder groups* whose
+covers are the quantiles of a lognormal (mean ``cover_days``, coefficient of variation ``holder_cover_spread``).
+Arrivals (production, imports, releases) reach each group in proportion to its demand; exports and feed leave in
+proportion to the stock held. A group that runs dry consumes only what reaches it that day, so the thinnest-stocked
+firms stop while the national total is still far from empty — the first line stop comes weeks before the average
+cover is used up. ``users_short_share`` is the demand share of groups that could not meet their demand.
+
+**Origin.** Each region's stock carries its Chinese-origin part. Exports to a buyer that a Chinese measure
+restricts may carry only non-Chinese-origin material (third countries do not knowingly re-export Chinese material
+to a restricted destination; the countermeasure's ``leakage`` is the explicit exception).
+
+**Strategic stockpile** (JOGMEC's 60-day target, China's state reserve): released when the price a region faces
+exceeds ``release_price_ratio`` × its reference or its industry cover falls below ``release_cover_days``, over
+``release_days``; stops at half the trigger premium with cover restored.
+
+**Spot market** outside China: holders sell stock above a price-dependent desired cover
+``cover_days × demand × max(exporter_keep_share, (P/P_ref)^−e)`` to regions whose orders the edges do not fill,
+at most ``capacity_share`` × their baseline use a day, rationed proportionally per item; a restricted buyer can only
+buy non-Chinese-origin stock, so buyers free to take Chinese-origin stock take it first.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def consume(S: np.ndarray, w: np.ndarray, inflow: np.ndarray, outflow: np.ndarray,
+            demand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One day of the holder groups. ``S`` (I, R, K) stocks (updated in place), ``w`` (K,) demand weights,
+    ``inflow``/``outflow``/``demand`` (I, R) per day. Returns consumption (I, R), the demand share of groups short
+    (I, R), and consumption per group (I, R, K)."""
+    tot = S.sum(axis=2)
+    S += w * inflow[:, :, None]
+    avail = tot + inflow
+    frac = np.divide(outflow, avail, out=np.zeros_like(avail), where=avail > 0)
+    S *= (1.0 - np.minimum(frac, 1.0))[:, :, None]
+    want = w * demand[:, :, None]
+    cons_k = np.minimum(want, S)
+    np.maximum(cons_k, 0.0, out=cons_k)
+    S -= cons_k
+    short = (cons_k < want * (1.0 - 1e-9)) & (want > 0)
+    return cons_k.sum(axis=2), (short * w).sum(axis=2), cons_k
+
+
+def strategic_release(G: np.ndarray, releasing: np.ndarray, rel: np.ndarray, cover: np.ndarray,
+                      ratio: np.ndarray, cover_trigger: np.ndarray, cover_target: np.ndarray,
+                      rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Today's release (I, R) per day and the new releasing flags, from the price ratio ``rel`` a region faces and
+    its industry ``cover`` (days). Starts on either trigger, stops at half the trigger premium with cover restored
+    or when the stockpile is empty."""
+    start = (rel >= ratio) | (cover < cover_trigger)
+    stop = (rel < 1.0 + (ratio - 1.0) / 2) & (cover >= cover_target)
+    now = (G > 0) & np.where(releasing, ~stop, start)
+    return np.where(now, np.minimum(G, rate), 0.0), now
+
+
+def spot_market(net: np.ndarray, spare: np.ndarray, cap: np.ndarray, cn_share: np.ndarray,
+                restricted: np.ndarray, tol: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clear each item's spot market. ``net`` (I, R) is each region's excess demand (positive: wants to buy;
+    negative: will sell up to ``spare``), ``cap`` the most a buyer takes a day, ``cn_share`` the Chinese-origin
+    share of each seller's stock, ``restricted`` buyers that may not take Chinese-origin material. China takes no
+    part (its column is zero in ``cap`` and ``spare``). Returns purchases (I, R), sales (I, R), the
+    Chinese-origin part of purchases (I, R) and of sales (I, R)."""
+    buy = np.minimum(net, cap)
+    buy *= buy > tol
+    sell = np.minimum(-net, spare)
+    sell *= sell > tol
+    if not (np.count_nonzero(buy) and np.count_nonzero(sell)):
+        z = np.zeros_like(net)
+        return z, z.copy(), z.copy(), z.copy()
+    sell_cn = sell * cn_share
+    sell_nc = sell - sell_cn
+    need_r = np.where(restricted, buy, 0.0)
+    need_u = buy - need_r
+    o_cn, o_nc = sell_cn.sum(1), sell_nc.sum(1)
+    nu, nr = need_u.sum(1), need_r.sum(1)
+    u_cn = np.minimum(nu, o_cn)                                  # free buyers take Chinese-origin stock first
+    rest_u = nu - u_cn
+    f = np.minimum(1.0, np.divide(o_nc, rest_u + nr, out=np.zeros_like(o_nc), where=rest_u + nr > 0))
+    share_u_cn = np.divide(u_cn, nu, out=np.zeros_like(nu), where=nu > 0)
+    got_u_cn = need_u * share_u_cn[:, None]
+    got = got_u_cn + (need_u - got_u_cn) * f[:, None] + need_r * f[:, None]
+    sold_cn = sell_cn * np.divide(u_cn, o_cn, out=np.zeros_like(o_cn), where=o_cn > 0)[:, None]
+    sold_nc = sell_nc * np.divide((rest_u + nr) * f, o_nc, out=np.zeros_like(o_nc), where=o_nc > 0)[:, None]
+    return got, sold_cn + sold_nc, got_u_cn, sold_cn
