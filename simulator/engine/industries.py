@@ -1,24 +1,28 @@
-"""Downstream industries: production limited by critical mineral inputs, and a Chinese chip-supply metric.
+"""Downstream sectors: production limited by the components and materials they buy, line stops by firm.
 
-A *sector* (Japanese car making, GaN/GaAs devices, IR optics and fibre, flame retardants and batteries) plans
-``capacity × utilisation`` units a day. Each input mineral ``m`` has a *dependent share* ``d_m`` of output that
-cannot be made without it, and the sector's region serves a share ``served_m = consumption ÷ demand`` of its
-demand for ``m`` that day (the mineral part rations all users of a region in proportion). The input then allows
-``(1 − d_m) + d_m × served_m`` of planned output, and
+A *sector* (Japanese car making, electronics, batteries, GaN/GaAs devices …) plans ``capacity × utilisation``
+units a day and buys *items* from the markets of :mod:`simulator.engine.market`: components that embody minerals
+(NdFeB magnets, spherical and synthetic anode graphite, mature-node chips) or refined materials. Each input ``m``
+has a *dependent share* ``d_m`` of output that cannot be made without it. The sector's users of ``m`` in its region
+are spread over holder groups with different days of cover (see :mod:`simulator.engine.market.stocks`): a group that
+runs dry stops its lines while others still have stock, so the region serves a share ``served_m = consumption ÷
+demand`` of its demand that falls as soon as the thinnest-stocked firms run out, long before the national stock is
+empty. The input allows ``(1 − d_m) + d_m × served_m`` of planned output, and
 
     output = planned × min(1, min over inputs of that share)       (Leontief in the critical inputs)
 
-The input with the smallest allowance is the *binding input* (an event is recorded when it changes). Inputs
-raise unit cost by ``cost_share × (ex-China price ÷ baseline price − 1)`` whether critical or not.
+``firms_stopped_share`` is the largest ``d_m × users_short_share_m``: the share of the sector's output whose lines
+stand for lack of an input; the first day it is positive is the *first line stop* (an event, and the
+``first_stop`` summary metric). The input with the smallest allowance is the *binding input* (an event when it
+changes). Inputs raise unit cost by ``cost_share × (ex-China price ÷ day-0 price − 1)`` whether critical or not.
 
-The chip-supply metric values Chinese fabs' good-wafer output (wafers/day × line yield) at a value per
-shipped wafer (USD).
-Units: output in the sector's unit per day, value in USD/day, cost change in percent.
+Chinese fabs' good-wafer output reaches customers through the ``mature_chips`` market item (its Chinese production
+follows the fab model); ``china_chip_supply`` also values Chinese good wafers at a value per wafer (USD).
+Units: output in the sector's unit per day, values in USD/day, cost change in percent, shares 0..1.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
-
 
 from .world import Mechanism, RunContext
 
@@ -26,7 +30,7 @@ OUTPUT_SUMMARY = ("lost", "max_drop_pct", "time_to_impact", "recovery")
 
 
 class Industries(Mechanism):
-    """All downstream sectors of the world, stepped together after fabs and minerals."""
+    """All downstream sectors of the world, stepped together after fabs and markets."""
 
     section = "industries"
 
@@ -41,22 +45,26 @@ class Industries(Mechanism):
             planned = s["capacity_per_year"] / 365.25 * s["utilisation"]
             inputs = []
             for m, inp in s.get("inputs", {}).items():
-                cons_key, dem_key = f"{m}.{s['region']}.consumption", f"{m}.{s['region']}.demand"
-                price_key = f"{m}.price_ex_china"
-                have = rec.has(cons_key) and rec.has(dem_key)
+                key = f"{m}.{s['region']}"
+                have = rec.has(f"{key}.consumption") and rec.has(f"{key}.demand")
+                dep = float(inp["dependent_share"])
                 inputs.append({
-                    "mineral": m, "d": float(inp["dependent_share"]), "cost": float(inp["cost_share"]),
-                    "cons": rec.get(cons_key) if have else None, "dem": rec.get(dem_key) if have else None,
-                    "price": rec.get(price_key) if rec.has(price_key) else None,
-                    "limit": rec.series(ent, f"limit_{m}", "share of planned") if inp["dependent_share"] > 0
-                    else None,
+                    "item": m, "d": dep, "cost": float(inp["cost_share"]),
+                    "cons": rec.get(f"{key}.consumption") if have else None,
+                    "dem": rec.get(f"{key}.demand") if have else None,
+                    "short": rec.get(f"{key}.users_short_share") if rec.has(f"{key}.users_short_share") else None,
+                    "price": rec.get(f"{m}.price_ex_china") if rec.has(f"{m}.price_ex_china") else None,
+                    "limit": rec.series(ent, f"limit_{m}", "share of planned") if dep > 0 else None,
                 })
+            value = float(s["unit_value_usd"])
             self.sectors.append({
-                "name": name, "entity": ent, "planned": planned, "value": float(s["unit_value_usd"]),
-                "inputs": inputs, "binding": None, "price0": {},
+                "name": name, "entity": ent, "planned": planned, "value": value, "inputs": inputs,
+                "binding": None, "price0": {}, "stopped": False,
                 "output": rec.series(ent, "output", f"{unit}/day", OUTPUT_SUMMARY, headline=True),
                 "output_value": rec.series(ent, "output_value", "USD/day", ("lost",)),
                 "planned_s": rec.series(ent, "planned_output", f"{unit}/day"),
+                "planned_value": rec.series(ent, "planned_value", "USD/day"),
+                "firms": rec.series(ent, "firms_stopped_share", "share of output", ("first_stop", "peak")),
                 "cost": rec.series(ent, "unit_cost_change_pct", "%", ("peak",)),
             })
         self.chips = None
@@ -79,11 +87,12 @@ class Industries(Mechanism):
         return {"sector": set(world["industries"].get("sectors", {}))}
 
     def step(self, day: int) -> None:
+        event = self.ctx.recorder.event
         for s in self.sectors:
-            allow, binding, cost = 1.0, None, 0.0
+            allow, binding, cost, stopped = 1.0, None, 0.0, 0.0
             for inp in s["inputs"]:
                 if inp["price"] is not None:
-                    p0 = s["price0"].setdefault(inp["mineral"], inp["price"][0])
+                    p0 = s["price0"].setdefault(inp["item"], inp["price"][0])
                     if p0 > 0:
                         cost += inp["cost"] * (inp["price"][day] / p0 - 1.0)
                 if inp["limit"] is None:
@@ -92,19 +101,28 @@ class Industries(Mechanism):
                 if inp["dem"] is not None:
                     dem = inp["dem"][day]
                     served = min(1.0, inp["cons"][day] / dem) if dem > 0 else 1.0
+                if inp["short"] is not None:
+                    stopped = max(stopped, inp["d"] * float(inp["short"][day]))
                 a = (1.0 - inp["d"]) + inp["d"] * served
                 inp["limit"][day] = a
                 if a < allow - 1e-12:
-                    allow, binding = a, inp["mineral"]
+                    allow, binding = a, inp["item"]
             out = s["planned"] * allow
             s["output"][day] = out
             s["planned_s"][day] = s["planned"]
             s["output_value"][day] = out * s["value"]
+            s["planned_value"][day] = s["planned"] * s["value"]
+            s["firms"][day] = stopped
             s["cost"][day] = cost * 100.0
+            if (stopped > 0) != s["stopped"]:
+                s["stopped"] = stopped > 0
+                event(day, s["entity"], "line_stop" if stopped > 0 else "lines_restarted",
+                      f"{stopped:.0%} of output stands: its firms ran out of {binding or 'an input'}"
+                      if stopped > 0 else "every firm has its inputs again")
             if binding != s["binding"]:
-                self.ctx.recorder.event(day, s["entity"], "binding_input",
-                                        f"{binding} allows {allow:.1%} of planned output" if binding
-                                        else "no input binds: full planned output")
+                event(day, s["entity"], "binding_input",
+                      f"{binding} allows {allow:.1%} of planned output" if binding
+                      else "no input binds: full planned output")
                 s["binding"] = binding
         if self.chips is not None:
             wafers = sum(arr[day] for arr, _ in self.chips["parts"])

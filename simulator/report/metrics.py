@@ -108,6 +108,14 @@ def exhaustion(s: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @_rowwise
+def first_stop(s: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """First day a share (of firms stopped, of users short) is positive: the first line stop (NaN if none)."""
+    with np.errstate(invalid="ignore"):
+        base = np.zeros_like(s) if b is None else np.nan_to_num(b)
+        return _first((s > 1e-9) & (base <= 1e-9))
+
+
+@_rowwise
 def mean(s: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Average daily value."""
     ok = ~np.isnan(s).all(axis=1)
@@ -138,4 +146,5 @@ METRICS: dict[str, tuple] = {
     "days_above_50pct": (days_above_50pct, "days"),
     "exhaustion": (exhaustion, "day"),
     "mean": (mean, "level"),
+    "first_stop": (first_stop, "day"),
 }

@@ -161,6 +161,7 @@ class MarketData:
     s_full_ratio: np.ndarray
     s_days: np.ndarray
     volume_scale: np.ndarray
+    follows: list[tuple[int, int, str]] = field(default_factory=list)   # (item, region, recorded series)
     adjustments: list[str] = field(default_factory=list)
 
     @property
@@ -236,6 +237,7 @@ def load_market_data(world: Mapping[str, Any], start: _dt.date, days: int, bins:
     s_rows: list[tuple] = []
     f_rows: list[tuple] = []
     units, punits, minerals = [], [], []
+    follows: list[tuple[int, int, str]] = []
     p_ex, p_cn, ceiling, scale = [], [], [], []
     for m, name in enumerate(names):
         iw = secs[name]
@@ -268,6 +270,8 @@ def load_market_data(world: Mapping[str, Any], start: _dt.date, days: int, bins:
             final[m, r] = float(rw.get("consumption", 0.0)) / DAYS_PER_YEAR * sc
             cover[m, r] = float(rw.get("cover_days", 30.0))
             strat[m, r] = float(rw.get("strategic_days", 0.0))
+            if rw.get("follows"):
+                follows.append((m, r, str(rw["follows"])))
         for ename, ew in (iw.get("edges") or {}).items():
             x, i = split_edge(ename)
             e_rows.append((m, REGIONS.index(x), REGIONS.index(i), float(ew["flow"]) / DAYS_PER_YEAR * sc,
@@ -323,7 +327,8 @@ def load_market_data(world: Mapping[str, Any], start: _dt.date, days: int, bins:
         p_cost=np.array([p[6] for p in p_rows], dtype=float), p_kind=[p[7] for p in p_rows],
         p_names=[p[8] for p in p_rows], s_from=s_from, s_to=s_to,
         s_max=np.array([s[2] for s in s_rows], dtype=float), s_full_ratio=np.array([s[3] for s in s_rows], dtype=float),
-        s_days=np.array([s[4] for s in s_rows], dtype=float), volume_scale=np.array(scale), adjustments=notes)
+        s_days=np.array([s[4] for s in s_rows], dtype=float), volume_scale=np.array(scale), follows=follows,
+        adjustments=notes)
 
 
 def _balance(names: list[str], prim: np.ndarray, cap: np.ndarray, final: np.ndarray, rec_share: np.ndarray,

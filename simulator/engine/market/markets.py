@@ -113,6 +113,11 @@ class MineralMarkets(Mechanism):
         self.parity = np.zeros(I)
         self._pv = -1
         self._register()
+        # items whose production in a region follows another model part (Chinese chips follow the fab model):
+        # capacity × today's value of the series ÷ the paired baseline run's value (1 in the baseline itself)
+        rec, base = ctx.recorder, ctx.baseline
+        self.follow = [(m, r, rec.get(key), base.get(key) if base is not None and base.has(key) else None)
+                       for m, r, key in d.follows if rec.has(key)]
 
     # ----- outputs ---------------------------------------------------------------------------------------
     CELL_METRICS = (("production", ()), ("imports", ()), ("exports", ()), ("consumption", ("lost", "max_drop_pct")),
@@ -226,6 +231,9 @@ class MineralMarkets(Mechanism):
             final[j] += shift
         # 3. production: utilisation follows price up to capacity; Chinese cuts; feed limits
         qt = np.minimum(d.primary0 * rel ** self.supply_el + self.extra, self.cap_now)
+        for m, r, s_arr, b_arr in self.follow:
+            if b_arr is not None and b_arr[day] > 0:
+                qt[m, r] *= s_arr[day] / b_arr[day]
         cut = china_cut(ratio[0], self.restricted_item, p["cut_below"], p["cut_max"])
         qt[:, CHINA] *= 1.0 - cut
         self.Q += (qt - self.Q) / p["supply_days"][:, None]

@@ -9,7 +9,9 @@ all its stages, or an item list):
 
 Blocked orders are treated alike under every kind: a ``leakage`` share of them still arrives from China through
 third countries after ``leakage_delay_days`` (the only path by which Chinese material reaches a restricted buyer);
-the rest is re-ordered at once from the importer's non-Chinese suppliers by their baseline shares. Under licensing
+the rest is re-ordered at once from the importer's non-Chinese suppliers by their baseline shares. (Parts qualified
+to a single Chinese source have no such suppliers: they are an item of their own whose alternatives are
+re-qualification projects with a lead time.) Under licensing
 the buyer cannot count on an application, so the whole application is also re-ordered elsewhere and approved
 licences come on top. What other suppliers can ship is bounded by their own stock and production (see
 :mod:`.stocks`), and a restricted importer can only receive their non-Chinese-origin material.
