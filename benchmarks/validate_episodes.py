@@ -67,17 +67,19 @@ def _date(when: str) -> dt.date:
 
 
 def judge(obs_change: float, model_change: float) -> tuple[bool, bool]:
-    """(direction right, size right) of a model change against an observed one (both as ratios − 1)."""
+    """(direction right, size right) of a model change against an observed one (both as ratios − 1).
+
+    Direction: both within ±10%, or the same sign beyond it. Size: the model's level relative to its own
+    pre-episode level within a factor of 2 of the observed one — or, for collapses, both below 25% of it."""
     if not (np.isfinite(obs_change) and np.isfinite(model_change)):
         return False, False
     flat_o, flat_m = abs(obs_change) <= FLAT, abs(model_change) <= FLAT
-    if flat_o or flat_m:
-        return flat_o == flat_m or np.sign(obs_change) == np.sign(model_change), flat_o and flat_m or (
-            not flat_o and not flat_m)
-    direction = np.sign(obs_change) == np.sign(model_change)
+    direction = (flat_o and flat_m) or (not flat_o and not flat_m and np.sign(obs_change) == np.sign(model_change))
     a, b = 1.0 + obs_change, 1.0 + model_change
-    size = direction and max(a, b) / max(min(a, b), 1e-9) <= FACTOR if obs_change > 0 else \
-        direction and max(-obs_change, -model_change) / max(min(-obs_change, -model_change), 1e-9) <= FACTOR
+    if a < 0.25 or b < 0.25:
+        size = a < 0.25 and b < 0.25
+    else:
+        size = max(a, b) / min(a, b) <= FACTOR
     return bool(direction), bool(size)
 
 
