@@ -70,8 +70,7 @@ class MineralMarkets(Mechanism):
         self.const0 = self.imports0 - self.demand0 + self.prod0 - self.exports0 + self.sl0 / col(p["restock_days"])
         # state
         self.S = d.holder_w * d.holder_cover * self.demand0[:, :, None]
-        self.Scn = np.zeros((I, R))
-        self.Scn[:, CHINA] = self.S[:, CHINA].sum(1)
+        self.Scn = self.S.sum(axis=2) * self._origin_share0()
         self.G = d.strategic0.copy()
         self.releasing = np.zeros((I, R), dtype=bool)
         self.Q = d.primary0.copy()
@@ -86,10 +85,10 @@ class MineralMarkets(Mechanism):
         self.T = d.cover_days.copy()
         self.transit = np.zeros((H_TRANSIT, E))
         self.transit_cn = np.zeros((H_TRANSIT, E))
+        share0 = self._origin_share0().ravel()[self.e_mx]
         for e in range(E):                         # the baseline pipeline already on its way at day 0
             self.transit[:self.tau_e[e], e] = d.e_flow0[e]
-            if self.from_china[e]:
-                self.transit_cn[:self.tau_e[e], e] = d.e_flow0[e]
+            self.transit_cn[:self.tau_e[e], e] = d.e_flow0[e] * share0[e]
         self.in_transit = d.e_flow0 * self.tau_e
         self.spot = np.zeros((H_TRANSIT, I, R))
         self.spot_cn = np.zeros((H_TRANSIT, I, R))
@@ -119,6 +118,24 @@ class MineralMarkets(Mechanism):
         rec, base = ctx.recorder, ctx.baseline
         self.follow = [(m, r, rec.get(key), base.get(key) if base is not None and base.has(key) else None)
                        for m, r, key in d.follows if rec.has(key)]
+
+    def _origin_share0(self) -> np.ndarray:
+        """Steady-state Chinese-origin share (I, R) of each region's stock: what flows in is Chinese (imports from
+        China, and the Chinese part of third countries' exports), over all that flows in (production, recycling,
+        imports). Solved by fixed-point iteration over the trade graph; China's own stock is all Chinese."""
+        d = self.d
+        I, R = d.shape
+        inflow = np.maximum(self.prod0 + self.imports0, 1e-300)
+        share = np.zeros((I, R))
+        share[:, CHINA] = 1.0
+        for _ in range(100):
+            cn_in = np.bincount(self.e_mi, d.e_flow0 * share.ravel()[self.e_mx], minlength=I * R).reshape(I, R)
+            new = cn_in / inflow
+            new[:, CHINA] = 1.0
+            if np.allclose(new, share, rtol=0, atol=1e-14):
+                break
+            share = new
+        return share
 
     # ----- outputs ---------------------------------------------------------------------------------------
     CELL_METRICS = (("production", ()), ("imports", ()), ("exports", ()), ("consumption", ("lost", "max_drop_pct")),
@@ -325,8 +342,11 @@ class MineralMarkets(Mechanism):
         self.short_prev = short_share
         # 8. prices from cover relative to buyers' target cover, China and the ex-China pool
         Td = self.T * demand
-        cov = np.stack([S_new[:, CHINA] / np.maximum(Td[:, CHINA], 1e-300),
-                        np.delete(S_new, CHINA, 1).sum(1) / np.maximum(np.delete(Td, CHINA, 1).sum(1), 1e-300)])
+        held = np.stack([S_new[:, CHINA], S_new.sum(1) - S_new[:, CHINA]])
+        target = np.stack([Td[:, CHINA], Td.sum(1) - Td[:, CHINA]])
+        # a side with no users of the item (China makes china_sourced_chips only for export) has no cover of its
+        # own: its price follows the other side's through export parity, so its cover counts as on target
+        cov = np.divide(held, target, out=np.ones_like(held), where=target > 1e-12 * np.maximum(target.max(), 1e-300))
         floor = self.parity * self.P[1] * ref[0] / ref[1]
         price_step(self.P, ref, cov, -np.stack([p["alpha_cn"], p["alpha_ex"]]), d.ceiling, 1.0 / p["tau_price"],
                    floor)
