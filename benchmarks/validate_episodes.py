@@ -35,34 +35,75 @@ from simulator.api import run as run_scenario  # noqa: E402
 OBSERVED = ROOT / "benchmarks" / "episodes" / "observed.csv"
 #: episode name in observed.csv → (scenario file, announcement date)
 EPISODES: dict[str, tuple[str, str]] = {
-    "gallium_germanium_2023": ("china_gallium_licensing_2023.yaml", "2023-07-03"),
-    "graphite_2023": ("replay_graphite_2023.yaml", "2023-10-20"),
-    "antimony_2024": ("replay_antimony_2024.yaml", "2024-08-15"),
-    "us_ban_2024": ("replay_antimony_2024.yaml", "2024-12-03"),
-    "rare_earths_2025": ("replay_rare_earths_2025.yaml", "2025-04-04"),
-    "rare_earths_japan_2010": ("replay_rare_earths_japan_2010.yaml", "2010-09-21"),
+    "ga_2023": ("china_gallium_licensing_2023.yaml", "2023-07-03"),
+    "ge_2023": ("china_gallium_licensing_2023.yaml", "2023-07-03"),
+    "gr_2023": ("replay_graphite_2023.yaml", "2023-10-20"),
+    "sb_2024": ("replay_antimony_2024.yaml", "2024-08-15"),
+    "usban_2024": ("replay_antimony_2024.yaml", "2024-12-03"),
+    "ree_2025": ("replay_rare_earths_2025.yaml", "2025-04-04"),
+    "ree_2010": ("replay_rare_earths_japan_2010.yaml", "2010-09-21"),
 }
+#: observed series stems that stand for a model item (grades or elements of one traded stage)
+ALIASES = {"ree_heavy_oxide_dy": "ree_heavy_oxide", "ree_heavy_oxide_tb": "ree_heavy_oxide",
+           "ree_heavy_oxide_dy_metal": "ree_heavy_oxide", "ree_light_oxide_nd": "ree_light_oxide",
+           "antimony_metal": "antimony_refined", "antimony_oxide": "antimony_refined"}
+#: observed totals over several model items
+TOTALS = {"graphite_natural_total": ("graphite_flake", "graphite_spherical"),
+          "ree_total": ("ree_light_oxide", "ree_heavy_oxide", "ndfeb_magnets")}
+REGION_NAMES = {"SouthKorea": "South_Korea"}
 FLAT = 0.10     # changes within ±10% count as "no change"
 FACTOR = 2.0    # size within a factor of 2
 
 
-def _model_value(res, series: str, when: str, start: dt.date) -> float:
-    """Median over replications: the price on a date, or the exports summed over a month (YYYY-MM)."""
-    arr = res.daily(series)
+def model_keys(series: str) -> list[str]:
+    """The model's daily series (summed) for an observed series name, e.g. ``graphite_flake.china_exports_to_
+    Japan`` → ``graphite_flake.China_to_Japan.flow``; ``ree_total.japan_imports_from_china`` → the China-to-Japan
+    flows of every rare-earth item."""
+    stem, metric = series.split(".", 1)
+    items = TOTALS.get(stem, (ALIASES.get(stem, stem),))
+    if metric.startswith("china_exports_to_"):
+        reg = metric[len("china_exports_to_"):]
+        return [f"{i}.China_to_{REGION_NAMES.get(reg, reg)}.flow" for i in items]
+    if metric == "japan_imports_from_china":
+        return [f"{i}.China_to_Japan.flow" for i in items]
+    if metric == "japan_imports":
+        return [f"{i}.Japan.imports" for i in items]
+    return [f"{i}.{metric}" for i in items]
+
+
+def _span(when: str, start: dt.date) -> tuple[int, int]:
+    """Day range [a, b) of an observed date: a day, a month (YYYY-MM) or a range of months (YYYY-MM/YYYY-MM)."""
+    if "/" in when:
+        a, b = when.split("/")
+        a0, b0 = _span(a, start), _span(b, start)
+        return a0[0], b0[1]
     if len(when) == 7:
         y, m = map(int, when.split("-"))
         a = (dt.date(y, m, 1) - start).days
-        n = calendar.monthrange(y, m)[1]
-        if a < 0 or a + n > arr.shape[1]:
-            return float("nan")
-        return float(np.median(arr[:, a:a + n].sum(axis=1)))
+        return a, a + calendar.monthrange(y, m)[1]
     d = (dt.date.fromisoformat(when) - start).days
-    if d < 0 or d >= arr.shape[1]:
+    return d, d + 1
+
+
+def _model_value(res, series: str, when: str, start: dt.date) -> float:
+    """Median over replications: a price on a date, or flows per month (summed over the month; the monthly
+    mean over a range of months)."""
+    keys = model_keys(series)
+    have = res.pairs[0].scenario.data
+    if not all(k in have for k in keys):
+        raise KeyError(series)
+    arr = sum(res.daily(k) for k in keys)
+    a, b = _span(when, start)
+    if a < 0 or b > arr.shape[1]:
         return float("nan")
-    return float(np.median(arr[:, d]))
+    if b - a == 1:
+        return float(np.median(arr[:, a]))
+    months = max(1.0, (b - a) / 30.4375)
+    return float(np.median(arr[:, a:b].sum(axis=1) / months))
 
 
 def _date(when: str) -> dt.date:
+    when = when.split("/")[-1]
     return dt.date.fromisoformat(when + "-15") if len(when) == 7 else dt.date.fromisoformat(when)
 
 
