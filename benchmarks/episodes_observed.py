@@ -125,7 +125,7 @@ def load(path: Path) -> tuple[list[Row], list[str]]:
             try:
                 parse_date(d["date"])
             except ValueError as exc:
-                errors.append(f"{name}:{line}: {exc}")
+                errors.append(f"{name}:{line}: bad date {d['date']!r}: {exc}")
                 continue
             try:
                 low, high = float(d["low"]), float(d["high"])
