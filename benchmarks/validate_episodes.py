@@ -68,6 +68,8 @@ def model_keys(series: str) -> list[str]:
         return [f"{i}.China_to_Japan.flow" for i in items]
     if metric == "japan_imports":
         return [f"{i}.Japan.imports" for i in items]
+    if metric == "price_china_usd":
+        metric = "price_china"
     return [f"{i}.{metric}" for i in items]
 
 

@@ -185,6 +185,7 @@ PER_ITEM = {   # array name -> (section, key) of a behavioural parameter (item's
     "supply_days": ("supply", "adjustment_days"), "restock_days": ("stocks", "restock_days"),
     "front_share": ("stocks", "front_running_share"), "front_max": ("stocks", "front_running_max_ratio"),
     "keep_share": ("stocks", "exporter_keep_share"), "cover_spread": ("stocks", "holder_cover_spread"),
+    "sourcing_concentration": ("stocks", "sourcing_concentration"),
     "release_ratio": ("strategic", "release_price_ratio"), "release_cover": ("strategic", "release_cover_days"),
     "release_short": ("strategic", "release_short_share"),
     "release_days": ("strategic", "release_days"), "leak_delay": ("trade", "leakage_delay_days"),
@@ -217,6 +218,26 @@ def _order(items: list[str], feeds: dict[str, dict[str, float]]) -> list[str]:
     return out
 
 
+def volume_scales(secs: Mapping[str, Mapping[str, Any]], names: list[str], start: _dt.date,
+                  ref_year: float) -> dict[str, float]:
+    """Factor per mineral (chain) that takes its volumes from their reference year to the scenario's start:
+    ``(1 + g)^years`` with ``g`` the ``consumption_growth`` of the chain's most downstream stage (the chain grows
+    with its end use) and the year from any stage's ``reference_year`` (else ``common.reference_year``). One
+    factor for every stage keeps a balanced chain balanced."""
+    out: dict[str, float] = {}
+    for n in names:                       # upstream first: the last stage seen wins the growth rate
+        iw = secs[n]
+        mineral = str(iw.get("mineral", n))
+        g, y = out.get(mineral + "#g", 0.0), out.get(mineral + "#y", ref_year)
+        if "consumption_growth" in iw:
+            g = float(iw["consumption_growth"])
+        if "reference_year" in iw:
+            y = float(iw["reference_year"])
+        out[mineral + "#g"], out[mineral + "#y"] = g, y
+    return {m: (1.0 + out[m + "#g"]) ** ((start - _dt.date(int(out[m + "#y"]), 7, 1)).days / DAYS_PER_YEAR)
+            for m in {str(secs[n].get("mineral", n)) for n in names}}
+
+
 def load_market_data(world: Mapping[str, Any], start: _dt.date, days: int, bins: int = 8) -> MarketData:
     """Build :class:`MarketData` from a world's market sections for a run starting on ``start``."""
     common: Mapping[str, Any] = {**((world.get("components") or {}).get("common") or {}),
@@ -229,7 +250,6 @@ def load_market_data(world: Mapping[str, Any], start: _dt.date, days: int, bins:
     idx = {n: i for i, n in enumerate(names)}
     I, R = len(names), len(REGIONS)
     ref_year = float(common.get("reference_year", start.year))
-    years = (start - _dt.date(int(ref_year), 7, 1)).days / DAYS_PER_YEAR
     z = lambda: np.zeros((I, R))  # noqa: E731
     cap, prim, rec_share, final, cover, strat = z(), z(), z(), z(), z(), z()
     per: dict[str, list[float]] = {k: [] for k in PER_ITEM}
@@ -237,6 +257,7 @@ def load_market_data(world: Mapping[str, Any], start: _dt.date, days: int, bins:
     p_rows: list[tuple] = []
     s_rows: list[tuple] = []
     f_rows: list[tuple] = []
+    chain_scale = volume_scales(secs, names, start, ref_year)
     units, punits, minerals = [], [], []
     follows: list[tuple[int, int, str]] = []
     p_ex, p_cn, ceiling, scale = [], [], [], []
@@ -245,8 +266,7 @@ def load_market_data(world: Mapping[str, Any], start: _dt.date, days: int, bins:
         minerals.append(str(iw.get("mineral", name)))
         units.append(str(iw.get("unit", "t")))
         punits.append(str(iw.get("price_unit", "USD/kg")))
-        g = float(iw.get("consumption_growth", 0.0))
-        sc = (1.0 + g) ** years
+        sc = chain_scale[minerals[-1]]
         scale.append(sc)
         pr = iw["price"]
         refs = pr.get("reference")
@@ -335,34 +355,51 @@ def load_market_data(world: Mapping[str, Any], start: _dt.date, days: int, bins:
 def _balance(names: list[str], prim: np.ndarray, cap: np.ndarray, final: np.ndarray, rec_share: np.ndarray,
              imports0: np.ndarray, exports0: np.ndarray, f_down: np.ndarray, f_up: np.ndarray,
              f_ratio: np.ndarray) -> list[str]:
-    """Close each item's baseline balance in place, downstream stages first (their output sets their feed use)."""
+    """Close each item's baseline balance in place, downstream stages first (their output sets their feed use).
+
+    A residual within the tolerance goes on final use (which changes nothing upstream) where that stays ≥ 0;
+    else on primary production within capacity; a stage that has neither and is short of feed makes its
+    downstream stages produce less (they are balanced again in the next pass)."""
     I, R = prim.shape
     notes: list[str] = []
-    for m in reversed(range(I)):        # items are ordered upstream first
-        feed = np.zeros(R)
-        for k in np.flatnonzero(f_up == m):
-            feed += f_ratio[k] * prim[f_down[k]]
-        for r in range(R):
-            supply = prim[m, r] + rec_share[m, r] * final[m, r] + imports0[m, r] - exports0[m, r]
-            use = final[m, r] + feed[r]
-            b = supply - use
-            scale = max(use, prim[m, r] + rec_share[m, r] * final[m, r] + imports0[m, r], 1e-12)
-            if abs(b) <= 1e-12 * scale:
-                continue
-            where = f"minerals.{names[m]}.regions.{REGIONS[r]}"
-            if abs(b) > BALANCE_TOLERANCE * scale:
-                y = DAYS_PER_YEAR
-                raise ValueError(
-                    f"{where}: baseline does not balance: primary {prim[m, r] * y:.4g} + recycling "
-                    f"{rec_share[m, r] * final[m, r] * y:.4g} + imports {imports0[m, r] * y:.4g} - exports "
-                    f"{exports0[m, r] * y:.4g} = {supply * y:.4g} t/year vs final consumption {final[m, r] * y:.4g}"
-                    f" + feed use {feed[r] * y:.4g} t/year (> 15%)")
-            if cap[m, r] > 0 and prim[m, r] - b >= 0 and prim[m, r] - b <= cap[m, r]:
-                prim[m, r] -= b
-                notes.append(f"{where}: primary production adjusted by {-b * DAYS_PER_YEAR:+.4g} t/year to balance")
-            elif final[m, r] + b / (1.0 - rec_share[m, r]) >= 0:
-                final[m, r] = (prim[m, r] + imports0[m, r] - exports0[m, r] - feed[r]) / (1.0 - rec_share[m, r])
-                notes.append(f"{where}: final consumption adjusted by {b * DAYS_PER_YEAR:+.4g} t/year to balance")
-            else:
-                raise ValueError(f"{where}: baseline cannot be balanced by production or final consumption")
-    return notes
+    for _ in range(20):
+        changed = False
+        for m in reversed(range(I)):        # items are ordered upstream first
+            feed = np.zeros(R)
+            for k in np.flatnonzero(f_up == m):
+                feed += f_ratio[k] * prim[f_down[k]]
+            for r in range(R):
+                supply = prim[m, r] + rec_share[m, r] * final[m, r] + imports0[m, r] - exports0[m, r]
+                use = final[m, r] + feed[r]
+                b = supply - use
+                scale = max(use, prim[m, r] + rec_share[m, r] * final[m, r] + imports0[m, r], 1e-12)
+                if abs(b) <= 1e-12 * scale:
+                    continue
+                where = f"minerals.{names[m]}.regions.{REGIONS[r]}"
+                if abs(b) > BALANCE_TOLERANCE * scale:
+                    y = DAYS_PER_YEAR
+                    raise ValueError(
+                        f"{where}: baseline does not balance: primary {prim[m, r] * y:.4g} + recycling "
+                        f"{rec_share[m, r] * final[m, r] * y:.4g} + imports {imports0[m, r] * y:.4g} - exports "
+                        f"{exports0[m, r] * y:.4g} = {supply * y:.4g} t/year vs final consumption "
+                        f"{final[m, r] * y:.4g} + feed use {feed[r] * y:.4g} t/year (> 15%)")
+                changed = True
+                new_final = (prim[m, r] + imports0[m, r] - exports0[m, r] - feed[r]) / (1.0 - rec_share[m, r])
+                if new_final >= 0 and (final[m, r] > 0 or cap[m, r] == 0 or b > 0):
+                    final[m, r] = new_final
+                    notes.append(f"{where}: final consumption adjusted by {b * DAYS_PER_YEAR:+.4g} t/year to balance")
+                elif cap[m, r] > 0 and 0 <= prim[m, r] - b <= cap[m, r]:
+                    prim[m, r] -= b
+                    notes.append(f"{where}: primary production adjusted by {-b * DAYS_PER_YEAR:+.4g} t/year to "
+                                 "balance")
+                elif feed[r] > 0:
+                    f = max(0.0, (feed[r] + b) / feed[r])
+                    for k in np.flatnonzero(f_up == m):
+                        prim[f_down[k], r] *= f
+                    notes.append(f"{where}: downstream production scaled by {f:.4f} to the feed available")
+                else:
+                    raise ValueError(f"{where}: baseline cannot be balanced by final consumption, primary "
+                                     "production or feed use")
+        if not changed:
+            return notes
+    raise ValueError("minerals: the baseline balance did not settle in 20 passes")

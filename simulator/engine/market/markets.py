@@ -23,7 +23,7 @@ import numpy as np
 from ..world import Mechanism, RunContext
 from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
 from .prices import price_step, reserve_purchases
-from .stocks import consume, spot_market, strategic_release
+from .stocks import consume, sourcing_classes, spot_market, strategic_release
 from .supply import Projects, china_cut, feed_allowance
 from .trade import LICENSING, TradeRules
 
@@ -69,8 +69,15 @@ class MineralMarkets(Mechanism):
         self.sl0 = np.bincount(self.e_mi, d.e_flow0 * (self.tau_e - 1), minlength=I * R).reshape(I, R)
         self.const0 = self.imports0 - self.demand0 + self.prod0 - self.exports0 + self.sl0 / col(p["restock_days"])
         # state
-        self.S = d.holder_w * d.holder_cover * self.demand0[:, :, None]
-        self.Scn = self.S.sum(axis=2) * self._origin_share0()
+        share0 = self._origin_share0()
+        cn_in0 = np.bincount(self.e_mi, d.e_flow0 * share0.ravel()[self.e_mx], minlength=I * R).reshape(I, R)
+        cn_in0[:, CHINA] += self.prod0[:, CHINA]
+        self.nc_contract = self.prod0 + self.imports0 - cn_in0          # contracted non-Chinese supply, per day
+        inflow0 = np.maximum(self.prod0 + self.imports0, 1e-300)
+        self.hw, self.hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
+                                                   p["sourcing_concentration"])
+        self.S = self.hw * cover * self.demand0[:, :, None]
+        self.Scn = self.S.sum(axis=2) * share0
         self.G = d.strategic0.copy()
         self.releasing = np.zeros((I, R), dtype=bool)
         self.Q = d.primary0.copy()
@@ -331,7 +338,10 @@ class MineralMarkets(Mechanism):
         inflow = production + imports + release
         outflow = exports + buy_cn
         base = Stot + inflow
-        consumption, short_share, _ = consume(self.S, d.holder_w, inflow, outflow, demand)
+        cn_in = imports_cn.copy()
+        cn_in[:, CHINA] += production[:, CHINA] + release[:, CHINA]
+        consumption, short_share = consume(self.S, self.hw, self.hc, cn_in, inflow - cn_in, self.nc_contract,
+                                           outflow, demand, self.T, p["restock_days"][:, None])
         S_new = self.S.sum(axis=2)
         self.G += buy_cn - release
         cn_tmp = self.Scn + imports_cn

@@ -1,12 +1,14 @@
 """Stocks of an item in a region: users' stocks spread over groups of firms, the strategic stockpile, the spot market.
 
 **Users' stocks.** A region's industry stock is not one pool: it is held by many firms and their suppliers, each
-with its own days of cover. The model splits each (item, region) into ``K`` equal-demand *holder groups* whose
-covers are the quantiles of a lognormal (mean ``cover_days``, coefficient of variation ``holder_cover_spread``).
-Arrivals (production, imports, releases) reach each group in proportion to its demand; exports and feed leave in
-proportion to the stock held. A group that runs dry consumes only what reaches it that day, so the thinnest-stocked
-firms stop while the national total is still far from empty — the first line stop comes weeks before the average
-cover is used up. ``users_short_share`` is the demand share of groups that could not meet their demand.
+with its own days of cover and its own suppliers. The model splits each (item, region) into *holder groups*:
+``K`` cover quantiles of a lognormal (mean ``cover_days``, coefficient of variation ``holder_cover_spread``) times
+two sourcing classes — users who buy mostly Chinese-made material and the others (``sourcing_concentration``).
+Chinese-origin arrivals reach the China-sourced users, other supply reaches its contracted buyers, and only what
+comes beyond the contracts (re-orders, spot purchases, stockpile releases) goes to whoever needs it. A group that
+runs dry consumes only what reaches it that day, so the thinnest-stocked China-sourced firms stop while the
+national total is still far from empty — the first line stop comes weeks before the average cover is used up.
+``users_short_share`` is the demand share of groups that could not meet their demand.
 
 **Origin.** Each region's stock carries its Chinese-origin part. Exports to a buyer that a Chinese measure
 restricts may carry only non-Chinese-origin material (third countries do not knowingly re-export Chinese material
@@ -27,22 +29,57 @@ from __future__ import annotations
 import numpy as np
 
 
-def consume(S: np.ndarray, w: np.ndarray, inflow: np.ndarray, outflow: np.ndarray,
-            demand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One day of the holder groups. ``S`` (I, R, K) stocks (updated in place), ``w`` (K,) demand weights,
-    ``inflow``/``outflow``/``demand`` (I, R) per day. Returns consumption (I, R), the demand share of groups short
-    (I, R), and consumption per group (I, R, K)."""
+def sourcing_classes(cover: np.ndarray, cn_share: np.ndarray, concentration: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Holder groups of every (item, region): ``K`` cover quantiles (``cover`` (I, R, K) days, equal demand) ×
+    two sourcing classes. The *China-sourced* class holds the region's Chinese-origin share ``s`` of supply
+    (``cn_share`` (I, R)) and buys ``s + κ(1 − s)`` of its supply from Chinese-origin material; the other class
+    ``s(1 − κ)``, with κ the ``sourcing_concentration`` (1: firms are single-sourced; 0: everyone buys the same
+    mix). Returns weights w, China shares c and covers, each (I, R, 2K); Σ w = 1 and Σ w·c = s."""
+    I, R, K = cover.shape
+    s = cn_share[:, :, None]
+    kap = concentration[:, None, None]
+    w = np.concatenate([np.broadcast_to(s / K, (I, R, K)), np.broadcast_to((1.0 - s) / K, (I, R, K))], axis=2)
+    c = np.concatenate([np.broadcast_to(s + kap * (1.0 - s), (I, R, K)),
+                        np.broadcast_to(s * (1.0 - kap), (I, R, K))], axis=2)
+    return np.ascontiguousarray(w), np.ascontiguousarray(c), np.concatenate([cover, cover], axis=2)
+
+
+def _share(amount: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``amount`` (I, R) split over groups in proportion to ``weights`` (I, R, G); evenly where all are 0."""
+    tot = weights.sum(axis=2, keepdims=True)
+    G = weights.shape[2]
+    frac = np.divide(weights, tot, out=np.full_like(weights, 1.0 / G), where=tot > 0)
+    return amount[:, :, None] * frac
+
+
+def consume(S: np.ndarray, w: np.ndarray, c: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
+            nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
+            restock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One day of the holder groups. ``S`` (I, R, G) stocks (updated in place), ``w``/``c`` (I, R, G) demand
+    weights and China shares; per (I, R) and day: Chinese-origin arrivals ``cn_in``, other arrivals ``nc_in``
+    (production, imports, releases), the contracted part of the latter ``nc_contract`` (its baseline), exports
+    ``outflow``, ``demand``, ``target`` cover (days) and ``restock`` (days).
+
+    Chinese-origin arrivals reach groups by their Chinese purchases ``w·c``; other supply up to the contracted
+    level by ``w·(1 − c)``; what comes beyond it (re-orders, spot, stockpile releases) goes to the groups by need
+    (today's use not covered plus the gap to target cover over ``restock``). Exports leave in proportion to the
+    stock held. Returns consumption (I, R) and the demand share of groups that could not meet their demand."""
     tot = S.sum(axis=2)
-    S += w * inflow[:, :, None]
-    avail = tot + inflow
+    base = np.minimum(nc_in, nc_contract)
+    inflow = _share(cn_in, w * c) + _share(base, w * (1.0 - c))
+    want = w * demand[:, :, None]
+    need = want - inflow + (w * (target * demand)[:, :, None] - S) / restock[:, :, None]
+    inflow += _share(nc_in - base, np.maximum(need, 0.0))
+    S += inflow
+    avail = tot + cn_in + nc_in
     frac = np.divide(outflow, avail, out=np.zeros_like(avail), where=avail > 0)
     S *= (1.0 - np.minimum(frac, 1.0))[:, :, None]
-    want = w * demand[:, :, None]
     cons_k = np.minimum(want, S)
     np.maximum(cons_k, 0.0, out=cons_k)
     S -= cons_k
     short = (cons_k < want * (1.0 - 1e-9)) & (want > 0)
-    return cons_k.sum(axis=2), (short * w).sum(axis=2), cons_k
+    return cons_k.sum(axis=2), (short * w).sum(axis=2)
 
 
 def strategic_release(G: np.ndarray, releasing: np.ndarray, rel: np.ndarray, cover: np.ndarray,
