@@ -1,7 +1,8 @@
 """Baseline mass balance of the stage-based mineral world file, per item and region.
 
 Models nothing: it reads ``simulator/scenario/world/default/minerals_stages.yaml`` (or the path given as the
-first argument) with PyYAML and, for every item and region, compares in t/year (item unit per year)
+first argument; top-level key ``minerals_stages`` or ``minerals``) with PyYAML and, for every item and region,
+compares in t/year (item unit per year)
 
     supply = production (capacity x utilisation) + recycling (recycling_share x consumption) + imports
     demand = exports + final consumption + feed use by downstream stages in the same region
@@ -73,7 +74,8 @@ def main(argv: list[str]) -> int:
     args = [a for a in argv if not a.startswith("--")]
     path = Path(args[0]) if args else DEFAULT
     quiet = "--quiet" in argv
-    minerals = yaml.safe_load(path.read_text())["minerals"]
+    doc = yaml.safe_load(path.read_text())
+    minerals = doc.get("minerals_stages") or doc["minerals"]
     worst = 0.0
     bad = []
     current = None
