@@ -1,6 +1,6 @@
 """Baseline mass balance of the stage-based mineral world file, per item and region.
 
-Models nothing: it reads ``simulator/scenario/world/default/minerals_stages.yaml`` (or the path given as the
+Models nothing: it reads ``simulator/scenario/world/default/minerals.yaml`` (or the path given as the
 first argument; top-level key ``minerals_stages`` or ``minerals``) with PyYAML and, for every item and region,
 compares in t/year (item unit per year)
 
@@ -11,7 +11,7 @@ compares in t/year (item unit per year)
 and prints the residual (supply - demand) in the item's unit and as a share of max(supply, demand).
 Exit status 1 when any residual exceeds the loader's 15% tolerance, 0 otherwise.
 
-Usage: python benchmarks/check_stage_balance.py [path/to/minerals_stages.yaml] [--quiet]
+Usage: python benchmarks/check_stage_balance.py [path/to/minerals.yaml] [--quiet]
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-DEFAULT = Path(__file__).resolve().parents[1] / "simulator/scenario/world/default/minerals_stages.yaml"
+DEFAULT = Path(__file__).resolve().parents[1] / "simulator/scenario/world/default/minerals.yaml"
 TOLERANCE = 0.15
 REGIONS = ["China", "Japan", "South_Korea", "Taiwan", "US", "EU", "Southeast_Asia", "India",
            "Russia_Central_Asia", "Africa", "Australia_Canada", "Latin_America", "rest_of_world"]
