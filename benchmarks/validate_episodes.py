@@ -35,11 +35,11 @@ from simulator.api import run as run_scenario  # noqa: E402
 OBSERVED = ROOT / "benchmarks" / "episodes" / "observed.csv"
 #: episode name in observed.csv → (scenario file, announcement date)
 EPISODES: dict[str, tuple[str, str]] = {
-    "ga_2023": ("china_gallium_licensing_2023.yaml", "2023-07-03"),
-    "ge_2023": ("china_gallium_licensing_2023.yaml", "2023-07-03"),
+    "ga_2023": ("replay_gallium_germanium_2023.yaml", "2023-07-03"),
+    "ge_2023": ("replay_gallium_germanium_2023.yaml", "2023-07-03"),
     "gr_2023": ("replay_graphite_2023.yaml", "2023-10-20"),
     "sb_2024": ("replay_antimony_2024.yaml", "2024-08-15"),
-    "usban_2024": ("replay_antimony_2024.yaml", "2024-12-03"),
+    "usban_2024": ("replay_gallium_germanium_2023.yaml", "2024-12-03"),
     "ree_2025": ("replay_rare_earths_2025.yaml", "2025-04-04"),
     "ree_2010": ("replay_rare_earths_japan_2010.yaml", "2010-09-21"),
 }
@@ -51,6 +51,8 @@ ALIASES = {"ree_heavy_oxide_dy": "ree_heavy_oxide", "ree_heavy_oxide_tb": "ree_h
 TOTALS = {"graphite_natural_total": ("graphite_flake", "graphite_spherical"),
           "ree_total": ("ree_light_oxide", "ree_heavy_oxide", "ndfeb_magnets")}
 REGION_NAMES = {"SouthKorea": "South_Korea"}
+#: observed series whose only public quote is an export price *in* China (fob China): the model's China price
+FOB_CHINA = {"graphite_flake.price_ex_china", "graphite_spherical.price_ex_china"}
 FLAT = 0.10     # changes within ±10% count as "no change"
 FACTOR = 2.0    # size within a factor of 2
 
@@ -59,6 +61,8 @@ def model_keys(series: str) -> list[str]:
     """The model's daily series (summed) for an observed series name, e.g. ``graphite_flake.china_exports_to_
     Japan`` → ``graphite_flake.China_to_Japan.flow``; ``ree_total.japan_imports_from_china`` → the China-to-Japan
     flows of every rare-earth item."""
+    if series in FOB_CHINA:
+        series = series.replace("price_ex_china", "price_china")
     stem, metric = series.split(".", 1)
     items = TOTALS.get(stem, (ALIASES.get(stem, stem),))
     if metric.startswith("china_exports_to_"):

@@ -180,6 +180,7 @@ class MarketData:
 PER_ITEM = {   # array name -> (section, key) of a behavioural parameter (item's own value, else common)
     "tau_price": ("price", "tau_days"), "smoothing": ("price", "smoothing_days"),
     "parity_carry": ("price", "export_parity_carry_per_year"),
+    "parity_pass": ("price", "export_parity_pass_through"),
     "el_short": ("demand", "elasticity_short"), "el_long": ("demand", "elasticity_long"),
     "demand_days": ("demand", "adjustment_days"), "supply_el": ("supply", "elasticity"),
     "supply_days": ("supply", "adjustment_days"), "restock_days": ("stocks", "restock_days"),

@@ -357,7 +357,10 @@ class MineralMarkets(Mechanism):
         # a side with no users of the item (China makes china_sourced_chips only for export) has no cover of its
         # own: its price follows the other side's through export parity, so its cover counts as on target
         cov = np.divide(held, target, out=np.ones_like(held), where=target > 1e-12 * np.maximum(target.max(), 1e-300))
-        floor = self.parity * self.P[1] * ref[0] / ref[1]
+        # export parity: the netback of an export sale, in China-price terms, lifts China's floor only by the
+        # pass-through share of its premium over China's reference (licences ration quantities, not prices)
+        netback = self.parity * self.P[1] * ref[0] / ref[1]
+        floor = ref[0] + p["parity_pass"] * (netback - ref[0])
         price_step(self.P, ref, cov, -np.stack([p["alpha_cn"], p["alpha_ex"]]), d.ceiling, 1.0 / p["tau_price"],
                    floor)
         # 9. alternative supply

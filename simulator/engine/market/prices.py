@@ -6,8 +6,11 @@ recorded trend), ``ceiling`` the item's observed extreme ratio, China's cover it
 ex-China cover the pooled stocks of every other region over their targets. Blocked exports stay in China's stock
 and push the domestic price down while the ex-China price rises (the observed wedge), until:
 
-- **export parity**: traders buy at home to export whenever the domestic price is below the expected netback of
-  an export sale, which floors China's price at the flow-weighted netback share of the ex-China price;
+- **export parity**: traders buy at home to export when the domestic price is below the expected netback of an
+  export sale (approval share × ex-China price, discounted over the licence wait). Licences ration quantities,
+  so only ``export_parity_pass_through`` of that netback's premium over China's reference floors the domestic
+  price (1 = full arbitrage; observed episodes show little: gallium 2023 China +8% while Rotterdam +80%,
+  antimony 2024 China −11% while Rotterdam +175%, Dy/Tb 2025 China ±10% while Europe ×3);
 - **state reserve buying**: while an export restriction on the item is in force and the domestic price is below
   ``buy_below_price_ratio`` × its reference, the state reserve buys up to ``max_purchase_share`` of Chinese
   output a day from the market (China's strategic stock), which lifts China's cover and price;
