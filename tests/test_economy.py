@@ -235,3 +235,25 @@ def test_a_sector_map_naming_a_missing_cell_is_a_clear_error(parts):
     w["economy"]["sector_map"]["japan_cars"] = {"region": "Japan", "io_sector": "cars"}
     with pytest.raises(ValueError, match=r"economy.sector_map.japan_cars.*'cars'"):
         _run(w, "10d")
+
+
+# --- the quarterly GDP table -------------------------------------------------------------------------------
+
+
+def test_gdp_by_quarter_sums_days_and_bands_losses(parts):
+    from simulator.report.gdp import from_pairs, gdp_by_quarter
+    start = _dt.date(2025, 3, 30)                                   # 2 days of Q1, then Q2
+    base = np.full((3, 10), 10.0)
+    scen = base - np.array([[0.0] * 10, [1.0] * 10, [2.0] * 10])     # replications lose 0, 1, 2 a day
+    df = gdp_by_quarter(start, {"Japan": scen}, {"Japan": base})
+    q1, q2 = df.iloc[0], df.iloc[1]
+    assert (q1.quarter, q1.days, q2.quarter, q2.days) == ("2025Q1", 2, "2025Q2", 8)
+    assert q2.baseline_gdp_usd == 80.0 and q2.gdp_p50_usd == 72.0 and q2.loss_usd_p50 == 8.0
+    assert q2.loss_usd_p05 == pytest.approx(0.8) and q2.loss_usd_p95 == pytest.approx(15.2)
+    assert q2.loss_pct_p50 == pytest.approx(10.0)
+    from simulator.runner import Pair
+    b, s = _run(_world(), "100d")
+    table = from_pairs(_dt.date(2025, 1, 1), [Pair(0, 0, b, s)])
+    jp = table[table.region == "Japan"].set_index("quarter")
+    assert jp.loc["2025Q1", "loss_usd_p50"] > 0 and set(table.region) >= {"Japan", "China", "US"}
+    assert jp.loc["2025Q1", "loss_usd_p50"] == pytest.approx(s.get("economy.Japan.gdp_loss")[:90].sum(), rel=1e-9)
