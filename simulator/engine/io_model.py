@@ -18,9 +18,11 @@ Two models use it:
 - **ARIO (dynamic, one step a day)**, after Hallegatte (2008, 2014) as documented for BoARIO (Juhel 2023):
   firms hold inventories of each input *product* (days of use), produce
   ``min(demand, capacity)`` cut further in proportion when an input's inventory is below ``ψ`` × its target,
-  ration all their customers (other firms and final demand) in proportion to what they ordered, and order
-  what they used plus ``1/τ`` of the gap between target and actual inventory, spread over suppliers by the
-  table's initial shares (no substitution between suppliers). With no shock the table is an exact fixed
+  serve their own orders to themselves first (the chain inside a cell is already cut by its capacity) and
+  ration all their other customers (firms and final demand) in proportion to what they ordered, and order
+  what they used plus ``1/τ`` of the shortfall of inventory below its target (the target follows the day's
+  planned output; stocks above target are kept, not run down), spread over suppliers by the table's initial
+  shares (no substitution between suppliers). With no shock the table is an exact fixed
   point: every step returns the table's output bit for bit.
 """
 from __future__ import annotations
@@ -221,6 +223,7 @@ class ARIO:
         self.G[np.arange(n) % ns, np.arange(n)] = 1.0
         self.ZS = self.G @ self.Z                      # (products, cells) inputs used per day at x0
         self.prod_of = np.arange(n) % ns             # product index of each selling cell
+        self.diag = np.diag_indices(n)
         d = p.inventory_days
         self.days = (np.repeat(d[:, None], n, axis=1) if d.ndim == 1
                      else d[:, np.arange(n) % ns])          # (products, cells) target days of use
@@ -251,17 +254,24 @@ class ARIO:
         factor = np.minimum(1.0, np.minimum(lim.min(axis=0), phys.min(axis=0)))
         factor = np.maximum(factor, 0.0)
         x_a = np.where(factor < 1.0, x_opt * factor, x_opt)
-        # distribution: every client of a cell gets the same share of what it asked for
-        served = np.where(demand > 0, np.minimum(1.0, x_a / np.where(demand > 0, demand, 1.0)), 1.0)
+        # distribution: a cell first serves its own orders to itself (the integrated chain inside a cell is
+        # already cut by its capacity), then every other client, firm or final demand, gets the same share
+        own = np.diagonal(self.orders)
+        own_served = np.minimum(own, x_a)
+        rest = demand - own
+        served = np.where(rest > 0, np.minimum(1.0, (x_a - own_served) / np.where(rest > 0, rest, 1.0)), 1.0)
         self.shortage_share = 1.0 - served
         received = self.orders * served[:, None]
+        received[self.diag] = own_served
         ratio = np.where(self.x0 > 0, x_a / np.where(self.x0 > 0, self.x0, 1.0), 0.0)
         used = self.ZS * ratio[None, :]
         delta = self.G @ received - used                   # exactly 0 at the equilibrium
         self.inv = np.where(self.finite, self.inv + delta, 0.0)
-        # orders for tomorrow: what was used, plus 1/τ of the gap to the target at x_opt
+        # orders for tomorrow: what was used, plus 1/τ of the shortfall below the target at x_opt (an
+        # inventory above target is not run down by ordering less: no destocking bullwhip, as in BoARIO)
         goal = np.where(self.finite, np.where(self.finite, self.days, 0.0) * need, 0.0)
-        total = np.maximum(0.0, used + np.where(self.finite, (goal - self.inv) / p.tau_inventory, 0.0))
+        gap = np.where(self.finite, np.maximum(0.0, goal - self.inv), 0.0)
+        total = used + gap / p.tau_inventory
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(self.ZS > 0, total / np.where(self.ZS > 0, self.ZS, 1.0), 0.0)
         self.orders = self.Z * scale[self.prod_of, :]      # initial supplier shares, no substitution
