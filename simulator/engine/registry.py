@@ -4,5 +4,6 @@ from __future__ import annotations
 from .fabs import FabFleets
 from .market import MineralMarkets
 from .industries import Industries
+from .economy import Economy
 
-MECHANISMS: list = [FabFleets, MineralMarkets, Industries]
+MECHANISMS: list = [FabFleets, MineralMarkets, Industries, Economy]
