@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from .report.gdp import write_gdp_by_quarter
 from .report import frames
 from .report.resolved import dump, resolved
 from .report.writer import write_atomically, write_csv, write_json
@@ -101,6 +102,7 @@ class Result:
             write_csv(self.timeseries_wide, tmp / "timeseries_wide.csv")
             write_csv(self.events, tmp / "events.csv")
             write_csv(self.by_replication, tmp / "metrics_by_replication.csv")
+            write_gdp_by_quarter(sc.start, self.pairs, tmp)
             (tmp / "scenario.resolved.yaml").write_text(dump(resolved(self.loaded)), encoding="utf-8")
             if xlsx:
                 from .report.xlsx import write_xlsx
