@@ -57,6 +57,12 @@ def load_scenario() -> Scenario:
     return Scenario.model_validate(load_text(SCENARIO.read_text(encoding="utf-8")).data)
 
 
+def calibration_item(world: dict) -> str:
+    """The market item the Rotterdam 99.99% price and China's customs exports of gallium describe: primary
+    (4N) gallium where the world has stages, else the one gallium item."""
+    return "gallium_primary" if "gallium_primary" in world["minerals"] else "gallium_refined"
+
+
 def run(scenario: Scenario | None = None):
     """Baseline and scenario recorders of the calibration run (minerals part of the default world only)."""
     sc = scenario or load_scenario()
@@ -70,9 +76,10 @@ def run(scenario: Scenario | None = None):
 def compare(csv_path: Path) -> tuple[list[dict], dict[str, bool], Scenario, object]:
     """Rows of model vs observed and the target checks."""
     sc, base, scen = run()
+    item = calibration_item({"minerals": load_world(sc.world).values["minerals"]})
     day = lambda d: (d - sc.start).days  # noqa: E731
-    p_ex, p_cn = scen.get("gallium.price_ex_china"), scen.get("gallium.price_china")
-    x, xb = scen.get("gallium.china_exports"), base.get("gallium.china_exports")
+    p_ex, p_cn = scen.get(f"{item}.price_ex_china"), scen.get(f"{item}.price_china")
+    x, xb = scen.get(f"{item}.china_exports"), base.get(f"{item}.china_exports")
 
     def month(arr: np.ndarray, ym: str) -> float:
         y, m = map(int, ym.split("-"))
@@ -134,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['series']:<20} {r['date']:<11} {obs:>15} {r['model']:>9.2f} {r['unit']:<8} "
               f"{'yes' if r['ok'] else 'no'}")
     for e in scen.events:
-        if e.entity == "gallium" and e.event == "licences_granted":
+        if e.entity.startswith("gallium") and e.event == "licences_granted":
             print(f"first gallium licences decided on {sc.start + dt.timedelta(days=int(e.day))} (observed 2023-09-21)")
     print("\nTarget:")
     for name, ok in checks.items():

@@ -1,4 +1,4 @@
-"""Cost of one daily step of the mineral markets (all six minerals), in µs/day.
+"""Cost of one daily step of the mineral markets (every item of every mineral), in µs/day.
 
 Times ``MineralMarkets.step`` alone over a 3-year run, once with no countermeasure and once with China licensing
 gallium and germanium against all importers plus a ban of natural graphite and antimony against Japan (the spot
@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.engine.minerals import MineralMarkets  # noqa: E402
+from simulator.engine.market import MineralMarkets  # noqa: E402
 from simulator.engine.world import _daily, build  # noqa: E402
 from simulator.scenario.schema import Scenario  # noqa: E402
 from simulator.scenario.world_data import load_world  # noqa: E402
@@ -28,7 +28,7 @@ MEASURES = [
     {"id": "lic", "against": ["all"], "mineral": ["gallium", "germanium"], "kind": "licensing",
      "announced": "2026-01-06", "effective": "2026-02-01", "licence_delay": "90d", "licence_delay_sd": "30d",
      "approval_share": 0.7},
-    {"id": "ban", "against": ["Japan"], "mineral": ["graphite_natural", "antimony"], "kind": "ban",
+    {"id": "ban", "against": ["Japan"], "mineral": ["graphite", "antimony"], "kind": "ban",
      "announced": "2026-01-06", "effective": "2026-02-01", "leakage": 0.1},
 ]
 

@@ -186,6 +186,7 @@ PER_ITEM = {   # array name -> (section, key) of a behavioural parameter (item's
     "front_share": ("stocks", "front_running_share"), "front_max": ("stocks", "front_running_max_ratio"),
     "keep_share": ("stocks", "exporter_keep_share"), "cover_spread": ("stocks", "holder_cover_spread"),
     "release_ratio": ("strategic", "release_price_ratio"), "release_cover": ("strategic", "release_cover_days"),
+    "release_short": ("strategic", "release_short_share"),
     "release_days": ("strategic", "release_days"), "leak_delay": ("trade", "leakage_delay_days"),
     "persistence": ("investment", "persistence_days"), "spot_el": ("spot", "release_elasticity"),
     "spot_cap": ("spot", "capacity_share"), "spot_transport": ("spot", "transport_days"),

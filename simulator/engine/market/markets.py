@@ -78,6 +78,7 @@ class MineralMarkets(Mechanism):
         self.L = np.ones((I, R))
         self.sigma = np.zeros((len(d.s_from), R))
         self.served = np.ones((I, R))
+        self.short_prev = np.zeros((I, R))
         self.x_prev = self.exports0.copy()
         self.cap_now = d.capacity.copy()
         self.extra = np.zeros((I, R))
@@ -246,8 +247,8 @@ class MineralMarkets(Mechanism):
         cover_now = Stot / dem_safe
         was = self.releasing
         release, self.releasing = strategic_release(
-            self.G, was, rel, cover_now, p["release_ratio"][:, None], p["release_cover"][:, None],
-            d.cover_days, d.strategic0 / p["release_days"][:, None])
+            self.G, was, rel, cover_now, self.short_prev, p["release_ratio"][:, None], p["release_cover"][:, None],
+            p["release_short"][:, None], d.cover_days, d.strategic0 / p["release_days"][:, None])
         if (self.releasing != was).any():
             self._release_events(day, was, rel, cover_now)
         buy_cn = np.zeros((I, R))
@@ -321,6 +322,7 @@ class MineralMarkets(Mechanism):
         self.Scn = np.clip(cn_tmp - exports_cn - share_tmp * (consumption + buy_cn), 0.0, S_new)
         self.Scn[:, CHINA] = S_new[:, CHINA]
         self.served = np.where(demand > 0, consumption / dem_safe, 1.0)
+        self.short_prev = short_share
         # 8. prices from cover relative to buyers' target cover, China and the ex-China pool
         Td = self.T * demand
         cov = np.stack([S_new[:, CHINA] / np.maximum(Td[:, CHINA], 1e-300),

@@ -13,8 +13,9 @@ restricts may carry only non-Chinese-origin material (third countries do not kno
 to a restricted destination; the countermeasure's ``leakage`` is the explicit exception).
 
 **Strategic stockpile** (JOGMEC's 60-day target, China's state reserve): released when the price a region faces
-exceeds ``release_price_ratio`` × its reference or its industry cover falls below ``release_cover_days``, over
-``release_days``; stops at half the trigger premium with cover restored.
+exceeds ``release_price_ratio`` × its reference, its industry cover falls below ``release_cover_days``, or a
+``release_short_share`` of its users' demand went unserved (the agency answers firms that run out, not only the
+national average), over ``release_days``; stops at half the trigger premium with cover restored and no user short.
 
 **Spot market** outside China: holders sell stock above a price-dependent desired cover
 ``cover_days × demand × max(exporter_keep_share, (P/P_ref)^−e)`` to regions whose orders the edges do not fill,
@@ -45,13 +46,14 @@ def consume(S: np.ndarray, w: np.ndarray, inflow: np.ndarray, outflow: np.ndarra
 
 
 def strategic_release(G: np.ndarray, releasing: np.ndarray, rel: np.ndarray, cover: np.ndarray,
-                      ratio: np.ndarray, cover_trigger: np.ndarray, cover_target: np.ndarray,
-                      rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Today's release (I, R) per day and the new releasing flags, from the price ratio ``rel`` a region faces and
-    its industry ``cover`` (days). Starts on either trigger, stops at half the trigger premium with cover restored
-    or when the stockpile is empty."""
-    start = (rel >= ratio) | (cover < cover_trigger)
-    stop = (rel < 1.0 + (ratio - 1.0) / 2) & (cover >= cover_target)
+                      short: np.ndarray, ratio: np.ndarray, cover_trigger: np.ndarray, short_trigger: np.ndarray,
+                      cover_target: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Today's release (I, R) per day and the new releasing flags, from the price ratio ``rel`` a region faces, its
+    industry ``cover`` (days) and the demand share of its users that ran short yesterday (``short``). Starts on any
+    trigger, stops at half the trigger premium with cover restored and no user short, or when the stockpile is
+    empty."""
+    start = (rel >= ratio) | (cover < cover_trigger) | (short >= short_trigger)
+    stop = (rel < 1.0 + (ratio - 1.0) / 2) & (cover >= cover_target) & (short <= 0.0)
     now = (G > 0) & np.where(releasing, ~stop, start)
     return np.where(now, np.minimum(G, rate), 0.0), now
 
