@@ -26,11 +26,12 @@ def test_ban_cuts_the_targeted_edge_to_zero_and_spares_the_others():
     assert flow(s, "metal.China_to_Japan")[EFFECTIVE_DAY - 1] > 0.0
     assert np.all(flow(s, "metal.China_to_US")[EFFECTIVE_DAY:] > 0.5 * F0["metal.China_to_US"])
     assert np.all(flow(s, "magnet.China_to_Japan") > 0.5 * F0["magnet.China_to_Japan"])
-    # blocked orders are re-ordered at once from Japan's other suppliers (Southeast Asia, the US)
+    # blocked orders are re-ordered at once from Japan's other suppliers: Southeast Asia refines its own metal
+    # and ships more; the US, whose metal is all Chinese, may not re-export it to a banned buyer
     first = slice(EFFECTIVE_DAY, EFFECTIVE_DAY + 10)
-    alt = sum(flow(s, f"metal.{x}_to_Japan")[first].sum() for x in ("Southeast_Asia", "US"))
-    alt0 = sum(flow(base, f"metal.{x}_to_Japan")[first].sum() for x in ("Southeast_Asia", "US"))
-    assert alt > 2.0 * alt0
+    alt, alt0 = flow(s, "metal.Southeast_Asia_to_Japan")[first].sum(), flow(base, "metal.Southeast_Asia_to_Japan")[first].sum()
+    assert alt > 1.4 * alt0                      # up to its refinery's capacity
+    assert np.all(flow(s, "metal.US_to_Japan")[SETTLED:] == 0.0)
 
 
 def test_quota_caps_the_edge_at_its_share_of_the_baseline_flow():
@@ -77,9 +78,6 @@ def test_a_ban_without_leakage_leaves_the_target_no_chinese_origin_material():
     assert leaky.get("testium_metal.Japan.unmet_demand").sum() < tight.get("testium_metal.Japan.unmet_demand").sum()
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: the US stock starts with no Chinese-origin part "
-                                       "(markets.py __init__, Scn = 0 outside China), so the US re-exports "
-                                       "Chinese metal to banned Japan for weeks after the ban")
 def test_a_region_supplied_only_by_china_re_exports_nothing_to_a_banned_buyer():
     base, s = run_tw([measure(leakage=0.0)])
     us = flow(s, "metal.US_to_Japan")
@@ -138,10 +136,12 @@ def test_a_ban_never_supplies_the_target_better_than_licensing_on_the_default_wo
         for item in items:
             if not ban.has(f"{item}.Japan.consumption"):
                 continue
+            # "supplied" = the share of demand served: consumption alone also moves with demand, which reacts
+            # to the price (a ban on everyone can leave an item cheaper ex-China than licensing does)
             cb, ub = _japan_totals(ban, item)
             cl, ul = _japan_totals(lic, item)
-            assert cb <= cl * (1 + 1e-9), (item, cb, cl)
             assert ub >= ul * (1 - 1e-9) - 1e-12, (item, ub, ul)
+            assert cb / (cb + ub) <= cl / (cl + ul) * (1 + 1e-9) if cb + ub > 0 and cl + ul > 0 else True, item
             checked += 1
     assert checked >= 3
 

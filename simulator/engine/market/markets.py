@@ -290,9 +290,10 @@ class MineralMarkets(Mechanism):
         ship, leak = tr.apply(day, req)
         # 6. exporters ship what their stock allows beyond what they keep; restricted buyers get no Chinese origin
         keep = p["keep_share"][:, None] * self.T * demand
-        avail = np.maximum(Stot + production - keep, 0.0)
+        avail = np.maximum(Stot + production + imports - keep, 0.0)     # goods that arrived today can leave today
         cn_share = np.divide(self.Scn, Stot, out=np.zeros_like(Stot), where=Stot > 0)
         cn_share[:, CHINA] = 1.0
+        cn_share[cn_share > 1.0 - 1e-9] = 1.0          # rounding must not make all-Chinese stock re-exportable
         out = ship + leak
         asked = np.bincount(self.e_mx, out, minlength=I * R)
         sc = np.minimum(1.0, np.divide(avail.ravel(), asked, out=np.ones(I * R), where=asked > 0))[self.e_mx]
@@ -352,7 +353,9 @@ class MineralMarkets(Mechanism):
         self.short_prev = short_share
         # 8. prices from cover relative to buyers' target cover, China and the ex-China pool
         Td = self.T * demand
-        held = np.stack([S_new[:, CHINA], S_new.sum(1) - S_new[:, CHINA]])
+        users = demand > 0                      # stocks passing through a region with no users are not cover
+        held_ex = np.where(users, S_new, 0.0)
+        held = np.stack([S_new[:, CHINA], held_ex.sum(1) - held_ex[:, CHINA]])
         target = np.stack([Td[:, CHINA], Td.sum(1) - Td[:, CHINA]])
         # a side with no users of the item (China makes china_sourced_chips only for export) has no cover of its
         # own: its price follows the other side's through export parity, so its cover counts as on target
@@ -360,11 +363,11 @@ class MineralMarkets(Mechanism):
         # export parity: the netback of an export sale, in China-price terms, lifts China's floor only by the
         # pass-through share of its premium over China's reference (licences ration quantities, not prices)
         netback = self.parity * self.P[1] * ref[0] / ref[1]
-        floor = ref[0] + p["parity_pass"] * (netback - ref[0])
+        floor = np.where(netback > ref[0], ref[0] + p["parity_pass"] * (netback - ref[0]), netback)
         price_step(self.P, ref, cov, -np.stack([p["alpha_cn"], p["alpha_ex"]]), d.ceiling, 1.0 / p["tau_price"],
                    floor)
         # 9. alternative supply
-        self.extra, newcap = self.projects.step(day, self.P[1])
+        self.extra, newcap = self.projects.step(day, self.P[1], ref[1])
         self.cap_now = d.capacity + self.extra
         # 10. events and record
         unmet = demand - consumption
@@ -373,7 +376,7 @@ class MineralMarkets(Mechanism):
             self._licence_events(day)
         vals = {"production": production, "imports": imports, "exports": exports, "consumption": consumption,
                 "demand": demand, "feed_use": feed * self.served, "unmet_demand": unmet, "industry_stock": S_new,
-                "days_of_cover": S_new / dem_safe, "strategic_stock": self.G,
+                "days_of_cover": np.where(demand > 0, S_new / dem_safe, 0.0), "strategic_stock": self.G,
                 "stock_change": S_new - Stot + buy_cn - release, "spot_imports": spot_in, "spot_exports": spot_out,
                 "imports_chinese_origin": imports_cn, "users_short_share": short_share,
                 "china_exports": exports[:, CHINA], "newcap": newcap}

@@ -6,14 +6,17 @@
 - **Feed**: a stage that consumes upstream items (refining, separation, magnet making) produces at most what its
   feed allows: output × the smallest share of its feed demand that the region's stock served yesterday. Feed that
   was shipped to China for refining is used up there; it cannot reach a buyer as finished product.
-- **Projects** (restarts, new plants) start when the smoothed ex-China price stays above their long-run cost for
-  a persistence window, come online after their lead time and ramp up logistically.
+- **Projects** (restarts, new plants) start when the smoothed ex-China price stays above their long-run cost, and
+  5% above its no-policy reference, for a persistence window; they come online after their lead time and ramp up
+  logistically.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .data import REGIONS
+
+PREMIUM = 1.05    # smoothed price over its reference that counts as a disruption signal for new supply
 
 
 def china_cut(p_cn_ratio: np.ndarray, restricted: np.ndarray, below: np.ndarray, max_cut: np.ndarray) -> np.ndarray:
@@ -54,8 +57,9 @@ class Projects:
         self.p_smooth: np.ndarray | None = None
         self.any_started = False
 
-    def step(self, day: int, p_ex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Extra capacity (I, R) per day online today and new capacity per item (I,) per year."""
+    def step(self, day: int, p_ex: np.ndarray, p_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Extra capacity (I, R) per day online today and new capacity per item (I,) per year, from today's
+        ex-China price ``p_ex`` and its no-policy reference ``p_ref`` (I,)."""
         d = self.d
         I, R = d.shape
         if not self.N:
@@ -64,7 +68,9 @@ class Projects:
             self.p_smooth = p_ex.copy()
         if self.waiting.any():
             self.p_smooth += (p_ex - self.p_smooth) / d.per["smoothing"]
-            above = self.p_smooth[d.p_m] > d.p_cost
+            # a project answers a disruption: the smoothed price must beat its long-run cost and stand above the
+            # no-policy reference (capacity growth at reference prices is already in the world data)
+            above = (self.p_smooth[d.p_m] > d.p_cost) & (self.p_smooth[d.p_m] > PREMIUM * p_ref[d.p_m])
             self.streak = (self.streak + 1.0) * above
             new = self.waiting & (self.streak >= d.per["persistence"][d.p_m])
             for k in np.flatnonzero(new):
