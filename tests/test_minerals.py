@@ -170,6 +170,7 @@ def test_mass_balance_on_the_default_world_under_several_measures():
 def test_mass_balance_on_the_tiny_world_with_leakage_licensing_and_spot():
     w = world()
     _, s = run_tw([measure(leakage=0.2, ends="2026-09-01"),
+                   measure(id="us", against=["US"]),
                    measure(id="lic", against=["all"], kind="licensing", items=["testium_magnet"])])
     assert sum(s.get(f"testium_metal.{r}.spot_imports").sum() for r in ("Japan", "US")) > 0
     _mass_balance(s, w)
