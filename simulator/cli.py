@@ -41,6 +41,8 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(argv: list[str]) -> int:
+    import time
+    t_start = time.perf_counter()
     parser = _run_parser()
     args = parser.parse_args(argv)
     if args.out is not None and not args.out.strip():
@@ -65,7 +67,7 @@ def _cmd_run(argv: list[str]) -> int:
     except OutputError as exc:
         print(f"simulate: --out {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    res = run_loaded(loaded, jobs=max(1, args.jobs))
+    res = run_loaded(loaded, jobs=max(1, args.jobs), progress=False if args.quiet else None)
     command = "simulate " + " ".join(shlex.quote(a) for a in argv)
     try:
         folder = res.write(out, command=command, xlsx=True if args.xlsx else None,
@@ -74,14 +76,17 @@ def _cmd_run(argv: list[str]) -> int:
         print(f"simulate: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if not args.quiet:
+        from .report.terminal import legend
         sc = loaded.scenario
-        heads = {k for k, i in res.pairs[0].scenario.info.items() if i.headline}
         print(f"{sc.name}: {sc.replications} replication(s) x (scenario + baseline), {sc.days} days from "
-              f"{sc.start}, seed {sc.seed}, {res.runtime_s:.2f} s")
-        print(headline_table(res.summary, heads))
-        print(f"\nresults in {folder}/\n  summary.csv, timeseries.csv, timeseries_wide.csv, events.csv, "
-              f"metrics_by_replication.csv,\n  scenario.resolved.yaml, manifest.json"
-              + (", plots/" if (folder / "plots").is_dir() else ""))
+              f"{sc.start}, seed {sc.seed}, {time.perf_counter() - t_start:.1f} s "
+              f"(simulation {res.runtime_s:.1f} s)")
+        print(headline_table(res.summary, res.headline_keys, scenario=sc))
+        print(legend())
+        for note in res.notes:
+            print(f"note: {note}")
+        files = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+        print(f"\nresults in {folder}/  (open report.html in a browser)\n  " + ", ".join(files))
     return 0
 
 
