@@ -144,7 +144,7 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
     cols = 2 if n > 1 else 1
     rows = (n + cols - 1) // cols
     extra = 0.16 * (note.count("\n") + 1) + 0.1 if note else 0.0
-    height = 3.3 * rows + extra + 1.0
+    height = 3.3 * rows + extra + 1.2
     fig, axes = plt.subplots(rows, cols, figsize=(7.2 * cols, height), squeeze=False, dpi=DPI)
     for ax, (gtitle, keys) in zip(axes.flat, groups):
         for i, (key, label) in enumerate(keys):
@@ -160,10 +160,10 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
         ax.legend(fontsize=8, loc="best", framealpha=0.85)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    fig.suptitle(f"{res.scenario.name}: {title}", fontsize=13)
+    fig.suptitle(f"{res.scenario.name}: {title}", fontsize=13, y=1 - 0.12 / height, va="top")
     bottom_in = extra + 0.4
     fig.subplots_adjust(left=0.08 if cols == 2 else 0.12, right=0.98, bottom=bottom_in / height,
-                        top=1 - 0.55 / height, hspace=0.45, wspace=0.22)
+                        top=1 - 0.8 / height, hspace=0.45, wspace=0.22)
     if note:
         fig.text(0.01, 0.01, note, fontsize=7.5, ha="left", va="bottom", color="dimgrey")
     png, svg = path.with_suffix(".png"), path.with_suffix(".svg")
