@@ -331,7 +331,7 @@ def test_progress_counts_completions_and_failures_and_writes_plain_lines_off_a_t
     q = Progress(2, stream=plain)
     q.update()
     q.close()
-    assert "\r" not in plain.getvalue() and plain.getvalue().splitlines()[-1].startswith("2/2 runs")
+    assert "\r" not in plain.getvalue() and plain.getvalue().splitlines()[-1].startswith("1/2 runs")
     off = io.StringIO()
     Progress(2, stream=off, enabled=False).close()   # --quiet
     assert off.getvalue() == ""
