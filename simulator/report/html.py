@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..units import format_duration
 from .relevance import entity_score, scenario_words, tokens
 from .terminal import HEAD, headline_rows, legend, number
 
@@ -92,6 +93,18 @@ def _impacts_section(res: "Result") -> str:
             f"low = lowest day. All series in impacts.csv.</p>")
 
 
+def _trigger_text(d: dict) -> str:
+    """``after jp_ban, on effective, delay 30d, probability 0.8`` or ``when M below 0.9 ... for 30d``."""
+    parts = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            parts.append(f"{k} " + " ".join(f"{kk} {format_duration(vv) if kk in ('for', 'duration') else vv}"
+                                            for kk, vv in v.items()))
+        else:
+            parts.append(f"{k} {format_duration(v) if k in ('delay', 'for') else v}")
+    return ", ".join(parts)
+
+
 def _timeline(res: "Result") -> str:
     sc = res.scenario
     ev = res.events
@@ -101,11 +114,12 @@ def _timeline(res: "Result") -> str:
     for m in sc.measures:
         what = ", ".join(getattr(m, "measures", []) or []) or f"{getattr(m, 'kind', '')} on {', '.join(m.mineral)}"
         when = (f"announced {m.announced_date()}, effective {m.effective}" if m.trigger is None else
-                "trigger: " + ", ".join(f"{k} {v}" for k, v in m.trigger.model_dump(exclude_none=True).items()))
+                "trigger: " + _trigger_text(m.trigger.model_dump(exclude_none=True, by_alias=True)))
         fired = scen[(scen["entity"] == m.id) & (scen["event"] == "effective")]["replication"].nunique() \
             if not scen.empty else 0
         rows.append([m.id, m.by, ", ".join(m.against), what, when, f"{fired}/{n}"])
-    out = _table(["measure", "by", "against", "what", "when", "in effect in"], rows, left=5, ident="measures")
+    out = _table(["measure", "by", "against", "what", "when", "replications in effect"], rows, left=5,
+                 ident="measures")
     if not scen.empty:
         r0 = scen[scen["replication"] == 0]
         first = r0.groupby(["entity", "event"], observed=True, sort=False)["date"].agg(["min", "count"]).reset_index()

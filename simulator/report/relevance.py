@@ -54,15 +54,17 @@ def scenario_words(sc: Scenario) -> dict[str, float]:
     return words
 
 
-def entity_score(entity: str, words: Mapping[str, float], headline: bool = False) -> float:
-    """Relevance of one entity: headline bonus plus the weights of the scenario words in its name."""
-    score = HEADLINE if headline else 0.0
+def matched(entity: str, words: Mapping[str, float]) -> list[str]:
+    """The scenario words found in an entity's name."""
     toks = tokens(entity)
     joined = entity.lower()
-    for w, weight in words.items():
-        if w in toks or (len(w) > 4 and w in joined):   # 'graphite_natural' matches its own entity name
-            score += weight
-    return score
+    # whole word parts, or a longer word inside the name ('graphite_natural' in 'graphite_natural.Japan')
+    return [w for w in words if w in toks or (len(w) > 4 and w in joined)]
+
+
+def entity_score(entity: str, words: Mapping[str, float], headline: bool = False) -> float:
+    """Relevance of one entity: headline bonus plus the weights of the scenario words in its name."""
+    return (HEADLINE if headline else 0.0) + sum(words[w] for w in matched(entity, words))
 
 
 def order_keys(keys: list[str], entity_of: Mapping[str, str], headline: set[str], sc: Scenario) -> list[str]:

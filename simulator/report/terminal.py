@@ -1,7 +1,8 @@
 """The headline table printed after a run: who loses what, in which unit, and how sure.
 
-Rows are the series the scenario is about (``report.relevance``): the model's headline series and the series of
-entities the scenario's measures name (its minerals, target regions, vendors ...), most relevant first. A row
+Rows are the series the scenario is about (``report.relevance``): the model's headline series, and the outputs and
+prices of entities named by two of the scenario's words at once (``gallium.Japan`` when it restricts gallium to
+Japan), most relevant first. A row
 appears when the scenario moved the series in some replication; a headline series of an entity the scenario
 names is shown even when unchanged (``no change``), so a question the scenario asks is never silently dropped.
 
@@ -109,7 +110,7 @@ def headline_rows(summary: pd.DataFrame, headline_keys: set[str], scenario=None,
     """Rows (series, impact, band, also, date, P) for the series the scenario is about, most relevant first.
 
     Without ``scenario`` only the headline series are considered, in summary order."""
-    from .relevance import entity_score, scenario_words
+    from .relevance import entity_score, matched, scenario_words
     words = scenario_words(scenario) if scenario is not None else {}
     by_series: dict[str, dict[str, object]] = {}
     entity_of: dict[str, str] = {}
@@ -126,7 +127,7 @@ def headline_rows(summary: pd.DataFrame, headline_keys: set[str], scenario=None,
         m = by_series[key]
         head = key in headline_keys
         named = score[key] - (100.0 if head else 0.0) > 0
-        if not head and not named:
+        if not head and len(matched(entity_of[key], words)) < 2:
             continue
         if _unchanged(m):
             if head and named and ("lost" in m or "peak" in m):
