@@ -8,7 +8,8 @@ scenario moves its series away from the baseline; panels are ordered by what the
 (``report.relevance``).
 
 Each panel shows the scenario's replication median (solid), the p05–p95 band across replications (shaded) and
-the baseline mean (dashed), all named in the legend. The measures' announcement (dotted) and effect (solid grey)
+the baseline mean (dashed); a legend under the title says so, and panels with two series (ex-China and China
+prices) name them in their own legend. The measures' announcement (dotted) and effect (solid grey)
 dates of replication 0 are vertical lines tagged with small numbers; the numbers are explained under the
 figure, so labels never collide or run off the edge.
 """
@@ -60,18 +61,27 @@ def _panel(ax, res: "Result", key: str, label: str, color: str) -> None:
     S = res.daily(key)[:, ::k]
     B = res.daily(key, "baseline")[:, ::k]
     x = _dates(res)
-    n = S.shape[0]
     with np.errstate(invalid="ignore"):
-        if n > 1:
+        if S.shape[0] > 1:
             lo, mid, hi = np.nanpercentile(S, [5, 50, 95], axis=0)
-            ax.fill_between(x, lo, hi, color=color, alpha=0.22, linewidth=0,
-                            label=f"{label}: p05–p95 of {n} replications")
+            ax.fill_between(x, lo, hi, color=color, alpha=0.22, linewidth=0)
         else:
             mid = S[0]
-        ax.plot(x, mid, color=color, linewidth=1.4, label=f"{label}: scenario median" if n > 1 else
-                f"{label}: scenario")
-        ax.plot(x, np.nanmean(B, axis=0), color=color, linewidth=1.0, linestyle="--", alpha=0.85,
-                label=f"{label}: baseline (no measures)")
+        ax.plot(x, mid, color=color, linewidth=1.4, label=label)
+        ax.plot(x, np.nanmean(B, axis=0), color=color, linewidth=1.0, linestyle="--", alpha=0.85)
+
+
+def _key_legend(fig, n: int, y: float) -> None:
+    """One legend for the whole figure saying what line, band and dashes are."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    handles = [Line2D([], [], color="dimgrey", linewidth=1.4,
+                      label="scenario median" if n > 1 else "scenario"),
+               Line2D([], [], color="dimgrey", linewidth=1.0, linestyle="--", label="baseline (no measures), mean")]
+    if n > 1:
+        handles.insert(1, Patch(color="dimgrey", alpha=0.25, label=f"p05–p95 across {n} replications"))
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=9, frameon=False,
+               bbox_to_anchor=(0.5, y))
 
 
 def measure_dates(res: "Result") -> list[tuple[np.datetime64, str, str]]:
@@ -117,18 +127,18 @@ def _markers(ax, marks: list, span_days: int) -> None:
                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="grey", lw=0.5))
 
 
-def _footnote(marks: list) -> str:
+def _footnote(marks: list, max_chars: int = 150) -> str:
     tags = {d: n for d, _, n in _tags(marks)}
     parts = [f"{tags[d]} {mid} {ev} {str(d)}" for d, mid, ev in marks]
     lines, cur = [], ""
     for p in parts:
-        if len(cur) + len(p) > 150:
+        if cur and len(cur) + len(p) > max_chars:
             lines.append(cur)
             cur = ""
         cur += ("; " if cur else "") + p
     if cur:
         lines.append(cur)
-    return "\n".join(["measures (replication 0; dotted = announced, solid = in effect): " + lines[0]] + lines[1:]) \
+    return "\n".join(["measures (replication 0; dotted line = announced, solid = in effect):"] + lines) \
         if lines else ""
 
 
@@ -140,11 +150,11 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
     if n == 0:
         return []
     marks = measure_dates(res)
-    note = _footnote(marks)
     cols = 2 if n > 1 else 1
+    note = _footnote(marks, 95 if cols == 1 else 200)
     rows = (n + cols - 1) // cols
     extra = 0.16 * (note.count("\n") + 1) + 0.1 if note else 0.0
-    height = 3.3 * rows + extra + 1.2
+    height = 3.3 * rows + extra + 1.4
     fig, axes = plt.subplots(rows, cols, figsize=(7.2 * cols, height), squeeze=False, dpi=DPI)
     for ax, (gtitle, keys) in zip(axes.flat, groups):
         for i, (key, label) in enumerate(keys):
@@ -157,13 +167,15 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
         loc = mdates.AutoDateLocator(minticks=4, maxticks=8)
         ax.xaxis.set_major_locator(loc)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
-        ax.legend(fontsize=8, loc="best", framealpha=0.85)
+        if len(keys) > 1:
+            ax.legend(fontsize=8, loc="best", framealpha=0.85)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(f"{res.scenario.name}: {title}", fontsize=13, y=1 - 0.12 / height, va="top")
+    _key_legend(fig, len(res.pairs), 1 - 0.42 / height)
     bottom_in = extra + 0.4
     fig.subplots_adjust(left=0.08 if cols == 2 else 0.12, right=0.98, bottom=bottom_in / height,
-                        top=1 - 0.8 / height, hspace=0.45, wspace=0.22)
+                        top=1 - 0.95 / height, hspace=0.45, wspace=0.22)
     if note:
         fig.text(0.01, 0.01, note, fontsize=7.5, ha="left", va="bottom", color="dimgrey")
     png, svg = path.with_suffix(".png"), path.with_suffix(".svg")
