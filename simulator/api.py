@@ -3,6 +3,10 @@
 >>> res = simulator.run("scenarios/japan_servicing_ban.yaml", replications=4, seed=1)
 >>> res.summary.head()              # impacts across replications
 >>> res.timeseries.query("entity == 'gallium'")
+>>> res.impacts                     # one row per series: baseline, scenario, difference, p05..p95
+
+Dates are ``datetime64`` columns and names (scenario, entity, metric, unit, event) are categoricals, so a
+pivot-and-plot draws real time axes; written to CSV they print as ISO dates.
 
 Keyword overrides take the same dotted keys as ``--set`` with ``__`` for dots
 (``controls__jp_servicing_ban__compliance=0.5``) or a ``sets=["KEY=VALUE", ...]`` list.
@@ -23,7 +27,7 @@ import pandas as pd
 from .report.gdp import write_gdp_by_quarter
 from .report import frames
 from .report.resolved import dump, resolved
-from .report.writer import write_atomically, write_csv, write_json
+from .report.writer import write_atomically, write_json
 from .runner import Pair, run_replications
 from .scenario.load import LoadedScenario, load_scenario
 
@@ -43,16 +47,24 @@ class Result:
     timeseries_wide: pd.DataFrame = field(init=False)
     events: pd.DataFrame = field(init=False)
     by_replication: pd.DataFrame = field(init=False)
+    impacts: pd.DataFrame = field(init=False)
+    notes: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         sc = self.loaded.scenario
-        self.summary = frames.summary(sc, self.pairs)
+        self.summary = frames.typed(frames.summary(sc, self.pairs))
         keys = list(self.pairs[0].scenario.info)
         means = {w: frames.mean_matrix(self.pairs, w, keys) for w in ("scenario", "baseline")} if keys else {}
-        self.timeseries = frames.timeseries(sc, self.pairs, means)
-        self.timeseries_wide = frames.timeseries_wide(sc, self.pairs, means)
-        self.events = frames.events(sc, self.pairs)
-        self.by_replication = frames.by_replication(sc, self.pairs)
+        self.timeseries = frames.typed(frames.timeseries(sc, self.pairs, means))
+        self.timeseries_wide = frames.typed(frames.timeseries_wide(sc, self.pairs, means))
+        self.events = frames.typed(frames.events(sc, self.pairs))
+        self.by_replication = frames.typed(frames.by_replication(sc, self.pairs))
+        self.impacts = frames.typed(frames.impacts(sc, self.pairs))
+
+    @property
+    def headline_keys(self) -> set[str]:
+        """``entity.metric`` of the model's headline series."""
+        return {k for k, i in self.pairs[0].scenario.info.items() if i.headline}
 
     @property
     def scenario(self):
@@ -97,11 +109,14 @@ class Result:
                 raise
 
         def _fill_tables(tmp: Path, painter) -> None:
-            write_csv(self.summary, tmp / "summary.csv")
-            write_csv(self.timeseries, tmp / "timeseries.csv")
-            write_csv(self.timeseries_wide, tmp / "timeseries_wide.csv")
-            write_csv(self.events, tmp / "events.csv")
-            write_csv(self.by_replication, tmp / "metrics_by_replication.csv")
+            from .report.tables import write_table
+            self.notes = []
+            for df, name in ((self.impacts, "impacts.csv"), (self.summary, "summary.csv"),
+                             (self.timeseries, "timeseries.csv"), (self.timeseries_wide, "timeseries_wide.csv"),
+                             (self.events, "events.csv"), (self.by_replication, "metrics_by_replication.csv")):
+                note = write_table(df, tmp / name)
+                if note:
+                    self.notes.append(note)
             write_gdp_by_quarter(sc.start, self.pairs, tmp)
             (tmp / "scenario.resolved.yaml").write_text(dump(resolved(self.loaded)), encoding="utf-8")
             if xlsx:
@@ -109,7 +124,11 @@ class Result:
                 write_xlsx(self, tmp / f"{sc.name}.xlsx")
             if painter is not None:
                 _finish_plots(painter, self, tmp / "plots")
-            write_json(self.manifest(command), tmp / "manifest.json")
+            from .report.html import write_report
+            write_report(self, tmp / "report.html", tmp / "plots")
+            man = self.manifest(command)
+            man["notes"] = list(self.notes)
+            write_json(man, tmp / "manifest.json")
 
         return write_atomically(Path(out), fill)
 
@@ -165,16 +184,27 @@ def _finish_plots(painter, res: "Result", folder: Path) -> None:
     _plot_child(res, folder)
 
 
-def run_loaded(loaded: LoadedScenario, jobs: int = 1) -> Result:
-    """Run every replication of a loaded scenario with its baseline."""
+def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = None) -> Result:
+    """Run every replication of a loaded scenario with its baseline.
+
+    ``progress``: ``None`` shows progress on stderr (a bar on a terminal, a plain line every 10 s
+    elsewhere), ``False`` nothing, ``True`` the bar."""
+    from .sweep.progress import Progress
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     t0 = time.perf_counter()
-    pairs = run_replications(loaded.scenario, loaded.world.values, jobs=jobs)
+    sc = loaded.scenario
+    bar = Progress(sc.replications, enabled=progress, unit="replications", label=sc.name)
+    try:
+        pairs = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update)
+    finally:
+        bar.close()
     return Result(loaded, pairs, time.perf_counter() - t0, started)
 
 
-def run(path_or_scenario: Any, sets: list[str] | None = None, jobs: int = 1, **overrides: Any) -> Result:
-    """Load (a path) or take (a LoadedScenario) a scenario, apply overrides, and run it."""
+def run(path_or_scenario: Any, sets: list[str] | None = None, jobs: int = 1, progress: bool | None = None,
+        **overrides: Any) -> Result:
+    """Load (a path) or take (a LoadedScenario) a scenario, apply overrides, and run it.
+    ``progress=False`` keeps stderr quiet (see :func:`run_loaded`)."""
     sets = list(sets or [])
     for k, v in overrides.items():
         sets.append(f"{k.replace('__', '.')}={v}")
@@ -182,4 +212,4 @@ def run(path_or_scenario: Any, sets: list[str] | None = None, jobs: int = 1, **o
         loaded = path_or_scenario if not sets else load_scenario(path_or_scenario.file, sets)
     else:
         loaded = load_scenario(os.fspath(path_or_scenario), sets)
-    return run_loaded(loaded, jobs=jobs)
+    return run_loaded(loaded, jobs=jobs, progress=progress)

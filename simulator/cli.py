@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .scenario.errors import ScenarioError
 
-SUBCOMMANDS = ("validate", "list", "metrics", "compare", "sweep")
+SUBCOMMANDS = ("validate", "list", "metrics", "compare", "sweep", "world", "new")
 EXIT_BAD_INPUT = 2
 
 
@@ -25,7 +25,8 @@ class _Parser(argparse.ArgumentParser):
 def _run_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="simulate", description="Run a retaliation scenario and write results/<name>/.",
                 epilog="Other commands: simulate validate FILE..., simulate list, simulate metrics FILE, "
-                       "simulate compare A B, simulate sweep FILE --out DIR")
+                       "simulate world [--grep X], simulate new NAME, simulate compare A B, "
+                       "simulate sweep FILE --out DIR")
     p.add_argument("scenario", help="scenario YAML file, e.g. scenarios/japan_servicing_ban.yaml")
     p.add_argument("--out", help="result folder (default results/<scenario name>)")
     p.add_argument("--seed", type=int, help="root seed (overrides the file's)")
@@ -41,6 +42,8 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(argv: list[str]) -> int:
+    import time
+    t_start = time.perf_counter()
     parser = _run_parser()
     args = parser.parse_args(argv)
     if args.out is not None and not args.out.strip():
@@ -65,7 +68,7 @@ def _cmd_run(argv: list[str]) -> int:
     except OutputError as exc:
         print(f"simulate: --out {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    res = run_loaded(loaded, jobs=max(1, args.jobs))
+    res = run_loaded(loaded, jobs=max(1, args.jobs), progress=False if args.quiet else None)
     command = "simulate " + " ".join(shlex.quote(a) for a in argv)
     try:
         folder = res.write(out, command=command, xlsx=True if args.xlsx else None,
@@ -74,14 +77,17 @@ def _cmd_run(argv: list[str]) -> int:
         print(f"simulate: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if not args.quiet:
+        from .report.terminal import legend
         sc = loaded.scenario
-        heads = {k for k, i in res.pairs[0].scenario.info.items() if i.headline}
         print(f"{sc.name}: {sc.replications} replication(s) x (scenario + baseline), {sc.days} days from "
-              f"{sc.start}, seed {sc.seed}, {res.runtime_s:.2f} s")
-        print(headline_table(res.summary, heads))
-        print(f"\nresults in {folder}/\n  summary.csv, timeseries.csv, timeseries_wide.csv, events.csv, "
-              f"metrics_by_replication.csv,\n  scenario.resolved.yaml, manifest.json"
-              + (", plots/" if (folder / "plots").is_dir() else ""))
+              f"{sc.start}, seed {sc.seed}, {time.perf_counter() - t_start:.1f} s "
+              f"(simulation {res.runtime_s:.1f} s)")
+        print(headline_table(res.summary, res.headline_keys, scenario=sc))
+        print(legend())
+        for note in res.notes:
+            print(f"note: {note}")
+        files = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+        print(f"\nresults in {folder}/  (open report.html in a browser)\n  " + ", ".join(files))
     return 0
 
 
@@ -107,40 +113,13 @@ def _cmd_validate(argv: list[str]) -> int:
 
 
 def _cmd_list(argv: list[str]) -> int:
-    p = _Parser(prog="simulate list", description="List the shipped scenarios.")
-    p.add_argument("folder", nargs="?", default="scenarios")
-    args = p.parse_args(argv)
-    from .scenario.load import load_scenario
-    folder = Path(args.folder)
-    if not folder.is_dir():
-        print(f"simulate list: {folder}: no such folder (run from the project folder, or name one)",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
-    for f in sorted(folder.glob("*.yaml")):
-        try:
-            sc = load_scenario(f).scenario
-            print(f"{str(f):48s} {sc.description}")
-        except ScenarioError as exc:
-            print(f"{str(f):48s} (invalid: {exc.message})")
-    return 0
+    from .cli_world import cmd_list
+    return cmd_list(argv)
 
 
 def _cmd_metrics(argv: list[str]) -> int:
-    p = _Parser(prog="simulate metrics", description="List the series a scenario records (entity.metric [unit]): "
-                "the names `when:` triggers and timeseries.csv use.")
-    p.add_argument("scenario")
-    p.add_argument("--grep", default="", help="only names containing this text")
-    args = p.parse_args(argv)
-    import numpy as np
-    from .engine.world import build
-    from .scenario.load import load_scenario
-    loaded = load_scenario(args.scenario)
-    ctx, _ = build(loaded.scenario, loaded.world.values, np.random.SeedSequence(0), 0, True)
-    for key, info in ctx.recorder.info.items():
-        if args.grep in key:
-            extra = f"  summary: {', '.join(info.summary)}" if info.summary else ""
-            print(f"{key} [{info.unit}]{extra}")
-    return 0
+    from .cli_world import cmd_metrics
+    return cmd_metrics(argv)
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -150,6 +129,9 @@ def _dispatch(argv: list[str]) -> int:
         return _cmd_list(argv[1:])
     if argv and argv[0] == "metrics":
         return _cmd_metrics(argv[1:])
+    if argv and argv[0] in ("world", "new"):
+        from .cli_world import cmd_new, cmd_world
+        return (cmd_world if argv[0] == "world" else cmd_new)(argv[1:])
     if argv and argv[0] == "compare":
         from .report.compare import main as compare_main
         return compare_main(argv[1:])

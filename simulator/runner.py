@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .engine.recorder import Recorder
 from .engine.streams import replication_seeds
@@ -68,10 +68,22 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1) -> list[Pair]:
-    """All replications, in replication order, serially (``jobs=1``) or on ``jobs`` processes."""
+def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1,
+                     on_done: Callable[[], None] | None = None) -> list[Pair]:
+    """All replications, in replication order, serially (``jobs=1``) or on ``jobs`` processes.
+    ``on_done()`` is called once as each replication completes (a progress bar)."""
     n = scenario.replications
+    tick = on_done or (lambda: None)
     if jobs <= 1 or n == 1:
-        return [run_pair(scenario, world, i) for i in range(n)]
+        out = []
+        for i in range(n):
+            out.append(run_pair(scenario, world, i))
+            tick()
+        return out
+    from concurrent.futures import as_completed
     with ProcessPoolExecutor(max_workers=min(jobs, n), initializer=_worker_init) as ex:
-        return list(ex.map(_run_pair_args, [(scenario, world, i) for i in range(n)]))
+        futures = [ex.submit(_run_pair_args, (scenario, world, i)) for i in range(n)]
+        for f in as_completed(futures):
+            f.result()
+            tick()
+        return [f.result() for f in futures]

@@ -44,7 +44,7 @@ def valid_scenarios(draw) -> str:
     controls, counters = [], []
     for i in range(draw(st.integers(0, 2))):
         eff = draw(day)
-        c = {"id": f"c{i}", "by": "allies", "measures": draw(st.lists(st.sampled_from(
+        c = {"id": f"c{i}", "by": "Japan", "measures": draw(st.lists(st.sampled_from(
                  ["sales", "servicing", "spare_parts", "software_updates"]), min_size=1, max_size=4, unique=True)),
              "scope": {"vendor_countries": draw(st.lists(st.sampled_from(VENDOR_COUNTRIES), min_size=1,
                                                          max_size=3, unique=True))},

@@ -24,12 +24,12 @@ def two_results(tmp_path_factory):
 def test_xlsx_round_trips_through_pandas(two_results):
     a, _ = two_results
     book = pd.read_excel(a / "japan_servicing_ban.xlsx", sheet_name=None)
-    assert set(book) == {"summary", "timeseries_wide", "events"}
+    assert set(book) == {"impacts", "summary", "timeseries_wide", "events"}
     summ = pd.read_csv(a / "summary.csv")
     assert list(book["summary"].columns) == list(summ.columns)
     assert len(book["summary"]) == len(summ)
     pd.testing.assert_series_equal(book["summary"]["p50"], summ["p50"], check_names=False, rtol=1e-9)
-    assert book["timeseries_wide"]["date"].iloc[0] == "2025-01-01"
+    assert book["timeseries_wide"]["date"].iloc[0] == pd.Timestamp("2025-01-01")   # a date cell, not text
 
 
 def test_pngs_written_and_non_empty(two_results):
@@ -65,7 +65,10 @@ def test_compare_pairs_replications_sharing_seeds(two_results, tmp_path, capsys)
     out = tmp_path / "diff.csv"
     assert main(["compare", str(a), str(b), "--out", str(out)]) == 0
     assert pd.read_csv(out).shape[0] == len(df)
-    assert "entity.metric" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "series.metric" in text and text.startswith(f"A = {a}") and f"B = {b}" in text
+    assert "paired:" in text and "wafers" in text or "USD" in text       # units shown
+    assert "e+0" not in text                                              # plain numbers
 
 
 def test_compare_flags_metrics_present_in_one_only(two_results, tmp_path):
@@ -81,3 +84,18 @@ def test_compare_flags_metrics_present_in_one_only(two_results, tmp_path):
 def test_compare_bad_input_exit_2(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "nope"), str(tmp_path)]) == 2
     assert "no such result folder" in capsys.readouterr().err
+
+
+def test_compare_names_every_row_in_full_and_says_where_the_rest_is(two_results, tmp_path, capsys):
+    a, b = two_results
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "more rows in the output file" not in out
+    if "more rows that differ" in out:
+        assert "--out FILE.csv" in out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("series.metric")) + 2
+    long = max((line.split()[0] for line in lines[start:] if line and not line.startswith(("(", "...", "all "))),
+               key=len, default="")
+    summ = pd.read_csv(a / "summary.csv")
+    assert long in set(summ["entity"] + "." + summ["metric"])       # a full name, not cut

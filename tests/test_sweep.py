@@ -317,7 +317,7 @@ def test_dask_cluster_of_separate_processes_gives_the_same_tables(toy: Path, tmp
                 p.wait()
 
 
-def test_progress_counts_completions_and_failures_and_is_quiet_off_a_terminal():
+def test_progress_counts_completions_and_failures_and_writes_plain_lines_off_a_terminal():
     import io
     from simulator.sweep.progress import Progress
     s = io.StringIO()
@@ -327,8 +327,11 @@ def test_progress_counts_completions_and_failures_and_is_quiet_off_a_terminal():
     assert "3/4 runs, 1 failed, ETA" in p.text()
     p.close()
     assert s.getvalue().endswith("\n")
-    quiet = io.StringIO()                      # StringIO is not a terminal: nothing written
-    q = Progress(2, stream=quiet)
+    plain = io.StringIO()                      # StringIO is not a terminal: plain lines, no bar redraws
+    q = Progress(2, stream=plain)
     q.update()
     q.close()
-    assert quiet.getvalue() == ""
+    assert "\r" not in plain.getvalue() and plain.getvalue().splitlines()[-1].startswith("1/2 runs")
+    off = io.StringIO()
+    Progress(2, stream=off, enabled=False).close()   # --quiet
+    assert off.getvalue() == ""

@@ -5,8 +5,11 @@
   replications that it happened with its 95% Wilson interval.
 - ``timeseries``: tidy rows (scenario, replication, date, entity, metric, unit, value); each row is the mean of
   the daily values over the period starting on ``date`` (``output.frequency``).
-- ``timeseries_wide``: one row per date, one column per ``entity.metric [unit]`` (replication mean), scenario
-  first then the baseline's columns prefixed ``baseline:``.
+- ``timeseries_wide``: one row per date; per ``entity.metric [unit]`` (replication mean) three adjacent
+  columns: scenario, ``baseline:`` and ``difference:``; series most relevant to the scenario first.
+- ``impacts``: one row per series with impact metrics: baseline, scenario, difference, % change and the
+  p05..p95 spread of the difference, on one statistic (a flow's total, a price's peak, a stock's low), most
+  relevant to the scenario first.
 - ``events``: replication, date, entity, event, cause.
 """
 from __future__ import annotations
@@ -177,18 +180,28 @@ def timeseries(sc: Scenario, pairs: list[Pair], means: dict[str, np.ndarray] | N
 
 def timeseries_wide(sc: Scenario, pairs: list[Pair], means: dict[str, np.ndarray] | None = None
                     ) -> pd.DataFrame:
-    """Date × ``entity.metric [unit]`` of the replication mean, scenario then baseline."""
+    """Date × series of the replication mean: for each ``entity.metric [unit]`` three adjacent columns, the
+    scenario, ``baseline: ...`` and ``difference: ...`` (scenario − baseline); series most relevant to the
+    scenario first (see ``report.relevance``)."""
+    from .relevance import order_keys
     step = max(1, int(round(sc.output.frequency)))
     info = pairs[0].scenario.info
     keys = list(info)
-    cols: dict[str, np.ndarray] = {"date": _dates(sc, step)}
-    for prefix, which in (("", "scenario"), ("baseline: ", "baseline")):
+    vals = {}
+    for which in ("scenario", "baseline"):
         mat = (means or {}).get(which)
         if mat is None:
             mat = mean_matrix(pairs, which, keys) if keys else np.zeros((0, sc.days))
-        vals = _bucket_means(mat, step)
-        for j, k in enumerate(keys):
-            cols[f"{prefix}{k} [{info[k].unit}]"] = vals[j]
+        vals[which] = _bucket_means(mat, step)
+    row = {k: j for j, k in enumerate(keys)}
+    cols: dict[str, np.ndarray] = {"date": _dates(sc, step)}
+    heads = {k for k in keys if info[k].headline}
+    for k in order_keys(keys, {k: info[k].entity for k in keys}, heads, sc):
+        s, b = vals["scenario"][row[k]], vals["baseline"][row[k]]
+        name = f"{k} [{info[k].unit}]"
+        cols[name] = s
+        cols[f"baseline: {name}"] = b
+        cols[f"difference: {name}"] = s - b
     return pd.DataFrame(cols)
 
 
@@ -202,3 +215,96 @@ def events(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
                              "date": (sc.start + _dt.timedelta(days=int(e.day // 1))).isoformat(),
                              "entity": e.entity, "event": e.event, "cause": e.cause})
     return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------------------ impacts
+IMPACT_COLUMNS = ["entity", "metric", "statistic", "unit", "baseline", "scenario", "difference", "change_pct",
+                  "difference_p05", "difference_p95", "headline", "relevance"]
+IMPACT_STATISTIC_DOC = {
+    "total": "sum of the daily values over the whole horizon (a flow: unit/day × days)",
+    "peak": "highest daily value over the horizon",
+    "low": "lowest daily value over the horizon (a stock)",
+    "mean": "average daily value over the horizon",
+}
+
+
+def impact_statistic(info: SeriesInfo) -> str:
+    """Which one number sums up a series in ``impacts.csv``: a flow's total, a price's peak, a stock's low."""
+    s = set(info.summary)
+    if s & {"lost", "total"} or info.unit.endswith("/day"):
+        return "total"
+    if "peak" in s:
+        return "peak"
+    if "exhaustion" in s:
+        return "low"
+    return "mean"
+
+
+def _stat(arr: np.ndarray, statistic: str) -> np.ndarray:
+    """One value per replication (rows of ``arr``); NaN where a replication recorded nothing."""
+    empty = np.isnan(arr).all(axis=1)
+    safe = np.where(empty[:, None], 0.0, arr)
+    with np.errstate(invalid="ignore"):
+        out = {"total": lambda: np.nansum(safe, axis=1), "peak": lambda: np.nanmax(safe, axis=1),
+               "low": lambda: np.nanmin(safe, axis=1), "mean": lambda: np.nanmean(safe, axis=1)}[statistic]()
+    return np.where(empty, np.nan, out)
+
+
+def impacts(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+    """One row per series that declares impact metrics: scenario against baseline on one statistic, with the
+    p05..p95 spread of the paired difference across replications. Order: series the scenario is about
+    (relevance > 0) that it moved, then those it left unchanged, then the rest (moved first); within each,
+    by relevance.
+
+    Columns: ``entity``, ``metric``, ``statistic`` (total | peak | low | mean, see ``IMPACT_STATISTIC_DOC``),
+    ``unit`` (of the statistic), ``baseline`` and ``scenario`` (replication means), ``difference``
+    (scenario − baseline), ``change_pct`` (difference in % of |baseline|), ``difference_p05`` /
+    ``difference_p95`` (5th and 95th percentile of the per-replication difference), ``headline`` (a headline
+    series of the model), ``relevance`` (score from the words of the scenario, see ``report.relevance``)."""
+    from .relevance import entity_score, order_keys, scenario_words
+    info = pairs[0].scenario.info
+    keys = [k for k, i in info.items() if i.summary]
+    heads = {k for k in keys if info[k].headline}
+    words = scenario_words(sc)
+    rows = []
+    for key in order_keys(keys, {k: info[k].entity for k in keys}, heads, sc):
+        i = info[key]
+        stat = impact_statistic(i)
+        s = _stat(_stack(pairs, key, "scenario"), stat)
+        b = _stat(_stack(pairs, key, "baseline"), stat)
+        d = (s - b)[~np.isnan(s - b)]
+        bm = float(np.nanmean(b)) if np.any(~np.isnan(b)) else math.nan
+        smean = float(np.nanmean(s)) if np.any(~np.isnan(s)) else math.nan
+        diff = float(d.mean()) if d.size else math.nan
+        lo, hi = (np.percentile(d, [5, 95]) if d.size else (math.nan, math.nan))
+        change = diff / abs(bm) * 100.0 if bm and not math.isnan(bm) and not math.isnan(diff) else math.nan
+        unit = _amount_unit(i.unit) if stat == "total" and i.unit.endswith("/day") else i.unit
+        rows.append({"entity": i.entity, "metric": i.metric, "statistic": stat, "unit": unit, "baseline": bm,
+                     "scenario": smean, "difference": diff, "change_pct": change, "difference_p05": float(lo),
+                     "difference_p95": float(hi), "headline": i.headline,
+                     "relevance": entity_score(i.entity, words, i.headline)})
+    df = pd.DataFrame(rows, columns=IMPACT_COLUMNS)
+    if not df.empty:   # within the same relevance, series the scenario moved come before unchanged ones
+        moved = (df["difference_p05"].abs() > 0) | (df["difference_p95"].abs() > 0)
+        df = df.assign(_named=df["relevance"] > 0, _moved=moved)
+        df = df.sort_values(["_named", "_moved", "relevance"], ascending=False, kind="stable")
+        df = df.drop(columns=["_named", "_moved"]).reset_index(drop=True)
+    return df
+
+
+# ------------------------------------------------------------------------------------- notebook dtypes
+NAME_COLUMNS = ("scenario", "entity", "metric", "unit", "event", "statistic")
+DATE_COLUMNS = ("date", "p50_date")
+
+
+def typed(df: pd.DataFrame) -> pd.DataFrame:
+    """The same table for a notebook: date columns as ``datetime64`` (empty → NaT), name columns as
+    ``category``. Written back to CSV it gives the same text (midnight dates print as ``YYYY-MM-DD``)."""
+    out = df.copy()
+    for c in DATE_COLUMNS:
+        if c in out.columns:
+            out[c] = pd.to_datetime(out[c], format="%Y-%m-%d")
+    for c in NAME_COLUMNS:
+        if c in out.columns and (out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype)):
+            out[c] = out[c].astype("category")
+    return out

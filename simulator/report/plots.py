@@ -1,6 +1,18 @@
-"""PNG charts of a run in ``plots/``: wafer output, mineral prices (China vs ex-China), stocks and days of cover,
-industry output. Each shows the scenario's replication median with its p05–p95 band, the baseline mean as a
-dashed line, and dated markers where measures took effect (replication 0)."""
+"""Charts of a run in ``plots/``, each as a 150 dpi PNG and an SVG, for a briefing.
+
+One figure per kind of headline series (``wafer_output.png``, ``prices.png`` for ``price_ex_china`` with its
+``price_china`` sibling, ``industry_output.png``, ``output_value.png`` ...) and ``stocks.png`` for the days of
+cover of the entities the scenario names. Figures are built from whatever series the run recorded (their
+``headline`` flag, entity, metric and unit), not from a fixed list, and a panel is drawn only where the
+scenario moves its series away from the baseline; panels are ordered by what the scenario is about
+(``report.relevance``).
+
+Each panel shows the scenario's replication median (solid), the p05–p95 band across replications (shaded) and
+the baseline mean (dashed); a legend under the title says so, and panels with two series (ex-China and China
+prices) name them in their own legend. The measures' announcement (dotted) and effect (solid grey)
+dates of replication 0 are vertical lines tagged with small numbers; the numbers are explained under the
+figure, so labels never collide or run off the edge.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +23,14 @@ import numpy as np
 if TYPE_CHECKING:
     from ..api import Result
 
-DPI = 90
+DPI = 150
+MAX_PANELS = 8
+MOVED = 0.005          # a panel is drawn when the scenario median leaves the baseline by more than 0.5%
+FILE_OF_METRIC = {"wafer_output": "wafer_output", "price_ex_china": "prices", "output": "industry_output",
+                  "days_of_cover": "stocks"}
+TITLE_OF_METRIC = {"wafer_output": "Chinese wafer output by fab class", "price_ex_china": "prices, China vs ex-China",
+                   "output": "downstream output", "days_of_cover": "days of cover (regions the scenario names)"}
+COLORS = ["tab:blue", "tab:red", "tab:green", "tab:orange", "tab:purple"]
 
 
 def _step(res: "Result") -> int:
@@ -25,103 +44,184 @@ def _dates(res: "Result") -> np.ndarray:
     return start + np.arange(0, sc.days, _step(res))
 
 
+def moved(res: "Result", key: str) -> bool:
+    """True when the scenario's median leaves the baseline mean by more than ``MOVED`` of its scale."""
+    S, B = res.daily(key), res.daily(key, "baseline")
+    if np.isnan(S).all() or np.isnan(B).all():
+        return False
+    with np.errstate(invalid="ignore"):
+        mid = np.nanmedian(S, axis=0)
+        base = np.nanmean(B, axis=0)
+    scale = max(float(np.nanmax(np.abs(base))) if np.any(~np.isnan(base)) else 0.0, 1e-12)
+    return bool(np.nanmax(np.abs(mid - base)) > MOVED * scale) if np.any(~np.isnan(mid - base)) else False
+
+
 def _panel(ax, res: "Result", key: str, label: str, color: str) -> None:
     k = _step(res)
     S = res.daily(key)[:, ::k]
     B = res.daily(key, "baseline")[:, ::k]
     x = _dates(res)
-    if S.shape[0] > 1:
-        pct = np.nanpercentile if np.isnan(S).any() else np.percentile
-        lo, mid, hi = pct(S, [5, 50, 95], axis=0)
-        ax.fill_between(x, lo, hi, color=color, alpha=0.25, linewidth=0)
-    else:
-        mid = S[0]
-    ax.plot(x, mid, color=color, linewidth=1.2, label=f"{label}")
-    ax.plot(x, np.nanmean(B, axis=0), color=color, linewidth=0.9, linestyle="--", alpha=0.8,
-            label=f"{label} baseline")
+    with np.errstate(invalid="ignore"):
+        if S.shape[0] > 1:
+            lo, mid, hi = np.nanpercentile(S, [5, 50, 95], axis=0)
+            ax.fill_between(x, lo, hi, color=color, alpha=0.22, linewidth=0)
+        else:
+            mid = S[0]
+        ax.plot(x, mid, color=color, linewidth=1.4, label=label)
+        ax.plot(x, np.nanmean(B, axis=0), color=color, linewidth=1.0, linestyle="--", alpha=0.85)
 
 
-def _markers(ax, res: "Result") -> None:
+def _key_legend(fig, n: int, y: float) -> None:
+    """One legend for the whole figure saying what line, band and dashes are."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    handles = [Line2D([], [], color="dimgrey", linewidth=1.4,
+                      label="scenario median" if n > 1 else "scenario"),
+               Line2D([], [], color="dimgrey", linewidth=1.0, linestyle="--", label="baseline (no measures), mean")]
+    if n > 1:
+        handles.insert(1, Patch(color="dimgrey", alpha=0.25, label=f"p05–p95 across {n} replications"))
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=9, frameon=False,
+               bbox_to_anchor=(0.5, y))
+
+
+def measure_dates(res: "Result") -> list[tuple[np.datetime64, str, str]]:
+    """(date, measure id, announced|effective|ended) of replication 0's measures, by date."""
     ev = res.events
     if ev.empty:
-        return
-    eff = ev[(ev["scenario"] != "baseline") & (ev["replication"] == 0) & (ev["event"].isin(["effective",
-                                                                                             "ended"]))]
-    for i, r in enumerate(eff.itertuples(index=False)):
-        d = np.datetime64(r.date, "D")
-        ax.axvline(d, color="grey", linewidth=0.7, linestyle=":" if r.event == "ended" else "-")
-        ax.annotate(f" {r.entity} {r.event}", (d, 0.96 - 0.07 * (i % 6)), xycoords=("data", "axes fraction"),
-                    fontsize=6, va="top", ha="left", color="dimgrey")
-
-
-def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit_of, path: Path,
-            title: str) -> None:
-    import matplotlib.pyplot as plt
-    n = len(groups)
-    if n == 0:
-        return
-    cols = 2 if n > 1 else 1
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 2.8 * rows), squeeze=False, dpi=DPI)
-    colors = ["tab:blue", "tab:red", "tab:green", "tab:orange", "tab:purple"]
-    for ax, (gtitle, keys) in zip(axes.flat, groups):
-        for i, (key, label) in enumerate(keys):
-            _panel(ax, res, key, label, colors[i % len(colors)])
-        _markers(ax, res)
-        ax.set_title(gtitle, fontsize=9)
-        ax.set_ylabel(unit_of(keys[0][0]), fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6, loc="lower right")
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    fig.suptitle(f"{res.scenario.name}: {title}", fontsize=10)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.86, hspace=0.5, wspace=0.2)
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def write_plots(res: "Result", folder: Path) -> list[Path]:
-    """Write the charts that the run has series for; returns the files written."""
-    import matplotlib
-    matplotlib.use("Agg")
-    folder.mkdir(parents=True, exist_ok=True)
-    info = res.pairs[0].scenario.info
-    unit_of = lambda k: info[k].unit  # noqa: E731
-    touched = _touched_minerals(res)
-    written = []
-    specs = {
-        "wafer_output.png": ("Chinese wafer output by fab class",
-                             [(k.rsplit(".", 1)[0].removeprefix("fabs."), [(k, "wafer output")])
-                              for k in info if k.startswith("fabs.") and k.endswith(".wafer_output")
-                              and k.count(".") == 2]),
-        "prices.png": ("mineral prices, China vs ex-China",
-                       [(m, [(f"{m}.price_ex_china", "ex-China"), (f"{m}.price_china", "China")])
-                        for m in touched if f"{m}.price_ex_china" in info and f"{m}.price_china" in info]),
-        "stocks.png": ("industry stocks, days of cover (targeted importers)",
-                       [(f"{m}.{r}", [(f"{m}.{r}.days_of_cover", "days of cover")])
-                        for m, r in _touched_pairs(res) if f"{m}.{r}.days_of_cover" in info]),
-        "industry_output.png": ("downstream output",
-                                [(k.rsplit(".", 1)[0].removeprefix("industries."), [(k, "output")])
-                                 for k in info if k.startswith("industries.") and
-                                 (k.endswith(".output") or k.endswith("china_chip_supply.output_value"))]),
-    }
-    for fname, (title, groups) in specs.items():
-        if groups:
-            _figure(res, groups[:8], unit_of, folder / fname, title)
-            written.append(folder / fname)
-    return written
-
-
-def _touched_pairs(res: "Result") -> list[tuple[str, str]]:
+        return []
+    ids = {m.id for m in res.scenario.measures}
+    e = ev[(ev["scenario"] != "baseline") & (ev["replication"] == 0) & ev["entity"].isin(ids)
+           & ev["event"].isin(["announced", "effective", "ended"])]
+    start = np.datetime64(res.scenario.start.isoformat(), "D")
+    end = start + res.scenario.days
     out = []
-    for cm in res.scenario.countermeasures:
-        for m in cm.mineral:
-            for r in cm.against:
-                if r != "all" and (m, r) not in out:
-                    out.append((m, r))
+    for r in e.itertuples(index=False):
+        d = np.datetime64(str(r.date)[:10], "D")
+        if start <= d < end:
+            out.append((d, str(r.entity), str(r.event)))
+    return sorted(out, key=lambda t: (t[0], t[1]))
+
+
+def _tags(marks: list) -> list[tuple[np.datetime64, str, int]]:
+    """One numbered tag per distinct date (several events on a day share a tag)."""
+    out: list[tuple[np.datetime64, str, int]] = []
+    for d, _, ev in marks:
+        if not out or out[-1][0] != d:
+            out.append((d, ev, len(out) + 1))
+        elif ev != "announced":      # a day with an effect or an end is drawn solid
+            out[-1] = (d, ev, out[-1][2])
     return out
 
 
-def _touched_minerals(res: "Result") -> list[str]:
-    ms = [m for cm in res.scenario.countermeasures for m in cm.mineral]
-    return list(dict.fromkeys(ms)) or ["gallium", "germanium", "graphite_natural"]
+def _markers(ax, marks: list, span_days: int) -> None:
+    tags = _tags(marks)
+    last = None
+    row = 0
+    for d, ev, n in tags:
+        ax.axvline(d, color="grey", linewidth=0.8, linestyle=":" if ev == "announced" else "-", alpha=0.8)
+        close = last is not None and (d - last).astype(int) < span_days * 0.04
+        row = (row + 1) % 3 if close else 0
+        last = d
+        ax.annotate(str(n), (d, 1.0 - 0.09 * row), xycoords=("data", "axes fraction"), fontsize=7,
+                    va="top", ha="center", color="black",
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="grey", lw=0.5))
+
+
+def _footnote(marks: list, max_chars: int = 150) -> str:
+    tags = {d: n for d, _, n in _tags(marks)}
+    parts = [f"{tags[d]} {mid} {ev} {str(d)}" for d, mid, ev in marks]
+    lines, cur = [], ""
+    for p in parts:
+        if cur and len(cur) + len(p) > max_chars:
+            lines.append(cur)
+            cur = ""
+        cur += ("; " if cur else "") + p
+    if cur:
+        lines.append(cur)
+    return "\n".join(["measures (replication 0; dotted line = announced, solid = in effect):"] + lines) \
+        if lines else ""
+
+
+def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit_of, path: Path,
+            title: str) -> list[Path]:
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    n = len(groups)
+    if n == 0:
+        return []
+    marks = measure_dates(res)
+    cols = 2 if n > 1 else 1
+    note = _footnote(marks, 95 if cols == 1 else 200)
+    rows = (n + cols - 1) // cols
+    extra = 0.16 * (note.count("\n") + 1) + 0.1 if note else 0.0
+    height = 3.3 * rows + extra + 1.4
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2 * cols, height), squeeze=False, dpi=DPI)
+    for ax, (gtitle, keys) in zip(axes.flat, groups):
+        for i, (key, label) in enumerate(keys):
+            _panel(ax, res, key, label, COLORS[i % len(COLORS)])
+        _markers(ax, marks, res.scenario.days)
+        ax.set_title(gtitle, fontsize=11)
+        ax.set_ylabel(unit_of(keys[0][0]), fontsize=10)
+        ax.tick_params(labelsize=9)
+        ax.grid(alpha=0.25)
+        loc = mdates.AutoDateLocator(minticks=4, maxticks=8)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+        if len(keys) > 1:
+            ax.legend(fontsize=8, loc="best", framealpha=0.85)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.suptitle(f"{res.scenario.name}: {title}", fontsize=13, y=1 - 0.12 / height, va="top")
+    _key_legend(fig, len(res.pairs), 1 - 0.42 / height)
+    bottom_in = extra + 0.4
+    fig.subplots_adjust(left=0.08 if cols == 2 else 0.12, right=0.98, bottom=bottom_in / height,
+                        top=1 - 0.95 / height, hspace=0.45, wspace=0.22)
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7.5, ha="left", va="bottom", color="dimgrey")
+    png, svg = path.with_suffix(".png"), path.with_suffix(".svg")
+    fig.savefig(png, dpi=DPI)
+    fig.savefig(svg, metadata={"Date": None})   # no timestamp: same run, same bytes
+    plt.close(fig)
+    return [png, svg]
+
+
+def chart_groups(res: "Result") -> dict[str, tuple[str, list[tuple[str, list[tuple[str, str]]]]]]:
+    """File stem → (title, panels); each panel (title, [(key, label), ...]). Built from the recorded series."""
+    from .relevance import order_keys
+    info = res.pairs[0].scenario.info
+    heads = {k for k, i in info.items() if i.headline}
+    named = set(res.impacts.loc[res.impacts["relevance"] > 0, "entity"].astype(str)) \
+        if not res.impacts.empty else set()
+    by_metric: dict[str, list[str]] = {}
+    for k, i in info.items():
+        if k in heads or (i.metric == "days_of_cover" and i.entity in named and "." in i.entity):
+            by_metric.setdefault(i.metric, []).append(k)
+    out = {}
+    for metric, keys in by_metric.items():
+        keys = order_keys(keys, {k: info[k].entity for k in keys}, heads, res.scenario)
+        panels = []
+        for k in keys:
+            ent = info[k].entity
+            series = [(k, metric.replace("_", " "))]
+            if metric == "price_ex_china" and f"{ent}.price_china" in info:
+                series = [(k, "ex-China"), (f"{ent}.price_china", "China")]
+            if any(moved(res, key) for key, _ in series):
+                panels.append((ent.removeprefix("industries."), series))
+        if panels:
+            stem = FILE_OF_METRIC.get(metric, metric)
+            out[stem] = (TITLE_OF_METRIC.get(metric, metric.replace("_", " ")), panels[:MAX_PANELS])
+    return out
+
+
+def write_plots(res: "Result", folder: Path) -> list[Path]:
+    """Write the charts where the scenario moves something; returns the files written (PNG and SVG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "simulator"   # stable ids inside the SVG
+    folder.mkdir(parents=True, exist_ok=True)
+    info = res.pairs[0].scenario.info
+    unit_of = lambda k: info[k].unit  # noqa: E731
+    written: list[Path] = []
+    for stem, (title, groups) in chart_groups(res).items():
+        written += _figure(res, groups, unit_of, folder / f"{stem}.png", title)
+    return written

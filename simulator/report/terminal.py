@@ -1,8 +1,18 @@
-"""The compact headline table printed after a run: who loses what, and how sure (fits 100 columns).
+"""The headline table printed after a run: who loses what, in which unit, and how sure.
 
-One row per headline series: its main impact (lost output, peak price or total) as the replication median
-with the p05..p95 band, a second figure (largest drop, or days more than 50% above baseline), the median date
-of first impact (or of the price peak) and the probability across replications that the impact happened.
+Rows are the series the scenario is about (``report.relevance``): the model's headline series, and the outputs and
+prices of entities named by two of the scenario's words at once (``gallium.Japan`` when it restricts gallium to
+Japan), most relevant first. A row
+appears when the scenario moved the series in some replication; a headline series of an entity the scenario
+names is shown even when unchanged (``no change``), so a question the scenario asks is never silently dropped.
+
+Columns: the series' full ``entity.metric`` name; its main impact as the replication **median** with its
+unit (``lost`` for outputs: the cumulative shortfall against the baseline; ``peak`` for prices: the highest
+daily value and its change against the baseline's peak; ``total`` for flows); the p05..p95 spread across
+replications; a second figure (largest daily drop, or days more than 50% above the baseline); the median
+date of first impact (or of the peak); and ``P``, the share of replications in which the impact happened:
+for outputs, output below 90% of the same day's baseline at least once (``metrics.IMPACT_THRESHOLD``);
+for prices, more than 50% above the same day's baseline at least once (``metrics.PRICE_JUMP``).
 """
 from __future__ import annotations
 
@@ -10,8 +20,32 @@ import math
 
 import pandas as pd
 
+from .metrics import IMPACT_THRESHOLD, PRICE_JUMP
 
-def _num(x: float) -> str:
+MAX_ROWS = 14
+HEAD = ("series", "impact (median)", "p05..p95", "also", "first/peak", "P")
+
+
+def number(x: float | None) -> str:
+    """A plain number a reader can say aloud: ``571,000``, ``4.63 million``, ``17.4 billion``, ``418``."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    a = abs(x)
+    if a >= 1e9:
+        return f"{x / 1e9:.3g} billion"
+    if a >= 1e6:
+        return f"{x / 1e6:.3g} million"
+    if a >= 1e4:
+        return f"{x:,.0f}" if a < 1e5 else f"{round(x, -3):,.0f}"
+    if a >= 100:
+        return f"{x:,.0f}"
+    if a == 0:
+        return "0"
+    return f"{x:.3g}"
+
+
+def _short(x: float) -> str:
+    """Compact number for the band column: 464k, 4.63M, 16.8G."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     a = abs(x)
@@ -21,12 +55,8 @@ def _num(x: float) -> str:
     return f"{x:.0f}" if a >= 100 else f"{x:.3g}"
 
 
-def _short_unit(u: str) -> str:
-    return u.replace("vehicles", "veh").replace("wafers", "waf")[:10]
-
-
 def _unchanged(m: dict) -> bool:
-    """True when a headline series shows no impact in any replication (kept out of the table)."""
+    """True when a series shows no impact in any replication."""
     def zero(name: str) -> bool:
         r = m.get(name)
         return r is None or (r.p95 == 0 and r.p05 == 0) or (math.isnan(r.p95) and math.isnan(r.p05))
@@ -38,56 +68,94 @@ def _unchanged(m: dict) -> bool:
     if "total" in m:
         r = m["total"]
         return zero("total") or (not math.isnan(r.change_pct) and abs(r.change_pct) < 0.5)
-    return False
+    return True
 
 
-def headline_rows(summary: pd.DataFrame, headline_keys: set[str]) -> list[tuple[str, ...]]:
+def _date(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NaT or str(x) in ("", "NaT"):
+        return ""
+    return str(x)[:10]
+
+
+def _row(key: str, m: dict) -> tuple[str, ...] | None:
+    if "lost" in m:
+        r = m["lost"]
+        main, band = f"lost {number(r.p50)} {r.unit}", f"{_short(r.p05)}..{_short(r.p95)}"
+        d = m.get("max_drop_pct")
+        second = f"max -{d.p50:.0f}%" if d is not None and not math.isnan(d.p50) else ""
+        t = m.get("time_to_impact")
+        date = (_date(t.p50_date) or "none") if t is not None else ""
+        prob = f"{t.probability:.0%}" if t is not None and not math.isnan(t.probability) else ""
+    elif "peak" in m:
+        r = m["peak"]
+        chg = "" if math.isnan(r.change_pct) else f" ({r.change_pct:+.0f}%)"
+        main, band = f"peak {number(r.p50)} {r.unit}{chg}", f"{_short(r.p05)}..{_short(r.p95)}"
+        a = m.get("days_above_50pct")
+        second = f"{a.p50:.0f} d >+{PRICE_JUMP:.0%}" if a is not None and not math.isnan(a.p50) else ""
+        pd_ = m.get("peak_day")
+        date = _date(pd_.p50_date) if pd_ is not None else ""
+        prob = f"{a.probability:.0%}" if a is not None and not math.isnan(a.probability) else ""
+    elif "total" in m:
+        r = m["total"]
+        chg = "" if math.isnan(r.change_pct) else f" ({r.change_pct:+.0f}%)"
+        main, band, second, date, prob = f"total {number(r.p50)} {r.unit}{chg}", \
+            f"{_short(r.p05)}..{_short(r.p95)}", "", "", ""
+    else:
+        return None
+    return (key, main, band, second, date, prob)
+
+
+def headline_rows(summary: pd.DataFrame, headline_keys: set[str], scenario=None,
+                  max_rows: int = MAX_ROWS) -> list[tuple[str, ...]]:
+    """Rows (series, impact, band, also, date, P) for the series the scenario is about, most relevant first.
+
+    Without ``scenario`` only the headline series are considered, in summary order."""
+    from .relevance import entity_score, matched, scenario_words
+    words = scenario_words(scenario) if scenario is not None else {}
     by_series: dict[str, dict[str, object]] = {}
+    entity_of: dict[str, str] = {}
     for r in summary.itertuples(index=False):
-        series, _, mname = r.metric.rpartition(".")
+        series, _, mname = str(r.metric).rpartition(".")
         key = f"{r.entity}.{series}"
-        if key in headline_keys:
-            by_series.setdefault(key, {})[mname] = r
+        by_series.setdefault(key, {})[mname] = r
+        entity_of[key] = str(r.entity)
+    order = list(by_series)
+    score = {k: entity_score(entity_of[k], words, k in headline_keys) for k in order}
+    ranked = sorted(order, key=lambda k: (-score[k], order.index(k)))
     rows = []
-    for key, m in by_series.items():
+    for key in ranked:
+        m = by_series[key]
+        head = key in headline_keys
+        named = score[key] - (100.0 if head else 0.0) > 0
+        if not head and len(matched(entity_of[key], words)) < 2:
+            continue
         if _unchanged(m):
+            if head and named and ("lost" in m or "peak" in m):
+                unit = (m.get("lost") or m.get("peak")).unit
+                rows.append((key, f"no change ({unit})", "", "", "", "0%"))
             continue
-        if "lost" in m:
-            r = m["lost"]
-            main, band = f"lost {_num(r.p50)} {_short_unit(r.unit)}", f"{_num(r.p05)}..{_num(r.p95)}"
-            d = m.get("max_drop_pct")
-            second = f"max -{d.p50:.0f}%" if d is not None and not math.isnan(d.p50) else ""
-            t = m.get("time_to_impact")
-            date = (t.p50_date or "none") if t is not None else ""
-            prob = f"{t.probability:.0%}" if t is not None and not math.isnan(t.probability) else ""
-        elif "peak" in m:
-            r = m["peak"]
-            chg = "" if math.isnan(r.change_pct) else f" ({r.change_pct:+.0f}%)"
-            main, band = f"peak {_num(r.p50)}{chg}", f"{_num(r.p05)}..{_num(r.p95)}"
-            a = m.get("days_above_50pct")
-            second = f"{a.p50:.0f} d >+50%" if a is not None and not math.isnan(a.p50) else ""
-            pd_ = m.get("peak_day")
-            date = pd_.p50_date if pd_ is not None else ""
-            prob = f"{a.probability:.0%}" if a is not None and not math.isnan(a.probability) else ""
-        elif "total" in m:
-            r = m["total"]
-            chg = "" if math.isnan(r.change_pct) else f" ({r.change_pct:+.0f}%)"
-            main, band, second, date, prob = f"total {_num(r.p50)} {_short_unit(r.unit)}{chg}", \
-                f"{_num(r.p05)}..{_num(r.p95)}", "", "", ""
-        else:
-            continue
-        rows.append((key, main, band, second, date, prob))
-    return rows
+        row = _row(key, m) if head or "lost" in m or "peak" in m else None
+        if row is not None:
+            rows.append(row)
+    return rows[:max_rows]
 
 
-def headline_table(summary: pd.DataFrame, headline_keys: set[str], width: int = 100) -> str:
-    """The table as text, at most ``width`` columns wide."""
-    rows = headline_rows(summary, headline_keys)
+def legend() -> str:
+    """What the columns mean (printed under the table)."""
+    return (f"median and p05..p95 across replications; lost = cumulative shortfall against the no-measure "
+            f"baseline;\nP = share of replications where output fell below {IMPACT_THRESHOLD:.0%} of baseline "
+            f"(lost rows) or a price rose more than {PRICE_JUMP:.0%} above it (peak rows);\n"
+            f"first/peak = median date of first impact or of the peak. All series: impacts.csv, summary.csv")
+
+
+def headline_table(summary: pd.DataFrame, headline_keys: set[str], width: int | None = None, scenario=None
+                   ) -> str:
+    """The table as text; rows are cut at ``width`` only when one is given (names and units stay whole)."""
+    rows = headline_rows(summary, headline_keys, scenario)
     if not rows:
         return "(no headline series differs from its baseline)"
-    head = ("series", "impact (median)", "p05..p95", "also", "first/peak", "P")
-    rows = [(r[0].removeprefix("industries.")[:36],) + r[1:] for r in rows]
-    widths = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
+    rows = [(r[0].removeprefix("industries."),) + r[1:] for r in rows]
+    widths = [max(len(x[i]) for x in rows + [HEAD]) for i in range(len(HEAD))]
     fmt = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
-    lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))] + [fmt.format(*x) for x in rows]
-    return "\n".join(line[:width] for line in lines)
+    lines = [fmt.format(*HEAD), fmt.format(*("-" * w for w in widths))] + [fmt.format(*x) for x in rows]
+    return "\n".join(line.rstrip()[:width] if width else line.rstrip() for line in lines)

@@ -374,5 +374,10 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> L
                             f"world {sc.world!r} holds no parameters (no .yaml world files there)")
     _apply_overrides(sc, world, file, doc, set_keys)
     _check_names(sc, world, file, doc)
+    # -- by:/against: must name regions the world knows (issue 14) --
+    from .vocabulary import check_actors
+    for loc, name, known in check_actors(sc, world.values):
+        raise ScenarioError(file, doc.mark_of(loc) or doc.mark_of(loc[:-1]), path_text(loc),
+                            f"unknown region {name!r}{suggest(name, known)}; known: {', '.join(sorted(known))}")
     _check_metrics(sc, world, file, doc)
     return LoadedScenario(sc, world, file, text, tuple(sets), warnings)

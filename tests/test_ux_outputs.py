@@ -1,0 +1,183 @@
+"""Outputs a briefing can use (issue 14): typed notebook frames, impacts.csv in the scenario's order, real
+dates in the workbook, tables split at the spreadsheet row limit, progress lines off a terminal, the
+terminal table with units and the questions the scenario asks, charts at 150 dpi with SVG twins."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simulator
+from simulator.report import frames, tables
+from simulator.report.terminal import headline_rows, headline_table, number
+from simulator.sweep.progress import Progress
+
+from .conftest import run_cli
+
+SETS = ["horizon=150d"]
+
+
+@pytest.fixture(scope="module")
+def res():
+    return simulator.run("scenarios/japan_servicing_ban.yaml", sets=SETS, replications=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def folder(res, tmp_path_factory):
+    return res.write(tmp_path_factory.mktemp("ux") / "run", xlsx=True, plots=True)
+
+
+def test_notebook_frames_have_datetime_dates_and_categorical_names(res):
+    assert pd.api.types.is_datetime64_any_dtype(res.timeseries["date"])
+    assert pd.api.types.is_datetime64_any_dtype(res.timeseries_wide["date"])
+    assert pd.api.types.is_datetime64_any_dtype(res.events["date"])
+    assert pd.api.types.is_datetime64_any_dtype(res.summary["p50_date"])
+    for df, cols in ((res.timeseries, ("entity", "metric", "unit")), (res.summary, ("entity", "metric")),
+                     (res.events, ("entity", "event")), (res.impacts, ("entity", "metric", "unit"))):
+        for c in cols:
+            assert isinstance(df[c].dtype, pd.CategoricalDtype), c
+    assert res.timeseries["date"].iloc[0] == pd.Timestamp(res.scenario.start)
+    # a pivot draws a time axis: the index is a DatetimeIndex
+    wide = res.timeseries.query("entity == 'gallium' and metric == 'price_ex_china'").pivot_table(
+        index="date", columns="scenario", values="value", observed=True)
+    assert isinstance(wide.index, pd.DatetimeIndex)
+
+
+def test_typed_frames_write_the_same_csv_text_as_plain_ones(res, tmp_path):
+    plain = frames.summary(res.scenario, res.pairs)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    tables.write_table(plain, a)
+    tables.write_table(res.summary, b)
+    assert a.read_bytes() == b.read_bytes()
+    assert ",," in a.read_text()            # empty p50_date stays empty (NaT), not "NaT"
+    assert "NaT" not in b.read_text()
+
+
+def test_impacts_csv_columns_and_scenario_order(res, folder):
+    imp = pd.read_csv(folder / "impacts.csv")
+    assert list(imp.columns) == frames.IMPACT_COLUMNS
+    assert set(imp["statistic"]) <= set(frames.IMPACT_STATISTIC_DOC)
+    # the difference is scenario - baseline and its band holds the mean difference
+    scale = imp[["scenario", "baseline"]].abs().max(axis=1)
+    assert ((imp["difference"] - (imp["scenario"] - imp["baseline"])).abs() <= 1e-8 * scale + 1e-9).all()
+    ok = imp["difference_p05"].notna()
+    assert (imp.loc[ok, "difference_p05"] <= imp.loc[ok, "difference"] + 1e-6).all()
+    assert (imp.loc[ok, "difference"] <= imp.loc[ok, "difference_p95"] + 1e-6).all()
+    # what the scenario is about comes first: entities it names (relevance > 0) before the rest,
+    # and Japanese cars (a region the countermeasures target) far above the middle of the table
+    rel = imp["relevance"].to_numpy()
+    named = rel > 0
+    assert named[: named.sum()].all()
+    cars = imp.index[imp["entity"] == "industries.japan_cars"]
+    assert len(cars) and cars[0] < named.sum()
+    assert imp.loc[0, "entity"] in ("gallium", "fabs.advanced_logic", "fabs.memory", "fabs.mature_logic",
+                                    "graphite_natural") or imp.loc[0, "headline"]
+
+
+def test_relevance_follows_the_measures_not_fixed_names(res):
+    from simulator.report.relevance import entity_score, scenario_words
+    words = scenario_words(res.scenario)
+    assert entity_score("gallium.Japan", words) > entity_score("antimony.Japan", words) > \
+        entity_score("antimony.US", words)
+    sc2 = res.scenario.model_copy(update={"countermeasures": [], "controls": []})
+    assert entity_score("gallium.Japan", scenario_words(sc2)) == 0
+
+
+def test_xlsx_has_real_date_cells_formats_frozen_header_and_filter(folder):
+    import openpyxl
+    wb = openpyxl.load_workbook(folder / "japan_servicing_ban.xlsx")
+    assert wb.sheetnames[0] == "impacts" and {"summary", "timeseries_wide", "events"} <= set(wb.sheetnames)
+    ws = wb["timeseries_wide"]
+    assert ws["A1"].value == "date"
+    assert ws["A2"].is_date and ws["A2"].value.date().isoformat() == "2025-01-01"
+    assert ws.freeze_panes == "B2" and ws.auto_filter.ref.startswith("A1:")
+    assert ws["B2"].number_format != "General"
+    ev = wb["events"]
+    col = [c.value for c in ev[1]].index("date") + 1
+    assert ev.cell(row=2, column=col).is_date
+    summ = wb["summary"]
+    assert summ.freeze_panes == "A2" and summ["A1"].font.bold
+    assert summ.column_dimensions["B"].width > 8
+
+
+def test_tables_over_the_row_limit_are_split_with_a_note(tmp_path):
+    df = pd.DataFrame({"a": range(25), "b": [f"x{i}" for i in range(25)]})
+    note = tables.write_table(df, tmp_path / "t.csv", max_rows=10)
+    assert "3 parts" in note and not (tmp_path / "t.csv").exists()
+    parts = [tmp_path / f"t.part{i}.csv" for i in (1, 2, 3)]
+    back = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(back, df)
+    assert tables.write_table(df, tmp_path / "u.csv", max_rows=25) == "" and (tmp_path / "u.csv").is_file()
+    assert tables.MAX_DATA_ROWS == 1_048_575
+
+
+def test_split_note_reaches_the_manifest_and_terminal(res, tmp_path, monkeypatch):
+    import json
+    monkeypatch.setattr(tables, "MAX_DATA_ROWS", 5000)
+    out = res.write(tmp_path / "r", plots=False)
+    assert (out / "timeseries.part1.csv").is_file() and not (out / "timeseries.csv").exists()
+    man = json.loads((out / "manifest.json").read_text())
+    assert any("timeseries.csv" in n and "parts" in n for n in man["notes"])
+
+
+def test_progress_lines_on_a_non_terminal_stderr(tmp_path):
+    proc = run_cli("scenarios/japan_servicing_ban.yaml", "--out", str(tmp_path / "p"), "--replications", "2",
+                   "--set", "horizon=60d", "--no-plots")
+    assert proc.returncode == 0, proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if "replications" in x]
+    assert lines and lines[-1].startswith("japan_servicing_ban: 2/2 replications") and "ETA" in lines[-1]
+    assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr
+    # --quiet: nothing on stderr, nothing on stdout
+    q = run_cli("scenarios/japan_servicing_ban.yaml", "--out", str(tmp_path / "q"), "--replications", "2",
+                "--set", "horizon=60d", "--no-plots", "--quiet")
+    assert q.returncode == 0 and q.stderr == "" and q.stdout == ""
+    # the header's time covers the whole run (simulation is a part of it)
+    head = proc.stdout.splitlines()[0]
+    assert "(simulation" in head
+    total, sim = float(head.split(", ")[-1].split(" s")[0]), float(head.split("(simulation ")[1].split(" s")[0])
+    assert total >= sim
+
+
+def test_progress_plain_lines_are_periodic_not_per_item():
+    s = io.StringIO()
+    p = Progress(100, stream=s, unit="replications", plain_interval=3600)
+    for _ in range(100):
+        p.update()
+    p.close()
+    lines = s.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("0/100") and lines[1].startswith("100/100")
+
+
+def test_terminal_table_has_units_full_names_and_the_asked_industry(res):
+    text = headline_table(res.summary, res.headline_keys, scenario=res.scenario)
+    assert "japan_cars.output" in text                       # asked about (Japan is targeted) though unchanged
+    assert "USD/kg" in text and "price_ex_china" in text     # the price has its unit
+    for line in text.splitlines()[2:]:
+        assert "waf " not in line and "veh " not in line     # no cut units
+    rows = headline_rows(res.summary, res.headline_keys)     # without the scenario: headline series only
+    assert all(not r[0].startswith("gallium.Japan") for r in rows)
+    assert number(571234) == "571,000" and number(4.63e6) == "4.63 million" and number(17.4e9) == "17.4 billion"
+
+
+def test_charts_are_150_dpi_png_with_svg_and_only_moved_panels(folder, res):
+    from PIL import Image
+    from simulator.report.plots import chart_groups, moved
+    pngs = sorted((folder / "plots").glob("*.png"))
+    assert pngs
+    for p in pngs:
+        assert p.with_suffix(".svg").is_file()
+        dpi = Image.open(p).info.get("dpi")
+        assert dpi and round(dpi[0]) >= 150
+    for _, (_, panels) in chart_groups(res).items():
+        for _, series in panels:
+            assert any(moved(res, k) for k, _ in series)
+    # an unchanged Japanese industry is not charted
+    assert not any(ent == "japan_cars" for _, (_, panels) in chart_groups(res).items() for ent, _ in panels)
+
+
+def test_report_html_written_with_the_run(folder):
+    text = (folder / "report.html").read_text(encoding="utf-8")
+    assert '<table id="headline">' in text and "japan_servicing_ban" in text
+    assert "Where every number came from" in text and "source" in text
