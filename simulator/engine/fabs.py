@@ -293,6 +293,8 @@ class FabFleets(Mechanism):
         self.any_pend_parts = bool((self.pend_parts > 0).any())
         self.deliv_factor = (1.0 - self.s_exp) * (1.0 + (self.pull_forward - 1.0) * self.pend_exp)
         self.redundant_cut = np.maximum(self.s_serv, self.s_parts)
+        # expected requalification hours per failure (module swaps without vendor sign-off) lengthen the cycle
+        self.requal_rate_h = self.parts.p_module * self.s_parts * self.parts.requal_h
         self.kit_q[:] = 1.0
         self.proc.set_controls((self.s_exp > 0) | (self.s_serv > 0) | (self.s_parts > 0))
         # vendor revenue lost per day (negative when purchases are pulled forward)
@@ -371,7 +373,7 @@ class FabFleets(Mechanism):
             hazard = 1.0
         if self.any_cut:
             m_loc = 1.0 + (self.local_mult - 1.0) * learn
-            mttr_eff = self.mttr * (1.0 + serv * (m_loc - 1.0))
+            mttr_eff = self.mttr * (1.0 + serv * (m_loc - 1.0)) + self.requal_rate_h
             rate = failure_rate_per_day(self.mtbf, mttr_eff, self.phi, hazard)
         elif self.hazard_live:
             rate = failure_rate_per_day(self.mtbf, self.mttr, self.phi, hazard)
