@@ -46,16 +46,18 @@ def test_third_party_kit_share_ramps_from_initial_to_its_max():
 
 
 def test_third_party_kits_spare_the_stock_at_a_quality_penalty():
-    active, sp, cut = np.array([1000]), np.array([1.0]), np.array([0])
+    active, sp = np.array([1000]), np.array([1.0])
     no_tp, tp = ledger(tp=0.0), ledger(tp=0.8)
+    for led in (no_tp, tp):
+        led.set_cut(np.array([1.0]))
     k0 = no_tp.kits[0]
-    short0, q0 = no_tp.pm_kits(active, sp, cut)
-    short1, q1 = tp.pm_kits(active, sp, cut)
+    short0, q0 = no_tp.pm_kits(active, sp)
+    short1, q1 = tp.pm_kits(active, sp)
     assert k0 - no_tp.kits[0] == pytest.approx(1000 / 14), "one kit per PM event"
     assert k0 - tp.kits[0] == pytest.approx(1000 / 14 * (1 - third_party_share(0.8, 0.5, 1.0, 1)))
     assert q0[0] == 0 and q1[0] > 0 and short0[0] == short1[0] == 0
     empty = ledger(tp=0.0, kit_cover_months=0.0)
-    short, _ = empty.pm_kits(active, sp, cut)
+    short, _ = empty.pm_kits(active, sp)
     assert short[0] == pytest.approx(1.0), "no kit left: every PM event runs without one"
 
 
@@ -64,14 +66,16 @@ def test_learning_does_not_reduce_the_locked_share_but_raises_refurbishment():
     needs, back = {}, {}
     for learn in (1.0, 0.05):
         led = ledger(p_locked=0.2, p_module=0.3, module_pool_per_100_tools=10_000, locked_cover_months=1000)
+        led.set_need(np.array([0.5]), np.array([0]))
         locked0 = led.locked[0]
-        short, swaps = led.failures(np.array([20_000]), np.array([10**6]), np.array([1.0]), np.array([learn]),
-                                    np.array([0]), 0, _Gen(1))
+        i, short, swaps = led.failures(np.array([20_000]), np.array([10**6]), np.array([0]), np.array([learn]), 0,
+                                       _Gen(1))
         assert short[0] == 0
         needs[learn] = (int(swaps[0]), locked0 - led.locked[0])
         led.refurbished(30)
         back[learn] = led.modules[0]
     assert needs[1.0][0] + needs[1.0][1] == pytest.approx(20_000 * 0.5, rel=0.03)
+    assert needs[1.0][1] == pytest.approx(20_000 * 0.2, rel=0.05)
     assert needs[1.0] == needs[0.05], "same draws, same part demand: learning does not touch p_locked/p_module"
     assert back[0.05] > back[1.0], "experienced local shops refurbish more modules successfully"
 
@@ -79,8 +83,8 @@ def test_learning_does_not_reduce_the_locked_share_but_raises_refurbishment():
 def test_refurbished_modules_return_to_the_pool_after_refurb_days():
     led = ledger(p_locked=0.0, p_module=1.0, module_pool_per_100_tools=1.0, refurb_success_initial=1.0,
                  refurb_success_max=1.0, refurb_d=30)
-    short, swaps = led.failures(np.array([50]), np.array([1000]), np.array([1.0]), np.array([1.0]), np.array([0]),
-                                5, _Gen(2))
+    led.set_need(np.array([1.0]), np.array([0]))
+    i, short, swaps = led.failures(np.array([50]), np.array([1000]), np.array([0]), np.array([1.0]), 5, _Gen(2))
     assert swaps[0] == 10 and short[0] == 40 and led.modules[0] == 0
     led.refurbished(34)
     assert led.modules[0] == 0

@@ -58,6 +58,15 @@ def refurb_success(initial: float, best: float, learn: np.ndarray) -> np.ndarray
     return best - (best - initial) * learn
 
 
+def small_binomial(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``rng.binomial(n, p)`` for the few cohorts a day that need it: scalar draws below 8 entries (an array
+    call has a fixed cost of several scalar ones)."""
+    if n.size < 8:
+        return np.array([rng.binomial(a, b) for a, b in zip(n.tolist(), np.broadcast_to(p, n.shape).tolist())],
+                        dtype=np.int64)
+    return rng.binomial(n, p)
+
+
 class PartsLedger:
     """Stocks of the three parts classes per cohort and the refurbishment pipeline (arrays over cohorts)."""
 
@@ -73,8 +82,9 @@ class PartsLedger:
         self.module_day = n0 * fail_rate0 * p_module          # baseline module use (modules/day)
         self._pm_interval = pm_interval_d
         self.kits = spare_stock(n0, 1.0 / pm_interval_d, float(cfg["kit_cover_months"]))
-        self.locked = spare_stock(n0, fail_rate0 * p_locked, float(cfg["locked_cover_months"]))
-        self.modules = n0 * float(cfg["module_pool_per_100_tools"]) / 100.0
+        self.stock2 = np.vstack([spare_stock(n0, fail_rate0 * p_locked, float(cfg["locked_cover_months"])),
+                                 n0 * float(cfg["module_pool_per_100_tools"]) / 100.0])
+        self.locked, self.modules = self.stock2[0], self.stock2[1]      # views: items, modules
         self.refurb_d = int(round(cfg["refurb_d"]))
         if not 1 <= self.refurb_d < RING_DAYS - 1:
             raise ValueError(f"fabs.parts.refurb_d(={self.refurb_d}) must be within 1..{RING_DAYS - 2} days")
@@ -86,9 +96,11 @@ class PartsLedger:
         self.requal_h = float(cfg["requalification_h"])
         self.vendor_pm = float(cfg["vendor_pm_share"])
         self.cannibal = float(cfg["cannibalised_parts_per_tool"])
-        self.refurb_ring = np.zeros((C, RING_DAYS))
-        self.days_cut = np.zeros(C)
-        self.tp_used = np.zeros(C)
+        self.refurb_ring = np.zeros((RING_DAYS, C))       # row = day mod RING_DAYS
+        self.in_refurb = 0.0
+        self.decay = np.ones(C)            # exp(−days cut / ramp): the third parties' ramp still to go
+        self.decay_day = np.ones(C)        # its factor per day, set by set_cut
+        self._tp_b = tp_max * (1.0 - self.tp0)
 
     def buy_ahead(self, pend: np.ndarray, months_per_month: float) -> None:
         """One day between announcement and effect: buy ``months_per_month`` extra months of kits, locked items
@@ -98,55 +110,78 @@ class PartsLedger:
         self.locked += self.locked_day * f
         self.modules += self.module_day * f
 
-    def pm_kits(self, active: np.ndarray, s_parts: np.ndarray, cut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Kit use of one day for cohorts ``cut`` (indices); returns (share of PM events without a kit, share
-        done with a third-party kit) over those cohorts."""
-        self.days_cut[cut] += 1.0
-        events = active[cut] / self._pm_interval[cut]
-        sp = s_parts[cut]
-        avail = third_party_share(self.tp_max[cut], self.tp0, self.tp_ramp, self.days_cut[cut])
-        self.tp_avail[cut] = avail
-        tp = avail * sp
-        need = events * (sp - tp)
-        have = self.kits[cut]
-        used = np.minimum(need, have)
-        self.kits[cut] = have - used
-        short = np.divide(need - used, events, out=np.zeros(cut.size), where=events > 0)
-        self.tp_used[cut] = tp
+    def set_cut(self, cut: np.ndarray) -> None:
+        """Cohorts whose parts flow is cut (1) or not (0): their third-party ramp advances one day a day."""
+        self.decay_day = np.exp(-cut / (365.25 * self.tp_ramp))
+
+    def pm_kits(self, active: np.ndarray, s_parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Kit use of one day (arrays over all cohorts); returns (share of PM events without a kit, share done
+        with a third-party kit). The third-party share is :func:`third_party_share` kept as a running product."""
+        self.decay *= self.decay_day
+        self.tp_avail = self.tp_max - self._tp_b * self.decay
+        tp = self.tp_avail * s_parts
+        events = active / self._pm_interval
+        need = events * (s_parts - tp)
+        used = np.minimum(need, self.kits)
+        self.kits -= used
+        need -= used
+        short = np.divide(need, np.maximum(events, 1e-12), out=need)
         return short, tp
 
-    def failures(self, fails: np.ndarray, active: np.ndarray, s_parts: np.ndarray, learn: np.ndarray,
-                 idx: np.ndarray, day: int, streams: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Failures at cohorts ``idx`` that need a vendor part under the cut: take modules from the pool
-        (sending the failed one to refurbishment) and locked items from stock. Returns (failures short of a
-        part, module swaps from the pool or third parties) over all cohorts."""
-        C = fails.size
-        short = np.zeros(C, dtype=np.int64)
-        swaps = np.zeros(C, dtype=np.int64)
-        need = streams["oem_parts"].binomial(fails[idx], self.p_part[idx] * s_parts[idx])
-        np.minimum(need, active[idx], out=need)      # a tool can go down for parts only once
-        n_locked = streams["parts_class"].binomial(need, self.locked_frac[idx])
-        n_mod = need - n_locked
-        n_tp = streams["parts_class"].binomial(n_mod, self.tp_module * self.tp_avail[idx])
-        n_mod = n_mod - n_tp
-        have_l = np.floor(self.locked[idx] + 1e-9).astype(np.int64)
-        have_m = np.floor(self.modules[idx] + 1e-9).astype(np.int64)
-        use_l = np.minimum(n_locked, have_l)
-        use_m = np.minimum(n_mod, have_m)
-        self.locked[idx] -= use_l
-        self.modules[idx] -= use_m
-        short[idx] = (n_locked - use_l) + (n_mod - use_m)
-        swaps[idx] = use_m + n_tp
-        if use_m.any():
-            ok = streams["refurb"].binomial(use_m, refurb_success(self.refurb0, self.refurb_best, learn[idx]))
-            self.refurb_ring[idx, (day + self.refurb_d) % RING_DAYS] += ok
-        return short, swaps
+    def set_need(self, p_need: np.ndarray, idx: np.ndarray) -> None:
+        """Cohorts ``idx`` whose parts flow is cut and their part share × stopped share ``p_need``: the fixed
+        columns of the daily category probabilities (locked item, module, no part)."""
+        lf = self.locked_frac[idx]
+        self._P = np.zeros((idx.size, 4))
+        self._P[:, 0] = p_need * lf
+        self._P_mod = p_need * (1.0 - lf)
+        self._P[:, 3] = 1.0 - p_need
+
+    def failures(self, fails: np.ndarray, active: np.ndarray, idx: np.ndarray, learn: np.ndarray, day: int,
+                 streams: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Failures that need a vendor part under the cut, at cohorts ``idx`` whose parts flow is cut (see
+        :meth:`set_need`): take locked items from stock and modules from third parties or the pool (sending the
+        failed one to refurbishment). One multinomial draw per cohort splits its failures into locked item /
+        third-party module / pool module / no part. Returns None when no failure needs a part, else (cohorts,
+        failures short of a part, module swaps from the pool or third parties) at those cohorts."""
+        P = self._P
+        np.multiply(self._P_mod, self.tp_module * self.tp_avail[idx], out=P[:, 1])
+        np.subtract(self._P_mod, P[:, 1], out=P[:, 2])
+        cnt = streams["oem_parts"].multinomial(fails[idx], P)[:, :3].T      # rows: locked, third party, pool
+        need = cnt.sum(axis=0)
+        hit = np.flatnonzero(need)
+        if not hit.size:
+            return None
+        i, cnt, need = idx[hit], cnt[:, hit], need[hit]
+        over = need - active[i]
+        if (over > 0).any():                     # a tool can go down for parts only once
+            for r in (2, 1, 0):
+                cut = np.minimum(np.maximum(over, 0), cnt[r])
+                cnt[r] -= cut
+                over -= cut
+        n_tp = cnt[1]
+        want = cnt[[0, 2]]                                       # rows: locked items, pool modules
+        stock = self.stock2[:, i]
+        use = np.minimum(want, np.floor(stock + 1e-9).astype(np.int64))
+        self.stock2[:, i] = stock - use
+        short = (want - use).sum(axis=0)
+        if use[1].any():
+            ok = small_binomial(streams["refurb"], use[1],
+                                refurb_success(self.refurb0, self.refurb_best, learn[i]))
+            self.refurb_ring[(day + self.refurb_d) % RING_DAYS, i] += ok
+            self.in_refurb += float(ok.sum())
+        return i, short, use[1] + n_tp
 
     def refurbished(self, day: int) -> None:
         """Modules back from refurbishment today join the pool."""
-        col = self.refurb_ring[:, day % RING_DAYS]
-        self.modules += col
-        col[:] = 0.0
+        if self.in_refurb <= 0:
+            return
+        row = self.refurb_ring[day % RING_DAYS]
+        back = float(row.sum())
+        if back:
+            self.modules += row
+            row[:] = 0.0
+            self.in_refurb -= back
 
     def cannibalise(self, idx: np.ndarray, retired: np.ndarray) -> None:
         """Retired tools give ``cannibalised_parts_per_tool`` locked items and as many modules each."""

@@ -56,16 +56,25 @@ class Procurement:
         t = np.arange(-qual_d, days + 1, dtype=float) + qual_d
         self.growth = n_g[:, None] * np.diff(np.exp(r[:, None] * t[None, :] / 365.25), axis=1)
         self.qual = qual_d
+        self._growth_c = self.growth[self.g_idx].T                          # day row x cohort column
+        self._days = np.maximum(np.arange(self.growth.shape[1]) - qual_d, 0)[:, None].astype(float)
+        self._orders()
 
     def domestic_share(self, day: int) -> np.ndarray:
         """Domestic share of new-tool orders per group on ``day`` (days since start, ≥ 0)."""
         return np.minimum(np.maximum(self.dmax, self.d0), self.d0 + self.rise * max(day, 0) + self.jump * self.jumped)
 
+    def _orders(self) -> None:
+        """New tools per day row and cohort (before controls): foreign cohorts ``fmix × (1 − d)``, the domestic
+        one ``d``, with d the group's domestic share of that day; recomputed when a control makes it jump."""
+        base = (self.d0 + self.jump * self.jumped)[self.g_idx]
+        d = np.minimum(np.maximum(self.dmax, self.d0)[self.g_idx], base + self.rise * self._days)
+        self.orders = self._growth_c * (self.fmix + (self.dom_take - self.fmix) * d)
+
     def new_tools(self, day: int) -> np.ndarray:
-        """New tools ordered for delivery on ``day`` per cohort (before controls), in the vendor split."""
-        d = self.domestic_share(day)[self.g_idx]
-        share = self.fmix * (1.0 - d) + self.dom_take * d
-        return self.growth[self.g_idx, day + self.qual] * share
+        """New tools ordered for delivery on ``day`` per cohort (before controls), in the vendor split (a
+        read-only row; ``day`` may be negative down to −qualification for tools installing at the start)."""
+        return self.orders[day + self.qual]
 
     def to_groups(self, per_cohort: np.ndarray) -> np.ndarray:
         """Sum a per-cohort flow to its tool groups (for orders to the groups' substitute cohorts)."""
@@ -74,7 +83,10 @@ class Procurement:
     def set_controls(self, bites: np.ndarray) -> None:
         """Mark cohorts where some flow is stopped; their groups' domestic share jumps (once bitten, stays)."""
         hit = np.bincount(self.g_idx, weights=bites.astype(float), minlength=self.G) > 0
-        self.jumped = np.maximum(self.jumped, hit.astype(float))
+        jumped = np.maximum(self.jumped, hit.astype(float))
+        if (jumped != self.jumped).any():
+            self.jumped = jumped
+            self._orders()
 
 
 def redundant_orders(fleet: np.ndarray, cut: np.ndarray, per_day: float) -> np.ndarray:

@@ -51,7 +51,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .fab_origin import flow_shares, origin_bill
-from .fab_parts import RING_DAYS, PartsLedger, spare_stock, wright
+from .fab_parts import RING_DAYS, PartsLedger, small_binomial, spare_stock, wright
 from .fab_procurement import Procurement, lead_days
 from .world import Mechanism, RunContext
 
@@ -210,15 +210,17 @@ class FabFleets(Mechanism):
         self.sw = np.ones(C)
         self.q = np.ones(C)
         self.kit_q = np.ones(C)
+        self.factor = np.ones(C)       # throughput/yield factor: substitutes' learning × software × kits
         self.carry = np.zeros(C)
-        self.ring_deliv = np.zeros((C, RING_DAYS))
-        self.ring_qual = np.zeros((C, RING_DAYS), dtype=np.int64)
-        self.ring_back = np.zeros((C, RING_DAYS), dtype=np.int64)
+        # pipelines: row = day (mod RING_DAYS), column = cohort, so a day's arrivals are one contiguous row
+        self.ring_deliv = np.zeros((RING_DAYS, C))
+        self.ring_qual = np.zeros((RING_DAYS, C), dtype=np.int64)
+        self.ring_back = np.zeros((RING_DAYS, C), dtype=np.int64)
         for d in range(-self.qual, 0):                                 # tools already installing at the start
-            n = self._whole(self.proc.growth[self.g_idx, d + self.qual] * self._share0())
+            n = self._whole(self.proc.new_tools(d))
             self.fleet += n
             self.installing += n
-            self.ring_qual[:, (d + self.qual) % RING_DAYS] += n
+            self.ring_qual[(d + self.qual) % RING_DAYS] += n
         cap_wpd = np.array([float(w["classes"][f]["capacity_wpm"]) * 12 / 365.25 for f in self.fab_names])
         self.line_yield = np.array([float(w["classes"][f].get("line_yield", 1.0)) for f in self.fab_names])
         r_fab = np.log1p(np.array([float(w["classes"][f].get("capacity_growth_per_y", ops["capacity_growth_per_y"]))
@@ -231,6 +233,12 @@ class FabFleets(Mechanism):
                          "retire", "parts_wait")}
         self._shape = np.zeros(2 * C)
         self._scale = np.zeros(2 * C)
+        self._zeros = np.zeros(C)
+        self.mttr_d = self.mttr / 24.0                           # repair time in days
+        self._scale[:C] = self.mttr_d
+        self.c_loc_d = self.mttr_d * (self.local_mult - 1.0)     # extra local repair days before learning
+        self.rate_num = 24.0 * (1.0 - self.phi)                  # numerator of failure_rate_per_day
+        self.inv_pmi = 1.0 / self.pm_interval
         self._S = np.zeros((7, C))
         self._SG = np.zeros((7, G))
         self._exhausted = np.zeros(C, dtype=bool)
@@ -238,10 +246,6 @@ class FabFleets(Mechanism):
         self._policy_version = -1
         self.hazard_live = False
         self._register(ctx)
-
-    def _share0(self) -> np.ndarray:
-        d = self.proc.domestic_share(0)[self.g_idx]
-        return self.proc.fmix * (1.0 - d) + self.proc.dom_take * d
 
     def _whole(self, x: np.ndarray) -> np.ndarray:
         """Whole tools from fractional flows per cohort, carrying remainders to the next day."""
@@ -285,17 +289,26 @@ class FabFleets(Mechanism):
         self.pend_exp = pend["expansion"]
         self.pend_parts = pend["parts"]
         self.idx_part = np.flatnonzero(self.s_parts > 0)
+        self.parts_cut = (self.s_parts > 0).astype(float)
+        self.parts.set_need((self.parts.p_part * self.s_parts)[self.idx_part], self.idx_part)
         self.idx_serv = np.flatnonzero(self.s_serv > 0)
+        self.serv_isv = self.s_serv[self.idx_serv]
         self.any_cut = bool(self.idx_part.size or self.idx_serv.size)
         self.hazard_live = self.hazard_live or self.any_cut
         self.any_sw = bool((self.s_sw > 0).any())
         self.any_exp = bool((self.s_exp > 0).any() or (self.pend_exp > 0).any())
         self.any_pend_parts = bool((self.pend_parts > 0).any())
         self.deliv_factor = (1.0 - self.s_exp) * (1.0 + (self.pull_forward - 1.0) * self.pend_exp)
-        self.redundant_cut = np.maximum(self.s_serv, self.s_parts)
+        self.redundant_week = np.maximum(self.s_serv, self.s_parts) * self.proc.redundant * 7
+        self.any_redundant = bool(self.redundant_week.any())
+        self.parts.set_cut(self.parts_cut)
         # expected requalification hours per failure (module swaps without vendor sign-off) lengthen the cycle
         self.requal_rate_h = self.parts.p_module * self.s_parts * self.parts.requal_h
-        self.kit_q[:] = 1.0
+        self.c_pm = self.s_serv * self.parts.vendor_pm            # vendor-only PM steps undone, before learning
+        self.c_mttr_serv = self.mttr * self.s_serv * (self.local_mult - 1.0)
+        self.mttr_cut = self.mttr + self.requal_rate_h
+        self.kit_q = np.ones(self.C)
+        self.factor = self.q * self.sw
         self.proc.set_controls((self.s_exp > 0) | (self.s_serv > 0) | (self.s_parts > 0))
         # vendor revenue lost per day (negative when purchases are pulled forward)
         out = []
@@ -326,25 +339,26 @@ class FabFleets(Mechanism):
         if self.any_exp:
             blocked = growth * self.s_exp * self.dom_sub
             if blocked.any():
-                self.ring_deliv[self.sub_of_group, (day + self.lead_dom) % RING_DAYS] += self.proc.to_groups(blocked)
+                self.ring_deliv[(day + self.lead_dom) % RING_DAYS, self.sub_of_group] += self.proc.to_groups(blocked)
             growth = growth * self.deliv_factor
-        ring = self.ring_deliv[:, k]
+        ring = self.ring_deliv[k]
         ring += growth
         deliv = self._whole(ring)
         ring[:] = 0.0
         self.fleet += deliv
-        qual = self.ring_qual[:, k]
+        qual = self.ring_qual[k]
         self.installing += deliv
         self.installing -= qual
         qual[:] = 0
-        self.ring_qual[:, (day + self.qual) % RING_DAYS] += deliv
-        back = self.ring_back[:, k]
+        self.ring_qual[(day + self.qual) % RING_DAYS] += deliv
+        back = self.ring_back[k]
         self.waiting -= back
         back[:] = 0
         if deliv[self.sub_of_group].any():
             self.cum_sub[self.sub_of_group] += deliv[self.sub_of_group]
             self.q[self.sub_of_group] = 1.0 - (1.0 - self.q0) * wright(self.cum_sub[self.sub_of_group],
                                                                         self.q_base, self.learn_rate)
+            self.factor = self.q * self.sw * self.kit_q
         if self.any_pend_parts:
             self.parts.buy_ahead(self.pend_parts, self.spares_pf)
         # failures
@@ -352,79 +366,82 @@ class FabFleets(Mechanism):
         active = self.fleet - self.installing - self.waiting
         if self.any_cut:
             learn = wright(self.cum_local, self.learn_base, self.learn_rate)   # local skill learns
-            deficit = serv * self.parts.vendor_pm * learn
-            ip = self.idx_part
-            if ip.size:
-                short_kit, tp = self.parts.pm_kits(active, self.s_parts, ip)
-                deficit[ip] += short_kit + tp * self.parts.kit_penalty
-                self.kit_q[ip] = 1.0 - self.parts.kit_yield_loss * tp
+            deficit = self.c_pm * learn
+            if self.idx_part.size:
+                short_kit, tp = self.parts.pm_kits(active, self.s_parts)
+                deficit += short_kit
+                deficit += tp * self.parts.kit_penalty
+                self.kit_q = 1.0 - self.parts.kit_yield_loss * tp
+                self.factor = self.q * self.sw * self.kit_q
             np.minimum(deficit, 1.0, out=deficit)
-            red = self.redundant_cut * self.fleet * self.proc.redundant
-            if red.any():
-                self.ring_deliv[self.sub_of_group, (day + self.lead_dom) % RING_DAYS] += self.proc.to_groups(red)
+            if day % 7 == 0 and self.any_redundant:    # redundant tools are ordered weekly
+                red = self.redundant_week * self.fleet
+                self.ring_deliv[(day + self.lead_dom) % RING_DAYS, self.sub_of_group] += self.proc.to_groups(red)
         else:
             deficit = 0.0
-        if self.hazard_live:
-            self.parts.refurbished(day)
         if self.hazard_live:          # PM not done properly raises the hazard over one PM interval
-            self.e_pm += (deficit - self.e_pm) / self.pm_interval
-            hazard = 1.0 + (self.hazard_max - 1.0) * self.e_pm
-        else:
-            hazard = 1.0
-        if self.any_cut:
-            m_loc = 1.0 + (self.local_mult - 1.0) * learn
-            mttr_eff = self.mttr * (1.0 + serv * (m_loc - 1.0)) + self.requal_rate_h
-            rate = failure_rate_per_day(self.mtbf, mttr_eff, self.phi, hazard)
-        elif self.hazard_live:
-            rate = failure_rate_per_day(self.mtbf, self.mttr, self.phi, hazard)
+            self.parts.refurbished(day)
+            step_e = deficit - self.e_pm
+            step_e *= self.inv_pmi
+            self.e_pm += step_e
+            up_h = self.mtbf / (1.0 + (self.hazard_max - 1.0) * self.e_pm)      # MTBF / hazard
+            if self.any_cut:                  # failure_rate_per_day with the local repair time
+                up_h += self.mttr_cut
+                up_h += self.c_mttr_serv * learn
+            else:
+                up_h += self.mttr
+            rate = np.divide(self.rate_num, up_h, out=up_h)
         else:
             rate = self.rate0
         fails = self.streams["failures"].poisson(active * rate)
         shape, scale = self._shape, self._scale
         if self.any_cut:
-            ip = self.idx_part
-            if ip.size:
-                short, swaps = self.parts.failures(fails, active, self.s_parts, learn, ip, day, self.streams)
-                if short.any():
-                    self._shortfall(day, short)
-            else:
-                short = swaps = np.zeros(C, dtype=np.int64)
-            rep = fails - short
-            local = np.zeros(C, dtype=np.int64)
+            got = self.parts.failures(fails, active, self.idx_part, learn, day, self.streams) \
+                if self.idx_part.size else None
+            if got is not None:
+                ip, short, swaps = got
+                fails[ip] -= short                   # the rest are repaired
+                m = short > 0
+                if m.any():
+                    self._shortfall(day, ip[m], short[m])
+                    active = self.fleet - self.installing - self.waiting     # less retired and waiting
+            local = shape[C:]
+            local[:] = 0.0
             isv = self.idx_serv
             if isv.size:
-                local[isv] = self.streams["local_repairs"].binomial(rep[isv], serv[isv])
+                local[isv] = self.streams["local_repairs"].binomial(fails[isv], self.serv_isv)
                 self.cum_local += local
-            shape[:C] = rep - local
-            shape[C:] = local
-            scale[:C] = self.mttr
-            scale[C:] = self.mttr * m_loc
-            hours = self.streams["repair_hours"].gamma(shape, scale)
-            vendor_h, local_h = hours[:C], hours[C:] + swaps * self.parts.requal_h
+            np.subtract(fails, local, out=shape[:C])
+            np.multiply(self.c_loc_d, learn, out=scale[C:])
+            scale[C:] += self.mttr_d
+            days_down = self.streams["repair_hours"].gamma(shape, scale)
+            down_v, down_l = days_down[:C], days_down[C:]
+            if got is not None:
+                down_l[ip] += swaps * (self.parts.requal_h / 24.0)
         else:
-            shape[:C] = fails
-            vendor_h = self.streams["repair_hours"].gamma(shape[:C], self.mttr)
-            local_h = np.zeros(C)
+            down_v = self.streams["repair_hours"].gamma(fails, self.mttr_d)
+            down_l = self._zeros
         if self.any_sw:
             self.sw -= self.s_sw * self.sw_decay
             np.maximum(self.sw, self.sw_floor, out=self.sw)
-        self._account(day, vendor_h, local_h)
+            self.factor = self.q * self.sw * self.kit_q
+        self._account(day, active, down_v, down_l)
 
-    def _shortfall(self, day: int, short: np.ndarray) -> None:
-        """Failures short of a part: retire and cannibalise some, the others wait for a grey/domestic part."""
-        idx = np.flatnonzero(short)
-        ret = self.streams["retire"].binomial(short[idx], self.retire_share)
-        wait = short[idx] - ret
+    def _shortfall(self, day: int, idx: np.ndarray, short: np.ndarray) -> None:
+        """Failures short of a part (``short`` at cohorts ``idx``): retire and cannibalise some, the others wait
+        for a grey/domestic part."""
+        ret = small_binomial(self.streams["retire"], short, self.retire_share)
+        wait = short - ret
         if ret.any():
             self.fleet[idx] -= ret
             self.parts.cannibalise(idx, ret)
             keep = (ret * (1.0 - self.s_rep[idx])).astype(float)
-            self.ring_deliv[idx, (day + self.lead_foreign) % RING_DAYS] += keep
+            self.ring_deliv[(day + self.lead_foreign) % RING_DAYS, idx] += keep
             subs = np.bincount(self.g_idx[idx], weights=ret * self.s_rep[idx] * self.dom_sub[idx],
                                minlength=self.G)
             if subs.any():
-                self.ring_deliv[self.sub_of_group, (day + self.lead_dom) % RING_DAYS] += subs
-            for i in idx[(ret > 0) & ~self._retired_any[idx]]:
+                self.ring_deliv[(day + self.lead_dom) % RING_DAYS, self.sub_of_group] += subs
+            for i in idx[(ret > 0) & ~self._retired_any[idx]] if not self._retired_any[idx].all() else ():
                 self._retired_any[i] = True
                 r = self.rows[i]
                 self.ctx.recorder.event(day, f"fabs.{r['fab']}.{r['tc']}", "tools_retired",
@@ -432,7 +449,9 @@ class FabFleets(Mechanism):
         if wait.any():
             self.waiting[idx] += wait
             back = self.streams["parts_wait"].multinomial(wait, self.wait_p)
-            self.ring_back[np.ix_(idx, (day + self.wait_offs) % RING_DAYS)] += back
+            self.ring_back[np.ix_((day + self.wait_offs) % RING_DAYS, idx)] += back.T
+        if self._exhausted[idx].all():
+            return
         for i in idx[~self._exhausted[idx]]:
             self._exhausted[i] = True
             r = self.rows[i]
@@ -440,14 +459,12 @@ class FabFleets(Mechanism):
                                     f"{r['vendor']} ({r['country']}) spare modules or locked items used up "
                                     f"under a servicing/spare_parts cutoff")
 
-    def _account(self, day: int, vendor_h: np.ndarray, local_h: np.ndarray) -> None:
-        """Book the day's tool-time into SEMI E10 states per cohort, sum to groups, compute output, record."""
+    def _account(self, day: int, elig: np.ndarray, down_v: np.ndarray, down_l: np.ndarray) -> None:
+        """Book the day's tool-time into SEMI E10 states per cohort (repairs by the vendor ``down_v`` and by the
+        fab ``down_l``, tool-days), sum to groups, compute output, record."""
         S = self._S
         inst = self.installing
-        elig = self.fleet - inst - self.waiting
         pm = elig * self.phi
-        down_v = vendor_h / 24.0
-        down_l = local_h / 24.0
         room = elig - pm
         over = down_v + down_l
         if (over > room).any():       # more repair time booked than the day holds: cap at the up tools
@@ -461,7 +478,7 @@ class FabFleets(Mechanism):
         S[3] = pm
         S[4] = down_l
         np.add(down_v, self.waiting, out=S[5])
-        np.multiply(S[2], self.q * self.sw * self.kit_q, out=S[6])
+        np.multiply(S[2], self.factor, out=S[6])
         SG = np.matmul(S, self.ind, out=self._SG)
         fleet_g, inst_g, up_g, pm_g, user_g, supp_g, eff_g = SG
         supply = eff_g * self.wpt_net
