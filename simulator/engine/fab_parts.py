@@ -67,6 +67,13 @@ def small_binomial(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np
     return rng.binomial(n, p)
 
 
+def small_multinomial(rng: np.random.Generator, n: np.ndarray, pvals: np.ndarray) -> np.ndarray:
+    """``rng.multinomial(n, pvals)`` for a few rows: scalar draws below 8 rows."""
+    if n.size < 8:
+        return np.array([rng.multinomial(a, pvals) for a in n.tolist()], dtype=np.int64).reshape(n.size, -1)
+    return rng.multinomial(n, pvals)
+
+
 class PartsLedger:
     """Stocks of the three parts classes per cohort and the refurbishment pipeline (arrays over cohorts)."""
 

@@ -51,7 +51,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .fab_origin import flow_shares, origin_bill
-from .fab_parts import RING_DAYS, PartsLedger, small_binomial, spare_stock, wright
+from .fab_parts import RING_DAYS, PartsLedger, small_binomial, small_multinomial, spare_stock, wright
 from .fab_procurement import Procurement, lead_days
 from .world import Mechanism, RunContext
 
@@ -448,7 +448,7 @@ class FabFleets(Mechanism):
                                         f"{r['vendor']} tools cannibalised for parts: spares exhausted")
         if wait.any():
             self.waiting[idx] += wait
-            back = self.streams["parts_wait"].multinomial(wait, self.wait_p)
+            back = small_multinomial(self.streams["parts_wait"], wait, self.wait_p)
             self.ring_back[np.ix_((day + self.wait_offs) % RING_DAYS, idx)] += back.T
         if self._exhausted[idx].all():
             return
