@@ -109,8 +109,9 @@ def test_operation_licence_keeps_foreign_fabs_running_but_blocks_expansion():
         res[tuple(lic)] = (scen.get(f"{f}.etch.tools")[-1] / base.get(f"{f}.etch.tools")[-1],
                            scen.get(f"{f}.etch.availability")[-200:].mean()
                            / base.get(f"{f}.etch.availability")[-200:].mean(),
-                           {fc: abs(scen.get(f"fabs.{fc}.wafer_output").sum() / base.get(f"fabs.{fc}.wafer_output").sum()
-                                    - 1) for fc in FABS if fc != "foreign_memory"})
+                           {fc: abs(scen.get(f"fabs.{fc}.wafer_output").sum()
+                                    / base.get(f"fabs.{fc}.wafer_output").sum() - 1)
+                            for fc in FABS if fc != "foreign_memory"})
     (tools_lic, avail_lic, other_lic), (tools_ban, avail_ban, _) = res[("operation",)], res[()]
     assert tools_lic < 0.999, "expansion stays blocked under an operation licence"
     assert avail_lic == pytest.approx(1.0, abs=0.003), "licensed operation keeps servicing and parts flowing"
