@@ -19,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from simulator.engine.fabs import availability, group_tools  # noqa: E402
 from simulator.engine.world import build, simulate  # noqa: E402
 from simulator.scenario.schema import Scenario  # noqa: E402
 from simulator.scenario.world_data import load_world  # noqa: E402
@@ -29,15 +30,20 @@ SCENARIO = Scenario.model_validate({
                   "scope": {"vendor_countries": ["Japan"]}, "announced": "2025-02-01", "effective": "2025-03-01"}]})
 
 
+def fleet_size(fabs: dict) -> int:
+    """Tools the engine sizes for this fabs section (capacity x utilisation x (1 + overcapacity))."""
+    eng = fabs["operations"]["engineering_share"]
+    return sum(group_tools(c["capacity_wpm"], c["utilisation"], fabs["tool_classes"][tc]["overcapacity"],
+                           g["wafers_per_tool_day"], availability(fabs["tool_classes"][tc]), eng)
+               for c in fabs["classes"].values() for tc, g in c["groups"].items())
+
+
 def scaled_fabs(target_tools: int) -> dict:
-    """The default fabs section with every group's tools and every class's capacity scaled to ``target_tools``."""
+    """The default fabs section with every class's capacity scaled so the engine sizes ``target_tools``."""
     fabs = copy.deepcopy(load_world("default").values["fabs"])
-    total = sum(g["tools"] for c in fabs["classes"].values() for g in c["groups"].values())
-    f = target_tools / total
+    f = target_tools / fleet_size(fabs)
     for c in fabs["classes"].values():
         c["capacity_wpm"] *= f
-        for g in c["groups"].values():
-            g["tools"] = max(1, round(g["tools"] * f))
     return fabs
 
 
@@ -72,7 +78,7 @@ def main() -> None:
     rows = []
     for n in (1_000, 100_000):
         fabs = scaled_fabs(n)
-        tools = sum(g["tools"] for c in fabs["classes"].values() for g in c["groups"].values())
+        tools = fleet_size(fabs)
         rows.append((n, tools, time_pair(fabs, args.repeats), step_us(fabs, args.repeats)))
     for n, tools, secs, us in rows:
         print(f"{tools:>7,d} tools: baseline+scenario 3y {secs:6.3f} s   fab step {us:6.1f} us/day")

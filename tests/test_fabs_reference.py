@@ -3,10 +3,18 @@
 spare-parts cutoff.
 
 The reference simulates every tool as its own SimPy process in continuous time (hours as fractions of days):
-up for an exponential operating time (MTBF / hazard, thinned against the day's skipped-PM hazard), preventive
-maintenance every ``pm_interval_d`` days for ``pm_duration_h`` hours, exponential repairs (MTTR, × the local
-multiplier when vendor service is cut); under the cutoff a share ``p_oem`` of failures takes a spare kit from
-the shared stock, or, with none left, is retired (adding cannibalised kits) or waits a lognormal time for parts.
+up for an exponential operating time (MTBF / hazard, thinned against the day's hazard), preventive maintenance
+every ``pm_interval_d`` days for ``pm_duration_h`` hours, exponential repairs (MTTR, × the local multiplier when
+vendor service is cut). Under the cutoff, with the three parts classes of ``fab_parts.py``:
+
+- each PM event takes a kit: a third-party kit (share ramping with the domestic parts industry), else one from
+  the shared kit stock, else none; a daily process turns the day's kit shortfall, third-party kits and undone
+  vendor PM steps into the PM deficit that drives the hazard;
+- a share ``p_locked`` of failures takes a locked item from its stock; a share ``p_module`` takes a module from a
+  third party or from the rotable pool, sending the failed module to refurbishment (back after ``refurb_d``
+  days with a success probability that learns) and adding requalification hours;
+- with no part left the tool is retired (adding cannibalised parts) or waits a lognormal time for a part.
+
 The compared statistic is each run's mean share of the initial fleet that is up (tool-days up ÷ tool-days).
 """
 from __future__ import annotations
@@ -19,36 +27,47 @@ import pytest
 import simpy
 from scipy import stats
 
-from simulator.engine.fabs import failure_rate_per_day, spare_stock
+from simulator.engine.fab_parts import refurb_success, third_party_share
+from simulator.engine.fabs import availability, failure_rate_per_day, spare_stock
 from simulator.engine.world import simulate
 from simulator.scenario.schema import Scenario
 
 START = _dt.date(2025, 1, 1)
-
+UTIL, ENG = 0.855, 0.02
 
 
 def tiny_world(tools: int = 30, tool_class: str = "etch", mtbf_h: float = 168.0, mttr_h: float = 4.0,
-               pm_interval_d: float = 14.0, pm_duration_h: float = 12.0, p_oem: float = 0.5,
-               local_mult: float = 3.0, cover_months: float = 0.5, wait_median_d: float = 40.0,
-               wait_sigma: float = 0.5, retire_share: float = 0.2, cannibal: float = 3.0,
-               hazard: float = 1.5, vendor_mix: dict | None = None, growth: float = 0.0) -> dict:
+               pm_interval_d: float = 14.0, pm_duration_h: float = 12.0, p_locked: float = 0.15,
+               p_module: float = 0.35, local_mult: float = 3.0, kit_cover: float = 1.0, locked_cover: float = 1.0,
+               pool: float = 20.0, tp_kits: float = 0.5, wait_median_d: float = 40.0, wait_sigma: float = 0.5,
+               retire_share: float = 0.2, cannibal: float = 3.0, hazard: float = 1.5,
+               vendor_mix: dict | None = None, growth: float = 0.0) -> dict:
     """A one-class, one-group fabs world section (plain values) for tests."""
     tc = dict(mtbf_h=mtbf_h, mttr_h=mttr_h, pm_interval_d=pm_interval_d, pm_duration_h=pm_duration_h,
-              p_oem=p_oem, local_repair_multiplier=local_mult, domestic_substitution=0.5)
+              p_locked=p_locked, p_module=p_module, third_party_kit_share=tp_kits, overcapacity=0.0,
+              local_repair_multiplier=local_mult, domestic_substitution=0.5)
+    need = 100_000 * 12 / 365.25 * UTIL
+    wpt = need / (tools * availability(tc) * (1 - ENG)) * (1 + 1e-7)     # sized to exactly ``tools`` tools
     return {
         "vendors": {"Tokyo_Electron": {"country": "Japan", "china_revenue_usd_per_y": 7e9, "service_share": 0.25},
                     "Lam_Research": {"country": "US", "china_revenue_usd_per_y": 6.7e9, "service_share": 0.335},
                     "domestic": {"country": "China"}},
         "tool_classes": {tool_class: tc},
-        "classes": {"mature_logic": {"capacity_wpm": 100_000, "groups": {tool_class: {
-            "tools": tools, "wafers_per_tool_day": 100_000 * 12 / 365.25 / (tools * 0.9),
-            "vendor_mix": vendor_mix or {"Tokyo_Electron": 1.0}}}}},
-        "operations": {"loading": 0.855, "engineering_share": 0.02, "capacity_growth_per_y": growth,
+        "classes": {"mature_logic": {"capacity_wpm": 100_000, "utilisation": UTIL, "groups": {tool_class: {
+            "wafers_per_tool_day": wpt, "vendor_mix": vendor_mix or {"Tokyo_Electron": 1.0}}}}},
+        "operations": {"engineering_share": ENG, "capacity_growth_per_y": growth,
                        "foreign_lead_time_d": 426, "qualification_d": 60},
-        "cutoff": {"learning_rate": 0.2, "learning_base_repairs_per_tool": 4, "spares_cover_months": cover_months,
+        "cutoff": {"learning_rate": 0.2, "learning_base_repairs_per_tool": 4,
                    "parts_wait_median_d": wait_median_d, "parts_wait_sigma": wait_sigma,
-                   "retire_share": retire_share, "cannibalised_spares": cannibal, "skipped_pm_hazard": hazard,
+                   "retire_share": retire_share, "skipped_pm_hazard": hazard,
                    "software_decay_per_y": 0.1, "software_floor": 0.7, "spares_service_share": 0.5},
+        "parts": {"kit_cover_months": kit_cover, "locked_cover_months": locked_cover,
+                  "module_pool_per_100_tools": pool, "refurb_d": 20, "refurb_success_initial": 0.5,
+                  "refurb_success_max": 0.9, "third_party_initial": 0.4, "third_party_ramp_y": 0.3,
+                  "third_party_module_factor": 0.4, "kit_quality_penalty": 0.3, "kit_yield_loss": 0.02,
+                  "requalification_h": 8, "vendor_pm_share": 0.3, "cannibalised_parts_per_tool": cannibal},
+        "procurement": {"domestic_share_rise_per_y": 0.0, "domestic_share_max": 0.8,
+                        "domestic_jump_under_controls": 0.0, "redundant_tools_per_y": 0.0},
         "domestic": {"lead_time_d": 540, "initial_throughput": 0.7, "learning_base_units": 20},
         "announcement": {"pull_forward": 2.26, "spares_pull_forward_months_per_month": 2.0},
     }
@@ -71,87 +90,143 @@ def cohort_up_share(world: dict, days: int, effective_day: int | None, seed: int
     rec = simulate(sc, {"fabs": world}, np.random.SeedSequence(seed), 0, effective_day is None)
     e = f"fabs.mature_logic.{tool_class}"
     up = rec.get(f"{e}.e10_productive") + rec.get(f"{e}.e10_standby") + rec.get(f"{e}.e10_engineering")
-    return float(up.mean() / world["classes"]["mature_logic"]["groups"][tool_class]["tools"])
+    return float(up.mean() / rec.get(f"{e}.tools")[0])
 
 
 def reference_up_share(world: dict, days: int, effective_day: int | None, seed: int, tool_class: str = "etch",
-                       wait_scale: float = 1.0, mttr_scale: float = 1.0) -> float:
-    """The same statistic from the per-tool SimPy reference (``*_scale`` perturb it for negative controls)."""
+                       wait_scale: float = 1.0, mttr_scale: float = 1.0, refurb_scale: float = 1.0,
+                       parts: bool = True) -> float:
+    """The same statistic from the per-tool SimPy reference (``*_scale`` perturb it and ``parts=False`` drops
+    the parts classes, for negative controls)."""
     tc = world["tool_classes"][tool_class]
-    cut = world["cutoff"]
-    n = int(world["classes"]["mature_logic"]["groups"][tool_class]["tools"])
+    cut, pc = world["cutoff"], world["parts"]
+    g = world["classes"]["mature_logic"]["groups"][tool_class]
+    n = int(math.ceil(100_000 * 12 / 365.25 * UTIL / (g["wafers_per_tool_day"] * availability(tc) * (1 - ENG))
+                      - 1e-9))
     mtbf, mttr = tc["mtbf_h"], tc["mttr_h"] * mttr_scale
     pmi, pmh = tc["pm_interval_d"], tc["pm_duration_h"]
     phi = pmh / (24 * pmi)
-    s_serv = np.array([1.0 if effective_day is not None and d >= effective_day else 0.0 for d in range(days + 1)])
-    e = np.zeros(days + 1)
-    prev = 0.0
-    for d in range(days + 1):
-        prev = prev + (s_serv[d] - prev) / pmi
-        e[d] = prev
+    eff = effective_day if effective_day is not None else days + 10
     hmax = cut["skipped_pm_hazard"]
-    hz = 1.0 + (hmax - 1.0) * e
     lam_max = 24.0 * hmax / mtbf
     b = -math.log2(1 - cut["learning_rate"])
     base = n * cut["learning_base_repairs_per_tool"]
     rate0 = failure_rate_per_day(mtbf, tc["mttr_h"], phi)
-    state = {"stock": math.floor(spare_stock(n, rate0, tc["p_oem"], cut["spares_cover_months"]) + 1e-9),
-             "cum_local": 0.0, "up": 0.0}
+    p_part = (tc["p_locked"] + tc["p_module"]) if parts else 0.0
+    st = {"kits": math.floor(spare_stock(n, 1.0 / pmi, pc["kit_cover_months"]) + 1e-9),
+          "locked": math.floor(spare_stock(n, rate0 * tc["p_locked"], pc["locked_cover_months"]) + 1e-9),
+          "pool": math.floor(n * pc["module_pool_per_100_tools"] / 100 + 1e-9),
+          "cum_local": 0.0, "up": 0.0, "e": 0.0, "hz": 1.0, "events": 0, "bad": 0.0, "kit_def": 0.0}
     rng = np.random.default_rng(seed)
     env = simpy.Environment()
 
+    def learn() -> float:
+        return (1.0 + st["cum_local"] / base) ** (-b)
+
+    def tp_avail(t: float) -> float:
+        return float(third_party_share(tc["third_party_kit_share"], pc["third_party_initial"],
+                                       pc["third_party_ramp_y"], int(t) - eff + 1))
+
     def add_up(a: float, b_: float) -> None:
-        state["up"] += max(0.0, min(b_, days) - min(a, days))
+        st["up"] += max(0.0, min(b_, days) - min(a, days))
+
+    def daily(env: simpy.Environment):
+        """Once a day: the PM deficit of the day's kits and vendor PM, smoothed over one PM interval."""
+        while True:
+            d = int(env.now)
+            if d >= eff:
+                if st["events"]:             # a day without PM events keeps the last kit shortfall
+                    st["kit_def"] = st["bad"] / st["events"]
+                deficit = st["kit_def"] + pc["vendor_pm_share"] * learn()
+                st["e"] += (min(deficit, 1.0) - st["e"]) / pmi
+                st["hz"] = 1.0 + (hmax - 1.0) * st["e"]
+            st["events"], st["bad"] = 0, 0.0
+            yield env.timeout(1.0)
+
+    def pm_kit(t: float) -> None:
+        if int(t) < eff:
+            return
+        st["events"] += 1
+        if not parts:
+            return
+        if rng.random() < tp_avail(t):
+            st["bad"] += pc["kit_quality_penalty"]
+        elif st["kits"] >= 1:
+            st["kits"] -= 1
+        else:
+            st["bad"] += 1.0
+
+    def refurb_back(env: simpy.Environment, at: float):
+        yield env.timeout(at - env.now)
+        st["pool"] += 1
 
     def tool(env: simpy.Environment):
         next_pm = rng.uniform(0, pmi)
         while True:
-            t, failed = env.now, False
-            while True:
-                t += rng.exponential(1.0 / lam_max)
+            start, failed = env.now, False
+            while True:                      # thinning against the day's hazard
+                t = env.now + rng.exponential(1.0 / lam_max)
                 if t >= next_pm or t >= days:
                     break
-                if rng.random() < hz[int(t)] / hmax:
+                yield env.timeout(t - env.now)
+                if rng.random() < st["hz"] / hmax:
                     failed = True
                     break
             if not failed:
                 stop = min(next_pm, days)
-                add_up(env.now, stop)
+                add_up(start, stop)
                 if stop >= days:
                     return
                 yield env.timeout(next_pm - env.now)
+                pm_kit(env.now)
                 yield env.timeout(pmh / 24.0)
                 next_pm += pmi
                 continue
-            add_up(env.now, t)
-            yield env.timeout(t - env.now)
+            add_up(start, env.now)
             d = int(env.now)
-            sv = s_serv[d]
-            learn = (1.0 + state["cum_local"] / base) ** (-b)
-            if rng.random() < tc["p_oem"] * learn * sv:
-                if state["stock"] >= 1:
-                    state["stock"] -= 1
+            sv = 1.0 if d >= eff else 0.0
+            lrn = learn()
+            extra = 0.0
+            if sv and rng.random() < p_part:
+                short = False
+                if rng.random() < tc["p_locked"] / (tc["p_locked"] + tc["p_module"]):
+                    if st["locked"] >= 1:
+                        st["locked"] -= 1
+                    else:
+                        short = True
+                elif rng.random() < pc["third_party_module_factor"] * tp_avail(env.now):
+                    extra = pc["requalification_h"]
+                elif st["pool"] >= 1:
+                    st["pool"] -= 1
+                    extra = pc["requalification_h"]
+                    if rng.random() < float(refurb_success(pc["refurb_success_initial"], pc["refurb_success_max"],
+                                                           np.array(lrn))):
+                        env.process(refurb_back(env, d + round(pc["refurb_d"] * refurb_scale)))
                 else:
+                    short = True
+                if short:
                     if rng.random() < cut["retire_share"]:
-                        state["stock"] += cut["cannibalised_spares"]
+                        st["locked"] += pc["cannibalised_parts_per_tool"]
+                        st["pool"] += pc["cannibalised_parts_per_tool"]
                         return
                     wait = cut["parts_wait_median_d"] * wait_scale * math.exp(cut["parts_wait_sigma"]
                                                                               * rng.standard_normal())
                     yield env.timeout(wait)
                     next_pm = env.now + rng.uniform(0, pmi)
                     continue
-            if rng.random() < sv:
-                state["cum_local"] += 1
-                dur = rng.exponential(mttr * (1.0 + (tc["local_repair_multiplier"] - 1.0) * learn))
+            if sv:
+                st["cum_local"] += 1
+                dur = rng.exponential(mttr * (1.0 + (tc["local_repair_multiplier"] - 1.0) * lrn))
             else:
                 dur = rng.exponential(mttr)
-            yield env.timeout(dur / 24.0)
+            yield env.timeout((dur + extra) / 24.0)
             next_pm = max(next_pm, env.now)
 
+    env.process(daily(env))
     for _ in range(n):
         env.process(tool(env))
     env.run(until=days)
-    return state["up"] / (n * days)
+    return st["up"] / (n * days)
 
 
 def _same_distribution(a: np.ndarray, b: np.ndarray) -> tuple[bool, str]:
@@ -202,6 +277,15 @@ def test_comparison_detects_a_wrong_repair_time(baseline_samples):
     """Negative control: a reference with MTTR × 2 must be told apart from the cohort model."""
     w, cohort, _ = baseline_samples
     wrong = np.array([reference_up_share(w, DAYS_BASE, None, 30_000 + s, mttr_scale=2.0) for s in range(SEEDS)])
+    ok, msg = _same_distribution(cohort, wrong)
+    assert not ok, msg
+
+
+def test_comparison_detects_missing_parts_classes(cutoff_samples):
+    """Negative control: a reference without the parts classes (no kits, modules or locked items needed) must
+    be told apart under the cutoff."""
+    w, cohort, _ = cutoff_samples
+    wrong = np.array([reference_up_share(w, DAYS_CUT, EFFECTIVE, 50_000 + s, parts=False) for s in range(SEEDS)])
     ok, msg = _same_distribution(cohort, wrong)
     assert not ok, msg
 

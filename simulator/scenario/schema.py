@@ -142,24 +142,42 @@ class _Measure(_Model):
 
 class Scope(_Model):
     """Which installed tools a control reaches: by vendor country, optionally narrowed to vendors, tool
-    classes and fab classes (omitted = all)."""
+    classes and fab classes (omitted = all); or by origin of content: ``content_origin`` (countries) reaches
+    tools whose key modules come at least ``min_share`` from those countries, whatever the vendor's country
+    (a foreign-direct-product rule), and below that share the spare parts of that origin. Give
+    ``vendor_countries``, ``content_origin`` or both (both must hold)."""
 
-    vendor_countries: Names
+    vendor_countries: Names | None = None
     vendors: Names | None = None
     tool_classes: Names | None = None
     fab_classes: Names | None = None
+    content_origin: Names | None = None
+    min_share: Share = 0.0
+
+    @model_validator(mode="after")
+    def _reach(self) -> "Scope":
+        if not self.vendor_countries and not self.content_origin:
+            raise ValueError("give 'vendor_countries' or 'content_origin' (or both)")
+        if self.min_share > 0 and not self.content_origin:
+            raise ValueError("'min_share' applies with 'content_origin' only")
+        return self
 
 
 class Control(_Measure):
     """An export control on chipmaking tools by Japan, the Netherlands, the US... against Chinese fabs.
 
     ``measures`` ⊂ {sales, servicing, spare_parts, software_updates}; ``compliance`` is the share of the
-    restricted flow actually stopped (the rest leaks through third parties)."""
+    restricted flow actually stopped (the rest leaks through third parties), applied once per flow (sales,
+    service, parts, software), not once per measure. ``licensed_for`` lists purposes still licensed under the
+    control: ``operation`` (servicing, parts, software and like-for-like replacements of the installed fleet)
+    and/or ``expansion`` (new tools that add capacity), as for foreign-owned fabs after their validated
+    end-user status ends."""
 
     against: Names = Field(default_factory=lambda: ["China"])
     measures: list[Literal["sales", "servicing", "spare_parts", "software_updates"]] = Field(min_length=1)
     scope: Scope
     compliance: Share = 1.0
+    licensed_for: list[Literal["operation", "expansion"]] = Field(default_factory=list)
 
 
 class Countermeasure(_Measure):
@@ -250,5 +268,7 @@ DEFAULT_SOURCES: dict[str, str] = {
                                         "from China -85% in the year after Aug 2023 (B/C); fitted on the 2023 case",
     "countermeasures[].leakage": "assumption: 0 unless given; re-routing via third countries, range 0-0.3",
     "controls[].compliance": "assumption: 1 unless given; share of the restricted flow actually stopped",
+    "controls[].scope.min_share": "0: any content from content_origin counts unless given (BIS de minimis "
+                                  "thresholds are 25% or 0% depending on the rule; assumption)",
     "output.frequency": "7d: weekly rows keep timeseries.csv spreadsheet-sized; use 1d for daily",
 }
