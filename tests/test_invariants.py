@@ -29,7 +29,8 @@ EXAMPLES = 6
 START = _dt.date(2025, 1, 1)
 VENDOR_COUNTRIES = ["Japan", "Netherlands", "US", "South_Korea"]
 TOOL_CLASSES = ["clean", "cmp", "coat_develop", "deposition", "etch", "implant", "litho", "metrology"]
-MINERALS = ["antimony", "gallium", "germanium", "graphite_natural", "graphite_synthetic", "rare_earths"]
+MINERALS = ["antimony", "gallium", "germanium", "graphite", "rare_earths", "graphite_spherical", "ndfeb_magnets",
+            "chips"]
 REGIONS = ["Japan", "US", "EU", "South_Korea", "Taiwan", "all"]
 E10 = ("e10_productive", "e10_standby", "e10_engineering", "e10_scheduled_down", "e10_unscheduled_down_user",
        "e10_unscheduled_down_supplier", "e10_non_scheduled")

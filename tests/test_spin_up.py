@@ -26,11 +26,11 @@ def test_report_starts_from_a_state_that_already_reflects_earlier_measures():
     a, b = run_pair(late, WORLD, 0), run_pair(full, WORLD, 0)
     lead = spin_up_days(late)
     assert a.scenario.days == 180
-    for key in ("gallium.price_ex_china", "gallium.China.exports", "germanium.Japan.industry_stock"):
+    for key in ("gallium_primary.price_ex_china", "gallium_primary.China.exports", "germanium_refined.Japan.industry_stock"):
         np.testing.assert_array_equal(a.scenario.get(key), b.scenario.get(key)[lead:])
         np.testing.assert_array_equal(a.baseline.get(key), b.baseline.get(key)[lead:])
     # the licensing regime is months old on 1 Jan 2024: licensed exports flow from day 0, no fresh collapse
-    assert a.scenario.get("gallium.China.exports")[:30].sum() > 0
+    assert a.scenario.get("gallium_primary.China.exports")[:30].sum() > 0
     # events of the spin-up keep their dates, before the reported start
     assert [e.day for e in a.scenario.events if e.entity == "ga" and e.event == "effective"] == [-lead + 29]
 

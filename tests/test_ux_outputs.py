@@ -40,7 +40,7 @@ def test_notebook_frames_have_datetime_dates_and_categorical_names(res):
             assert isinstance(df[c].dtype, pd.CategoricalDtype), c
     assert res.timeseries["date"].iloc[0] == pd.Timestamp(res.scenario.start)
     # a pivot draws a time axis: the index is a DatetimeIndex
-    wide = res.timeseries.query("entity == 'gallium' and metric == 'price_ex_china'").pivot_table(
+    wide = res.timeseries.query("entity == 'gallium_primary' and metric == 'price_ex_china'").pivot_table(
         index="date", columns="scenario", values="value", observed=True)
     assert isinstance(wide.index, pd.DatetimeIndex)
 
@@ -72,17 +72,17 @@ def test_impacts_csv_columns_and_scenario_order(res, folder):
     assert named[: named.sum()].all()
     cars = imp.index[imp["entity"] == "industries.japan_cars"]
     assert len(cars) and cars[0] < named.sum()
-    assert imp.loc[0, "entity"] in ("gallium", "fabs.advanced_logic", "fabs.memory", "fabs.mature_logic",
-                                    "graphite_natural") or imp.loc[0, "headline"]
+    assert imp.loc[0, "entity"].split(".")[0] in ("gallium_primary", "gallium_refined", "fabs", "graphite_flake",
+                                                  "graphite_spherical") or imp.loc[0, "headline"]
 
 
 def test_relevance_follows_the_measures_not_fixed_names(res):
     from simulator.report.relevance import entity_score, scenario_words
     words = scenario_words(res.scenario)
-    assert entity_score("gallium.Japan", words) > entity_score("antimony.Japan", words) > \
-        entity_score("antimony.US", words)
+    assert entity_score("gallium_primary.Japan", words) > entity_score("antimony_refined.Japan", words) > \
+        entity_score("antimony_refined.US", words)
     sc2 = res.scenario.model_copy(update={"countermeasures": [], "controls": []})
-    assert entity_score("gallium.Japan", scenario_words(sc2)) == 0
+    assert entity_score("gallium_primary.Japan", scenario_words(sc2)) == 0
 
 
 def test_xlsx_has_real_date_cells_formats_frozen_header_and_filter(folder):
@@ -157,7 +157,7 @@ def test_terminal_table_has_units_full_names_and_the_asked_industry(res):
     for line in text.splitlines()[2:]:
         assert "waf " not in line and "veh " not in line     # no cut units
     rows = headline_rows(res.summary, res.headline_keys)     # without the scenario: headline series only
-    assert all(not r[0].startswith("gallium.Japan") for r in rows)
+    assert all(not r[0].startswith("gallium_primary.Japan") for r in rows)
     assert number(571234) == "571,000" and number(4.63e6) == "4.63 million" and number(17.4e9) == "17.4 billion"
 
 

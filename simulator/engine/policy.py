@@ -12,8 +12,9 @@ A measure ends on its ``ends`` date, after its ``duration``, or when its ``lift`
 measure, or on a metric). Every state change is an event with its cause. Policy steps happen at whole days; the
 daily market step runs at mid-day (day + 0.5), so a measure effective on a date binds that date's step.
 
-Mechanisms ask the board what is in force: :meth:`PolicyBoard.control_share` (share of a tool flow stopped)
-and :meth:`PolicyBoard.countermeasures_on` (mineral restrictions on an importer).
+Mechanisms ask the board what is in force: the fab part reads the controls in force (``PolicyBoard.controls``,
+see :mod:`simulator.engine.fab_origin` for how they stop tool flows) and the markets ask
+:meth:`PolicyBoard.countermeasures_on_item` (restrictions on one item's exports to an importer).
 """
 from __future__ import annotations
 
@@ -193,31 +194,6 @@ class PolicyBoard:
         self._watches = [w for w in self._watches if not w.fired.triggered]
 
     # ----- questions mechanisms ask ----------------------------------------------------------------------
-    def control_share(self, measure: str, vendor_country: str, tool_class: str, fab_class: str,
-                      vendor: str | None = None, country: str = "China", pending: bool = False) -> float:
-        """Share (0..1) of the ``measure`` flow (sales, servicing, spare_parts, software_updates) to tools of
-        this vendor country / vendor / tool class at this fab class that in-force controls stop:
-        ``1 − Π(1 − compliance)`` over the controls that cover it. With ``pending=True``, the same over
-        controls announced but not yet effective (what buyers expect)."""
-        keep = 1.0
-        for st in self.controls:
-            if not (st.pending if pending else st.in_force):
-                continue
-            spec: Control = st.spec  # type: ignore[assignment]
-            if measure not in spec.measures or not st.targets(country):
-                continue
-            sc = spec.scope
-            if vendor_country not in sc.vendor_countries:
-                continue
-            if sc.vendors is not None and vendor not in sc.vendors:
-                continue
-            if sc.tool_classes is not None and tool_class not in sc.tool_classes:
-                continue
-            if sc.fab_classes is not None and fab_class not in sc.fab_classes:
-                continue
-            keep *= 1.0 - spec.compliance
-        return 1.0 - keep
-
     def countermeasures_on_item(self, item: str, mineral: str, importer: str,
                                 pending: bool = False) -> list[MeasureState]:
         """Countermeasures in force (or, with ``pending=True``, announced and not yet effective) that restrict
@@ -236,13 +212,3 @@ class PolicyBoard:
                 out.append(st)
         return out
 
-    def countermeasures_on(self, mineral: str, importer: str, pending: bool = False) -> list[MeasureState]:
-        """Countermeasures in force (or, with ``pending=True``, announced and not yet effective) that restrict
-        ``mineral`` exports from China to ``importer``."""
-        out = []
-        for st in self.countermeasures:
-            if not (st.pending if pending else st.in_force):
-                continue
-            if mineral in st.spec.mineral and st.targets(importer):
-                out.append(st)
-        return out

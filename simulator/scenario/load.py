@@ -273,6 +273,7 @@ def _check_names(sc: Scenario, world: World, file: str, doc: Document) -> None:
         check("vendor", c.scope.vendors, ("controls", i, "scope", "vendors"))
         check("tool_class", c.scope.tool_classes, ("controls", i, "scope", "tool_classes"))
         check("fab_class", c.scope.fab_classes, ("controls", i, "scope", "fab_classes"))
+        check("content_origin", getattr(c.scope, "content_origin", None), ("controls", i, "scope", "content_origin"))
     for i, c in enumerate(sc.countermeasures):
         check("mineral", c.mineral, ("countermeasures", i, "mineral"))
         check("item", c.items, ("countermeasures", i, "items"))

@@ -29,6 +29,7 @@ from .trade import LICENSING, TradeRules
 
 H_TRANSIT = 256     # ring-buffer length for goods in transit (days)
 HOLDER_GROUPS = 8   # holder groups per (item, region)
+HEADLINE_REGIONS = ("Japan", "South_Korea", "Taiwan", "US", "EU")   # importers whose shortfalls lead the tables
 
 
 class MineralMarkets(Mechanism):
@@ -173,7 +174,7 @@ class MineralMarkets(Mechanism):
                 m, r = divmod(int(c), R)
                 unit = {"days_of_cover": "days", "users_short_share": "share", "industry_stock": d.unit[m],
                         "strategic_stock": d.unit[m]}.get(metric, f"{d.unit[m]}/day")
-                head = metric == "unmet_demand" and REGIONS[r] != "China" and self.demand0[m, r] > 0
+                head = metric == "unmet_demand" and REGIONS[r] in HEADLINE_REGIONS and self.demand0[m, r] > 0
                 specs.append((f"{d.items[m]}.{REGIONS[r]}", metric, unit, summ or (), head))
         for metric in ("flow", "leakage"):
             for e, ename in enumerate(d.e_names):
@@ -371,6 +372,7 @@ class MineralMarkets(Mechanism):
         self.cap_now = d.capacity + self.extra
         # 10. events and record
         unmet = demand - consumption
+        unmet[unmet <= 1e-9 * demand] = 0.0                 # rounding is not a shortage
         self._short_events(day, unmet, demand, short_share)
         if self.lic_items.size and tr.approved_today.any():
             self._licence_events(day)
