@@ -42,9 +42,9 @@ def test_world_lists_names_and_every_parameter_with_unit_range_and_source(tmp_pa
     line = next(x for x in out.splitlines() if x.startswith("fabs.cutoff.parts_wait_median_d ="))
     assert "range [" in line and "assumption:" in line and " d " in line
     assert any("source:" in x for x in out.splitlines())
-    g = run_cli("world", "--grep", "spares_cover", cwd=tmp_path)
+    g = run_cli("world", "--grep", "locked_cover", cwd=tmp_path)
     params = [x for x in g.stdout.splitlines() if " = " in x]
-    assert params and all("spares_cover" in x for x in params)
+    assert params and all("locked_cover" in x for x in params)
     assert run_cli("world", "--world", "nope", cwd=tmp_path).returncode == 2
 
 
@@ -109,7 +109,7 @@ def _sweep(out, extra=()):
 def test_compare_sweep_folders_point_by_point_or_refuses(tmp_path, capsys):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     assert _sweep(a) == 0
-    assert _sweep(b, ["--set", "fabs.cutoff.spares_cover_months=1"]) == 0
+    assert _sweep(b, ["--set", "fabs.parts.locked_cover_months=2"]) == 0
     capsys.readouterr()
     out = tmp_path / "d.csv"
     assert main(["compare", str(a), str(b), "--out", str(out)]) == 0
