@@ -21,6 +21,8 @@ SCRIPTS = [
     ("fleet scaling", "fleet_scaling.py", ["--repeats", "1"], ["--repeats", "5"]),
     ("minerals step", "minerals_step.py", ["--repeats", "1"], ["--repeats", "5"]),
     ("gallium 2023 calibration", "calibrate_gallium_2023.py", [], []),
+    ("validation on observed episodes", "validate_episodes.py", ["--replications", "1"], ["--replications", "5"]),
+    ("stage balance of the world data", "check_stage_balance.py", ["--quiet"], ["--quiet"]),
     ("sweeps", "sweep_bench.py", ["--quick"], []),
 ]
 

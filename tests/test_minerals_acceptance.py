@@ -79,3 +79,25 @@ def test_a_ban_never_supplies_japan_better_than_licensing_of_the_same_scope(full
 def test_japanese_car_output_falls_under_the_ban(full):
     out = full.daily("industries.japan_cars.output")[0]
     assert out.min() < 0.99 * out[0]
+
+
+def _first_stop_and_stock(**kw):
+    """Japanese cars' first line stop (day) under a leak-free rare-earth ban on Japan, and the national stock of
+    magnets that day as a share of its level before the ban."""
+    res = go(**{f"{ID}__mineral": "[rare_earths]", f"{ID}__leakage": 0.0}, **kw)
+    stop = res.daily("industries.japan_cars.firms_stopped_share")[0]
+    assert (stop > 0).any(), "a leak-free rare-earth ban must stop some Japanese car lines"
+    day = int(np.argmax(stop > 0))
+    stock = res.daily("ndfeb_magnets.Japan.industry_stock")[0]
+    return day, stock[day] / stock[0]
+
+
+def test_a_rare_earth_cut_stops_the_first_car_lines_while_national_stocks_remain():
+    day, left = _first_stop_and_stock()
+    assert left > 0.25, f"first line stop on day {day} with {left:.0%} of Japan's magnet stock left"
+
+
+def test_the_first_line_stop_moves_with_the_spread_of_firms_buffers():
+    wide, _ = _first_stop_and_stock()
+    narrow, _ = _first_stop_and_stock(**{"minerals.common.stocks.holder_cover_spread": 0.2})
+    assert narrow > wide + 14, (wide, narrow)
