@@ -274,7 +274,7 @@ def test_measure_id_with_path_characters_refused(write_yaml, capsys):
 
 @pytest.mark.parametrize("world, expect", [
     ("/dev/zero", r":\d+:\d+: world: /dev/zero: a world must be a folder"),
-    ("/etc", r":\d+:\d+: world: /etc: world folder lacks fabs.yaml"),
+    ("/etc", r":\d+:\d+: world: /etc: holds no world files"),
     ("/etc/shadow", r":\d+:\d+: world: /etc/shadow: a world must be a folder"),
     ("x" * 5000, "cannot read world|no world"),
     ("a\\0b", "cannot read world|no world"),

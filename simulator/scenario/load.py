@@ -330,6 +330,12 @@ def _check_names(sc: Scenario, world: World, file: str, doc: Document) -> None:
                                     f"unknown {kind.replace('_', ' ')} {n!r}{suggest(n, known)}; "
                                     f"known: {', '.join(sorted(known))}")
 
+    parts = {"controls": ("tool_class", "chip-tool fleets (no fabs section)"),
+             "countermeasures": ("mineral", "mineral markets (no minerals section)")}
+    for kind, (vocab_kind, what) in parts.items():
+        if getattr(sc, kind) and vocab_kind not in vocab:
+            raise ScenarioError(file, doc.mark_of((kind,)), kind, f"world {sc.world!r} has no {what}, so these "
+                                f"measures would do nothing; use a world with that part (e.g. world: default)")
     for i, c in enumerate(sc.controls):
         check("vendor_country", c.scope.vendor_countries, ("controls", i, "scope", "vendor_countries"))
         check("vendor", c.scope.vendors, ("controls", i, "scope", "vendors"))
@@ -384,6 +390,7 @@ def _dry_run(sc: Scenario, world: World, file: str, doc: Document, set_keys: set
     instead of failing later as an internal error. Returns the number of recorded series."""
     from ..engine.world import build, simulate
     user_world = sc.world not in _packaged()
+    series = 0
     try:
         ctx, _ = build(sc, world.values, np.random.SeedSequence(0), 0, True)
         series = len(ctx.recorder.info)
@@ -398,7 +405,8 @@ def _dry_run(sc: Scenario, world: World, file: str, doc: Document, set_keys: set
                         raise ValueError(f"series {key} is not a number (NaN) on day 1")
     except ScenarioError:
         raise
-    except Exception as exc:  # the model refuses these values: say which input to look at
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, ZeroDivisionError, OverflowError,
+            FloatingPointError) as exc:  # the model refuses these values: say which input to look at
         why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
         if sc.overrides:
             keys = list(sc.overrides)
@@ -411,6 +419,8 @@ def _dry_run(sc: Scenario, world: World, file: str, doc: Document, set_keys: set
         where = world.files[0] if user_world and world.files else file
         raise ScenarioError(where, None if user_world else doc.mark_of(("world",)), "world",
                             f"the model cannot run on world {sc.world!r}: {why}") from None
+    except Exception:  # noqa: BLE001 - any other failure is the run's to report (a failed run in a sweep)
+        return series
     return series
 
 

@@ -10,9 +10,10 @@ Everything else is structure (mappings keyed by name; lists only for plain value
 returns the plain values tree (parameters replaced by their values), and a provenance table keyed by dotted
 path (``fabs.classes.mature_logic.groups.litho.mtbf_h``). Overrides address the same dotted paths.
 
-A user world (``world: path/to/folder``) must be a folder holding the same YAML files as the packaged
-``default`` world (regular files only, each at most 5 MB), each defining the same sections, and is validated
-against the packaged world as its schema: the same structure (fixed mappings need their keys; mappings of named
+A user world (``world: path/to/folder``) must be a folder of world YAML files (regular files only, each at most
+5 MB) named and sectioned like the packaged ``default`` world's (``fabs.yaml`` holds ``fabs``...; a section no
+model part reads is an error; a part left out is absent from the model, and the loader refuses measures that
+need it). Each section is validated against the packaged world as its schema: the same structure (fixed mappings need their keys; mappings of named
 items — regions, tool classes, minerals — may hold any names, each shaped like the packaged items), a parameter
 where the packaged world has one, values of the same type, and the hard limits of
 :mod:`simulator.scenario.world_rules`. Every error names the world file, line and column.
@@ -195,17 +196,12 @@ def _load_world(name: str, base_dir: Path | None = None) -> World:
                          f"({', '.join(expected_files())}), not a file")
     want = expected_files()
     have = sorted(p.name for p in path.glob("*.yaml"))
-    missing = [f for f in want if f not in have]
-    if missing:
-        raise WorldError(shown, None, (), f"world folder lacks {', '.join(missing)} (a world folder holds "
-                                          f"{', '.join(want)}; copy simulator/scenario/world/default to start)")
-    extra = [f for f in have if f not in want]
-    if extra:
-        from .errors import suggest
-        raise WorldError(str(path / extra[0]), None, (), f"unexpected world file{suggest(extra[0], want)}; a "
-                                                          f"world folder holds {', '.join(want)}")
+    if not have:
+        raise WorldError(shown, None, (), f"holds no world files (a world folder holds {', '.join(want)}; "
+                                          f"copy simulator/scenario/world/default to start)")
     template = load_world("default")
-    for fname in want:
+    known = list(template.values) + [sec for sec in _mechanism_sections() if sec not in template.values]
+    for fname in have:
         f = path / fname
         from .load import read_regular_file, _NotRegular, _TooBig
         try:
@@ -225,21 +221,37 @@ def _load_world(name: str, base_dir: Path | None = None) -> World:
             err = WorldError(str(f), None, (), exc.message)
             err.mark = exc.mark
             raise err from None
-        want_sections = [s for s, (tf, _) in template.origins.items() if tf.endswith("/" + fname)]
-        if isinstance(doc.data, dict):
-            for section in doc.data:
-                if section not in want_sections:
-                    from .errors import suggest
-                    raise WorldError(str(f), doc, (section,), f"unknown section {section!r} in {fname}"
-                                     f"{suggest(str(section), want_sections)}; expected {', '.join(want_sections)}")
-            for section in want_sections:
-                if section not in doc.data:
-                    raise WorldError(str(f), doc, (), f"missing section {section!r}")
+        if not isinstance(doc.data, dict):
+            raise WorldError(str(f), doc, (), "a world file must be a mapping of sections (fabs:, minerals:...)")
+        own = [sec for sec, (tf, _) in template.origins.items() if tf.endswith("/" + fname)]
+        from .errors import suggest
+        for section in doc.data:
+            if section not in known:
+                raise WorldError(str(f), doc, (section,), f"unknown world section {section!r}"
+                                 f"{suggest(str(section), known)}; known: {', '.join(known)}")
+            if own and section not in own:
+                raise WorldError(str(f), doc, (section,), f"section {section!r} belongs in "
+                                 f"{template.origins[section][0].rsplit('/', 1)[-1]}, not {fname}"
+                                 if section in template.origins else f"{fname} holds {', '.join(own)}")
+        for section in own:
+            if section not in doc.data:
+                raise WorldError(str(f), doc, (), f"missing section {section!r}")
         _read(text, str(f), world)
     for section, body in world.values.items():
+        if section not in template.values:
+            continue     # a part the packaged world does not have (a registered test mechanism): its own rules
         _check_shape(body, _shape(template.values[section], template.provenance, (section,)),
                      (section,), world)
     return world
+
+
+def _mechanism_sections() -> list[str]:
+    """World sections of the registered model parts (the engine's registry, read lazily)."""
+    try:
+        from ..engine.registry import MECHANISMS
+    except ImportError:  # pragma: no cover
+        return []
+    return [m.section for m in MECHANISMS if getattr(m, "section", "")]
 
 
 # ------------------------------------------------------------------------------------ schema from the template

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-DURATION_DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "h": 1 / 24, "w": 7.0, "week": 7.0, "weeks": 7.0,
+DURATION_DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "h": 1 / 24, "s": 1 / 86400, "min": 1 / 1440, "w": 7.0, "week": 7.0, "weeks": 7.0,
                  "months": 30.4375, "month": 30.4375, "mo": 30.4375, "y": 365.25, "year": 365.25,
                  "years": 365.25}
 MAX_DURATION_DAYS = 100 * 365.25
@@ -67,7 +67,7 @@ def check_value(value: Any, default: Any, unit: str | None, rng: Any) -> tuple[s
     kind = kind_of_unit(unit)
     u = f" {unit}" if unit else ""
     if kind == "share" and not 0 <= value <= 1:
-        return f"expected a share between 0 and 1 (unit {unit!r}), got {value!r}; e.g. {default!r}", ""
+        return f"expected a share >= 0 and <= 1 (unit {unit!r}), got {value!r}; e.g. {default!r}", ""
     if kind == "duration":
         days = value * DURATION_DAYS[unit.strip()]
         if days < 0 or days > MAX_DURATION_DAYS:
@@ -85,8 +85,8 @@ def check_value(value: Any, default: Any, unit: str | None, rng: Any) -> tuple[s
                 + f"): zero or less is not a smaller value of this parameter; got {value!r}"), ""
     if default < 0 and value > 0:
         return f"expected a value <= 0{u} (default {default!r}), got {value!r}", ""
-    scale = max(abs(default), abs(lo or 0), abs(hi or 0), 1e-9)
-    if abs(value) > MAX_MAGNITUDE * scale:
+    scale = max(abs(default), abs(lo or 0), abs(hi or 0))
+    if scale > 0 and abs(value) > MAX_MAGNITUDE * scale:
         return (f"expected at most {MAX_MAGNITUDE * scale:g}{u} (a million times the default {default!r}), "
                 f"got {value!r}"), ""
     if lo is not None and not lo <= value <= hi:
