@@ -89,5 +89,12 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
     if jobs <= 1 or n == 1:
         return [run_pair(scenario, world, i) for i in range(n)]
     import os
-    with ProcessPoolExecutor(max_workers=min(jobs, n), initializer=_worker_init, initargs=(os.getpid(),)) as ex:
-        return list(ex.map(_run_pair_args, [(scenario, world, i) for i in range(n)]))
+    from .safety import stop_pool
+    ex = ProcessPoolExecutor(max_workers=min(jobs, n), initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        pairs = list(ex.map(_run_pair_args, [(scenario, world, i) for i in range(n)]))
+    except BaseException:   # Ctrl-C, SIGTERM, a failed replication: stop the workers now, do not wait
+        stop_pool(ex)
+        raise
+    ex.shutdown()
+    return pairs

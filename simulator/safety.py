@@ -61,6 +61,23 @@ def worker_init(parent: int | None = None) -> None:
     die_with_parent(parent)
 
 
+def stop_pool(ex) -> None:
+    """Stop a ``ProcessPoolExecutor`` at once: cancel what is queued and terminate the workers (an interrupted
+    run does not wait for replications still running)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    for p in procs:
+        try:
+            p.terminate()
+        except (OSError, AttributeError):
+            pass
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.join(timeout=5)
+        except (OSError, AttributeError, AssertionError):
+            pass
+
+
 def usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))

@@ -47,9 +47,14 @@ def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str |
         if jobs <= 1:
             yield InlineExecutor(), 1
             return
-        from ..safety import worker_init
-        with ProcessPoolExecutor(max_workers=jobs, initializer=worker_init, initargs=(os.getpid(),)) as ex:
+        from ..safety import stop_pool, worker_init
+        ex = ProcessPoolExecutor(max_workers=jobs, initializer=worker_init, initargs=(os.getpid(),))
+        try:
             yield ex, jobs
+        except BaseException:   # interrupted: stop the workers now instead of waiting for their runs
+            stop_pool(ex)
+            raise
+        ex.shutdown()
         return
     if kind != "dask":
         raise ValueError(f"executor(={kind!r}) must be 'local' or 'dask'")
