@@ -47,10 +47,26 @@ DRIVER = ("import sys, simulator.cli, simulator.api, simulator.runner, simulator
           "sys.exit(simulator.cli.main(sys.argv[1:]))\n")
 
 
+_SESSIONS: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftovers():
+    """Whatever a test asserts, no process it started outlives it."""
+    yield
+    while _SESSIONS:
+        for pid in session_pids(_SESSIONS.pop()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def _start(*args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _SESSIONS.append(proc.pid)
     assert proc.stdout.readline().strip() == "ready"
     return proc
 

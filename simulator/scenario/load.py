@@ -392,7 +392,8 @@ def _dry_run(sc: Scenario, world: World, file: str, doc: Document, set_keys: set
     user_world = sc.world not in _packaged()
     series = 0
     try:
-        ctx, _ = build(sc, world.values, np.random.SeedSequence(0), 0, True)
+        with np.errstate(all="ignore"):
+            ctx, _ = build(sc, world.values, np.random.SeedSequence(0), 0, True)
         series = len(ctx.recorder.info)
         if user_world or sc.overrides:
             short = sc.model_copy(update={"horizon": float(min(sc.days, DRY_RUN_DAYS))})

@@ -110,10 +110,6 @@ def _invalid(rec: Any, run_id: str) -> str:
     """Why ``rec`` is not a valid run record of ``run_id`` (empty if it is)."""
     if not isinstance(rec, dict):
         return "not a JSON object"
-    if "sha256" not in rec:
-        return "no checksum: edited, or written by an older version"
-    if rec["sha256"] != checksum(rec):
-        return "checksum mismatch: the file was changed after the run wrote it"
     if rec.get("run_id") != run_id:
         return f"it holds run {rec.get('run_id')!r}"
     if rec.get("status") not in (SUCCEEDED, FAILED):
@@ -124,6 +120,10 @@ def _invalid(rec: Any, run_id: str) -> str:
     for k, v in metrics.items():
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             return f"metric {k} is not a number: {v!r}"
+    if "sha256" not in rec:
+        return "no checksum: edited, or written by an older version"
+    if rec["sha256"] != checksum(rec):
+        return "checksum mismatch: the file was changed after the run wrote it"
     return ""
 
 
