@@ -33,8 +33,12 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--replications", type=int, help="number of replications (overrides the file's)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value by dotted path, e.g. controls.jp_servicing_ban.compliance=0.7")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    p.add_argument("--jobs", type=int, default=None,
                    help="worker processes for replications (default: all cores; results do not depend on it)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a result folder made from a different scenario or settings")
+    p.add_argument("--max-memory", type=float, metavar="GB",
+                   help="refuse runs estimated above this memory (default 4, or $SIMULATE_MAX_MEMORY_GB)")
     p.add_argument("--xlsx", action="store_true", help="also write one .xlsx workbook")
     p.add_argument("--no-plots", action="store_true", help="skip PNG charts")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -62,13 +66,15 @@ def _cmd_run(argv: list[str]) -> int:
     for w in loaded.warnings:
         print(w, file=sys.stderr)
     out = Path(args.out) if args.out else Path("results") / loaded.scenario.name
-    from .report.writer import check_target
-    try:
-        check_target(out)
-    except OutputError as exc:
-        print(f"simulate: --out {exc}", file=sys.stderr)
+    from .safety import PreflightError, preflight
+    try:   # jobs, size estimate, output folder: all before simulating
+        jobs, notes = preflight(loaded, out, args.jobs, args.force, args.max_memory, args.xlsx)
+    except PreflightError as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    res = run_loaded(loaded, jobs=max(1, args.jobs), progress=False if args.quiet else None)
+    for note in notes if not args.quiet else ():
+        print(note, file=sys.stderr)
+    res = run_loaded(loaded, jobs=jobs, progress=False if args.quiet else None)
     command = "simulate " + " ".join(shlex.quote(a) for a in argv)
     try:
         folder = res.write(out, command=command, xlsx=True if args.xlsx else None,
@@ -144,6 +150,8 @@ def _dispatch(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``simulate`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from .safety import handle_sigterm
+    handle_sigterm()   # `timeout`, schedulers and `kill` stop a run like Ctrl-C: pools shut, temp folders gone
     try:
         code = _dispatch(argv)
     except ScenarioError as exc:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 from .engine.recorder import Recorder
 from .engine.streams import replication_seeds
 from .engine.world import simulate
+from .scenario.errors import SimulationError
 from .scenario.schema import Scenario
 
 
@@ -55,17 +56,31 @@ def run_pair(scenario: Scenario, world: Mapping[str, Any], replication: int) -> 
     scen = simulate(played, world, seq, replication, False, base)
     base.trim(lead)
     scen.trim(lead)
+    for which, rec in (("baseline", base), ("scenario", scen)):
+        check_numbers(rec, scenario, replication, which)
     return Pair(replication, scenario.seed, base, scen)
+
+
+def check_numbers(rec: Recorder, scenario: Scenario, replication: int, which: str) -> None:
+    """Fail the run (SimulationError) if a recorded series holds NaN, naming the series and its first day."""
+    hit = rec.first_nan()
+    if hit is not None:
+        key, day = hit
+        date = scenario.start + _dt.timedelta(days=day)
+        raise SimulationError(f"{scenario.name}: series {key} is not a number (NaN) from {date} (day {day}) in "
+                              f"the {which} of replication {replication}; a world value probably makes the model "
+                              f"divide by zero or overflow (check overrides and world data); no results written")
 
 
 def _run_pair_args(args: tuple) -> Pair:
     return run_pair(*args)
 
 
-def _worker_init() -> None:
-    """Workers leave Ctrl-C to the parent, which stops the pool (no tracebacks from every worker)."""
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _worker_init(parent: int) -> None:
+    """Workers leave Ctrl-C and SIGTERM to the parent, which stops the pool (no tracebacks from every worker),
+    and die with the parent, so a killed run leaves no orphan workers (see ``simulator.safety``)."""
+    from .safety import worker_init
+    worker_init(parent)
 
 
 def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1,
@@ -80,10 +95,18 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
             out.append(run_pair(scenario, world, i))
             tick()
         return out
+    import os
     from concurrent.futures import as_completed
-    with ProcessPoolExecutor(max_workers=min(jobs, n), initializer=_worker_init) as ex:
+    from .safety import stop_pool
+    ex = ProcessPoolExecutor(max_workers=min(jobs, n), initializer=_worker_init, initargs=(os.getpid(),))
+    try:
         futures = [ex.submit(_run_pair_args, (scenario, world, i)) for i in range(n)]
         for f in as_completed(futures):
             f.result()
             tick()
-        return [f.result() for f in futures]
+        pairs = [f.result() for f in futures]
+    except BaseException:   # Ctrl-C, SIGTERM, a failed replication: stop the workers now, do not wait
+        stop_pool(ex)
+        raise
+    ex.shutdown()
+    return pairs

@@ -81,7 +81,7 @@ def previous(tmp_path):
     short = tmp_path / "short.yaml"
     short.write_text(SCEN.format(horizon="30d", reps=1))
     out = tmp_path / "out"
-    assert main([str(short), "--out", str(out), "--no-plots", "--quiet"]) == 0
+    assert main([str(short), "--out", str(out), "--no-plots", "--quiet", "--force"]) == 0
     long_ = tmp_path / "long.yaml"
     long_.write_text(SCEN.format(horizon="3y", reps=3))
     return out, snapshot(out), long_
@@ -94,7 +94,7 @@ def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
 
 def test_sigint_during_run_keeps_previous_result(previous):
     out, before, long_ = previous
-    proc = start(str(long_), "--out", str(out), "--no-plots", "--quiet", "--jobs", "1")
+    proc = start(str(long_), "--out", str(out), "--no-plots", "--quiet", "--jobs", "1", "--force")
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     code, err = finish(proc)
@@ -107,7 +107,7 @@ def test_sigint_during_run_keeps_previous_result(previous):
 
 def test_sigkill_during_run_keeps_previous_result(previous):
     out, before, long_ = previous
-    proc = start(str(long_), "--out", str(out), "--no-plots", "--quiet", "--jobs", "1")
+    proc = start(str(long_), "--out", str(out), "--no-plots", "--quiet", "--jobs", "1", "--force")
     time.sleep(0.5)
     proc.kill()
     finish(proc)
@@ -121,7 +121,7 @@ def _while_writing(previous, sig):
     out, before, long_ = previous
     scen = long_.with_name("mid.yaml")
     scen.write_text(SCEN.format(horizon="180d", reps=1))
-    proc = start(str(scen), "--out", str(out), "--quiet")
+    proc = start(str(scen), "--out", str(out), "--quiet", "--force")
     assert wait_for(lambda: any(".tmp-" in s for s in siblings(out)) or proc.poll() is not None)
     proc.send_signal(sig)
     code, err = finish(proc)
@@ -144,7 +144,7 @@ def test_sigkill_while_writing_then_next_run_cleans_up(previous, tmp_path):
     assert code in (0, -signal.SIGKILL)
     assert not any(".old-" in s for s in siblings(out)) or not (out / "manifest.json").exists()
     short = tmp_path / "short.yaml"
-    assert main([str(short), "--out", str(out), "--no-plots", "--quiet"]) == 0
+    assert main([str(short), "--out", str(out), "--no-plots", "--quiet", "--force"]) == 0
     assert siblings(out) == []          # the dead run's .out.tmp-PID is removed
     assert snapshot(out)["manifest.json"]
 
@@ -163,7 +163,7 @@ def test_killed_between_the_two_renames_is_recovered(previous, monkeypatch):
         return real(src, dst)
     monkeypatch.setattr(writer.os, "replace", crash_on_second)
     short = out.parent / "short.yaml"
-    assert main([str(short), "--out", str(out), "--no-plots", "--quiet", "--seed", "99"]) == 130
+    assert main([str(short), "--out", str(out), "--no-plots", "--quiet", "--seed", "99", "--force"]) == 130
     monkeypatch.setattr(writer.os, "replace", real)
     assert not out.exists() and any(".old-" in s for s in siblings(out))
     writer.recover(out)

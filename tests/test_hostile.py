@@ -154,9 +154,10 @@ def test_missing_file_suggests_the_near_name(write_yaml, capsys):
 def test_unreadable_file_in_process(write_yaml, monkeypatch, capsys):
     p = write_yaml(GOOD)
 
-    def denied(self):
-        raise PermissionError(13, "Permission denied", str(self))
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    def denied(path, limit):
+        raise PermissionError(13, "Permission denied", str(path))
+    import simulator.scenario.load as load_mod
+    monkeypatch.setattr(load_mod, "read_regular_file", denied)
     assert one_error(capsys, ["validate", str(p)]) == f"{p}: cannot read the file: permission denied"
 
 
@@ -200,7 +201,7 @@ def test_out_at_a_folder_that_is_not_a_result_refused(scen, tmp_path, capsys):
     (target / "src" / "main.py").write_text("print(1)\n")
     before = _snapshot(target)
     line = one_error(capsys, [str(scen), "--no-plots", "--out", str(target)])
-    assert "is not a results folder (no manifest.json)" in line
+    assert "is not a results folder of this tool (no signed manifest.json)" in line
     assert _snapshot(target) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -239,9 +240,11 @@ def test_out_empty_refused(scen, capsys):
 def test_out_replaces_only_a_previous_result(scen, tmp_path, capsys):
     out = tmp_path / "res"
     assert main([str(scen), "--no-plots", "--quiet", "--out", str(out)]) == 0
-    (out / "note.txt").write_text("old")
-    assert main([str(scen), "--no-plots", "--quiet", "--out", str(out)]) == 0
-    assert not (out / "note.txt").exists() and (out / "manifest.json").is_file()
+    assert main([str(scen), "--no-plots", "--quiet", "--out", str(out)]) == 0     # a re-run replaces its own
+    (out / "note.txt").write_text("old")          # a file the tool did not write: never deleted
+    line = one_error(capsys, [str(scen), "--no-plots", "--quiet", "--out", str(out)])
+    assert "holds files this tool did not write (note.txt)" in line
+    assert (out / "note.txt").read_text() == "old" and (out / "manifest.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "s.yaml"]
 
 
@@ -270,11 +273,12 @@ def test_measure_id_with_path_characters_refused(write_yaml, capsys):
 
 
 @pytest.mark.parametrize("world, expect", [
-    ("/dev/zero", "no world"),
-    ("/etc", "holds no parameters"),
+    ("/dev/zero", r":\d+:\d+: world: /dev/zero: a world must be a folder"),
+    ("/etc", r":\d+:\d+: world: /etc: holds no world files"),
+    ("/etc/shadow", r":\d+:\d+: world: /etc/shadow: a world must be a folder"),
     ("x" * 5000, "cannot read world|no world"),
     ("a\\0b", "cannot read world|no world"),
-    ("../../../../../../etc/passwd", "mapping|no world|not valid"),
+    ("../../../../../../etc/passwd", "a world must be a folder"),
 ])
 def test_hostile_world_paths_fail_cleanly(world, expect, write_yaml, capsys):
     p = write_yaml(GOOD + f'world: "{world}"\n')

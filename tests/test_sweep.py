@@ -58,8 +58,8 @@ from simulator.sweep.runspec import replication_seed  # noqa: E402
 
 WORLD = """toy_sweep:
   level: {value: 0.2, unit: share, assumption: "test-only toy", range: [0, 1]}
-  unused: {value: 1.0, unit: share, assumption: "test-only toy: swept but has no effect", range: [0, 2]}
-  fail_above: {value: 10.0, unit: share, assumption: "test-only failure injection"}
+  unused: {value: 1.0, unit: x, assumption: "test-only toy: swept but has no effect", range: [0, 2]}
+  fail_above: {value: 10.0, unit: x, assumption: "test-only failure injection"}
   sleep_s: {value: 0.0, unit: s, assumption: "test-only: slow runs down to kill a sweep midway"}
 """
 SCENARIO = """name: toy_sweep

@@ -104,6 +104,16 @@ class Recorder:
             for j, k in enumerate(keys):
                 self.data[k] = arr[:, j]
 
+    def first_nan(self) -> tuple[str, int] | None:
+        """``(series, day)`` of the first day a recorded series holds NaN (not a number), series in
+        registration order; None when every value is a number. Series are written every day, so a NaN means
+        a division by zero or an overflow upstream, never a day left unwritten."""
+        for key, arr in self.data.items():
+            bad = np.isnan(arr)
+            if bad.any():
+                return key, int(np.argmax(bad))
+        return None
+
     def has(self, key: str) -> bool:
         return key in self.data
 

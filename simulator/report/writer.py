@@ -1,24 +1,35 @@
 """Writing a result folder atomically: everything goes into a temporary sibling, which is renamed into place.
 
 A previous result folder stays untouched until the new one is complete; a run killed mid-write leaves at most
-a ``.<name>.tmp-*`` sibling, never a half-written result in place. An existing target that is not a results
-folder (no ``manifest.json``) is never replaced.
+a ``.<name>.tmp-*`` sibling, never a half-written result in place. An existing folder is only ever replaced
+when it is a result folder *of this tool* (see :mod:`simulator.report.folder_guard`): a ``manifest.json``
+with the tool's signature and kind ``run`` (or a v0.1 run manifest) and nothing in it the tool did not write.
+A sweep store is never replaced.
+
+Concurrent writers of one target (two runs started at once) each fill their own uniquely named temporary
+folder and swap it in under an exclusive lock on the parent folder, so the last one to finish wins and no
+``.old-*`` folder is left behind. Full, read-only or otherwise failing file systems become
+:class:`OutputError` (one line, exit 2 at the command line), never a traceback.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
+import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pandas as pd
 
+from .folder_guard import OutputError, check_target, stamp
+
 FLOAT_FORMAT = "%.10g"   # fixed formatting: same numbers → same bytes on every machine
 
-
-class OutputError(Exception):
-    """An output location that cannot or must not be written."""
+__all__ = ["FLOAT_FORMAT", "OutputError", "check_target", "check_writable", "recover", "write_atomically",
+           "write_csv", "write_json"]
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
@@ -26,65 +37,127 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n", encoding="utf-8")
 
 
-def check_target(target: Path) -> None:
-    """Refuse targets that are files, or folders that hold something other than a previous result."""
-    if target.exists() or target.is_symlink():
-        if target.is_symlink() or not target.is_dir():
-            raise OutputError(f"{target}: exists and is not a folder; choose another --out")
-        if any(target.iterdir()) and not (target / "manifest.json").is_file():
-            raise OutputError(f"{target}: folder exists and is not a results folder (no manifest.json); "
-                              f"refusing to replace it, choose another --out")
+def os_error_text(exc: OSError) -> str:
+    """A short reason for an OS error (``no space left on device``, ``read-only file system``)."""
+    return (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
+
+
+def check_writable(target: Path, need_bytes: int = 0) -> None:
+    """Before simulating: the folder ``target`` can be created (parents included), a file can be written next
+    to it, and (when ``need_bytes`` is given) the file system has that much free space. Raises OutputError."""
+    target = Path(target)
+    check_target(target)
     parent = target.parent
-    if parent.exists() and not parent.is_dir():
-        raise OutputError(f"{parent}: is not a folder")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{parent}: cannot create folder: {os_error_text(exc)}") from None
+    probe = parent / f".{target.name}.probe-{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    try:
+        probe.mkdir()
+        (probe / "probe").write_bytes(b"x" * 4096)
+    except OSError as exc:
+        raise OutputError(f"{parent}: cannot write results there: {os_error_text(exc)}") from None
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    if need_bytes:
+        try:
+            free = shutil.disk_usage(parent).free
+        except OSError:
+            return
+        if free < need_bytes:
+            raise OutputError(f"{parent}: only {free / 1e6:.0f} MB free, the results need about "
+                              f"{need_bytes / 1e6:.0f} MB; free some space or choose another --out")
+
+
+def _pid_of(name: str, tag: str) -> int | None:
+    """PID in ``.<target>.<tag>-PID[.token]``, or None."""
+    tail = name.rsplit(f".{tag}-", 1)[-1]
+    pid = tail.split(".", 1)[0]
+    return int(pid) if pid.isdigit() else None
 
 
 def recover(target: Path) -> None:
-    """Restore a previous result left as ``.<name>.old-*`` by a run killed between its two renames."""
+    """Restore a previous result left as ``.<name>.old-*`` by a run killed between its two renames (only
+    when no living process owns that folder: a concurrent writer's parked folder is left to it)."""
+    target = Path(target)
     if target.exists():
         return
     olds = sorted(target.parent.glob(f".{target.name}.old-*")) if target.parent.is_dir() else []
+    olds = [o for o in olds if not _alive(_pid_of(o.name, "old") or 0) or _pid_of(o.name, "old") == os.getpid()]
     if olds:
         os.replace(olds[-1], target)
 
 
-def write_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
-    """Create a temp sibling of ``target``, let ``fill`` write into it, then swap it into place."""
+@contextlib.contextmanager
+def _parent_lock(parent: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the parent folder itself (no lock file is left behind)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)   # closing releases the lock
+
+
+def write_atomically(target: Path, fill: Callable[[Path], None], kind: str = "run") -> Path:
+    """Create a temp sibling of ``target``, let ``fill`` write into it, sign its manifest, swap it into place."""
     target = Path(target)
     check_target(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{target.parent}: cannot create folder: {exc.strerror or exc}") from None
-    recover(target)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+        raise OutputError(f"{target.parent}: cannot create folder: {os_error_text(exc)}") from None
+    token = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    tmp = target.parent / f".{target.name}.tmp-{token}"
     try:
+        with _parent_lock(target.parent):
+            recover(target)
         tmp.mkdir()
         fill(tmp)
+        stamp(tmp, kind)
         _fsync_dir(tmp)
-        old = None
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(tmp, target)
+        with _parent_lock(target.parent):
+            check_target(target)          # another writer may have put something else there meanwhile
+            old = None
+            if target.exists():
+                old = target.parent / f".{target.name}.old-{token}"
+                os.replace(target, old)
+            os.replace(tmp, target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except PermissionError as exc:
+    except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                         errno.EFBIG, errno.ENOTDIR, errno.EEXIST, errno.ENOTEMPTY, errno.ENAMETOOLONG) \
+                or isinstance(exc, PermissionError):
+            raise OutputError(f"{target}: cannot write the results: {os_error_text(exc)}; the previous result "
+                              f"(if any) is untouched") from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for stale in target.parent.glob(f".{target.name}.tmp-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
+    _clean_stale(target)
     return target
 
 
+def _clean_stale(target: Path) -> None:
+    """Remove ``.<name>.tmp-PID*`` / ``.<name>.probe-PID*`` folders of processes that no longer exist."""
+    for tag in ("tmp", "probe"):
+        for stale in target.parent.glob(f".{target.name}.{tag}-*"):
+            pid = _pid_of(stale.name, tag)
+            if pid is not None and not _alive(pid):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
 def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

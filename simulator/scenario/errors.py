@@ -19,6 +19,17 @@ class ScenarioError(Exception):
         return one_line(f"{where}: {self.path + ': ' if self.path else ''}{self.message}")
 
 
+class SimulationError(ScenarioError):
+    """A run whose results would be wrong (a recorded series that is not a number): the run stops with one
+    line naming the series and the first day, exit 2, and no result folder is written."""
+
+    def __init__(self, message: str):
+        super().__init__("simulate", None, "", message)
+
+    def __str__(self) -> str:
+        return one_line(f"simulate: {self.message}")
+
+
 _BREAKS = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
 
 

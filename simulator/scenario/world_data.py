@@ -9,6 +9,14 @@ date, grade) or an ``assumption`` (why, with a ``range``), plus an optional ``un
 Everything else is structure (mappings keyed by name; lists only for plain values). :func:`load_world`
 returns the plain values tree (parameters replaced by their values), and a provenance table keyed by dotted
 path (``fabs.classes.mature_logic.groups.litho.mtbf_h``). Overrides address the same dotted paths.
+
+A user world (``world: path/to/folder``) must be a folder of world YAML files (regular files only, each at most
+5 MB) named and sectioned like the packaged ``default`` world's (``fabs.yaml`` holds ``fabs``...; a section no
+model part reads is an error; a part left out is absent from the model, and the loader refuses measures that
+need it). Each section is validated against the packaged world as its schema: the same structure (fixed mappings need their keys; mappings of named
+items — regions, tool classes, minerals — may hold any names, each shaped like the packaged items), a parameter
+where the packaged world has one, values of the same type, and the hard limits of
+:mod:`simulator.scenario.world_rules`. Every error names the world file, line and column.
 """
 from __future__ import annotations
 
@@ -18,7 +26,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .yamlsafe import Document, load_text
+from .world_rules import check_own_value
+from .yamlsafe import MAX_BYTES, Document, YamlError, load_text
 
 PARAM_KEYS = {"value", "unit", "source", "assumption", "range", "note"}
 
@@ -30,6 +39,7 @@ class World:
     values: dict[str, Any]
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    origins: dict[str, tuple[str, Document]] = field(default_factory=dict, repr=False)
 
     def get(self, path: str) -> Any:
         node: Any = self.values
@@ -64,7 +74,16 @@ class World:
         self.provenance[path] = prov
 
     def copy(self) -> "World":
-        return World(copy.deepcopy(self.values), copy.deepcopy(self.provenance), list(self.files))
+        return World(copy.deepcopy(self.values), copy.deepcopy(self.provenance), list(self.files),
+                     dict(self.origins))
+
+    def locate(self, path: str) -> tuple[str, Any]:
+        """``(file, mark)`` where the parameter at dotted ``path`` is written (mark None if unknown)."""
+        parts = tuple(path.split("."))
+        origin = self.origins.get(parts[0])
+        if origin is None:
+            return (self.files[0] if self.files else "world"), None
+        return origin[0], origin[1].mark_of(parts)
 
 
 class WorldError(Exception):
@@ -86,6 +105,10 @@ def _strip(node: Any, path: tuple, prov: dict, file: str, doc: Document) -> Any:
             raise WorldError(file, doc, path, "a parameter needs a 'source' or an 'assumption'")
         prov[".".join(map(str, path))] = {k: node[k] for k in ("unit", "source", "assumption", "range")
                                           if k in node}
+        err = check_own_value(node["value"], node.get("unit") if isinstance(node.get("unit"), str) else None,
+                              node.get("range"))
+        if err:
+            raise WorldError(file, doc, path + (("range",) if err.startswith("range:") else ("value",)), err)
         return node["value"]
     if isinstance(node, dict):
         return {k: _strip(v, path + (k,), prov, file, doc) for k, v in node.items()}
@@ -100,6 +123,7 @@ def _read(text: str, name: str, world: World) -> None:
         if section in world.values:
             raise WorldError(name, doc, (section,), f"section {section!r} defined in two world files")
         world.values[section] = _strip(body, (section,), world.provenance, name, doc)
+        world.origins[section] = (name, doc)
     world.files.append(name)
 
 
@@ -123,8 +147,21 @@ def _stamp(files: list[Path]) -> tuple:
     return tuple(out)
 
 
+def _folder_of(name: str, base_dir: Path | None) -> Path:
+    path = Path(name)
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    return path
+
+
+def expected_files() -> list[str]:
+    """The YAML file names a world folder must hold: those of the packaged ``default`` world."""
+    root = resources.files("simulator.scenario.world") / "default"
+    return sorted(p.name for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
 def load_world(name: str, base_dir: Path | None = None) -> World:
-    """Load the packaged world ``name`` (e.g. ``default``), or a folder/file path relative to ``base_dir``.
+    """Load the packaged world ``name`` (e.g. ``default``), or a world folder path relative to ``base_dir``.
 
     Parsed worlds are kept per process (keyed by their files' paths, times and sizes) and every call gets
     its own deep copy, so a sweep that loads one scenario many times parses the world once."""
@@ -132,9 +169,7 @@ def load_world(name: str, base_dir: Path | None = None) -> World:
         folder = Path(str(resources.files("simulator.scenario.world") / name))
         files = sorted(folder.glob("*.yaml"))
     else:
-        path = Path(name)
-        if base_dir is not None and not path.is_absolute():
-            path = base_dir / path
+        path = _folder_of(name, base_dir)
         files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     key = (name, str(base_dir), _stamp(files))
     hit = _CACHE.get(key)
@@ -152,12 +187,194 @@ def _load_world(name: str, base_dir: Path | None = None) -> World:
             if f.name.endswith(".yaml"):
                 _read(f.read_text(encoding="utf-8"), f"world/{name}/{f.name}", world)
         return world
-    path = Path(name)
-    if base_dir is not None and not path.is_absolute():
-        path = base_dir / path
-    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-    for f in files:
-        if not f.is_file():
-            raise FileNotFoundError(name)
-        _read(f.read_text(encoding="utf-8"), str(f), world)
+    path = _folder_of(name, base_dir)
+    if not path.exists():
+        raise FileNotFoundError(name)
+    shown = str(path)
+    if not path.is_dir():
+        raise WorldError(shown, None, (), "a world must be a folder of world YAML files "
+                         f"({', '.join(expected_files())}), not a file")
+    want = expected_files()
+    have = sorted(p.name for p in path.glob("*.yaml"))
+    if not have:
+        raise WorldError(shown, None, (), f"holds no world files (a world folder holds {', '.join(want)}; "
+                                          f"copy simulator/scenario/world/default to start)")
+    template = load_world("default")
+    known = list(template.values) + [sec for sec in _mechanism_sections() if sec not in template.values]
+    for fname in have:
+        f = path / fname
+        from .load import read_regular_file, _NotRegular, _TooBig
+        try:
+            raw = read_regular_file(f, MAX_BYTES)
+        except _NotRegular as exc:
+            raise WorldError(str(f), None, (), f"is {exc.args[0]}, not a regular file") from None
+        except _TooBig as exc:
+            raise WorldError(str(f), None, (), f"file is {exc.args[0]}; a world file is at most "
+                                               f"{MAX_BYTES // (1024 * 1024)} MB") from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise WorldError(str(f), None, (), f"not UTF-8 text (byte {exc.start}): binary file?") from None
+        try:
+            doc = load_text(text)
+        except YamlError as exc:
+            err = WorldError(str(f), None, (), exc.message)
+            err.mark = exc.mark
+            raise err from None
+        if not isinstance(doc.data, dict):
+            raise WorldError(str(f), doc, (), "a world file must be a mapping of sections (fabs:, minerals:...)")
+        own = [sec for sec, (tf, _) in template.origins.items() if tf.endswith("/" + fname)]
+        from .errors import suggest
+        for section in doc.data:
+            if section not in known:
+                raise WorldError(str(f), doc, (section,), f"unknown world section {section!r}"
+                                 f"{suggest(str(section), known)}; known: {', '.join(known)}")
+            if own and section not in own:
+                raise WorldError(str(f), doc, (section,), f"section {section!r} belongs in "
+                                 f"{template.origins[section][0].rsplit('/', 1)[-1]}, not {fname}"
+                                 if section in template.origins else f"{fname} holds {', '.join(own)}")
+        for section in own:
+            if section not in doc.data:
+                raise WorldError(str(f), doc, (), f"missing section {section!r}")
+        _read(text, str(f), world)
+    for section, body in world.values.items():
+        if section not in template.values:
+            continue     # a part the packaged world does not have (a registered test mechanism): its own rules
+        _check_shape(body, _shape(template.values[section], template.provenance, (section,)),
+                     (section,), world)
     return world
+
+
+def _mechanism_sections() -> list[str]:
+    """World sections of the registered model parts (the engine's registry, read lazily)."""
+    try:
+        from ..engine.registry import MECHANISMS
+    except ImportError:  # pragma: no cover
+        return []
+    return [m.section for m in MECHANISMS if getattr(m, "section", "")]
+
+
+# ------------------------------------------------------------------------------------ schema from the template
+@dataclass
+class _Shape:
+    kind: str                     # param | dict | list | scalar | any
+    type: str = ""                # num | str | bool | list | none (params and scalars)
+    children: dict[str, "_Shape"] = field(default_factory=dict)
+    required: set[str] = field(default_factory=set)
+    collection: bool = False
+    elem: "_Shape | None" = None
+
+
+def _tname(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "num"
+    if v is None:
+        return "none"
+    return type(v).__name__
+
+
+def _shape(node: Any, prov: dict, path: tuple) -> _Shape:
+    key = ".".join(map(str, path))
+    if key in prov:
+        return _Shape("param", _tname(node))
+    if isinstance(node, dict):
+        kids = {k: _shape(v, prov, path + (k,)) for k, v in node.items()}
+        if _is_collection(node, kids):
+            return _Shape("dict", collection=True, elem=_merge(list(kids.values())))
+        return _Shape("dict", children=kids, required=set(kids))
+    if isinstance(node, list):
+        return _Shape("list")
+    return _Shape("scalar", _tname(node))
+
+
+def _is_collection(node: dict, kids: dict[str, _Shape]) -> bool:
+    """Named items (regions, tool classes, minerals...): at least two mappings, most pairs of them with much
+    the same keys. Fixed structures (``fabs``: vendors, tool_classes, operations...) have different keys."""
+    if len(kids) < 2 or not all(s.kind == "dict" for s in kids.values()):
+        return False
+    keysets = [set(v) for v in node.values()]
+    pairs = similar = 0
+    for i in range(len(keysets)):
+        for j in range(i + 1, len(keysets)):
+            a, b = keysets[i], keysets[j]
+            pairs += 1
+            similar += len(a & b) >= 0.5 * len(a | b)
+    return similar >= 0.5 * pairs
+
+
+def _merge(shapes: list[_Shape]) -> _Shape:
+    kinds = {s.kind for s in shapes}
+    if len(kinds) != 1:
+        return _Shape("any")
+    kind = kinds.pop()
+    if kind in ("param", "scalar"):
+        types = {s.type for s in shapes}
+        return _Shape(kind, types.pop() if len(types) == 1 else "")
+    if kind != "dict":
+        return _Shape(kind)
+    if any(s.collection for s in shapes):
+        elems = [s.elem for s in shapes if s.collection and s.elem is not None]
+        return _Shape("dict", collection=True, elem=_merge(elems) if elems else _Shape("any"))
+    keys: dict[str, list[_Shape]] = {}
+    for s in shapes:
+        for k, v in s.children.items():
+            keys.setdefault(k, []).append(v)
+    required = set.intersection(*(s.required for s in shapes)) if shapes else set()
+    return _Shape("dict", children={k: _merge(v) for k, v in keys.items()}, required=required)
+
+
+_KIND_TEXT = {"param": "a parameter {value: ..., unit: ..., source: ...}", "dict": "a mapping",
+              "list": "a list", "num": "a number", "str": "text", "bool": "true or false"}
+
+
+def _check_shape(node: Any, shape: _Shape, path: tuple, world: World) -> None:
+    """Check a user world node against the packaged world's shape; raise a located WorldError."""
+    if shape.kind == "any":
+        return
+    file, doc = world.origins.get(path[0], ("world", None))
+    key = ".".join(map(str, path))
+
+    def fail(where: tuple, msg: str) -> None:
+        raise WorldError(file, doc, where, msg)
+
+    is_param = key in world.provenance
+    if shape.kind == "param":
+        if not is_param:
+            fail(path, f"expected {_KIND_TEXT['param']} as in the packaged world, got {_brief(node)}")
+        if shape.type and _tname(node) != shape.type and not (shape.type == "num" and _tname(node) == "none"):
+            fail(path + ("value",), f"expected {_KIND_TEXT.get(shape.type, shape.type)} as in the packaged "
+                                    f"world, got {_brief(node)}")
+        return
+    if is_param:
+        fail(path, f"expected {_KIND_TEXT.get(shape.kind, shape.kind)} here (as in the packaged world), "
+                   f"got a parameter")
+    if shape.kind == "scalar":
+        if shape.type and _tname(node) != shape.type:
+            fail(path, f"expected {_KIND_TEXT.get(shape.type, shape.type)}, got {_brief(node)}")
+        return
+    if shape.kind == "list":
+        if not isinstance(node, list):
+            fail(path, f"expected a list, got {_brief(node)}")
+        return
+    if not isinstance(node, dict):
+        fail(path, f"expected a mapping (key: value lines) as in the packaged world, got {_brief(node)}")
+    if shape.collection:
+        for k, v in node.items():
+            _check_shape(v, shape.elem or _Shape("any"), path + (k,), world)
+        return
+    from .errors import suggest
+    for k, v in node.items():
+        if k not in shape.children:
+            fail(path + (k,), f"unknown key {k!r}{suggest(k, shape.children)}; expected "
+                              f"{', '.join(sorted(shape.children))}")
+        _check_shape(v, shape.children[k], path + (k,), world)
+    for k in sorted(shape.required):
+        if k not in node:
+            fail(path, f"missing key {k!r} (the packaged world has it here)")
+
+
+def _brief(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -8,6 +8,7 @@ the tables are streamed from the run files (``tables.py``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import time
@@ -101,13 +102,36 @@ class SweepFolderError(Exception):
 
 
 def check_out(out: Path, resume: bool) -> None:
-    if out.exists() and not out.is_dir():
+    """A sweep writes into a new or empty folder, or (``--resume``) into a sweep store of this tool."""
+    from ..report.folder_guard import kind_of
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise SweepFolderError(f"{out}: exists and is not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not resume:
-        if (out / store.RUNS).is_dir():
-            raise SweepFolderError(f"{out}: holds a sweep already; add --resume to continue it, or choose "
-                                   f"another --out")
-        raise SweepFolderError(f"{out}: folder exists and is not empty; choose another --out")
+    if out.is_dir() and any(out.iterdir()):
+        kind = kind_of(out)
+        if not resume:
+            if kind == "sweep":
+                raise SweepFolderError(f"{out}: holds a sweep already; add --resume to continue it, or choose "
+                                       f"another --out")
+            raise SweepFolderError(f"{out}: folder exists and is not empty; choose another --out")
+        if kind != "sweep":
+            raise SweepFolderError(f"{out}: is not a sweep folder of this tool (no runs/ store); --resume "
+                                   f"continues a sweep, choose another --out")
+        runs = out / store.RUNS
+        if runs.exists() and (runs.is_symlink() or not runs.is_dir()):
+            raise SweepFolderError(f"{runs}: is not a folder; the run store is damaged")
+
+
+class ExecutorError(Exception):
+    """An executor that cannot be started (bad scheduler address, scheduler not reachable)."""
+
+
+def check_scheduler(address: str | None) -> None:
+    """A dask scheduler address looks like ``tcp://host:port`` (or tls://, ucx://, ws://, wss://, inproc://)."""
+    import re
+    if address is None:
+        return
+    if not re.fullmatch(r"(tcp|tls|ucx|ws|wss|inproc)://[^\s/:]+(:\d{1,5})?/?", address):
+        raise ExecutorError(f"--scheduler {address!r}: expected an address like tcp://127.0.0.1:8786")
 
 
 def execute(plan: Plan, out: str | os.PathLike, executor: str = "local", jobs: int | None = None,
@@ -116,54 +140,69 @@ def execute(plan: Plan, out: str | os.PathLike, executor: str = "local", jobs: i
     """Run every pending run of ``plan`` into ``out`` and write the tables; returns status counts."""
     out = Path(out)
     check_out(out, resume)
-    (out / store.RUNS).mkdir(parents=True, exist_ok=True)
+    check_scheduler(scheduler)
     status: dict[str, str] = {}
-    for s in plan.specs:
+    for s in plan.specs:      # a corrupt run file stops here (StoreError), before anything is written
         st = store.status_of(out, s.run_id) if resume else store.PENDING
         status[s.run_id] = st if st == store.SUCCEEDED else store.PENDING
-    _write_manifest(plan, out, executor, jobs, command)
-    _status(out, plan, status)
     todo = [s for s in plan.specs if status[s.run_id] != store.SUCCEEDED]
     seen: set[str] = set()
     todo = [s for s in todo if not (s.run_id in seen or seen.add(s.run_id))]   # identical runs once
-    bar = Progress(len(plan.specs), done=len(plan.specs) - len(todo), enabled=progress)
-    last_status = time.monotonic()
-    if todo:
-        from .worker import execute as run_one
-        with open_executor(executor, jobs, scheduler) as (ex, slots):
-            queue = iter(todo)
-            inflight: dict[Any, RunSpec] = {}
-            limit = max(2, 2 * slots)
-
-            def fill() -> None:
-                for s in queue:
-                    inflight[ex.submit(run_one, s)] = s
-                    if len(inflight) >= limit:
-                        return
-
-            fill()
-            while inflight:
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    s = inflight.pop(fut)
-                    try:
-                        st = fut.result()["status"]
-                    except Exception as exc:  # the worker itself died: record it, go on
-                        store.write_run(out, {"run_id": s.run_id, "params": dict(s.params),
-                                              "replication": s.replication, "seed": s.seed,
-                                              "status": store.FAILED, "metrics": {}, "summary": [],
-                                              "error": f"{type(exc).__name__}: {exc}".replace("\n", " ")})
-                        st = store.FAILED
-                    status[s.run_id] = st
-                    bar.update(failed=st == store.FAILED)
-                fill()
-                if time.monotonic() - last_status > 2.0:
-                    _status(out, plan, status)
-                    last_status = time.monotonic()
-    bar.close()
+    with contextlib.ExitStack() as stack:
+        if todo:   # started before the folder is made: a bad scheduler leaves no half-started sweep folder
+            try:
+                ex, slots = stack.enter_context(open_executor(executor, jobs, scheduler))
+            except Exception as exc:  # noqa: BLE001 - dask raises OSError, TimeoutError, ValueError...
+                raise ExecutorError(f"cannot start the {executor} executor"
+                                    + (f" at {scheduler}" if scheduler else "") + f": {exc}") from None
+        (out / store.RUNS).mkdir(parents=True, exist_ok=True)
+        for folder in (out, out / store.RUNS):
+            store.clean_stale_tmp(folder)
+        _write_manifest(plan, out, executor, jobs, command)
+        _status(out, plan, status)
+        if todo:
+            _run_all(plan, out, todo, ex, slots, status, progress)
     _status(out, plan, status)
     from .tables import write_tables
     return write_tables(out, plan.design, plan.specs, plan.scenario_name, plan.root_seed)
+
+
+def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, status: dict[str, str],
+             progress: bool | None) -> None:
+    """Submit ``todo`` to ``ex``, at most a few per slot at a time, and record completions."""
+    bar = Progress(len(plan.specs), done=len(plan.specs) - len(todo), enabled=progress)
+    last_status = time.monotonic()
+    from .worker import execute as run_one
+    queue = iter(todo)
+    inflight: dict[Any, RunSpec] = {}
+    limit = max(2, 2 * slots)
+
+    def fill() -> None:
+        for s in queue:
+            inflight[ex.submit(run_one, s)] = s
+            if len(inflight) >= limit:
+                return
+
+    fill()
+    while inflight:
+        done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+        for fut in done:
+            s = inflight.pop(fut)
+            try:
+                st = fut.result()["status"]
+            except Exception as exc:  # the worker itself died: record it, go on
+                store.write_run(out, {"run_id": s.run_id, "params": dict(s.params),
+                                      "replication": s.replication, "seed": s.seed,
+                                      "status": store.FAILED, "metrics": {}, "summary": [],
+                                      "error": f"{type(exc).__name__}: {exc}".replace("\n", " ")})
+                st = store.FAILED
+            status[s.run_id] = st
+            bar.update(failed=st == store.FAILED)
+        fill()
+        if time.monotonic() - last_status > 2.0:
+            _status(out, plan, status)
+            last_status = time.monotonic()
+    bar.close()
 
 
 def _status(out: Path, plan: Plan, status: dict[str, str]) -> None:
@@ -173,7 +212,8 @@ def _status(out: Path, plan: Plan, status: dict[str, str]) -> None:
 def _write_manifest(plan: Plan, out: Path, executor: str, jobs: int | None, command: str) -> None:
     import json
     d = plan.design
-    manifest = {"simulator_version": _version(), "scenario": plan.scenario_name, "scenario_file": plan.scenario_file,
+    from ..report.folder_guard import TOOL
+    manifest = {"tool": TOOL, "kind": "sweep", "simulator_version": _version(), "scenario": plan.scenario_name, "scenario_file": plan.scenario_file,
                 "input_sha256": plan.input_hash, "root_seed": plan.root_seed, "replications": plan.replications,
                 "keys": list(d.keys), "points": len(d), "runs": len(plan.specs), "sensitivity": d.sensitivity,
                 "executor": executor, "jobs": jobs, "command": command,

@@ -21,6 +21,8 @@ from ..scenario.errors import ScenarioError
 from .design import SENSITIVITY_METHODS, from_cli
 
 EXIT_BAD_INPUT = 2
+MAX_SAMPLES = 1_000_000
+MAX_RUNS = 1_000_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,27 +53,48 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--resume", action="store_true", help="continue a sweep in --out, skipping finished runs")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no closing summary")
+    p.add_argument("--max-runs", type=int, help=f"refuse designs with more runs (default {1_000_000:,})")
     return p
 
 
 def main(argv: list[str]) -> int:
     """Parse, plan (validating every point), execute, report; returns the exit code."""
     args = parser().parse_args(argv)
-    for name in ("samples", "replications", "jobs"):
+    for name in ("samples", "replications", "jobs", "max_runs"):
         v = getattr(args, name)
         if v is not None and v < 1:
-            print(f"simulate sweep: --{name}: expected a whole number >= 1, got {v}", file=sys.stderr)
+            print(f"simulate sweep: --{name.replace('_', '-')}: expected a whole number >= 1, got {v}",
+                  file=sys.stderr)
             return EXIT_BAD_INPUT
+    if args.samples is not None and args.samples > MAX_SAMPLES:
+        print(f"simulate sweep: --samples {args.samples}: at most {MAX_SAMPLES:,} (a design that size takes "
+              f"memory before any run starts)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.executor == "local" and args.jobs is not None:
+        from ..safety import check_jobs
+        args.jobs, note = check_jobs(args.jobs)
+        if note and not args.quiet:
+            print(note.replace("simulate:", "simulate sweep:"), file=sys.stderr)
     if args.scheduler and args.executor != "dask":
         print("simulate sweep: --scheduler needs --executor dask", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from .batch import SweepFolderError, check_out, command_line, execute, make_plan
+    from .batch import ExecutorError, SweepFolderError, check_out, check_scheduler, command_line, execute, make_plan
+    from .store import StoreError
     try:
+        check_scheduler(args.scheduler)
         cli = from_cli(args.grid, args.link, args.lhs, args.samples, args.replications, args.sensitivity)
         sets = list(args.set) + ([f"seed={args.seed}"] if args.seed is not None else [])
         from pathlib import Path
         check_out(Path(args.out), args.resume)
         plan = make_plan(args.scenario, cli, sets, args.out)
+        limit = args.max_runs or MAX_RUNS
+        if len(plan.specs) > limit:
+            print(f"simulate sweep: the design has {len(plan.specs):,} runs, above the limit of {limit:,}; "
+                  f"reduce --samples/--grid/--replications or raise it with --max-runs N", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    except ExecutorError as exc:
+        print(f"simulate sweep: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -79,8 +102,12 @@ def main(argv: list[str]) -> int:
         print(f"simulate sweep: --out {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     progress = False if args.quiet else None
-    counts = execute(plan, args.out, args.executor, args.jobs, args.scheduler, args.resume, progress,
-                     command_line(argv))
+    try:
+        counts = execute(plan, args.out, args.executor, args.jobs, args.scheduler, args.resume, progress,
+                         command_line(argv))
+    except (StoreError, ExecutorError, SweepFolderError) as exc:
+        print(f"simulate sweep: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if not args.quiet:
         d = plan.design
         print(f"{plan.scenario_name}: {len(d)} point(s) x {plan.replications} replication(s) = {len(plan.specs)} "

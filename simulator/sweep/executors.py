@@ -6,7 +6,8 @@
   running scheduler (``tcp://host:8786``), else a ``LocalCluster`` of ``jobs`` single-threaded worker processes
   is started and stopped here. Workers must see the scenario file and the sweep folder at the same paths.
 
-The results do not depend on which executor or how many jobs: every run is seeded by itself and writes its own
+Local workers die with their parent (``PR_SET_PDEATHSIG`` and a watchdog, see ``simulator.safety``) and leave
+Ctrl-C and SIGTERM to it, so a killed sweep leaves no orphan processes. The results do not depend on which executor or how many jobs: every run is seeded by itself and writes its own
 file.
 """
 from __future__ import annotations
@@ -46,8 +47,14 @@ def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str |
         if jobs <= 1:
             yield InlineExecutor(), 1
             return
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
+        from ..safety import stop_pool, worker_init
+        ex = ProcessPoolExecutor(max_workers=jobs, initializer=worker_init, initargs=(os.getpid(),))
+        try:
             yield ex, jobs
+        except BaseException:   # interrupted: stop the workers now instead of waiting for their runs
+            stop_pool(ex)
+            raise
+        ex.shutdown()
         return
     if kind != "dask":
         raise ValueError(f"executor(={kind!r}) must be 'local' or 'dask'")

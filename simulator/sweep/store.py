@@ -4,14 +4,21 @@ Each run file is written by the worker that did the run, to a temporary name in 
 place, so a file either is complete or does not exist; a sweep killed at any moment loses at most the runs in
 flight. ``--resume`` skips runs whose file says ``succeeded`` (failed runs are tried again). ``status.csv``
 lists every run of the design as pending, succeeded or failed. Tables are written atomically the same way.
+
+Each run file carries ``sha256``, the checksum of its own canonical JSON without that field: a run file that was
+edited, truncated, replaced by something else (text, a folder, a device) or that holds a non-numeric metric is
+refused with :class:`StoreError` naming the file (exit 2 at the command line), never read as data. Temporary
+files of killed sweeps (``.<name>.<pid>.<token>.tmp``) are removed by the next sweep in the folder.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
 import os
+import stat
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
@@ -40,26 +47,113 @@ def _clean(obj: Any) -> Any:
 def write_text_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a unique temporary sibling, fsync and rename."""
     tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:   # interrupted (Ctrl-C, SIGTERM) or failed: no temporary file left behind
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class StoreError(Exception):
+    """A run file that is not what this tool wrote (edited, corrupt, not a regular file); names the file."""
+
+
+def checksum(record: dict) -> str:
+    """SHA-256 of the record's canonical JSON, without its own ``sha256`` field."""
+    body = {k: v for k, v in record.items() if k != "sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def write_run(out: str | Path, record: dict) -> None:
-    """Store one run's record (written by the worker)."""
+    """Store one run's record (written by the worker), with its checksum."""
     path = run_path(out, record["run_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(path, json.dumps(_clean(record), sort_keys=True, indent=1, allow_nan=False) + "\n")
+    rec = _clean(record)
+    rec["sha256"] = checksum(rec)
+    write_text_atomically(path, json.dumps(rec, sort_keys=True, indent=1, allow_nan=False) + "\n")
+
+
+MAX_RUN_FILE_BYTES = 50_000_000
 
 
 def read_run(out: str | Path, run_id: str) -> dict | None:
-    """The stored record of ``run_id``, or None if the run has not finished (or its file is unreadable)."""
+    """The stored record of ``run_id``, or None if the run has not finished (no file). A file that exists but
+    is not a valid run file of this tool raises :class:`StoreError` naming it."""
+    path = run_path(out, run_id)
     try:
-        return json.loads(run_path(out, run_id).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        st = path.lstat()
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the run file: {exc.strerror or exc}") from None
+    hint = "; delete it to run that run again"
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreError(f"{path}: is not a regular file (a folder, link or device in the run store){hint}")
+    if st.st_size > MAX_RUN_FILE_BYTES:
+        raise StoreError(f"{path}: run file of {st.st_size / 1e6:.0f} MB is not one this tool wrote{hint}")
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: corrupt run file (not JSON: {str(exc)[:60]}){hint}") from None
+    why = _invalid(rec, run_id)
+    if why:
+        raise StoreError(f"{path}: corrupt run file ({why}){hint}")
+    return rec
+
+
+def _invalid(rec: Any, run_id: str) -> str:
+    """Why ``rec`` is not a valid run record of ``run_id`` (empty if it is)."""
+    if not isinstance(rec, dict):
+        return "not a JSON object"
+    if rec.get("run_id") != run_id:
+        return f"it holds run {rec.get('run_id')!r}"
+    if rec.get("status") not in (SUCCEEDED, FAILED):
+        return f"status {rec.get('status')!r}"
+    metrics = rec.get("metrics")
+    if not isinstance(metrics, dict):
+        return "metrics is not a mapping"
+    for k, v in metrics.items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            return f"metric {k} is not a number: {v!r}"
+    if "sha256" not in rec:
+        return "no checksum: edited, or written by an older version"
+    if rec["sha256"] != checksum(rec):
+        return "checksum mismatch: the file was changed after the run wrote it"
+    return ""
+
+
+def clean_stale_tmp(folder: str | Path) -> int:
+    """Remove ``.<name>.<pid>.<token>.tmp`` files of processes that no longer exist; returns how many."""
+    n = 0
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    for p in folder.glob(".*.tmp"):
+        parts = p.name.rsplit(".", 3)
+        if len(parts) == 4 and parts[1].isdigit() and not _alive(int(parts[1])):
+            try:
+                p.unlink()
+                n += 1
+            except OSError:
+                pass
+    return n
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def status_of(out: str | Path, run_id: str) -> str:

@@ -1,0 +1,189 @@
+"""Process safety of a run: SIGTERM handled like Ctrl-C, worker processes that die with their parent, sane
+``--jobs``, and an estimate of memory and output size checked against a limit before anything is simulated.
+
+- ``timeout``, job schedulers and ``kill`` send SIGTERM: :func:`handle_sigterm` turns it into the same
+  ``KeyboardInterrupt`` as Ctrl-C, so pools are shut down, temporary folders removed, earlier results kept.
+- A worker process calls :func:`die_with_parent` first: ``PR_SET_PDEATHSIG`` (Linux) sends it SIGKILL when the
+  parent dies, and a watchdog thread (any POSIX) exits it when its parent PID changes (re-parented to PID 1),
+  so a ``kill -9`` of the parent never leaves workers blocked for ever holding the caller's stdout open.
+- :func:`estimate` sizes a run in bytes (recorded arrays in memory, the tidy time series table, the CSVs) from
+  the number of recorded series, days (spin-up included), replications and output options.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+
+DEFAULT_MAX_MEMORY_GB = 4.0
+ENV_MAX_MEMORY = "SIMULATE_MAX_MEMORY_GB"
+WATCHDOG_PERIOD_S = 0.5
+BYTES_PER_TIDY_ROW = 160      # a tidy time series row held by pandas (object columns), measured ~150
+CSV_BYTES_PER_TIDY_ROW = 75   # one line of timeseries.csv, measured 60-80
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM behave like Ctrl-C in this (main) process."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """In a worker: be killed when the parent dies (PR_SET_PDEATHSIG on Linux, plus a watchdog thread)."""
+    parent = os.getppid() if parent is None else parent
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:          # the parent died before the call took effect
+        os._exit(1)
+
+    def watch() -> None:
+        import time
+        while True:
+            time.sleep(WATCHDOG_PERIOD_S)
+            if os.getppid() != parent:
+                os._exit(1)
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def worker_init(parent: int | None = None) -> None:
+    """Initializer of pool workers: Ctrl-C and SIGTERM are the parent's to handle; die with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)
+
+
+def stop_pool(ex) -> None:
+    """Stop a ``ProcessPoolExecutor`` at once: cancel what is queued and terminate the workers (an interrupted
+    run does not wait for replications still running)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    for p in procs:
+        try:
+            p.terminate()
+        except (OSError, AttributeError):
+            pass
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.join(timeout=5)
+        except (OSError, AttributeError, AssertionError):
+            pass
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def check_jobs(jobs: int | None, option: str = "--jobs") -> tuple[int, str]:
+    """``(jobs to use, warning or "")``; jobs < 1 raises ValueError (a usage error, exit 2); more jobs than
+    usable cores are capped at the cores (more would only add memory and switching, not speed)."""
+    cores = usable_cores()
+    if jobs is None:
+        return cores, ""
+    if jobs < 1:
+        raise ValueError(f"{option}: expected a whole number >= 1, got {jobs}")
+    if jobs > cores:
+        return cores, f"simulate: note: {option} {jobs} is more than the {cores} usable core(s); using {cores}"
+    return jobs, ""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Size of a run before it starts, in bytes."""
+
+    memory: int
+    output: int
+    series: int
+    days: int
+    replications: int
+
+    def text(self) -> str:
+        return (f"about {self.memory / 1e9:.2f} GB of memory and {self.output / 1e9:.2f} GB of files "
+                f"({self.series} series x {self.days} days x {self.replications} replication(s) x 2)")
+
+
+def estimate(series: int, days: int, replications: int, frequency_days: float, all_replications: bool,
+             xlsx: bool = False) -> Estimate:
+    """Memory: every replication's scenario and baseline arrays (float64) are held until the tables are
+    made, plus the tidy table; output: the tidy and wide CSVs (xlsx doubles the wide part)."""
+    step = max(1, int(round(frequency_days)))
+    periods = -(-days // step)
+    arrays = replications * 2 * series * days * 8
+    tidy_rows = 2 * series * periods * (replications if all_replications else 1)
+    memory = arrays + tidy_rows * BYTES_PER_TIDY_ROW + 200_000_000   # + the interpreter and libraries
+    wide = 2 * series * periods * 14
+    output = tidy_rows * CSV_BYTES_PER_TIDY_ROW + wide * (2 if xlsx else 1) + replications * series * 40
+    return Estimate(int(memory), int(output), series, days, replications)
+
+
+def max_memory_bytes(cli_gb: float | None = None) -> float:
+    """The memory limit: ``--max-memory GB``, else ``$SIMULATE_MAX_MEMORY_GB``, else 4 GB."""
+    if cli_gb is not None:
+        return cli_gb * 1e9
+    env = os.environ.get(ENV_MAX_MEMORY)
+    if env:
+        try:
+            return float(env) * 1e9
+        except ValueError:
+            print(f"simulate: warning: ${ENV_MAX_MEMORY}={env!r} is not a number; using "
+                  f"{DEFAULT_MAX_MEMORY_GB:g}", file=sys.stderr)
+    return DEFAULT_MAX_MEMORY_GB * 1e9
+
+
+def check_size(est: Estimate, limit_bytes: float) -> None:
+    """Raise ValueError (exit 2) with the estimate and how to reduce it when the run is above the limit."""
+    if est.memory > limit_bytes:
+        raise ValueError(f"this run needs {est.text()}, above the limit of {limit_bytes / 1e9:g} GB; reduce "
+                         f"replications or horizon, use output.replications: mean and a coarser "
+                         f"output.frequency, or raise the limit with --max-memory GB (or ${ENV_MAX_MEMORY})")
+
+
+class PreflightError(Exception):
+    """A run refused before it starts (bad --jobs, too big, output folder unusable): one line, exit 2."""
+
+
+def preflight(loaded, out, jobs: int | None, force: bool = False, max_memory_gb: float | None = None,
+              xlsx: bool = False) -> tuple[int, list[str]]:
+    """Everything checked before simulating: ``--jobs``, the size estimate against the memory limit, the
+    output folder (replaceable, same inputs unless ``force``, writable, enough free space). Returns the jobs
+    to use and notes to print (what will happen to the output folder). Raises PreflightError."""
+    from pathlib import Path
+    from .report.folder_guard import OutputError, check_same_inputs
+    from .report.writer import check_writable
+    from .runner import spin_up_days
+    notes: list[str] = []
+    try:
+        jobs, note = check_jobs(jobs)
+    except ValueError as exc:
+        raise PreflightError(str(exc)) from None
+    if note:
+        notes.append(note)
+    if max_memory_gb is not None and not (max_memory_gb > 0):
+        raise PreflightError(f"--max-memory: expected a number of GB > 0, got {max_memory_gb}")
+    sc = loaded.scenario
+    est = estimate(max(1, getattr(loaded, "series", 0)), sc.days + spin_up_days(sc), sc.replications,
+                   sc.output.frequency, sc.output.replications == "all", xlsx or sc.output.xlsx)
+    try:
+        check_size(est, max_memory_bytes(max_memory_gb))
+    except ValueError as exc:
+        raise PreflightError(str(exc)) from None
+    out = Path(out)
+    try:
+        what = check_same_inputs(out, loaded.input_hash, force)
+        check_writable(out, need_bytes=est.output)
+    except OutputError as exc:
+        raise PreflightError(f"--out {exc}") from None
+    if what != "new folder":
+        notes.append(f"simulate: {out}: {what}")
+    return jobs, notes
