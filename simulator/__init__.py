@@ -8,5 +8,6 @@ from .api import VERSION as __version__
 from .api import Result, run
 from .report.compare import compare
 from .scenario.load import load_scenario
+from . import model_checks  # noqa: F401  (registers the checks that need the model with the loader)
 
 __all__ = ["run", "load_scenario", "compare", "Result", "__version__"]

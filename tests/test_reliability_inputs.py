@@ -80,7 +80,7 @@ def _user_world(tmp_path: Path, edit=None) -> Path:
 
 
 def test_a_copy_of_the_packaged_world_runs(tmp_path, capsys):
-    w = _user_world(tmp_path)
+    _user_world(tmp_path)
     p = tmp_path / "s.yaml"
     p.write_text(GOOD + "world: myworld\n")
     assert main(["validate", str(p)]) == 0

@@ -362,7 +362,6 @@ class FabFleets(Mechanism):
         if self.any_pend_parts:
             self.parts.buy_ahead(self.pend_parts, self.spares_pf)
         # failures
-        serv = self.s_serv
         active = self.fleet - self.installing - self.waiting
         if self.any_cut:
             learn = wright(self.cum_local, self.learn_base, self.learn_rate)   # local skill learns

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import ValidationError
 
 from .errors import ScenarioError, path_text, suggest
-from .schema import Condition, Control, Countermeasure, Scenario
+from .schema import Control, Countermeasure, Scenario
 from .world_data import World, WorldError, load_world
 from .world_rules import check_value
 from .yamlsafe import MAX_BYTES, Document, Mark, YamlError, load_text
@@ -313,12 +312,8 @@ def trigger_cycle(graph: dict[str, str]) -> list[str]:
 
 
 def _check_names(sc: Scenario, world: World, file: str, doc: Document) -> None:
-    from ..engine.world import mechanism_classes
-    vocab: dict[str, set[str]] = {}
-    for cls in mechanism_classes():
-        if cls.section in world.values:
-            for k, v in cls.vocabulary(world.values).items():
-                vocab.setdefault(k, set()).update(v)
+    from .vocabulary import world_names
+    vocab = world_names(world.values)
 
     def check(kind: str, names: list[str] | None, loc: tuple) -> None:
         known = vocab.get(kind)
@@ -386,47 +381,6 @@ DRY_RUN_DAYS = 3
 FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
-def _dry_run(sc: Scenario, world: World, file: str, doc: Document, set_keys: set[str]) -> int:
-    """Build the model (and, for a user world or overridden values, play its first days, baseline and
-    scenario) so that world values the model cannot use are reported now, naming the world or the overrides,
-    instead of failing later as an internal error. Returns the number of recorded series."""
-    from ..engine.world import build, simulate
-    user_world = sc.world not in _packaged()
-    series = 0
-    try:
-        with np.errstate(all="ignore"):
-            ctx, _ = build(sc, world.values, np.random.SeedSequence(0), 0, True)
-        series = len(ctx.recorder.info)
-        if user_world or sc.overrides:
-            short = sc.model_copy(update={"horizon": float(min(sc.days, DRY_RUN_DAYS))})
-            with np.errstate(all="ignore"):
-                base = simulate(short, world.values, np.random.SeedSequence(0), 0, True)
-                scen = simulate(short, world.values, np.random.SeedSequence(0), 0, False, base)
-            for rec in (base, scen):
-                for key, arr in rec.data.items():
-                    if np.isnan(arr[:short.days]).any():
-                        raise ValueError(f"series {key} is not a number (NaN) on day 1")
-    except ScenarioError:
-        raise
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError, ZeroDivisionError, OverflowError,
-            FloatingPointError) as exc:  # the model refuses these values: say which input to look at
-        why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
-        if sc.overrides:
-            keys = list(sc.overrides)
-            first = keys[0]
-            origin = "--set" if first in set_keys else file
-            mark = None if first in set_keys else doc.key_marks.get(("overrides", first))
-            shown = ", ".join(keys[:3]) + (" ..." if len(keys) > 3 else "")
-            raise ScenarioError(origin, mark, "overrides", f"the model cannot run with these world values "
-                                f"({shown}): {why}") from None
-        where = world.files[0] if user_world and world.files else file
-        raise ScenarioError(where, None if user_world else doc.mark_of(("world",)), "world",
-                            f"the model cannot run on world {sc.world!r}: {why}") from None
-    except Exception:  # noqa: BLE001 - any other failure is the run's to report (a failed run in a sweep)
-        return series
-    return series
-
-
 def set_locs_world(set_locs: set[tuple]) -> set[str]:
     return {"world"} if ("world",) in set_locs else set()
 
@@ -447,24 +401,10 @@ def _check_dates(sc: Scenario, file: str, doc: Document, set_locs: set[tuple] = 
                             f"got {sc.start} to {end}")
 
 
-def _check_metrics(sc: Scenario, world: World, file: str, doc: Document) -> None:
-    """Build one run without running it to learn the series names that `when` conditions may watch."""
-    conds: list[tuple[tuple, Condition]] = []
-    for kind in MEASURE_LISTS:
-        for i, m in enumerate(getattr(sc, kind)):
-            for key in ("trigger", "lift"):
-                t = getattr(m, key)
-                if t is not None and t.when is not None:
-                    conds.append(((kind, i, key, "when", "metric"), t.when))
-    if not conds:
-        return
-    from ..engine.world import build
-    ctx, _ = build(sc, world.values, np.random.SeedSequence(0), 0, True)
-    keys = list(ctx.recorder.data)
-    for loc, c in conds:
-        if c.metric not in ctx.recorder.data:
-            raise ScenarioError(file, doc.mark_of(loc), path_text(loc),
-                                f"no recorded metric {c.metric!r}{suggest(c.metric, keys)}")
+#: Checks that need the model (building a run to learn its series, a short dry run of overridden values):
+#: ``check(scenario, world, file, doc, set_keys) -> number of series or None``. The scenario layer never imports
+#: the engine; ``simulator.model_checks`` registers them when the package is imported.
+MODEL_CHECKS: list = []
 
 
 def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
@@ -525,8 +465,9 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> L
     for loc, name, known in check_actors(sc, world.values):
         raise ScenarioError(file, doc.mark_of(loc) or doc.mark_of(loc[:-1]), path_text(loc),
                             f"unknown region {name!r}{suggest(name, known)}; known: {', '.join(sorted(known))}")
-    series = _dry_run(sc, world, file, doc, set_keys)
-    _check_metrics(sc, world, file, doc)
+    series = 0
+    for check in MODEL_CHECKS:      # checks that need the model itself, registered by the package above
+        series = check(sc, world, file, doc, set_keys) or series
     loaded = LoadedScenario(sc, world, file, text, tuple(sets), warnings)
     loaded.series = series
     return loaded

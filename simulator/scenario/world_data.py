@@ -245,13 +245,14 @@ def _load_world(name: str, base_dir: Path | None = None) -> World:
     return world
 
 
+#: World sections of the registered model parts, filled by ``simulator.model_checks`` from the engine's
+#: registry (the scenario layer does not import the engine).
+MODEL_SECTIONS: list[str] = []
+
+
 def _mechanism_sections() -> list[str]:
-    """World sections of the registered model parts (the engine's registry, read lazily)."""
-    try:
-        from ..engine.registry import MECHANISMS
-    except ImportError:  # pragma: no cover
-        return []
-    return [m.section for m in MECHANISMS if getattr(m, "section", "")]
+    """World sections of the registered model parts."""
+    return list(MODEL_SECTIONS)
 
 
 # ------------------------------------------------------------------------------------ schema from the template
