@@ -6,6 +6,11 @@ Uses the strategies and the checker of ``tests/test_fuzz.py`` (CI runs a short m
 test, a failure does not stop the run: every failing case is recorded, grouped by the kind of failure, and
 written to ``--keep`` (one ``.yaml`` per failure, its ``--set`` values in a comment) for a regression test.
 Prints examples run, valid runs, located rejections, failures and their kinds; exits 1 if anything failed.
+
+Runs draw their charts (``--no-plots`` to skip), the mutated ``--set`` values include world parameters of every
+kind, and ``--stores N`` also corrupts N sweep stores at random (a run file replaced by text, a folder, a
+non-numeric metric, an edited number, a truncation) and checks that ``--resume`` ends in exit 0 or one located
+line with exit 2, never an internal error.
 """
 from __future__ import annotations
 
@@ -38,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--examples", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=None, help="Hypothesis seed (default: random)")
     ap.add_argument("--keep", default="fuzz_failures", help="folder for failing cases (default fuzz_failures/)")
+    ap.add_argument("--no-plots", action="store_true", help="skip charts in the runs (faster)")
+    ap.add_argument("--stores", type=int, default=20, help="corrupted sweep stores to resume (default 20)")
     ap.add_argument("--progress", type=int, default=500, help="print a progress line every N examples")
     args = ap.parse_args(argv)
 
@@ -52,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         counts["examples"] += 1
         tmp = work / f"c{n}"
         try:
-            counts[check_case(case, tmp)] += 1
+            counts[check_case(case, tmp, plots=not args.no_plots)] += 1
         except (FuzzFailure, Hang, Exception) as exc:  # record every failure and go on
             counts["failures"] += 1
             msg = f"{type(exc).__name__}: {exc}"
@@ -76,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         test()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    store_failures = fuzz_stores(args.stores, args.seed or 0) if args.stores else []
+    for msg in store_failures:
+        counts["failures"] += 1
+        kinds[_kind(msg)].append(msg)
     dt = time.perf_counter() - t0
     print(f"fuzz long mode: {counts['examples']} examples in {dt:.0f} s "
           f"({counts['examples'] / max(dt, 1e-9):.1f}/s): {counts['ok']} valid runs, "
@@ -87,6 +98,62 @@ def main(argv: list[str] | None = None) -> int:
     if kinds:
         print(f"failing cases written to {keep}/")
     return 1 if counts["failures"] else 0
+
+
+def fuzz_stores(n: int, seed: int) -> list[str]:
+    """Corrupt one run file of a small finished sweep in ``n`` seeded ways and resume; return failures."""
+    import contextlib
+    import io
+    import json
+    import random
+    from simulator.cli import main as simulate
+    rng = random.Random(seed)
+    work = Path(tempfile.mkdtemp(prefix="fuzz_stores_"))
+    scen = ROOT / "scenarios" / "japan_servicing_ban.yaml"
+    args = ["sweep", str(scen), "--grid", "controls.jp_servicing_ban.compliance=0.5,1", "--replications", "1",
+            "--set", "horizon=30d", "--jobs", "1", "--quiet"]
+    base = work / "base"
+    with contextlib.redirect_stderr(io.StringIO()):
+        if simulate(args + ["--out", str(base)]) != 0:
+            return ["sweep store fuzz: the reference sweep failed"]
+
+    def corrupt(f: Path) -> None:
+        how = rng.choice(["text", "dir", "metric", "edit", "truncate", "empty", "list"])
+        rec = json.loads(f.read_text())
+        if how == "text":
+            f.write_text("not json at all")
+        elif how == "dir":
+            f.unlink()
+            f.mkdir()
+        elif how == "metric" and rec["metrics"]:
+            rec["metrics"][rng.choice(sorted(rec["metrics"]))] = rng.choice(["x", [1], {"a": 1}, True])
+            f.write_text(json.dumps(rec))
+        elif how == "edit" and rec["metrics"]:
+            k = rng.choice(sorted(rec["metrics"]))
+            rec["metrics"][k] = (rec["metrics"][k] or 0) * 1.01 + 1
+            f.write_text(json.dumps(rec))
+        elif how == "truncate":
+            f.write_text(f.read_text()[: rng.randrange(1, 200)])
+        elif how == "list":
+            f.write_text("[1, 2, 3]")
+        else:
+            f.write_text("")
+
+    failures = []
+    for i in range(n):
+        d = work / f"s{i}"
+        shutil.copytree(base, d)
+        files = sorted((d / "runs").glob("*.json"))
+        corrupt(rng.choice(files))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = simulate(args + ["--out", str(d), "--resume"])
+        lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
+        if code not in (0, 2) or "internal error" in err.getvalue() or (code == 2 and len(lines) != 1):
+            failures.append(f"sweep store fuzz: exit {code}: {err.getvalue().strip()[:300]}")
+        shutil.rmtree(d, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return failures
 
 
 if __name__ == "__main__":

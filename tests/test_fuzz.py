@@ -190,7 +190,12 @@ def text_mutate(draw, text: str) -> str:
 
 SET_KEYS = ["seed", "horizon", "replications", "start", "name", "world", "controls.jp_servicing_ban.compliance",
             "countermeasures.cn_gallium_ban_japan.leakage", "countermeasures.nope.leakage",
-            "minerals.gallium.price.alpha", "output.frequency", "no.such.path", "controls", "overrides", ""]
+            "minerals.gallium.price.alpha", "output.frequency", "no.such.path", "controls", "overrides", "",
+            # world values of every kind (issue 15): time constants, shares, prices, quantities, rates
+            "minerals.common.price.tau_days", "minerals.common.stocks.restock_days", "fabs.tool_classes.litho.p_oem",
+            "minerals.common.spot.transport_days", "minerals.gallium.regions.Japan.consumption",
+            "minerals.gallium.price.reference_ex_china", "fabs.operations.capacity_growth_per_y",
+            "fabs.tool_classes.etch.pm_interval_d"]
 
 
 def _set_text(v) -> str:
@@ -284,7 +289,7 @@ def _check_folder(tmp: Path, out: Path, ok: bool, what: str) -> None:
         raise FuzzFailure(f"{what}: failed run left a result folder {sorted(p.name for p in out.iterdir())}")
 
 
-def check_case(case: Case, tmp: Path) -> str:
+def check_case(case: Case, tmp: Path, plots: bool = False) -> str:
     """Run validate and a short simulate on one case in ``tmp``; raise FuzzFailure on a bad outcome.
     Returns ``"ok"`` (valid run) or ``"rejected"`` (exit 2 with a located line)."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -304,7 +309,8 @@ def check_case(case: Case, tmp: Path) -> str:
             extra = ["--replications", "1"]
             if load_scenario(f, case.sets).scenario.days > SHORT_DAYS * 3:
                 extra += ["--set", f"horizon={SHORT_DAYS}d"]
-        rcode, _, rerr = run_main([str(f), *sets, *extra, "--no-plots", "--quiet", "--out", str(out)])
+        rcode, _, rerr = run_main([str(f), *sets, *extra, *([] if plots else ["--no-plots"]), "--quiet",
+                                   "--out", str(out)])
     if rcode not in (0, 2):
         raise FuzzFailure(f"simulate: exit {rcode}: {rerr.strip()[:500]}")
     if rcode == 2:
