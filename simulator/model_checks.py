@@ -15,7 +15,7 @@ from .scenario.errors import ScenarioError
 from .scenario.errors import path_text, suggest
 from .scenario.load import DRY_RUN_DAYS, MEASURE_LISTS, MODEL_CHECKS, _packaged
 from .scenario.schema import Condition, Scenario
-from .scenario.world_data import MODEL_SECTIONS, World
+from .scenario.world_data import SECTIONS_PROVIDER, World
 from .scenario.yamlsafe import Document
 
 
@@ -90,4 +90,11 @@ def model_checks(sc: Scenario, world: World, file: str, doc: Document, set_keys:
 
 if model_checks not in MODEL_CHECKS:
     MODEL_CHECKS.append(model_checks)
-MODEL_SECTIONS[:] = [m.section for m in MECHANISMS if getattr(m, "section", "")]
+
+
+def _sections() -> list[str]:
+    return [m.section for m in MECHANISMS if getattr(m, "section", "")]
+
+
+if not SECTIONS_PROVIDER:
+    SECTIONS_PROVIDER.append(_sections)

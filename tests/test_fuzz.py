@@ -74,7 +74,7 @@ KEY_NAMES = st.one_of(
                      "mineral", "kind", "leakage", "quota_share", "approval_share", "licence_delay", "after",
                      "when", "metric", "below", "above", "for", "delay", "probability", "date", "on",
                      "vendor_countries", "tool_classes", "fab_classes", "vendors", "frequency", "plots",
-                     "xlsx", "contols", "horizn", "<<", "minerals.gallium.price.alpha", "fabs", "__class__"]),
+                     "xlsx", "contols", "horizn", "<<", "minerals.gallium_refined.price.alpha", "fabs", "__class__"]),
     st.text(max_size=12),
 )
 
@@ -190,11 +190,11 @@ def text_mutate(draw, text: str) -> str:
 
 SET_KEYS = ["seed", "horizon", "replications", "start", "name", "world", "controls.jp_servicing_ban.compliance",
             "countermeasures.cn_gallium_ban_japan.leakage", "countermeasures.nope.leakage",
-            "minerals.gallium.price.alpha", "output.frequency", "no.such.path", "controls", "overrides", "",
+            "minerals.gallium_refined.price.alpha", "output.frequency", "no.such.path", "controls", "overrides", "",
             # world values of every kind (issue 15): time constants, shares, prices, quantities, rates
-            "minerals.common.price.tau_days", "minerals.common.stocks.restock_days", "fabs.tool_classes.litho.p_oem",
-            "minerals.common.spot.transport_days", "minerals.gallium.regions.Japan.consumption",
-            "minerals.gallium.price.reference_ex_china", "fabs.operations.capacity_growth_per_y",
+            "minerals.common.price.tau_days", "minerals.common.stocks.restock_days", "fabs.tool_classes.litho.p_locked",
+            "minerals.common.spot.transport_days", "minerals.gallium_refined.regions.Japan.consumption",
+            "minerals.gallium_refined.price.reference.2023.ex_china", "fabs.operations.capacity_growth_per_y",
             "fabs.tool_classes.etch.pm_interval_d"]
 
 
@@ -375,7 +375,7 @@ def test_regressions_found_by_fuzzing(text, tmp_path):
     ("name: x\nstart: 2025-01-01\nhorizon: 30d\nreplications: 1\ncountermeasures: [{id: m, mineral: gallium, "
      "kind: ban, against: [Japan], effective: 2025-01-05, leakage: 1" + "0" * 400 + "}]\n", []),
     ("name: x\nstart: 2025-01-01\nhorizon: 30d\nreplications: 1\n",
-     ["minerals.gallium.price.alpha=1" + "0" * 400]),
+     ["minerals.gallium_refined.price.alpha=1" + "0" * 400]),
 ])
 def test_set_regressions_found_by_fuzzing(text, sets, tmp_path):
     assert check_case(Case(text, sets), tmp_path) == "rejected"

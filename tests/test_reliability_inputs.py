@@ -60,7 +60,7 @@ def test_a_file_as_world_is_refused_and_never_copied(scen, tmp_path, capsys):
     secret = tmp_path / "shadow"
     secret.write_text("root:$6$secret:19000:0:99999:7:::\n")
     line = one_error(capsys, [str(scen), "--out", str(tmp_path / "o"), "--no-plots", "--set", f"world={secret}"])
-    assert line == f"--set: world: {secret}: a world must be a folder of world YAML files (fabs.yaml, " \
+    assert line == f"--set: world: {secret}: a world must be a folder of world YAML files (components.yaml, economy.yaml, fabs.yaml, " \
                    f"industries.yaml, minerals.yaml), not a file"
     assert not (tmp_path / "o").exists()
     (scen.parent / "w.yaml").write_text(GOOD + f"world: {secret}\n")
@@ -88,16 +88,16 @@ def test_a_copy_of_the_packaged_world_runs(tmp_path, capsys):
 
 @pytest.mark.parametrize("edit, expect", [
     (("minerals.yaml", "      tau_days: {value: 12,", "      tau_days: {value: [12],"),
-     r"minerals.yaml:11:\d+: minerals.common.price.tau_days.value: expected a number as in the packaged world"),
+     r"minerals.yaml:\d+:\d+: minerals.common.price.tau_days.value: expected a number as in the packaged world"),
     (("minerals.yaml", "      tau_days: {value: 12, unit: d,", "      tau_minutes: {value: 12, unit: d,"),
-     r"minerals.yaml:11:\d+: minerals.common.price.tau_minutes: unknown key 'tau_minutes' \(did you mean"),
-    (("fabs.yaml", "      p_oem: {value: 0.1,", "      p_oem: {value: 7,"),
-     r"fabs.yaml:48:\d+: fabs.tool_classes.litho.p_oem.value: expected a share >= 0 and <= 1"),
+     r"minerals.yaml:\d+:\d+: minerals.common.price.tau_minutes: unknown key 'tau_minutes' \(did you mean"),
+    (("fabs.yaml", "      p_locked: {value: 0.04,", "      p_locked: {value: 7,"),
+     r"fabs.yaml:\d+:\d+: fabs.tool_classes.litho.p_locked.value: expected a share >= 0 and <= 1"),
     (("fabs.yaml", "  operations:", "  operation:"),
      r"fabs.yaml:\d+:\d+: fabs.operation: unknown key 'operation' \(did you mean 'operations'\?\)"),
     (("minerals.yaml", "minerals:", "mineral:"), r"minerals.yaml:\d+:\d+: mineral: unknown world section"),
     (("minerals.yaml", "      transport_days: {value: 21,", "      transport_days: {value: 300,"),
-     r"world: the model cannot run on world 'myworld': spot transport delay"),
+     r"world: the model cannot run on world 'myworld': transport, leakage and spot delays must be"),
 ])
 def test_broken_user_worlds_are_located_errors_not_internal_errors(edit, expect, tmp_path, capsys):
     import re
@@ -121,6 +121,7 @@ def test_world_files_must_be_regular_files(tmp_path, capsys):
 def test_measures_need_the_model_part_they_act_on(tmp_path, capsys):
     w = _user_world(tmp_path)
     (w / "minerals.yaml").unlink()
+    (w / "components.yaml").unlink()
     p = tmp_path / "s.yaml"
     p.write_text(GOOD + "world: myworld\n")
     line = one_error(capsys, ["validate", str(p)])
@@ -132,16 +133,16 @@ def test_measures_need_the_model_part_they_act_on(tmp_path, capsys):
     ("minerals.common.price.tau_days", "0", "expected a value > 0 d"),
     ("minerals.common.stocks.restock_days", "0", "expected a value > 0 d"),
     ("minerals.common.demand.adjustment_days", "0", "expected a value > 0 d"),
-    ("minerals.gallium.price.reference_ex_china", "0", "expected a value > 0 USD/kg"),
-    ("minerals.gallium.regions.Japan.consumption", "0", "expected a value > 0 t/year"),
+    ("minerals.gallium_refined.price.reference.2023.ex_china", "0", "expected a value > 0 USD/kg"),
+    ("minerals.gallium_refined.regions.Japan.consumption", "0", "expected a value > 0 t/year"),
     ("fabs.tool_classes.litho.pm_interval_d", "0", "expected a value > 0 d"),
     ("fabs.operations.capacity_growth_per_y", "1e300", "expected a rate per year between -1 and 10"),
     ("minerals.common.spot.transport_days", "1e300", "expected a duration between 0 and 100 years"),
     ("minerals.common.spot.transport_days", "300", "the model cannot run with these world values"),
-    ("fabs.tool_classes.litho.p_oem", "7", "expected a share >= 0 and <= 1"),
+    ("fabs.tool_classes.litho.p_locked", "7", "expected a share >= 0 and <= 1"),
     ("minerals.common.demand.elasticity_short", "0.5", "expected a value <= 0"),
-    ("minerals.gallium.price.alpha", "1e12", "a million times the default"),
-    ("minerals.gallium.price.alpha", ".nan", "expected a finite number"),
+    ("minerals.gallium_refined.price.alpha", "1e12", "a million times the default"),
+    ("minerals.gallium_refined.price.alpha", ".nan", "expected a finite number"),
 ])
 def test_world_overrides_outside_hard_limits_are_located_errors(key, value, expect, scen, capsys):
     line = one_error(capsys, ["validate", str(scen), "--set", f"{key}={value}"])

@@ -314,6 +314,8 @@ def trigger_cycle(graph: dict[str, str]) -> list[str]:
 def _check_names(sc: Scenario, world: World, file: str, doc: Document) -> None:
     from .vocabulary import world_names
     vocab = world_names(world.values)
+    if "region" in vocab:
+        vocab["region"] = vocab["region"] | {"all"}
 
     def check(kind: str, names: list[str] | None, loc: tuple) -> None:
         known = vocab.get(kind)

@@ -77,7 +77,7 @@ def check_actors(scenario, world: Mapping[str, Any]) -> list[tuple[tuple, str, s
 
     ``against`` of a countermeasure may be ``all``. Nothing is checked when the world has no regions at all
     (a toy world in a test)."""
-    regions = world_names(world)["region"]
+    regions = world_names(world).get("region", set())
     if not regions:
         return []
     bad = []

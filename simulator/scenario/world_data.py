@@ -245,14 +245,14 @@ def _load_world(name: str, base_dir: Path | None = None) -> World:
     return world
 
 
-#: World sections of the registered model parts, filled by ``simulator.model_checks`` from the engine's
-#: registry (the scenario layer does not import the engine).
-MODEL_SECTIONS: list[str] = []
+#: Where the world sections of the registered model parts come from: set by ``simulator.model_checks`` to read
+#: the engine's registry when asked (the scenario layer does not import the engine).
+SECTIONS_PROVIDER: list = []
 
 
 def _mechanism_sections() -> list[str]:
-    """World sections of the registered model parts."""
-    return list(MODEL_SECTIONS)
+    """World sections of the registered model parts (asked each time: tests may register a toy part)."""
+    return [sec for provide in SECTIONS_PROVIDER for sec in provide()]
 
 
 # ------------------------------------------------------------------------------------ schema from the template
@@ -280,6 +280,11 @@ def _shape(node: Any, prov: dict, path: tuple) -> _Shape:
     key = ".".join(map(str, path))
     if key in prov:
         return _Shape("param", _tname(node))
+    if isinstance(node, dict) and node and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                               and ".".join(map(str, path + (k,))) not in prov
+                                               for k, v in node.items()):
+        # plain numbers by name (a bill of module origins: {US: 0.3, Japan: 0.7}): any names, numbers
+        return _Shape("dict", collection=True, elem=_Shape("scalar", "num"))
     if isinstance(node, dict):
         kids = {k: _shape(v, prov, path + (k,)) for k, v in node.items()}
         if _is_collection(node, kids):
@@ -292,7 +297,10 @@ def _shape(node: Any, prov: dict, path: tuple) -> _Shape:
 
 def _is_collection(node: dict, kids: dict[str, _Shape]) -> bool:
     """Named items (regions, tool classes, minerals...): at least two mappings, most pairs of them with much
-    the same keys. Fixed structures (``fabs``: vendors, tool_classes, operations...) have different keys."""
+    the same keys; or any mapping keyed by proper names (countries, regions, vendors: capitalised, as in a bill
+    of module origins). Fixed structures (``fabs``: vendors, tool_classes, operations...) have different keys."""
+    if node and all(str(k)[:1].isupper() for k in node):
+        return True
     if len(kids) < 2 or not all(s.kind == "dict" for s in kids.values()):
         return False
     keysets = [set(v) for v in node.values()]
