@@ -28,10 +28,20 @@ def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _quiet_unraisable(unraisable) -> None:
+    """An interrupt that lands inside a finaliser or weakref callback cannot propagate; Python would print
+    "Exception ignored in ..." with a traceback. The run stops through the interrupt already raised, so say
+    nothing; any other unraisable error keeps Python's report."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def handle_sigterm() -> None:
-    """Make SIGTERM behave like Ctrl-C in this (main) process."""
+    """Make SIGTERM behave like Ctrl-C in this (main) process, and keep interrupts free of tracebacks."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
+        sys.unraisablehook = _quiet_unraisable
 
 
 def die_with_parent(parent: int | None = None) -> None:
