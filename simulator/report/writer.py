@@ -84,7 +84,7 @@ def recover(target: Path) -> None:
     if target.exists():
         return
     olds = sorted(target.parent.glob(f".{target.name}.old-*")) if target.parent.is_dir() else []
-    olds = [o for o in olds if not _alive(_pid_of(o.name, "old") or 0) or _pid_of(o.name, "old") == os.getpid()]
+    olds = [o for o in olds if not process_alive(_pid_of(o.name, "old") or 0) or _pid_of(o.name, "old") == os.getpid()]
     if olds:
         os.replace(olds[-1], target)
 
@@ -151,11 +151,12 @@ def _clean_stale(target: Path) -> None:
     for tag in ("tmp", "probe"):
         for stale in target.parent.glob(f".{target.name}.{tag}-*"):
             pid = _pid_of(stale.name, tag)
-            if pid is not None and not _alive(pid):
+            if pid is not None and not process_alive(pid):
                 shutil.rmtree(stale, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a folder it left behind may still be in use)."""
     if pid <= 0:
         return False
     try:

@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..report.writer import FLOAT_FORMAT
+from ..report.writer import FLOAT_FORMAT, process_alive as _alive
 
 RUNS = "runs"
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
@@ -142,17 +142,6 @@ def clean_stale_tmp(folder: str | Path) -> int:
             except OSError:
                 pass
     return n
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
