@@ -89,7 +89,8 @@ def _row(sc: Scenario, info: SeriesInfo, name: str, kind: str, vals: np.ndarray,
     bmean = float(np.nanmean(base)) if np.any(~np.isnan(base)) else math.nan
     mean = float(ok.mean()) if ok.size else math.nan
     change = math.nan
-    if kind in ("level", "amount") and name != "lost" and bmean and not math.isnan(bmean):
+    if kind in ("level", "amount") and name != "lost" and bmean and not math.isnan(bmean) \
+            and abs(bmean) > 1e-9 * max(abs(mean), 1e-300):     # no percentage of a baseline that is zero
         change = (mean - bmean) / abs(bmean) * 100.0
     prob = lo = hi = math.nan
     date = ""
@@ -277,7 +278,9 @@ def impacts(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
         smean = float(np.nanmean(s)) if np.any(~np.isnan(s)) else math.nan
         diff = float(d.mean()) if d.size else math.nan
         lo, hi = (np.percentile(d, [5, 95]) if d.size else (math.nan, math.nan))
-        change = diff / abs(bm) * 100.0 if bm and not math.isnan(bm) and not math.isnan(diff) else math.nan
+        # no percentage of a baseline that is zero up to rounding (a cost change of 0, a stock never held)
+        tiny = abs(bm) <= 1e-9 * max(abs(smean), abs(diff), 1e-300) if not math.isnan(bm) else True
+        change = diff / abs(bm) * 100.0 if bm and not tiny and not math.isnan(diff) else math.nan
         unit = _amount_unit(i.unit) if stat == "total" and i.unit.endswith("/day") else i.unit
         rows.append({"entity": i.entity, "metric": i.metric, "statistic": stat, "unit": unit, "baseline": bm,
                      "scenario": smean, "difference": diff, "change_pct": change, "difference_p05": float(lo),
