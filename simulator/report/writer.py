@@ -18,6 +18,7 @@ import errno
 import json
 import os
 import shutil
+import threading
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator
@@ -140,10 +141,30 @@ def write_atomically(target: Path, fill: Callable[[Path], None], kind: str = "ru
                               f"(if any) is untouched") from None
         raise
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_surely(tmp)
         raise
     _clean_stale(target)
     return target
+
+
+def remove_surely(folder: Path, tries: int = 20) -> None:
+    """Remove ``folder`` even while Ctrl-C or SIGTERM arrive (they wait until it is gone) and while a chart
+    process that is being stopped may still drop a file into it (retried briefly)."""
+    import signal
+    import time
+    blocked = {signal.SIGINT, signal.SIGTERM}
+    masked = threading.current_thread() is threading.main_thread()
+    if masked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        for _ in range(tries):
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                break
+            time.sleep(0.05)
+    finally:
+        if masked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
 
 
 def _clean_stale(target: Path) -> None:
