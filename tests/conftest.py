@@ -27,3 +27,14 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subpro
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "simulator", *args], cwd=cwd or ROOT, capture_output=True,
                           text=True, timeout=timeout, env=env)
+
+
+def one_error(capsys, argv: list[str]) -> str:
+    """Run the CLI in-process on ``argv`` and return its single error line; exit code 2, no traceback."""
+    from simulator.cli import main
+    code = main(argv)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip() and "warning:" not in ln]
+    assert code == 2, err
+    assert len(lines) == 1 and "Traceback" not in err and "internal error" not in err, err
+    return lines[0]

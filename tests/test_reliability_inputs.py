@@ -15,7 +15,7 @@ import pytest
 from simulator.cli import main
 from simulator.scenario.world_rules import check_value, kind_of_unit
 
-from .conftest import ROOT
+from .conftest import ROOT, one_error
 
 WORLD_DIR = ROOT / "simulator" / "scenario" / "world" / "default"
 GOOD = """\
@@ -44,15 +44,6 @@ def scen(tmp_path) -> Path:
     p = tmp_path / "s.yaml"
     p.write_text(GOOD)
     return p
-
-
-def one_error(capsys, argv: list[str]) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.strip() and "warning:" not in ln]
-    assert code == 2, err
-    assert len(lines) == 1 and "Traceback" not in err and "internal error" not in err, err
-    return lines[0]
 
 
 # ------------------------------------------------------------------------------------- 3: world folders

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
+
+from .conftest import one_error
 from simulator.report import writer
 from simulator.report.folder_guard import TOOL, kind_of
 
@@ -36,15 +38,6 @@ def scen(tmp_path) -> Path:
     p = tmp_path / "s.yaml"
     p.write_text(SCEN)
     return p
-
-
-def one_error(capsys, argv: list[str]) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.strip() and "warning:" not in ln]
-    assert code == 2, err
-    assert len(lines) == 1 and "Traceback" not in err and "internal error" not in err, err
-    return lines[0]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
