@@ -14,6 +14,8 @@ A result folder of this tool holds a ``manifest.json`` signed ``"tool": TOOL`` w
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +74,17 @@ def foreign_files(folder: Path) -> list[str]:
 def check_target(target: Path) -> None:
     """Refuse targets that are files, sweep stores, or folders that are not (only) a previous run result."""
     target = Path(target)
-    if target.exists() or target.is_symlink():
-        if target.is_symlink() or not target.is_dir():
+    try:   # one stat: another writer may swap the folder between two separate looks (checked again under lock)
+        st = os.lstat(target)
+    except (FileNotFoundError, NotADirectoryError):     # absent, or under a file (refused below)
+        st = None
+    if st is not None:
+        if not stat.S_ISDIR(st.st_mode):
             raise OutputError(f"{target}: exists and is not a folder; choose another --out")
         try:
             empty = not any(target.iterdir())
+        except FileNotFoundError:       # swapped away by another writer meanwhile: as if absent
+            empty = True
         except OSError as exc:
             raise OutputError(f"{target}: cannot read the folder: {exc.strerror or exc}") from None
         if not empty:

@@ -109,7 +109,11 @@ def _parent_lock(parent: Path) -> Iterator[None]:
 def write_atomically(target: Path, fill: Callable[[Path], None], kind: str = "run") -> Path:
     """Create a temp sibling of ``target``, let ``fill`` write into it, sign its manifest, swap it into place."""
     target = Path(target)
-    check_target(target)
+    if target.parent.is_dir():
+        with _parent_lock(target.parent):    # not halfway through another writer's swap
+            check_target(target)
+    else:
+        check_target(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
