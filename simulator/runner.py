@@ -1,9 +1,11 @@
 """Replications of a scenario, each paired with its no-policy baseline under common random numbers.
 
-For every replication ``i`` the baseline (same world, no controls or countermeasures) runs first, then the
-scenario with the same seed sequence, so both draw the same random numbers from the same named streams, and
-the scenario's ``when`` triggers may compare a metric with the baseline's value on the same day. Replications
-are independent and may run in worker processes; the result does not depend on how many.
+Every replication ``i`` is two lanes of a batch (see :mod:`simulator.engine.world`): the baseline (same world,
+no controls or countermeasures) and the scenario, with the same seed sequence, so both draw the same random
+numbers from the same named streams, and the scenario's ``when`` triggers may compare a metric with the
+baseline's value on the same day. A batch steps many replications together; batches may run in worker
+processes. Each lane's numbers do not depend on its batch, so the result does not depend on how replications
+are batched or on how many workers run them.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 from .engine.recorder import Recorder
 from .engine.streams import replication_seeds
-from .engine.world import simulate
+from .engine.world import LaneSpec, simulate_lanes
 from .scenario.errors import SimulationError
 from .scenario.schema import Scenario
 
@@ -40,25 +42,56 @@ def spin_up_days(scenario: Scenario) -> int:
     return min(MAX_SPIN_UP_DAYS, max(0, (scenario.start - first).days))
 
 
-def run_pair(scenario: Scenario, world: Mapping[str, Any], replication: int) -> Pair:
-    """Run replication ``replication`` of ``scenario`` and its baseline.
+#: replications stepped together in one batch (two lanes each): large enough that the model's daily numpy
+#: calls work on many lanes at once, small enough that a batch's daily series (~50 MB a pair for the default
+#: world over 3 years) stay within memory. Measured in benchmarks/engine_bench.py.
+BATCH_REPLICATIONS = 16
+
+
+def played(scenario: Scenario) -> tuple[Scenario, int]:
+    """The scenario as played (started ``lead`` days early for measures dated before ``start``) and ``lead``."""
+    lead = spin_up_days(scenario)
+    if not lead:
+        return scenario, 0
+    return scenario.model_copy(update={"start": scenario.start - _dt.timedelta(days=lead),
+                                       "horizon": scenario.horizon + lead}), lead
+
+
+def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[int]) -> list[Pair]:
+    """Replications ``replications`` of ``scenario`` with their baselines, stepped together as one batch.
 
     Measures dated before ``start`` are played from their announcement (a *spin-up*, baseline alike), and
     the recorders are then trimmed to the reported period, so the report starts from a state that already
     reflects them instead of switching them all on at day 0."""
-    seq = replication_seeds(scenario.seed, replication + 1)[replication]
-    lead = spin_up_days(scenario)
-    played = scenario
-    if lead:
-        played = scenario.model_copy(update={"start": scenario.start - _dt.timedelta(days=lead),
-                                             "horizon": scenario.horizon + lead})
-    base = simulate(played, world, seq, replication, True)
-    scen = simulate(played, world, seq, replication, False, base)
-    base.trim(lead)
-    scen.trim(lead)
-    for which, rec in (("baseline", base), ("scenario", scen)):
-        check_numbers(rec, scenario, replication, which)
-    return Pair(replication, scenario.seed, base, scen)
+    seeds = replication_seeds(scenario.seed, max(replications) + 1)
+    play, lead = played(scenario)
+    specs = []
+    for i in replications:
+        specs.append(LaneSpec(i, seeds[i], True))
+        specs.append(LaneSpec(i, seeds[i], False, len(specs) - 1))
+    recs = simulate_lanes(play, world, specs)
+    pairs = []
+    for k, i in enumerate(replications):
+        base, scen = recs[2 * k], recs[2 * k + 1]
+        base.trim(lead)
+        scen.trim(lead)
+        for which, rec in (("baseline", base), ("scenario", scen)):
+            check_numbers(rec, scenario, i, which)
+        pairs.append(Pair(i, scenario.seed, base, scen))
+    return pairs
+
+
+def run_pair(scenario: Scenario, world: Mapping[str, Any], replication: int) -> Pair:
+    """Run replication ``replication`` of ``scenario`` and its baseline (a batch of one replication)."""
+    return run_batch(scenario, world, [replication])[0]
+
+
+def batches(replications: int, jobs: int, size: int = BATCH_REPLICATIONS) -> list[list[int]]:
+    """Replications ``0..replications-1`` in contiguous batches of at most ``size``, at least one per worker
+    when there are fewer replications than ``jobs × size``, so every worker has work."""
+    n_batches = max(-(-replications // size), min(jobs, replications))
+    bounds = [round(k * replications / n_batches) for k in range(n_batches + 1)]
+    return [list(range(bounds[k], bounds[k + 1])) for k in range(n_batches) if bounds[k + 1] > bounds[k]]
 
 
 def check_numbers(rec: Recorder, scenario: Scenario, replication: int, which: str) -> None:
@@ -72,8 +105,8 @@ def check_numbers(rec: Recorder, scenario: Scenario, replication: int, which: st
                               f"divide by zero or overflow (check overrides and world data); no results written")
 
 
-def _run_pair_args(args: tuple) -> Pair:
-    return run_pair(*args)
+def _run_batch_args(args: tuple) -> list[Pair]:
+    return run_batch(*args)
 
 
 def _worker_init(parent: int) -> None:
@@ -84,27 +117,31 @@ def _worker_init(parent: int) -> None:
 
 
 def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1,
-                     on_done: Callable[[], None] | None = None) -> list[Pair]:
-    """All replications, in replication order, serially (``jobs=1``) or on ``jobs`` processes.
-    ``on_done()`` is called once as each replication completes (a progress bar)."""
+                     on_done: Callable[[], None] | None = None,
+                     batch_size: int = BATCH_REPLICATIONS) -> list[Pair]:
+    """All replications, in replication order, in batches of at most ``batch_size``, serially (``jobs=1``)
+    or on ``jobs`` processes. ``on_done()`` is called once per replication as its batch completes."""
     n = scenario.replications
     tick = on_done or (lambda: None)
-    if jobs <= 1 or n == 1:
+    work = batches(n, jobs if jobs > 1 else 1, batch_size)
+    if jobs <= 1 or len(work) == 1:
         out = []
-        for i in range(n):
-            out.append(run_pair(scenario, world, i))
-            tick()
+        for reps in work:
+            got = run_batch(scenario, world, reps)
+            out.extend(got)
+            for _ in got:
+                tick()
         return out
     import os
     from concurrent.futures import as_completed
     from .safety import stop_pool
-    ex = ProcessPoolExecutor(max_workers=min(jobs, n), initializer=_worker_init, initargs=(os.getpid(),))
+    ex = ProcessPoolExecutor(max_workers=min(jobs, len(work)), initializer=_worker_init, initargs=(os.getpid(),))
     try:
-        futures = [ex.submit(_run_pair_args, (scenario, world, i)) for i in range(n)]
+        futures = [ex.submit(_run_batch_args, (scenario, world, reps)) for reps in work]
         for f in as_completed(futures):
-            f.result()
-            tick()
-        pairs = [f.result() for f in futures]
+            for _ in f.result():
+                tick()
+        pairs = [p for f in futures for p in f.result()]
     except BaseException:   # Ctrl-C, SIGTERM, a failed replication: stop the workers now, do not wait
         stop_pool(ex)
         raise

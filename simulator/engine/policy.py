@@ -72,12 +72,21 @@ class _Watch:
     streak: int = 0
 
 
+class Clock:
+    """A counter shared by the policy boards of runs stepped together (lanes): it bumps whenever any of them
+    changes, so a mechanism stepping every lane asks one number whether to look again at all the boards."""
+
+    def __init__(self) -> None:
+        self.version = 0
+
+
 class PolicyBoard:
     """All measures of one run, their processes, and the questions mechanisms ask about them."""
 
     def __init__(self, env: simpy.Environment, start: _dt.date, measures: list[_Measure], recorder: Recorder,
-                 streams: Streams, baseline: Recorder | None = None):
+                 streams: Streams, baseline: Recorder | None = None, clock: Clock | None = None):
         self.env = env
+        self.clock = clock if clock is not None else Clock()
         self.start = start
         self.recorder = recorder
         self.baseline = baseline
@@ -135,6 +144,7 @@ class PolicyBoard:
         st.status = step
         setattr(st, f"{step}_day", day)
         self.version += 1
+        self.clock.version += 1
         self.recorder.event(day, st.id, step, cause)
         st.reached[step].succeed()
 
@@ -179,6 +189,8 @@ class PolicyBoard:
 
     def check_conditions(self, day: int) -> None:
         """Update metric watches with day ``day``'s recorded values (called by the daily step)."""
+        if not self._watches:
+            return
         for w in self._watches:
             if w.fired.triggered:
                 continue

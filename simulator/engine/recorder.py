@@ -51,23 +51,29 @@ class Recorder:
         self._blocks: list[tuple[np.ndarray, list[str]]] = []
 
     def series(self, entity: str, metric: str, unit: str, summary: tuple[str, ...] = (),
-               headline: bool = False) -> np.ndarray:
-        """Register ``entity.metric`` (unit ``unit``) and return its day-indexed array to write into."""
+               headline: bool = False, arr: np.ndarray | None = None) -> np.ndarray:
+        """Register ``entity.metric`` (unit ``unit``) and return its day-indexed array to write into
+        (``arr``, a lane's column of a series shared by many runs, if given)."""
         info = SeriesInfo(entity, metric, unit, tuple(summary), headline)
         if info.key in self.data:
             raise ValueError(f"series {info.key!r} registered twice")
         if "." in entity and entity.count(".") > 3 or not metric or "." in metric:
             raise ValueError(f"bad series name entity={entity!r} metric={metric!r} (no dots in metric)")
-        arr = np.full(self.days, np.nan)
+        if arr is None:
+            arr = np.full(self.days, np.nan)
         self.info[info.key] = info
         self.data[info.key] = arr
         return arr
 
-    def block(self, specs: list[tuple]) -> np.ndarray:
+    def block(self, specs: list[tuple], arr: np.ndarray | None = None) -> np.ndarray:
         """Register many series at once and return one ``(days, len(specs))`` array whose column ``j`` is
         series ``j`` (``specs[j] = (entity, metric, unit[, summary[, headline]])``). A mechanism then writes a
-        whole day with ``block[day] = values`` instead of one call per series."""
-        arr = np.full((self.days, len(specs)), np.nan)   # C order: a day is one contiguous row
+        whole day with ``block[day] = values`` instead of one call per series. ``arr`` (optional) is the
+        ``(days, len(specs))`` array to use, a lane's view of a block shared by many runs (see ``lanes``)."""
+        if arr is None:
+            arr = np.full((self.days, len(specs)), np.nan)   # C order: a day is one contiguous row
+        elif arr.shape != (self.days, len(specs)):
+            raise ValueError(f"block array of shape {arr.shape}, expected {(self.days, len(specs))}")
         keys = []
         for j, spec in enumerate(specs):
             entity, metric, unit, *rest = spec

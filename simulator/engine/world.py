@@ -1,10 +1,21 @@
-"""One simulation run: a ``simpy.Environment`` with the policy board and the model parts of a world.
+"""Simulation runs stepped together: one ``simpy.Environment``, one policy board per run, the model parts.
 
-A *mechanism* is one model part (tool fleets, mineral markets, downstream industries) in its own module. It is
-built from a :class:`RunContext`, registers its series with the shared recorder, and advances one day in
-:meth:`Mechanism.step` (called at mid-day, after the day's policy steps). Mechanisms run in the order of
-``MECHANISMS``; a later one may read what an earlier one recorded for the same day. A mechanism may also start
-SimPy processes of its own (``ctx.env.process``) for things that happen at a time (a plant coming online).
+A *lane* is one run (a replication's scenario or its no-policy baseline). Runs of the same scenario are stepped
+together, day by day, in one environment: each lane has its own policy board, recorder and random streams, so
+its numbers are exactly those it would have alone, whatever the batch (1, 2 or 40 lanes). Lanes only meet
+where the model says so: a scenario lane's ``when`` triggers and "follow the baseline" reads look at its paired
+baseline lane's recorder, which the same day's step has already written.
+
+A *mechanism* is one model part (tool fleets, mineral markets, downstream industries) in its own module,
+advanced one day in ``step(day)`` at mid-day, after the day's policy steps, in the order of ``MECHANISMS``; a
+later one may read what an earlier one recorded for the same day. Two kinds:
+
+- a :class:`LaneMechanism` steps every lane at once, its state arrays carrying a leading lane axis (built from
+  :class:`Lanes`, it registers series with :meth:`Lanes.block` / :meth:`Lanes.series`);
+- a :class:`Mechanism` models one run (built from its lane's :class:`RunContext`); the engine keeps one per
+  lane and steps them in turn.
+
+A mechanism may also start SimPy processes of its own (``ctx.env.process``) for things that happen at a time.
 """
 from __future__ import annotations
 
@@ -16,7 +27,7 @@ import numpy as np
 import simpy
 
 from ..scenario.schema import Scenario
-from .policy import PolicyBoard
+from .policy import Clock, PolicyBoard
 from .recorder import Recorder
 from .streams import Streams
 
@@ -56,41 +67,168 @@ class Mechanism:
         return {}
 
 
-def mechanism_classes() -> list[type[Mechanism]]:
-    """Model parts in step order: fabs, then minerals, then industries (which read both)."""
+class LaneMechanism:
+    """Base of a model part that steps every lane at once (state arrays with a leading lane axis)."""
+
+    section: ClassVar[str] = ""
+    lane_native: ClassVar[bool] = True
+
+    def __init__(self, lanes: "Lanes"):
+        self.lanes = lanes
+
+    def step(self, day: int) -> None:  # pragma: no cover - interface
+        """Advance every lane by day ``day`` and record that day's values of every lane."""
+        raise NotImplementedError
+
+
+class PerLane:
+    """One single-run :class:`Mechanism` per lane, stepped in lane order."""
+
+    def __init__(self, cls: type[Mechanism], lanes: "Lanes"):
+        self.parts = [cls(ctx) for ctx in lanes.runs]
+
+    def step(self, day: int) -> None:
+        for part in self.parts:
+            part.step(day)
+
+
+@dataclass(frozen=True)
+class LaneSpec:
+    """One lane of a batch: its replication, seed sequence, whether it is a baseline, and (for a scenario lane)
+    the index of its paired baseline lane, which must come earlier in the batch."""
+
+    replication: int
+    seed_seq: np.random.SeedSequence
+    is_baseline: bool
+    baseline_lane: int | None = None
+
+
+class Lanes:
+    """The runs of one batch: a shared environment, clock and calendar, and one :class:`RunContext` per lane.
+
+    A lane's paired baseline is ``runs[l].baseline`` (a :class:`Recorder`, or None for a baseline): the
+    recorder of an earlier lane of the batch, or of a run that already ended (``simulate(..., baseline=)``)."""
+
+    def __init__(self, scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec]):
+        if not specs:
+            raise ValueError("a batch needs at least one lane")
+        self.env = simpy.Environment()
+        self.start = scenario.start
+        self.days = scenario.days
+        self.world = world
+        self.clock = Clock()
+        self.specs = list(specs)
+        self.runs: list[RunContext] = []
+        for i, sp in enumerate(self.specs):
+            rec = Recorder(self.days)
+            streams = Streams(sp.seed_seq)
+            base = None
+            if sp.baseline_lane is not None:
+                if not 0 <= sp.baseline_lane < i or not self.specs[sp.baseline_lane].is_baseline:
+                    raise ValueError(f"lane {i}: baseline_lane {sp.baseline_lane} is not an earlier baseline lane")
+                base = self.runs[sp.baseline_lane].recorder
+            measures = [] if sp.is_baseline else scenario.measures
+            board = PolicyBoard(self.env, scenario.start, measures, rec, streams, base, self.clock)
+            self.runs.append(RunContext(self.env, scenario.start, self.days, world, board, rec, streams,
+                                        sp.replication, sp.is_baseline, base))
+        self.n = len(self.runs)
+
+    @property
+    def boards(self) -> list[PolicyBoard]:
+        return [ctx.policy for ctx in self.runs]
+
+    def block(self, specs: list[tuple]) -> np.ndarray:
+        """Register ``specs`` (see :meth:`Recorder.block`) in every lane's recorder; returns one
+        ``(days, lanes, len(specs))`` array whose ``[:, l, :]`` is lane ``l``'s block, so a mechanism writes a
+        day of every lane with ``block[day] = values`` (``values`` of shape ``(lanes, len(specs))``)."""
+        arr = np.full((self.days, self.n, len(specs)), np.nan)
+        for i, ctx in enumerate(self.runs):
+            ctx.recorder.block(specs, arr[:, i, :])
+        return arr
+
+    def series(self, entity: str, metric: str, unit: str, summary: tuple[str, ...] = (),
+               headline: bool = False) -> np.ndarray:
+        """Register one series in every lane; returns a ``(days, lanes)`` array (column ``l`` is lane ``l``'s)."""
+        arr = np.full((self.days, self.n), np.nan)
+        for i, ctx in enumerate(self.runs):
+            ctx.recorder.series(entity, metric, unit, summary, headline, arr[:, i])
+        return arr
+
+    def has(self, key: str) -> bool:
+        """Whether the lanes record ``entity.metric`` (every lane records the same series)."""
+        return self.runs[0].recorder.has(key)
+
+    def get(self, key: str) -> list[np.ndarray]:
+        """Lane by lane, the day-indexed arrays of ``entity.metric``."""
+        return [ctx.recorder.get(key) for ctx in self.runs]
+
+    def event(self, lane: int, day: float, entity: str, event: str, cause: str) -> None:
+        """Record a state change in lane ``lane``."""
+        self.runs[lane].recorder.event(day, entity, event, cause)
+
+
+def mechanism_classes() -> list[type]:
+    """Model parts in step order: fabs, then minerals, then industries (which read both), then the economy."""
     from .registry import MECHANISMS
     return list(MECHANISMS)
 
 
-def build(scenario: Scenario, world: Mapping[str, Any], seed_seq: np.random.SeedSequence, replication: int,
-          is_baseline: bool, baseline: Recorder | None = None) -> tuple[RunContext, list[Mechanism]]:
-    """Build one run (scenario or baseline) without running it."""
-    env = simpy.Environment()
-    days = scenario.days
-    rec = Recorder(days)
-    streams = Streams(seed_seq)
-    measures = [] if is_baseline else scenario.measures
-    board = PolicyBoard(env, scenario.start, measures, rec, streams, baseline)
-    ctx = RunContext(env, scenario.start, days, world, board, rec, streams, replication, is_baseline, baseline)
-    mechs = [cls(ctx) for cls in mechanism_classes() if cls.section in world]
-    return ctx, mechs
+def build_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec],
+                baseline: Recorder | None = None) -> tuple[Lanes, list]:
+    """Build a batch of runs without running it: the lanes and the model parts in step order (each one a
+    :class:`LaneMechanism` or a :class:`PerLane` of single-run mechanisms). ``baseline``, for a batch of one
+    scenario lane, is the recorder of its baseline run that already ended."""
+    lanes = Lanes(scenario, world, specs)
+    if baseline is not None:
+        if lanes.n != 1 or specs[0].is_baseline:
+            raise ValueError("an ended baseline run pairs with a batch of one scenario lane")
+        ctx = lanes.runs[0]
+        ctx.baseline = baseline
+        ctx.policy.baseline = baseline
+    mechs: list = []
+    for cls in mechanism_classes():
+        if cls.section not in world:
+            continue
+        mechs.append(cls(lanes) if getattr(cls, "lane_native", False) else PerLane(cls, lanes))
+    return lanes, mechs
 
 
-def _daily(ctx: RunContext, mechs: list[Mechanism]) -> Iterator:
-    env = ctx.env
+def run_lanes(lanes: Lanes, mechs: list) -> list[Recorder]:
+    """Play built lanes to the horizon; returns their recorders in lane order."""
+    for b in lanes.boards:
+        b.start_processes()
+    lanes.env.process(_daily(lanes, mechs))
+    lanes.env.run(until=lanes.days)
+    return [ctx.recorder for ctx in lanes.runs]
+
+
+def _daily(lanes: Lanes, mechs: list) -> Iterator:
+    env = lanes.env
+    boards = lanes.boards
     yield env.timeout(0.5)
-    for day in range(ctx.days):
+    for day in range(lanes.days):
         for m in mechs:
             m.step(day)
-        ctx.policy.check_conditions(day)
+        for b in boards:
+            b.check_conditions(day)
         yield env.timeout(1.0)
+
+
+def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec]) -> list[Recorder]:
+    """Run a batch of lanes to the horizon; returns their recorders in lane order."""
+    return run_lanes(*build_lanes(scenario, world, specs))
+
+
+def build(scenario: Scenario, world: Mapping[str, Any], seed_seq: np.random.SeedSequence, replication: int,
+          is_baseline: bool, baseline: Recorder | None = None) -> tuple[RunContext, list]:
+    """Build one run (scenario or baseline) without running it (a batch of one lane)."""
+    lanes, mechs = build_lanes(scenario, world, [LaneSpec(replication, seed_seq, is_baseline)], baseline)
+    return lanes.runs[0], mechs
 
 
 def simulate(scenario: Scenario, world: Mapping[str, Any], seed_seq: np.random.SeedSequence, replication: int,
              is_baseline: bool, baseline: Recorder | None = None) -> Recorder:
-    """Run one simulation to the horizon and return its recorder."""
-    ctx, mechs = build(scenario, world, seed_seq, replication, is_baseline, baseline)
-    ctx.policy.start_processes()
-    ctx.env.process(_daily(ctx, mechs))
-    ctx.env.run(until=ctx.days)
-    return ctx.recorder
+    """Run one simulation to the horizon and return its recorder (a batch of one lane; a scenario run may be
+    paired with the ``baseline`` recorder of a run that already ended)."""
+    lanes, mechs = build_lanes(scenario, world, [LaneSpec(replication, seed_seq, is_baseline)], baseline)
+    return run_lanes(lanes, mechs)[0]
