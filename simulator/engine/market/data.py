@@ -169,11 +169,12 @@ class MarketData:
         return len(self.items), len(REGIONS)
 
     def feed_use0(self, primary: np.ndarray | None = None) -> np.ndarray:
-        """Feed use (I, R) per day of every upstream item by its downstream stages producing ``primary``."""
+        """Feed use (I, R) per day of every upstream item by its downstream stages producing ``primary`` (I, R)
+        or, for a batch of runs, (lanes, I, R)."""
         q = self.primary0 if primary is None else primary
-        out = np.zeros_like(self.final0)
+        out = np.zeros(q.shape)                     # (I, R), or (lanes, I, R) for a batch of runs
         for k in range(len(self.f_down)):
-            out[self.f_up[k]] += self.f_ratio[k] * q[self.f_down[k]]
+            out[..., self.f_up[k], :] += self.f_ratio[k] * q[..., self.f_down[k], :]
         return out
 
 

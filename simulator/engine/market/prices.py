@@ -25,10 +25,12 @@ import numpy as np
 def price_step(P: np.ndarray, ref: np.ndarray, cover_ratio: np.ndarray, neg_alpha: np.ndarray,
                ceiling: np.ndarray, inv_tau: np.ndarray, floor_cn: np.ndarray) -> None:
     """Advance prices ``P`` (2, I) [China; ex-China] in place by one day. ``ref`` (2, I) today's references,
-    ``cover_ratio`` (2, I) cover over target, ``floor_cn`` (I,) export-parity floor of China's price."""
+    ``cover_ratio`` (2, I) cover over target, ``floor_cn`` (I,) export-parity floor of China's price. For a
+    batch of runs, ``P``, ``cover_ratio`` and ``floor_cn`` carry a leading lane axis."""
     ind = np.power(np.maximum(cover_ratio, 1e-9), neg_alpha) * ref
     np.minimum(ind, ceiling * ref, out=ind)
-    np.maximum(ind[0], floor_cn, out=ind[0])
+    cn = ind[..., 0, :]
+    np.maximum(cn, floor_cn, out=cn)
     P += (ind - P) * inv_tau
 
 

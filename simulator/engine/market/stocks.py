@@ -46,11 +46,12 @@ def sourcing_classes(cover: np.ndarray, cn_share: np.ndarray, concentration: np.
 
 
 def _share(amount: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``amount`` (I, R) split over groups in proportion to ``weights`` (I, R, G); evenly where all are 0."""
-    tot = weights.sum(axis=2, keepdims=True)
-    G = weights.shape[2]
+    """``amount`` (..., I, R) split over groups in proportion to ``weights`` (..., I, R, G); evenly where all
+    are 0."""
+    tot = weights.sum(axis=-1, keepdims=True)
+    G = weights.shape[-1]
     frac = np.divide(weights, tot, out=np.full_like(weights, 1.0 / G), where=tot > 0)
-    return amount[:, :, None] * frac
+    return amount[..., None] * frac
 
 
 def consume(S: np.ndarray, w: np.ndarray, c: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
@@ -59,27 +60,27 @@ def consume(S: np.ndarray, w: np.ndarray, c: np.ndarray, cn_in: np.ndarray, nc_i
     """One day of the holder groups. ``S`` (I, R, G) stocks (updated in place), ``w``/``c`` (I, R, G) demand
     weights and China shares; per (I, R) and day: Chinese-origin arrivals ``cn_in``, other arrivals ``nc_in``
     (production, imports, releases), the contracted part of the latter ``nc_contract`` (its baseline), exports
-    ``outflow``, ``demand``, ``target`` cover (days) and ``restock`` (days).
-
+    ``outflow``, ``demand``, ``target`` cover (days) and ``restock`` (days). For a batch of runs, the state and
+    flows carry a leading lane axis ((lanes, I, R, G) and (lanes, I, R)).
     Chinese-origin arrivals reach groups by their Chinese purchases ``w·c``; other supply up to the contracted
     level by ``w·(1 − c)``; what comes beyond it (re-orders, spot, stockpile releases) goes to the groups by need
     (today's use not covered plus the gap to target cover over ``restock``). Exports leave in proportion to the
     stock held. Returns consumption (I, R) and the demand share of groups that could not meet their demand."""
-    tot = S.sum(axis=2)
+    tot = S.sum(axis=-1)
     base = np.minimum(nc_in, nc_contract)
     inflow = _share(cn_in, w * c) + _share(base, w * (1.0 - c))
-    want = w * demand[:, :, None]
-    need = want - inflow + (w * (target * demand)[:, :, None] - S) / restock[:, :, None]
+    want = w * demand[..., None]
+    need = want - inflow + (w * (target * demand)[..., None] - S) / restock[..., None]
     inflow += _share(nc_in - base, np.maximum(need, 0.0))
     S += inflow
     avail = tot + cn_in + nc_in
     frac = np.divide(outflow, avail, out=np.zeros_like(avail), where=avail > 0)
-    S *= (1.0 - np.minimum(frac, 1.0))[:, :, None]
+    S *= (1.0 - np.minimum(frac, 1.0))[..., None]
     cons_k = np.minimum(want, S)
     np.maximum(cons_k, 0.0, out=cons_k)
     S -= cons_k
     short = (cons_k < want * (1.0 - 1e-9)) & (want > 0)
-    return cons_k.sum(axis=2), (short * w).sum(axis=2)
+    return cons_k.sum(axis=-1), (short * w).sum(axis=-1)
 
 
 def strategic_release(G: np.ndarray, releasing: np.ndarray, rel: np.ndarray, cover: np.ndarray,
@@ -101,26 +102,34 @@ def spot_market(net: np.ndarray, spare: np.ndarray, cap: np.ndarray, cn_share: n
     negative: will sell up to ``spare``), ``cap`` the most a buyer takes a day, ``cn_share`` the Chinese-origin
     share of each seller's stock, ``restricted`` buyers that may not take Chinese-origin material. China takes no
     part (its column is zero in ``cap`` and ``spare``). Returns purchases (I, R), sales (I, R), the
-    Chinese-origin part of purchases (I, R) and of sales (I, R)."""
+    Chinese-origin part of purchases (I, R) and of sales (I, R). For a batch of runs every (I, R) array carries a
+    leading lane axis, and a run with no buyer or no seller trades nothing."""
     buy = np.minimum(net, cap)
     buy *= buy > tol
     sell = np.minimum(-net, spare)
     sell *= sell > tol
-    if not (np.count_nonzero(buy) and np.count_nonzero(sell)):
+    cells = tuple(range(buy.ndim - 2, buy.ndim))
+    trading = (np.count_nonzero(buy, axis=cells) > 0) & (np.count_nonzero(sell, axis=cells) > 0)
+    if not trading.any():
         z = np.zeros_like(net)
         return z, z.copy(), z.copy(), z.copy()
     sell_cn = sell * cn_share
     sell_nc = sell - sell_cn
     need_r = np.where(restricted, buy, 0.0)
     need_u = buy - need_r
-    o_cn, o_nc = sell_cn.sum(1), sell_nc.sum(1)
-    nu, nr = need_u.sum(1), need_r.sum(1)
+    o_cn, o_nc = sell_cn.sum(-1), sell_nc.sum(-1)
+    nu, nr = need_u.sum(-1), need_r.sum(-1)
     u_cn = np.minimum(nu, o_cn)                                  # free buyers take Chinese-origin stock first
     rest_u = nu - u_cn
     f = np.minimum(1.0, np.divide(o_nc, rest_u + nr, out=np.zeros_like(o_nc), where=rest_u + nr > 0))
     share_u_cn = np.divide(u_cn, nu, out=np.zeros_like(nu), where=nu > 0)
-    got_u_cn = need_u * share_u_cn[:, None]
-    got = got_u_cn + (need_u - got_u_cn) * f[:, None] + need_r * f[:, None]
-    sold_cn = sell_cn * np.divide(u_cn, o_cn, out=np.zeros_like(o_cn), where=o_cn > 0)[:, None]
-    sold_nc = sell_nc * np.divide((rest_u + nr) * f, o_nc, out=np.zeros_like(o_nc), where=o_nc > 0)[:, None]
-    return got, sold_cn + sold_nc, got_u_cn, sold_cn
+    got_u_cn = need_u * share_u_cn[..., None]
+    got = got_u_cn + (need_u - got_u_cn) * f[..., None] + need_r * f[..., None]
+    sold_cn = sell_cn * np.divide(u_cn, o_cn, out=np.zeros_like(o_cn), where=o_cn > 0)[..., None]
+    sold_nc = sell_nc * np.divide((rest_u + nr) * f, o_nc, out=np.zeros_like(o_nc), where=o_nc > 0)[..., None]
+    sold = sold_cn + sold_nc
+    if not trading.all():                                        # runs with no buyer or no seller: nothing
+        on = np.reshape(trading, np.shape(trading) + (1, 1))
+        got, sold = np.where(on, got, 0.0), np.where(on, sold, 0.0)
+        got_u_cn, sold_cn = np.where(on, got_u_cn, 0.0), np.where(on, sold_cn, 0.0)
+    return got, sold, got_u_cn, sold_cn

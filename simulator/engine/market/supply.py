@@ -26,10 +26,12 @@ def china_cut(p_cn_ratio: np.ndarray, restricted: np.ndarray, below: np.ndarray,
 
 
 def feed_allowance(served: np.ndarray, f_down: np.ndarray, f_up: np.ndarray) -> np.ndarray:
-    """(I, R) share of planned output each stage can make: the smallest served share of its feeds (1 without)."""
+    """(I, R) share of planned output each stage can make: the smallest served share of its feeds (1 without);
+    ``served`` is (I, R) or, for a batch of runs, (lanes, I, R)."""
     out = np.ones_like(served)
     for k in range(len(f_down)):
-        np.minimum(out[f_down[k]], served[f_up[k]], out=out[f_down[k]])
+        row = out[..., f_down[k], :]
+        np.minimum(row, served[..., f_up[k], :], out=row)
     return out
 
 
