@@ -10,6 +10,10 @@ responds through utilisation, feed limits and new capacity (:mod:`.supply`).
 Daily order: arrivals → demand → production → strategic release and state-reserve buying → orders → measures →
 exporters' limits (stock, origin) → spot market → consumption by holder group → prices → new capacity → record.
 
+All runs of a batch (lanes) are stepped together: every state array carries a leading lane axis, each lane has
+its own trade rules (its own policy board) and project lead times (its own random streams), and a lane's numbers
+are exactly those it would have alone.
+
 Mass balance per item, region and day: production + imports − exports − consumption − stock_change = 0, where
 stock_change counts users' and strategic stocks (goods in transit belong to neither region) and consumption counts
 final use and feed use.
@@ -20,7 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..world import Mechanism, RunContext
+from ..world import LaneMechanism, Lanes
 from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
 from .prices import price_step, reserve_purchases
 from .stocks import consume, sourcing_classes, spot_market, strategic_release
@@ -32,8 +36,9 @@ HOLDER_GROUPS = 8   # holder groups per (item, region)
 HEADLINE_REGIONS = ("Japan", "South_Korea", "Taiwan", "US", "EU")   # importers whose shortfalls lead the tables
 
 
-class MineralMarkets(Mechanism):
-    """Producers, trade edges, stocks, prices and alternative supply of every item, stepped together."""
+class MineralMarkets(LaneMechanism):
+    """Producers, trade edges, stocks, prices and alternative supply of every item, stepped together, in every
+    lane of a batch."""
 
     section = "minerals"
 
@@ -42,14 +47,18 @@ class MineralMarkets(Mechanism):
         items = set(item_sections(world))
         return {"mineral": set(item_groups(world)) | items, "item": items, "region": set(REGIONS) | {"all"}}
 
-    def __init__(self, ctx: RunContext):
-        super().__init__(ctx)
-        d = self.d = load_market_data(ctx.world, ctx.start, ctx.days, HOLDER_GROUPS)
+    def __init__(self, lanes: Lanes):
+        super().__init__(lanes)
+        d = self.d = load_market_data(lanes.world, lanes.start, lanes.days, HOLDER_GROUPS)
         I, R = d.shape
         E = len(d.e_names)
+        n = self.n = lanes.n
         self.I, self.R, self.E = I, R, E
         self.e_mi = d.e_m * R + d.e_i
         self.e_mx = d.e_m * R + d.e_x
+        # flat (lane, item, region) bins of every lane's edges, for one bincount over all lanes
+        off = (np.arange(n) * (I * R))[:, None]
+        self.l_mi, self.l_mx = (off + self.e_mi).ravel(), (off + self.e_mx).ravel()
         self.from_china = d.e_x == CHINA
         self.imports0 = np.bincount(self.e_mi, d.e_flow0, minlength=I * R).reshape(I, R)
         self.exports0 = np.bincount(self.e_mx, d.e_flow0, minlength=I * R).reshape(I, R)
@@ -69,7 +78,7 @@ class MineralMarkets(Mechanism):
         self.prod0 = d.primary0 + d.recycling
         self.sl0 = np.bincount(self.e_mi, d.e_flow0 * (self.tau_e - 1), minlength=I * R).reshape(I, R)
         self.const0 = self.imports0 - self.demand0 + self.prod0 - self.exports0 + self.sl0 / col(p["restock_days"])
-        # state
+        # state: every lane starts from the same steady state
         share0 = self._origin_share0()
         cn_in0 = np.bincount(self.e_mi, d.e_flow0 * share0.ravel()[self.e_mx], minlength=I * R).reshape(I, R)
         cn_in0[:, CHINA] += self.prod0[:, CHINA]
@@ -77,55 +86,69 @@ class MineralMarkets(Mechanism):
         inflow0 = np.maximum(self.prod0 + self.imports0, 1e-300)
         self.hw, self.hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
                                                    p["sourcing_concentration"])
-        self.S = self.hw * cover * self.demand0[:, :, None]
-        self.Scn = self.S.sum(axis=2) * share0
-        self.G = d.strategic0.copy()
-        self.releasing = np.zeros((I, R), dtype=bool)
-        self.Q = d.primary0.copy()
-        self.L = np.ones((I, R))
-        self.sigma = np.zeros((len(d.s_from), R))
-        self.served = np.ones((I, R))
-        self.short_prev = np.zeros((I, R))
-        self.x_prev = self.exports0.copy()
-        self.cap_now = d.capacity.copy()
-        self.extra = np.zeros((I, R))
-        self.P = np.stack([d.p_ref_cn[:, 0], d.p_ref_ex[:, 0]])
-        self.T = d.cover_days.copy()
-        self.transit = np.zeros((H_TRANSIT, E))
-        self.transit_cn = np.zeros((H_TRANSIT, E))
-        share0 = self._origin_share0().ravel()[self.e_mx]
+        S0 = self.hw * cover * self.demand0[:, :, None]
+        self.S = _lanes(S0, n)
+        self.Scn = _lanes(S0.sum(axis=2) * share0, n)
+        self.G = _lanes(d.strategic0, n)
+        self.releasing = np.zeros((n, I, R), dtype=bool)
+        self.Q = _lanes(d.primary0, n)
+        self.L = np.ones((n, I, R))
+        self.sigma = np.zeros((n, len(d.s_from), R))
+        self.served = np.ones((n, I, R))
+        self.short_prev = np.zeros((n, I, R))
+        self.x_prev = _lanes(self.exports0, n)
+        self.cap_now = _lanes(d.capacity, n)
+        self.extra = np.zeros((n, I, R))
+        self.P = _lanes(np.stack([d.p_ref_cn[:, 0], d.p_ref_ex[:, 0]]), n)
+        self.T = _lanes(d.cover_days, n)
+        # goods in transit: a ring of days × lanes × edges, so a day's arrivals in every lane are one block
+        self.transit = np.zeros((H_TRANSIT, n, E))
+        self.transit_cn = np.zeros((H_TRANSIT, n, E))
+        share0_e = share0.ravel()[self.e_mx]
         for e in range(E):                         # the baseline pipeline already on its way at day 0
-            self.transit[:self.tau_e[e], e] = d.e_flow0[e]
-            self.transit_cn[:self.tau_e[e], e] = d.e_flow0[e] * share0[e]
-        self.in_transit = d.e_flow0 * self.tau_e
-        self.spot = np.zeros((H_TRANSIT, I, R))
-        self.spot_cn = np.zeros((H_TRANSIT, I, R))
-        self.spot_pipe = np.zeros((I, R))
-        self.spot_on = False
+            self.transit[:self.tau_e[e], :, e] = d.e_flow0[e]
+            self.transit_cn[:self.tau_e[e], :, e] = d.e_flow0[e] * share0_e[e]
+        self.in_transit = _lanes(d.e_flow0 * self.tau_e, n)
+        self.spot = np.zeros((H_TRANSIT, n, I, R))
+        self.spot_cn = np.zeros((H_TRANSIT, n, I, R))
+        self.spot_pipe = np.zeros((n, I, R))
+        self.spot_on = np.zeros(n, dtype=bool)
         self.spot_cap = col(p["spot_cap"]) * self.demand0
         self.spot_cap[:, CHINA] = 0.0
         self.spot_tol = col(1e-9 * np.maximum(self.demand0.max(1), 1e-300))
-        self.exhausted = np.zeros((I, R), dtype=bool)
-        self.short_seen = np.zeros((I, R), dtype=bool)
-        self.reserve_on = np.zeros(I, dtype=bool)
-        self.licensed_once = np.zeros(I, dtype=bool)
-        # random numbers: one named stream per Chinese edge (licence delays), one per project (lead time)
-        z_lic = np.zeros((E, ctx.days))
-        for e in np.flatnonzero(self.from_china):
-            z_lic[e] = ctx.streams.get(f"minerals.{d.e_names[e]}.licence").standard_normal(ctx.days)
-        self.trade = TradeRules(d, ctx.days, z_lic)
-        zp = np.array([ctx.streams.get(f"minerals.{d.items[d.p_m[k]]}.project.{d.p_names[k]}").standard_normal()
-                       for k in range(len(d.p_names))])
-        self.projects = Projects(d, ctx.days, zp, ctx.recorder.event)
-        self.restricted_item = np.zeros(I, dtype=bool)
-        self.parity = np.zeros(I)
-        self._pv = -1
+        self.exhausted = np.zeros((n, I, R), dtype=bool)
+        self.short_seen = np.zeros((n, I, R), dtype=bool)
+        self.reserve_on = np.zeros((n, I), dtype=bool)
+        self.licensed_once = np.zeros((n, I), dtype=bool)
+        # random numbers, lane by lane: one named stream per Chinese edge (licence delays), one per project
+        self.trade: list[TradeRules] = []
+        zp = np.zeros((n, len(d.p_names)))
+        for lane, ctx in enumerate(lanes.runs):
+            z_lic = np.zeros((E, lanes.days))
+            for e in np.flatnonzero(self.from_china):
+                z_lic[e] = ctx.streams.get(f"minerals.{d.e_names[e]}.licence").standard_normal(lanes.days)
+            self.trade.append(TradeRules(d, lanes.days, z_lic))
+            zp[lane] = [ctx.streams.get(f"minerals.{d.items[d.p_m[k]]}.project.{d.p_names[k]}").standard_normal()
+                        for k in range(len(d.p_names))]
+        self.projects = Projects(d, lanes.days, zp, lanes.event)
+        self.restricted = np.zeros((n, I, R), dtype=bool)
+        self.restricted_item = np.zeros((n, I), dtype=bool)
+        self.parity = np.zeros((n, I))
+        self.lic_items: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * n
+        self._pv = [-1] * n
+        self._clock = -1
         self._register()
         # items whose production in a region follows another model part (Chinese chips follow the fab model):
         # capacity × today's value of the series ÷ the paired baseline run's value (1 in the baseline itself)
-        rec, base = ctx.recorder, ctx.baseline
-        self.follow = [(m, r, rec.get(key), base.get(key) if base is not None and base.has(key) else None)
-                       for m, r, key in d.follows if rec.has(key)]
+        self.follow = []
+        for m, r, key in d.follows:
+            if not lanes.has(key):
+                continue
+            own = [ctx.recorder.get(key) for ctx in lanes.runs]
+            base = [ctx.baseline.get(key) if ctx.baseline is not None and ctx.baseline.has(key) else None
+                    for ctx in lanes.runs]
+            paired = np.array([b is not None for b in base])
+            self.follow.append((m, r, own, [b if b is not None else o for b, o in zip(base, own)], paired))
 
     def _origin_share0(self) -> np.ndarray:
         """Steady-state Chinese-origin share (I, R) of each region's stock: what flows in is Chinese (imports from
@@ -145,6 +168,11 @@ class MineralMarkets(Mechanism):
             share = new
         return share
 
+    def _per_cell(self, bins: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Per (lane, item, region), the sum of edge values ``w`` (lanes, E) at flat bins ``bins`` (``l_mi`` for
+        the importer, ``l_mx`` for the exporter); each bin adds its edges in edge order, as one run alone would."""
+        return np.bincount(bins, w.ravel(), minlength=self.n * self.I * self.R).reshape(self.n, self.I, self.R)
+
     # ----- outputs ---------------------------------------------------------------------------------------
     CELL_METRICS = (("production", ()), ("imports", ()), ("exports", ()), ("consumption", ("lost", "max_drop_pct")),
                     ("demand", ()), ("feed_use", ()), ("unmet_demand", ("total",)),
@@ -154,7 +182,7 @@ class MineralMarkets(Mechanism):
 
     def _register(self) -> None:
         """Register the series of every active (item, region) cell as columns of one block written once a day."""
-        d, rec = self.d, self.ctx.recorder
+        d = self.d
         I, R = d.shape
         active = (self.demand0 > 0) | (d.capacity > 0) | (self.imports0 > 0) | (self.exports0 > 0)
         for k in range(len(d.p_names)):
@@ -179,62 +207,100 @@ class MineralMarkets(Mechanism):
         for metric in ("flow", "leakage"):
             for e, ename in enumerate(d.e_names):
                 specs.append((ename, metric, f"{d.unit[d.e_m[e]]}/day", (), False))
-        self.block = rec.block(specs)
-        self.row = np.zeros(len(specs))
+        self.block = self.lanes.block(specs)
+        self.row = np.zeros((self.n, len(specs)))
         self.n_cells = len(self.cells)
 
     def _write(self, day: int, vals: dict[str, np.ndarray], flow: np.ndarray, leak: np.ndarray) -> None:
-        I = self.I
+        I, n, k = self.I, self.n, self.n_cells
         row = self.row
-        row[:I] = self.P[0]
-        row[I:2 * I] = self.P[1]
-        row[2 * I:3 * I] = vals["china_exports"]
-        row[3 * I:4 * I] = vals["newcap"]
+        row[:, :I] = self.P[:, 0]
+        row[:, I:2 * I] = self.P[:, 1]
+        row[:, 2 * I:3 * I] = vals["china_exports"]
+        row[:, 3 * I:4 * I] = vals["newcap"]
         o = 4 * I
-        n = self.n_cells
         for metric, _ in self.CELL_METRICS:
-            row[o:o + n] = vals[metric].ravel()[self.cells]
-            o += n
-        row[o:o + self.E] = flow
-        row[o + self.E:o + 2 * self.E] = leak
+            row[:, o:o + k] = vals[metric].reshape(n, -1)[:, self.cells]
+            o += k
+        row[:, o:o + self.E] = flow
+        row[:, o + self.E:o + 2 * self.E] = leak
         self.block[day] = row
 
     # ----- policy ----------------------------------------------------------------------------------------
     def _refresh_policy(self) -> None:
-        d, tr = self.d, self.trade
-        tr.refresh(self.ctx.policy)
+        """Look again at the policy boards of the lanes that changed since the last look."""
+        for lane, ctx in enumerate(self.lanes.runs):
+            if ctx.policy.version != self._pv[lane]:
+                self._refresh_lane(lane, ctx.policy)
+        self._clock = self.lanes.clock.version
+
+    def _refresh_lane(self, lane: int, board: Any) -> None:
+        d, tr = self.d, self.trade[lane]
+        tr.refresh(board)
         I, R = d.shape
         gap = tr.gap_days
         mult = np.minimum(d.per["front_max"][:, None],
                           1.0 + d.per["front_share"][:, None] * np.divide(gap, d.cover_days, out=np.zeros_like(gap),
                                                                           where=d.cover_days > 0))
-        self.T = d.cover_days * np.where(gap > 0, mult, 1.0)
-        self.restricted_item = tr.restricted.any(axis=1)
+        self.T[lane] = d.cover_days * np.where(gap > 0, mult, 1.0)
+        self.restricted[lane] = tr.restricted
+        self.restricted_item[lane] = tr.restricted.any(axis=1)
         ec = tr.e_china
         nb = tr.export_netback()
         w = np.bincount(d.e_m[ec], d.e_flow0[ec], minlength=I)
         paid = np.bincount(d.e_m[ec], d.e_flow0[ec] * nb[ec], minlength=I)
-        self.parity = np.divide(paid, w, out=np.zeros(I), where=w > 0)
-        self.spot_on = self.spot_on or tr.active or bool((gap > 0).any())
-        self.lic_items = np.unique(d.e_m[tr.kind == LICENSING])
-        self._pv = self.ctx.policy.version
+        self.parity[lane] = np.divide(paid, w, out=np.zeros(I), where=w > 0)
+        self.spot_on[lane] = self.spot_on[lane] or tr.active or bool((gap > 0).any())
+        self.lic_items[lane] = np.unique(d.e_m[tr.kind == LICENSING])
+        self._pv[lane] = board.version
+
+    def _orders(self, day: int, demand: np.ndarray, Stot: np.ndarray, physical: np.ndarray,
+                flow_need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Orders closing the gap to target cover, counting the supply line and the licences pending before
+        today's applications, split over edges by baseline shares and passed through each lane's trade rules:
+        direct and leaked shipments (lanes, E) asked of each edge today."""
+        n, I, R, trs = self.n, self.I, self.R, self.trade
+        busy = [t.active or t.queue_live or bool(t.approved_today.any()) for t in trs]
+        want = self.T * demand - Stot - physical
+        if any(t.pending.any() for t in trs):        # (subtracting an empty queue would change no bit)
+            want = want - self._per_cell(self.l_mi, np.stack([t.pending for t in trs]))
+        want = want / self.d.per["restock_days"][:, None] + flow_need
+        np.maximum(want, 0.0, out=want)
+        req = want.reshape(n, I * R)[:, self.e_mi] * self.share
+        if not any(busy):
+            return req, np.zeros((n, self.E))
+        ship = req.copy()
+        leak = np.zeros((n, self.E))
+        for lane in np.flatnonzero(busy):
+            ship[lane], leak[lane] = trs[lane].apply(day, req[lane])
+        return ship, leak
+
+    def _follow_factor(self, day: int, qt: np.ndarray) -> None:
+        """Chinese output that follows another part of the model: × today's value over the paired baseline's."""
+        for m, r, own, base, paired in self.follow:
+            s = np.array([a[day] for a in own])
+            b = np.array([a[day] for a in base])
+            on = paired & (b > 0)
+            if on.any():
+                qt[on, m, r] *= s[on] / b[on]
 
     # ----- one day ---------------------------------------------------------------------------------------
     def step(self, day: int) -> None:
-        d, tr = self.d, self.trade
+        d = self.d
         I, R = d.shape
+        n = self.n
         p = d.per
-        if self.ctx.policy.version != self._pv:
+        if self.lanes.clock.version != self._clock:
             self._refresh_policy()
-        Stot = self.S.sum(axis=2)
+        Stot = self.S.sum(axis=3)
         # 1. arrivals
         slot = day % H_TRANSIT
         arr, arr_cn = self.transit[slot].copy(), self.transit_cn[slot].copy()
         self.transit[slot] = 0.0
         self.transit_cn[slot] = 0.0
         self.in_transit -= arr
-        imports = np.bincount(self.e_mi, arr, minlength=I * R).reshape(I, R)
-        imports_cn = np.bincount(self.e_mi, arr_cn, minlength=I * R).reshape(I, R)
+        imports = self._per_cell(self.l_mi, arr)
+        imports_cn = self._per_cell(self.l_mi, arr_cn)
         spot_in = self.spot[slot].copy()
         imports += spot_in
         imports_cn += self.spot_cn[slot]
@@ -244,24 +310,24 @@ class MineralMarkets(Mechanism):
         # 2. demand at the prices each region faces (China domestic in China, ex-China elsewhere)
         ref = np.stack([d.p_ref_cn[:, day], d.p_ref_ex[:, day]])
         ratio = self.P / ref
-        rel = np.repeat(ratio[1][:, None], R, axis=1)
-        rel[:, CHINA] = ratio[0]
+        rel = np.repeat(ratio[:, 1, :, None], R, axis=2)
+        rel[:, :, CHINA] = ratio[:, 0]
         self.L += (rel ** self.el_d - self.L) / p["demand_days"][:, None]
         final = d.final0 * self.L * rel ** self.el_s
         for k in range(len(d.s_from)):
             i, j = d.s_from[k], d.s_to[k]
-            target = d.s_max[k] * np.clip((ratio[1, i] / ratio[1, j] - 1.0) / (d.s_full_ratio[k] - 1.0), 0.0, 1.0)
-            self.sigma[k] += (target - self.sigma[k]) / d.s_days[k]
-            shift = self.sigma[k] * final[i]
-            final[i] -= shift
-            final[j] += shift
+            target = d.s_max[k] * np.clip((ratio[:, 1, i] / ratio[:, 1, j] - 1.0) / (d.s_full_ratio[k] - 1.0),
+                                          0.0, 1.0)
+            sig = self.sigma[:, k]
+            sig += (target[:, None] - sig) / d.s_days[k]
+            shift = sig * final[:, i]
+            final[:, i] -= shift
+            final[:, j] += shift
         # 3. production: utilisation follows price up to capacity; Chinese cuts; feed limits
         qt = np.minimum(d.primary0 * rel ** self.supply_el + self.extra, self.cap_now)
-        for m, r, s_arr, b_arr in self.follow:
-            if b_arr is not None and b_arr[day] > 0:
-                qt[m, r] *= s_arr[day] / b_arr[day]
-        cut = china_cut(ratio[0], self.restricted_item, p["cut_below"], p["cut_max"])
-        qt[:, CHINA] *= 1.0 - cut
+        self._follow_factor(day, qt)
+        cut = china_cut(ratio[:, 0], self.restricted_item, p["cut_below"], p["cut_max"])
+        qt[:, :, CHINA] *= 1.0 - cut
         self.Q += (qt - self.Q) / p["supply_days"][:, None]
         primary = self.Q * feed_allowance(self.served, d.f_down, d.f_up)
         production = primary + d.recycling
@@ -276,152 +342,186 @@ class MineralMarkets(Mechanism):
             p["release_short"][:, None], d.cover_days, d.strategic0 / p["release_days"][:, None])
         if (self.releasing != was).any():
             self._release_events(day, was, rel, cover_now)
-        buy_cn = np.zeros((I, R))
-        if self.restricted_item.any():
-            buy_cn[:, CHINA] = reserve_purchases(ratio[0], self.restricted_item, p["reserve_below"],
-                                                 p["reserve_rate"], production[:, CHINA], Stot[:, CHINA])
-            self._reserve_events(day, buy_cn[:, CHINA] > 0)
+        buy_cn = np.zeros((n, I, R))
+        reserving = self.restricted_item.any(axis=1)
+        if reserving.any():
+            buy_cn[:, :, CHINA] = reserve_purchases(ratio[:, 0], self.restricted_item, p["reserve_below"],
+                                                    p["reserve_rate"], production[:, :, CHINA], Stot[:, :, CHINA])
+            self._reserve_events(day, buy_cn[:, :, CHINA] > 0, reserving)
         # 5. orders: close the gap to target cover, counting the supply line and pending licences
-        physical = np.bincount(self.e_mi, self.in_transit, minlength=I * R).reshape(I, R) + self.spot_pipe
-        pending = np.bincount(self.e_mi, tr.pending, minlength=I * R).reshape(I, R)
+        physical = self._per_cell(self.l_mi, self.in_transit) + self.spot_pipe
         flow_need = demand - production + self.x_prev + self.const0 - release
-        want = (self.T * demand - Stot - physical - pending) / p["restock_days"][:, None] + flow_need
-        np.maximum(want, 0.0, out=want)
-        req = want.ravel()[self.e_mi] * self.share
-        ship, leak = tr.apply(day, req)
+        ship, leak = self._orders(day, demand, Stot, physical, flow_need)
         # 6. exporters ship what their stock allows beyond what they keep; restricted buyers get no Chinese origin
         keep = p["keep_share"][:, None] * self.T * demand
         avail = np.maximum(Stot + production + imports - keep, 0.0)     # goods that arrived today can leave today
         cn_share = np.divide(self.Scn, Stot, out=np.zeros_like(Stot), where=Stot > 0)
-        cn_share[:, CHINA] = 1.0
+        cn_share[:, :, CHINA] = 1.0
         cn_share[cn_share > 1.0 - 1e-9] = 1.0          # rounding must not make all-Chinese stock re-exportable
+        cn_flat = cn_share.reshape(n, I * R)
+        avail_flat = avail.reshape(n, I * R)
         out = ship + leak
-        asked = np.bincount(self.e_mx, out, minlength=I * R)
-        sc = np.minimum(1.0, np.divide(avail.ravel(), asked, out=np.ones(I * R), where=asked > 0))[self.e_mx]
+        asked = np.bincount(self.l_mx, out.ravel(), minlength=n * I * R).reshape(n, I * R)
+        sc = np.minimum(1.0, np.divide(avail_flat, asked, out=np.ones((n, I * R)), where=asked > 0))[:, self.e_mx]
         ship *= sc
         leak *= sc
-        r_edge = tr.restricted.ravel()[self.e_mi] & ~self.from_china
+        r_edge = self.restricted.reshape(n, I * R)[:, self.e_mi] & ~self.from_china
         if r_edge.any():
-            asked_r = np.bincount(self.e_mx, ship * r_edge, minlength=I * R)
-            avail_nc = (avail * (1.0 - cn_share)).ravel()
-            sr = np.minimum(1.0, np.divide(avail_nc, asked_r, out=np.ones(I * R), where=asked_r > 0))[self.e_mx]
+            asked_r = np.bincount(self.l_mx, (ship * r_edge).ravel(), minlength=n * I * R).reshape(n, I * R)
+            avail_nc = avail_flat * (1.0 - cn_flat)
+            sr = np.minimum(1.0, np.divide(avail_nc, asked_r, out=np.ones((n, I * R)),
+                                           where=asked_r > 0))[:, self.e_mx]
             ship = np.where(r_edge, ship * sr, ship)
-        ship_cn = np.where(self.from_china, ship, np.where(r_edge, 0.0, ship * cn_share.ravel()[self.e_mx]))
+        ship_cn = np.where(self.from_china, ship, np.where(r_edge, 0.0, ship * cn_flat[:, self.e_mx]))
         idx = np.arange(self.E)
-        self.transit[(slot + self.tau_e) % H_TRANSIT, idx] += ship
-        self.transit_cn[(slot + self.tau_e) % H_TRANSIT, idx] += ship_cn
+        rows = (slot + self.tau_e) % H_TRANSIT
+        self.transit[rows, :, idx] += ship.T
+        self.transit_cn[rows, :, idx] += ship_cn.T
         if leak.any():
-            self.transit[(slot + self.tau_leak) % H_TRANSIT, idx] += leak
-            self.transit_cn[(slot + self.tau_leak) % H_TRANSIT, idx] += leak
+            rows = (slot + self.tau_leak) % H_TRANSIT
+            self.transit[rows, :, idx] += leak.T
+            self.transit_cn[rows, :, idx] += leak.T
         out = ship + leak
         self.in_transit += out
-        exports = np.bincount(self.e_mx, out, minlength=I * R).reshape(I, R)
-        exports_cn = np.bincount(self.e_mx, ship_cn + leak, minlength=I * R).reshape(I, R)
+        exports = self._per_cell(self.l_mx, out)
+        exports_cn = self._per_cell(self.l_mx, ship_cn + leak)
         self.x_prev = exports.copy()
         # 6b. ex-China spot market for what the edges did not deliver
-        spot_out = np.zeros((I, R))
-        if self.spot_on:
-            desired = np.maximum(p["keep_share"][:, None], rel ** -p["spot_el"][:, None]) * d.cover_days * demand
-            net = (desired - Stot - physical) / p["restock_days"][:, None] + flow_need
-            net -= np.bincount(self.e_mi, out, minlength=I * R).reshape(I, R)
-            net[:, CHINA] = 0.0
-            spare = np.maximum(avail - exports, 0.0)
-            spare[:, CHINA] = 0.0
-            got, spot_out, got_cn, sold_cn = spot_market(net, spare, self.spot_cap, cn_share, tr.restricted,
-                                                         self.spot_tol)
-            if got.any():
-                s2 = (slot + self.tau_spot) % H_TRANSIT
-                self.spot[s2, np.arange(I)] += got
-                self.spot_cn[s2, np.arange(I)] += got_cn
-                self.spot_pipe += got
-                exports += spot_out
-                exports_cn += sold_cn
+        spot_out = np.zeros((n, I, R))
+        if self.spot_on.any():
+            spot_out = self._spot(slot, rel, demand, Stot, physical, flow_need, out, avail, exports, exports_cn,
+                                  cn_share)
         # 7. consumption by holder group; stocks; origin
         inflow = production + imports + release
         outflow = exports + buy_cn
         base = Stot + inflow
         cn_in = imports_cn.copy()
-        cn_in[:, CHINA] += production[:, CHINA] + release[:, CHINA]
+        cn_in[:, :, CHINA] += production[:, :, CHINA] + release[:, :, CHINA]
         consumption, short_share = consume(self.S, self.hw, self.hc, cn_in, inflow - cn_in, self.nc_contract,
                                            outflow, demand, self.T, p["restock_days"][:, None])
-        S_new = self.S.sum(axis=2)
+        S_new = self.S.sum(axis=3)
         self.G += buy_cn - release
         cn_tmp = self.Scn + imports_cn
         share_tmp = np.divide(cn_tmp, base, out=np.zeros_like(base), where=base > 0)
         self.Scn = np.clip(cn_tmp - exports_cn - share_tmp * (consumption + buy_cn), 0.0, S_new)
-        self.Scn[:, CHINA] = S_new[:, CHINA]
+        self.Scn[:, :, CHINA] = S_new[:, :, CHINA]
         self.served = np.where(demand > 0, consumption / dem_safe, 1.0)
         self.short_prev = short_share
         # 8. prices from cover relative to buyers' target cover, China and the ex-China pool
         Td = self.T * demand
         users = demand > 0                      # stocks passing through a region with no users are not cover
         held_ex = np.where(users, S_new, 0.0)
-        held = np.stack([S_new[:, CHINA], held_ex.sum(1) - held_ex[:, CHINA]])
-        target = np.stack([Td[:, CHINA], Td.sum(1) - Td[:, CHINA]])
+        held = np.stack([S_new[:, :, CHINA], held_ex.sum(2) - held_ex[:, :, CHINA]], axis=1)
+        target = np.stack([Td[:, :, CHINA], Td.sum(2) - Td[:, :, CHINA]], axis=1)
         # a side with no users of the item (China makes china_sourced_chips only for export) has no cover of its
         # own: its price follows the other side's through export parity, so its cover counts as on target
-        cov = np.divide(held, target, out=np.ones_like(held), where=target > 1e-12 * np.maximum(target.max(), 1e-300))
+        big = np.maximum(target.max(axis=(1, 2), keepdims=True), 1e-300)
+        cov = np.divide(held, target, out=np.ones_like(held), where=target > 1e-12 * big)
         # export parity: the netback of an export sale, in China-price terms, lifts China's floor only by the
         # pass-through share of its premium over China's reference (licences ration quantities, not prices)
-        netback = self.parity * self.P[1] * ref[0] / ref[1]
+        netback = self.parity * self.P[:, 1] * ref[0] / ref[1]
         floor = np.where(netback > ref[0], ref[0] + p["parity_pass"] * (netback - ref[0]), netback)
         price_step(self.P, ref, cov, -np.stack([p["alpha_cn"], p["alpha_ex"]]), d.ceiling, 1.0 / p["tau_price"],
                    floor)
         # 9. alternative supply
-        self.extra, newcap = self.projects.step(day, self.P[1], ref[1])
+        self.extra, newcap = self.projects.step(day, self.P[:, 1], ref[1])
         self.cap_now = d.capacity + self.extra
         # 10. events and record
         unmet = demand - consumption
         unmet[unmet <= 1e-9 * demand] = 0.0                 # rounding is not a shortage
         self._short_events(day, unmet, demand, short_share)
-        if self.lic_items.size and tr.approved_today.any():
-            self._licence_events(day)
+        self._licence_events(day)
         vals = {"production": production, "imports": imports, "exports": exports, "consumption": consumption,
                 "demand": demand, "feed_use": feed * self.served, "unmet_demand": unmet, "industry_stock": S_new,
                 "days_of_cover": np.where(demand > 0, S_new / dem_safe, 0.0), "strategic_stock": self.G,
                 "stock_change": S_new - Stot + buy_cn - release, "spot_imports": spot_in, "spot_exports": spot_out,
                 "imports_chinese_origin": imports_cn, "users_short_share": short_share,
-                "china_exports": exports[:, CHINA], "newcap": newcap}
+                "china_exports": exports[:, :, CHINA], "newcap": newcap}
         self._write(day, vals, ship, leak)
+
+    def _spot(self, slot: int, rel: np.ndarray, demand: np.ndarray, Stot: np.ndarray, physical: np.ndarray,
+              flow_need: np.ndarray, out: np.ndarray, avail: np.ndarray, exports: np.ndarray,
+              exports_cn: np.ndarray, cn_share: np.ndarray) -> np.ndarray:
+        """The ex-China spot market in the lanes where it is open: purchases go into the spot pipeline, sales
+        into ``exports``/``exports_cn`` (in place). Returns spot sales (lanes, I, R); zero in closed lanes."""
+        d, n, I = self.d, self.n, self.I
+        p = d.per
+        desired = np.maximum(p["keep_share"][:, None], rel ** -p["spot_el"][:, None]) * d.cover_days * demand
+        net = (desired - Stot - physical) / p["restock_days"][:, None] + flow_need
+        net -= self._per_cell(self.l_mi, out)
+        net[:, :, CHINA] = 0.0
+        spare = np.maximum(avail - exports, 0.0)
+        spare[:, :, CHINA] = 0.0
+        got, sold, got_cn, sold_cn = spot_market(net, spare, self.spot_cap, cn_share, self.restricted,
+                                                 self.spot_tol)
+        open_ = self.spot_on[:, None, None]
+        sold = np.where(open_, sold, 0.0)
+        bought = self.spot_on & (np.count_nonzero(got.reshape(n, -1), axis=1) > 0)
+        if bought.any():
+            g = bought[:, None, None]
+            got, got_cn = np.where(g, got, 0.0), np.where(g, got_cn, 0.0)
+            s2 = (slot + self.tau_spot) % H_TRANSIT
+            ii = np.arange(I)
+            self.spot[s2, :, ii] += got.transpose(1, 0, 2)
+            self.spot_cn[s2, :, ii] += got_cn.transpose(1, 0, 2)
+            self.spot_pipe += got
+            exports += np.where(g, sold, 0.0)
+            exports_cn += np.where(g, sold_cn, 0.0)
+        return sold
 
     # ----- events ----------------------------------------------------------------------------------------
     def _release_events(self, day: int, was: np.ndarray, rel: np.ndarray, cover: np.ndarray) -> None:
         changed = self.releasing != was
-        for m, r in zip(*np.nonzero(changed)):
+        for lane, m, r in zip(*np.nonzero(changed)):
             ent = f"{self.d.items[m]}.{REGIONS[r]}"
-            if self.releasing[m, r]:
-                self.ctx.recorder.event(day, ent, "strategic_release_started",
-                                        f"price {rel[m, r]:.2f}x reference, cover {cover[m, r]:.0f} days")
+            if self.releasing[lane, m, r]:
+                self.lanes.event(lane, day, ent, "strategic_release_started",
+                                 f"price {rel[lane, m, r]:.2f}x reference, cover {cover[lane, m, r]:.0f} days")
             else:
-                self.ctx.recorder.event(day, ent, "strategic_release_stopped",
-                                        "stockpile empty" if self.G[m, r] <= 0 else "price and cover restored")
+                self.lanes.event(lane, day, ent, "strategic_release_stopped",
+                                 "stockpile empty" if self.G[lane, m, r] <= 0 else "price and cover restored")
 
-    def _reserve_events(self, day: int, on: np.ndarray) -> None:
-        for m in np.flatnonzero(on != self.reserve_on):
-            self.ctx.recorder.event(day, f"{self.d.items[m]}.China",
-                                    "state_reserve_buying_started" if on[m] else "state_reserve_buying_stopped",
-                                    "domestic price below the reserve's buying level under an export restriction"
-                                    if on[m] else "domestic price recovered or restriction ended")
-        self.reserve_on = on.copy()
+    def _reserve_events(self, day: int, on: np.ndarray, lanes: np.ndarray) -> None:
+        """China's reserve buying starting or stopping, in the ``lanes`` where an export restriction is in force."""
+        for lane in np.flatnonzero(lanes):
+            for m in np.flatnonzero(on[lane] != self.reserve_on[lane]):
+                self.lanes.event(lane, day, f"{self.d.items[m]}.China",
+                                 "state_reserve_buying_started" if on[lane, m] else "state_reserve_buying_stopped",
+                                 "domestic price below the reserve's buying level under an export restriction"
+                                 if on[lane, m] else "domestic price recovered or restriction ended")
+            self.reserve_on[lane] = on[lane]
 
     def _short_events(self, day: int, unmet: np.ndarray, demand: np.ndarray, short_share: np.ndarray) -> None:
         first = (short_share > 0) & ~self.short_seen
-        for m, r in zip(*np.nonzero(first)):
-            self.ctx.recorder.event(day, f"{self.d.items[m]}.{REGIONS[r]}", "first_users_short",
-                                    f"the thinnest-stocked users ran out: {short_share[m, r]:.0%} of demand short")
-        self.short_seen |= first
         short = unmet > 1e-6 * demand
         new = short & ~self.exhausted
-        for m, r in zip(*np.nonzero(new)):
-            self.ctx.recorder.event(day, f"{self.d.items[m]}.{REGIONS[r]}", "stock_exhausted",
-                                    f"users' stocks short: {unmet[m, r]:.4g} {self.d.unit[m]}/day of demand unmet")
+        if first.any() or new.any():
+            for lane in np.flatnonzero(first.any(axis=(1, 2)) | new.any(axis=(1, 2))):
+                for m, r in zip(*np.nonzero(first[lane])):
+                    self.lanes.event(lane, day, f"{self.d.items[m]}.{REGIONS[r]}", "first_users_short",
+                                     f"the thinnest-stocked users ran out: {short_share[lane, m, r]:.0%} of demand "
+                                     f"short")
+                for m, r in zip(*np.nonzero(new[lane])):
+                    self.lanes.event(lane, day, f"{self.d.items[m]}.{REGIONS[r]}", "stock_exhausted",
+                                     f"users' stocks short: {unmet[lane, m, r]:.4g} {self.d.unit[m]}/day of demand "
+                                     f"unmet")
+        self.short_seen |= first
         self.exhausted |= short
 
     def _licence_events(self, day: int) -> None:
         """Event on the first day a licensed item's exports are approved."""
-        d, tr = self.d, self.trade
-        for m in self.lic_items:
-            if not self.licensed_once[m] and tr.approved_today[d.e_m == m].any():
-                self.licensed_once[m] = True
-                self.ctx.recorder.event(day, d.items[m], "licences_granted",
-                                        "first export licences decided after the review delay")
+        d = self.d
+        for lane, tr in enumerate(self.trade):
+            items = self.lic_items[lane]
+            if not items.size or not tr.approved_today.any():
+                continue
+            for m in items:
+                if not self.licensed_once[lane, m] and tr.approved_today[d.e_m == m].any():
+                    self.licensed_once[lane, m] = True
+                    self.lanes.event(lane, day, d.items[m], "licences_granted",
+                                     "first export licences decided after the review delay")
+
+
+def _lanes(a: np.ndarray, n: int) -> np.ndarray:
+    """``n`` copies of ``a`` along a new leading lane axis (every lane starts from the same state)."""
+    return np.repeat(a[None], n, axis=0)

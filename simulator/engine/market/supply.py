@@ -36,60 +36,78 @@ def feed_allowance(served: np.ndarray, f_down: np.ndarray, f_up: np.ndarray) -> 
 
 
 class Projects:
-    """Alternative supply projects of all items: start on a persistent price signal, online after lead time."""
+    """Alternative supply projects of all items: start on a persistent price signal, online after lead time.
+    State per lane of a batch (each lane draws its own lead times and sees its own prices)."""
 
     def __init__(self, d, days: int, z: np.ndarray, event):
+        """``z`` (lanes, projects) standard normals for the lead times; ``event(lane, day, entity, event,
+        cause)`` records a state change in one lane."""
         self.d = d
         N = len(d.p_names)
         I, R = d.shape
-        self.N = N
+        n = z.shape[0]
+        self.N, self.n, self.days = N, n, days
         self.event = event
-        self.lead = np.maximum(30.0, d.p_lead + d.p_lead_sd * z) if N else np.zeros(0)
-        self.start = np.full(N, np.nan)
-        self.streak = np.zeros(N)
-        self.waiting = np.ones(N, dtype=bool)
-        self.t_on = np.full(N, np.inf)
-        self.online = np.zeros(N, dtype=bool)
-        self.frac = np.zeros((N, days))
+        self.lead = np.maximum(30.0, d.p_lead + d.p_lead_sd * z) if N else np.zeros((n, 0))
+        self.start = np.full((n, N), np.nan)
+        self.streak = np.zeros((n, N))
+        self.waiting = np.ones((n, N), dtype=bool)
+        self.t_on = np.full((n, N), np.inf)
+        self.online = np.zeros((n, N), dtype=bool)
+        self.frac: np.ndarray | None = None             # (lanes, projects, days) share of capacity online
         self.days_ahead = np.arange(days, dtype=float)
         self.cells = np.zeros((N, I * R))
         self.cells[np.arange(N), d.p_m * R + d.p_r] = d.p_capacity
         self.newcap = np.zeros((N, I))
         self.newcap[np.arange(N), d.p_m] = d.p_capacity * 365.25
         self.p_smooth: np.ndarray | None = None
-        self.any_started = False
+        self.any_started = np.zeros(n, dtype=bool)
 
     def step(self, day: int, p_ex: np.ndarray, p_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Extra capacity (I, R) per day online today and new capacity per item (I,) per year, from today's
-        ex-China price ``p_ex`` and its no-policy reference ``p_ref`` (I,)."""
+        """Extra capacity (lanes, I, R) per day online today and new capacity per item (lanes, I) per year, from
+        today's ex-China price ``p_ex`` (lanes, I) and its no-policy reference ``p_ref`` (I,)."""
         d = self.d
         I, R = d.shape
+        n = self.n
         if not self.N:
-            return np.zeros((I, R)), np.zeros(I)
+            return np.zeros((n, I, R)), np.zeros((n, I))
         if self.p_smooth is None:
             self.p_smooth = p_ex.copy()
-        if self.waiting.any():
-            self.p_smooth += (p_ex - self.p_smooth) / d.per["smoothing"]
+        looking = self.waiting.any(axis=1)
+        if looking.any():
+            on = looking[:, None]
+            self.p_smooth = np.where(on, self.p_smooth + (p_ex - self.p_smooth) / d.per["smoothing"], self.p_smooth)
             # a project answers a disruption: the smoothed price must beat its long-run cost and stand above the
             # no-policy reference (capacity growth at reference prices is already in the world data)
-            above = (self.p_smooth[d.p_m] > d.p_cost) & (self.p_smooth[d.p_m] > PREMIUM * p_ref[d.p_m])
-            self.streak = (self.streak + 1.0) * above
-            new = self.waiting & (self.streak >= d.per["persistence"][d.p_m])
-            for k in np.flatnonzero(new):
-                self.start[k] = day
-                self.t_on[k] = day + self.lead[k]
-                self.event(day, f"{d.items[d.p_m[k]]}.{REGIONS[d.p_r[k]]}", f"{d.p_kind[k]}_started",
-                           f"{d.p_names[k]}: smoothed ex-China price above long-run cost {d.p_cost[k]:g} for "
-                           f"{d.per['persistence'][d.p_m[k]]:g} days")
-                x = (self.days_ahead - self.t_on[k] - d.p_ramp[k] / 2) * (8.0 / d.p_ramp[k])
-                self.frac[k] = np.where(self.days_ahead >= self.t_on[k], 1.0 / (1.0 + np.exp(-x)), 0.0)
-                self.any_started = True
+            sm = self.p_smooth[:, d.p_m]
+            above = (sm > d.p_cost) & (sm > PREMIUM * p_ref[d.p_m])
+            self.streak = np.where(on, (self.streak + 1.0) * above, self.streak)
+            new = self.waiting & on & (self.streak >= d.per["persistence"][d.p_m])
+            for lane, k in zip(*np.nonzero(new)):
+                self._start(lane, k, day)
             self.waiting &= ~new
-        for k in np.flatnonzero((day >= self.t_on) & ~self.online):
-            self.online[k] = True
-            self.event(day, f"{d.items[d.p_m[k]]}.{REGIONS[d.p_r[k]]}", f"{d.p_kind[k]}_online",
-                       f"{d.p_names[k]}: lead time {self.lead[k]:.0f} days after start on day {self.start[k]:.0f}")
-        if not self.any_started:
-            return np.zeros((I, R)), np.zeros(I)
-        f = self.frac[:, day]
-        return (f @ self.cells).reshape(I, R), f @ self.newcap
+        for lane, k in zip(*np.nonzero((day >= self.t_on) & ~self.online)):
+            self.online[lane, k] = True
+            self.event(lane, day, f"{d.items[d.p_m[k]]}.{REGIONS[d.p_r[k]]}", f"{d.p_kind[k]}_online",
+                       f"{d.p_names[k]}: lead time {self.lead[lane, k]:.0f} days after start on day "
+                       f"{self.start[lane, k]:.0f}")
+        extra, newcap = np.zeros((n, I, R)), np.zeros((n, I))
+        for lane in np.flatnonzero(self.any_started):
+            f = self.frac[lane, :, day]
+            extra[lane] = (f @ self.cells).reshape(I, R)
+            newcap[lane] = f @ self.newcap
+        return extra, newcap
+
+    def _start(self, lane: int, k: int, day: int) -> None:
+        """Project ``k`` starts in lane ``lane`` today: online after its lead time, then a logistic ramp."""
+        d = self.d
+        self.start[lane, k] = day
+        self.t_on[lane, k] = day + self.lead[lane, k]
+        self.event(lane, day, f"{d.items[d.p_m[k]]}.{REGIONS[d.p_r[k]]}", f"{d.p_kind[k]}_started",
+                   f"{d.p_names[k]}: smoothed ex-China price above long-run cost {d.p_cost[k]:g} for "
+                   f"{d.per['persistence'][d.p_m[k]]:g} days")
+        if self.frac is None:
+            self.frac = np.zeros((self.n, self.N, self.days))
+        x = (self.days_ahead - self.t_on[lane, k] - d.p_ramp[k] / 2) * (8.0 / d.p_ramp[k])
+        self.frac[lane, k] = np.where(self.days_ahead >= self.t_on[lane, k], 1.0 / (1.0 + np.exp(-x)), 0.0)
+        self.any_started[lane] = True
