@@ -38,6 +38,16 @@ class Event:
     cause: str
 
 
+def series_info(spec: tuple) -> SeriesInfo:
+    """The :class:`SeriesInfo` of ``(entity, metric, unit[, summary[, headline]])``, its name checked."""
+    entity, metric, unit, *rest = spec
+    summary = tuple(rest[0]) if rest else ()
+    headline = bool(rest[1]) if len(rest) > 1 else False
+    if "." in entity and entity.count(".") > 3 or not metric or "." in metric:
+        raise ValueError(f"bad series name entity={entity!r} metric={metric!r} (no dots in metric)")
+    return SeriesInfo(entity, metric, unit, summary, headline)
+
+
 class Recorder:
     """Daily series and events of one simulation run (a scenario or its baseline)."""
 
@@ -54,33 +64,35 @@ class Recorder:
                headline: bool = False, arr: np.ndarray | None = None) -> np.ndarray:
         """Register ``entity.metric`` (unit ``unit``) and return its day-indexed array to write into
         (``arr``, a lane's column of a series shared by many runs, if given)."""
-        info = SeriesInfo(entity, metric, unit, tuple(summary), headline)
+        info = series_info((entity, metric, unit, summary, headline))
         if info.key in self.data:
             raise ValueError(f"series {info.key!r} registered twice")
-        if "." in entity and entity.count(".") > 3 or not metric or "." in metric:
-            raise ValueError(f"bad series name entity={entity!r} metric={metric!r} (no dots in metric)")
         if arr is None:
             arr = np.full(self.days, np.nan)
         self.info[info.key] = info
         self.data[info.key] = arr
         return arr
 
-    def block(self, specs: list[tuple], arr: np.ndarray | None = None) -> np.ndarray:
+    def block(self, specs: list[tuple], arr: np.ndarray | None = None,
+              infos: list[SeriesInfo] | None = None) -> np.ndarray:
         """Register many series at once and return one ``(days, len(specs))`` array whose column ``j`` is
         series ``j`` (``specs[j] = (entity, metric, unit[, summary[, headline]])``). A mechanism then writes a
         whole day with ``block[day] = values`` instead of one call per series. ``arr`` (optional) is the
-        ``(days, len(specs))`` array to use, a lane's view of a block shared by many runs (see ``lanes``)."""
+        ``(days, len(specs))`` array to use, a lane's view of a block shared by many runs (see ``lanes``), and
+        ``infos`` the specs already checked by :func:`series_info` (when many runs register the same block)."""
         if arr is None:
             arr = np.full((self.days, len(specs)), np.nan)   # C order: a day is one contiguous row
         elif arr.shape != (self.days, len(specs)):
             raise ValueError(f"block array of shape {arr.shape}, expected {(self.days, len(specs))}")
-        keys = []
-        for j, spec in enumerate(specs):
-            entity, metric, unit, *rest = spec
-            self.series(entity, metric, unit, *rest)
-            key = f"{entity}.{metric}"
-            self.data[key] = arr[:, j]
-            keys.append(key)
+        if infos is None:
+            infos = [series_info(spec) for spec in specs]
+        keys = [i.key for i in infos]
+        if len(set(keys)) != len(keys) or not self.data.keys().isdisjoint(keys):
+            seen: set[str] = set(self.data)
+            dup = next(k for k in keys if k in seen or seen.add(k))
+            raise ValueError(f"series {dup!r} registered twice")
+        self.info.update(zip(keys, infos))
+        self.data.update(zip(keys, arr.T))
         self._blocks.append((arr, keys))
         return arr
 
@@ -114,6 +126,10 @@ class Recorder:
         """``(series, day)`` of the first day a recorded series holds NaN (not a number), series in
         registration order; None when every value is a number. Series are written every day, so a NaN means
         a division by zero or an overflow upstream, never a day left unwritten."""
+        in_blocks = {k for _, keys in self._blocks for k in keys}
+        if not any(np.isnan(arr).any() for arr, _ in self._blocks) and \
+                not any(np.isnan(v).any() for k, v in self.data.items() if k not in in_blocks):
+            return None
         for key, arr in self.data.items():
             bad = np.isnan(arr)
             if bad.any():

@@ -28,7 +28,7 @@ import simpy
 
 from ..scenario.schema import Scenario
 from .policy import Clock, PolicyBoard
-from .recorder import Recorder
+from .recorder import Recorder, series_info
 from .streams import Streams
 
 
@@ -142,8 +142,9 @@ class Lanes:
         ``(days, lanes, len(specs))`` array whose ``[:, l, :]`` is lane ``l``'s block, so a mechanism writes a
         day of every lane with ``block[day] = values`` (``values`` of shape ``(lanes, len(specs))``)."""
         arr = np.full((self.days, self.n, len(specs)), np.nan)
+        infos = [series_info(spec) for spec in specs]
         for i, ctx in enumerate(self.runs):
-            ctx.recorder.block(specs, arr[:, i, :])
+            ctx.recorder.block(specs, arr[:, i, :], infos)
         return arr
 
     def series(self, entity: str, metric: str, unit: str, summary: tuple[str, ...] = (),

@@ -27,7 +27,7 @@ import numpy as np
 from ..world import LaneMechanism, Lanes
 from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
 from .prices import price_step, reserve_purchases
-from .stocks import consume, sourcing_classes, spot_market, strategic_release
+from .stocks import HolderGroups, sourcing_classes, spot_market, strategic_release
 from .supply import Projects, china_cut, feed_allowance
 from .trade import LICENSING, TradeRules
 
@@ -87,6 +87,7 @@ class MineralMarkets(LaneMechanism):
         self.hw, self.hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
                                                    p["sourcing_concentration"])
         S0 = self.hw * cover * self.demand0[:, :, None]
+        self.holders = HolderGroups(self.hw, self.hc)
         self.S = _lanes(S0, n)
         self.Scn = _lanes(S0.sum(axis=2) * share0, n)
         self.G = _lanes(d.strategic0, n)
@@ -397,8 +398,8 @@ class MineralMarkets(LaneMechanism):
         base = Stot + inflow
         cn_in = imports_cn.copy()
         cn_in[:, :, CHINA] += production[:, :, CHINA] + release[:, :, CHINA]
-        consumption, short_share = consume(self.S, self.hw, self.hc, cn_in, inflow - cn_in, self.nc_contract,
-                                           outflow, demand, self.T, p["restock_days"][:, None])
+        consumption, short_share = self.holders.consume(self.S, Stot, cn_in, inflow - cn_in, self.nc_contract,
+                                                        outflow, demand, self.T, p["restock_days"][:, None])
         S_new = self.S.sum(axis=3)
         self.G += buy_cn - release
         cn_tmp = self.Scn + imports_cn

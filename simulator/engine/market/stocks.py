@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
+
 
 def sourcing_classes(cover: np.ndarray, cn_share: np.ndarray, concentration: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -54,33 +56,73 @@ def _share(amount: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return amount[..., None] * frac
 
 
-def consume(S: np.ndarray, w: np.ndarray, c: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
-            nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
-            restock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One day of the holder groups. ``S`` (I, R, G) stocks (updated in place), ``w``/``c`` (I, R, G) demand
-    weights and China shares; per (I, R) and day: Chinese-origin arrivals ``cn_in``, other arrivals ``nc_in``
-    (production, imports, releases), the contracted part of the latter ``nc_contract`` (its baseline), exports
-    ``outflow``, ``demand``, ``target`` cover (days) and ``restock`` (days). For a batch of runs, the state and
-    flows carry a leading lane axis ((lanes, I, R, G) and (lanes, I, R)).
-    Chinese-origin arrivals reach groups by their Chinese purchases ``w·c``; other supply up to the contracted
-    level by ``w·(1 − c)``; what comes beyond it (re-orders, spot, stockpile releases) goes to the groups by need
-    (today's use not covered plus the gap to target cover over ``restock``). Exports leave in proportion to the
-    stock held. Returns consumption (I, R) and the demand share of groups that could not meet their demand."""
-    tot = S.sum(axis=-1)
-    base = np.minimum(nc_in, nc_contract)
-    inflow = _share(cn_in, w * c) + _share(base, w * (1.0 - c))
-    want = w * demand[..., None]
-    need = want - inflow + (w * (target * demand)[..., None] - S) / restock[..., None]
-    inflow += _share(nc_in - base, np.maximum(need, 0.0))
-    S += inflow
-    avail = tot + cn_in + nc_in
-    frac = np.divide(outflow, avail, out=np.zeros_like(avail), where=avail > 0)
-    S *= (1.0 - np.minimum(frac, 1.0))[..., None]
-    cons_k = np.minimum(want, S)
-    np.maximum(cons_k, 0.0, out=cons_k)
-    S -= cons_k
-    short = (cons_k < want * (1.0 - 1e-9)) & (want > 0)
-    return cons_k.sum(axis=-1), (short * w).sum(axis=-1)
+def _fractions(weights: np.ndarray) -> np.ndarray:
+    """Shares (..., G) of each group in ``weights`` (..., G) over its (item, region); even where all are 0."""
+    tot = weights.sum(axis=-1, keepdims=True)
+    return np.divide(weights, tot, out=np.full_like(weights, 1.0 / weights.shape[-1]), where=tot > 0)
+
+
+class HolderGroups:
+    """The holder groups of every (item, region): demand weights ``w`` and China shares ``c`` (I, R, G), fixed
+    for a run, with the shares of Chinese-origin and contracted arrivals that each group receives."""
+
+    def __init__(self, w: np.ndarray, c: np.ndarray):
+        self.w, self.c = w, c
+        self.f_cn = _fractions(w * c)              # Chinese-origin arrivals go by Chinese purchases w·c
+        self.f_nc = _fractions(w * (1.0 - c))      # contracted other supply by w·(1 − c)
+
+    def consume(self, S: np.ndarray, tot: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
+                nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
+                restock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One day of the holder groups. ``S`` (I, R, G) stocks (updated in place) and ``tot`` their sum over
+        groups; per (I, R) and day: Chinese-origin arrivals ``cn_in``, other arrivals ``nc_in`` (production,
+        imports, releases), the contracted part of the latter ``nc_contract`` (its baseline), exports
+        ``outflow``, ``demand``, ``target`` cover (days) and ``restock`` (days). For a batch of runs, the
+        state and flows carry a leading lane axis ((lanes, I, R, G) and (lanes, I, R)).
+        Chinese-origin arrivals reach groups by their Chinese purchases ``w·c``; other supply up to the
+        contracted level by ``w·(1 − c)``; what comes beyond it (re-orders, spot, stockpile releases) goes to the
+        groups by need (today's use not covered plus the gap to target cover over ``restock``). Exports leave in
+        proportion to the stock held. Returns consumption (I, R) and the demand share of groups that could not
+        meet their demand."""
+        if kernels.ENABLED:
+            return self._consume_compiled(S, tot, cn_in, nc_in, nc_contract, outflow, demand, target, restock)
+        w = self.w
+        base = np.minimum(nc_in, nc_contract)
+        inflow = cn_in[..., None] * self.f_cn
+        inflow += base[..., None] * self.f_nc
+        want = w * demand[..., None]
+        need = want - inflow
+        gap = w * (target * demand)[..., None]
+        gap -= S
+        gap /= restock[..., None]
+        need += gap
+        np.maximum(need, 0.0, out=need)
+        inflow += (nc_in - base)[..., None] * _fractions(need)
+        S += inflow
+        avail = tot + cn_in + nc_in
+        frac = np.divide(outflow, avail, out=np.zeros_like(avail), where=avail > 0)
+        S *= (1.0 - np.minimum(frac, 1.0))[..., None]
+        cons_k = np.minimum(want, S)
+        np.maximum(cons_k, 0.0, out=cons_k)
+        S -= cons_k
+        short = (cons_k < want * (1.0 - 1e-9)) & (want > 0)
+        return cons_k.sum(axis=-1), np.where(short, w, 0.0).sum(axis=-1)
+
+    def _consume_compiled(self, S: np.ndarray, tot: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
+                          nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
+                          restock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`consume` as one compiled loop over cells (same numbers, see :mod:`simulator.engine.kernels`)."""
+        G = S.shape[-1]
+        K = nc_contract.size
+        cells = tot.shape
+        flat = lambda a: np.ascontiguousarray(a, dtype=float).reshape(-1)  # noqa: E731
+        cons, short = np.empty(cells), np.empty(cells)
+        Sv = S.reshape(-1, G)
+        kernels.holder_day(Sv, flat(tot), flat(cn_in), flat(nc_in), flat(nc_contract), flat(outflow),
+                           flat(np.broadcast_to(demand, cells)), flat(np.broadcast_to(target, cells)),
+                           flat(np.broadcast_to(restock, nc_contract.shape)), self.w.reshape(K, G),
+                           self.f_cn.reshape(K, G), self.f_nc.reshape(K, G), cons.reshape(-1), short.reshape(-1))
+        return cons, short
 
 
 def strategic_release(G: np.ndarray, releasing: np.ndarray, rel: np.ndarray, cover: np.ndarray,
