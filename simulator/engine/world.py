@@ -141,7 +141,7 @@ class Lanes:
         """Register ``specs`` (see :meth:`Recorder.block`) in every lane's recorder; returns one
         ``(days, lanes, len(specs))`` array whose ``[:, l, :]`` is lane ``l``'s block, so a mechanism writes a
         day of every lane with ``block[day] = values`` (``values`` of shape ``(lanes, len(specs))``)."""
-        arr = np.full((self.days, self.n, len(specs)), np.nan)
+        arr = np.empty((self.days, self.n, len(specs)))
         infos = [series_info(spec) for spec in specs]
         for i, ctx in enumerate(self.runs):
             ctx.recorder.block(specs, arr[:, i, :], infos)
