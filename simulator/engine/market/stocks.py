@@ -84,8 +84,13 @@ class HolderGroups:
         groups by need (today's use not covered plus the gap to target cover over ``restock``). Exports leave in
         proportion to the stock held. Returns consumption (I, R) and the demand share of groups that could not
         meet their demand."""
-        if kernels.ENABLED:
-            return self._consume_compiled(S, tot, cn_in, nc_in, nc_contract, outflow, demand, target, restock)
+        run = self._consume_compiled if kernels.ENABLED else self._consume_numpy
+        return run(S, tot, cn_in, nc_in, nc_contract, outflow, demand, target, restock)
+
+    def _consume_numpy(self, S: np.ndarray, tot: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
+                       nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
+                       restock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`consume` in numpy calls over all cells at once."""
         w = self.w
         base = np.minimum(nc_in, nc_contract)
         inflow = cn_in[..., None] * self.f_cn

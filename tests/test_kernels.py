@@ -1,0 +1,48 @@
+"""Compiled loops give the numbers of the numpy code they replace, bit for bit (see simulator.engine.kernels)."""
+import numpy as np
+import pytest
+
+from simulator.engine import kernels
+from simulator.engine.market.stocks import HolderGroups, sourcing_classes
+
+needs_numba = pytest.mark.skipif(not kernels.ENABLED, reason="numba not installed")
+
+
+@needs_numba
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 64, 128])
+def test_pairwise_sum_is_numpys_sum(n):
+    rng = np.random.default_rng(n)
+    rows = rng.standard_normal((200, n)) * 10.0 ** rng.integers(-8, 8, (200, n))
+    got = np.array([kernels.pairwise_sum(r, 0, n) for r in rows])
+    assert np.array_equal(got, rows.sum(axis=-1))
+    naive = np.array([sum(r.tolist()) for r in rows])          # a plain left-to-right sum differs somewhere
+    assert n < 8 or not np.array_equal(naive, got)
+
+
+def _holders(rng, lanes, I=5, R=4, K=8):
+    cover = np.sort(rng.uniform(5, 120, (I, R, K)), axis=2)
+    share = rng.uniform(0, 1, (I, R))
+    share[0, 0] = 0.0
+    w, c, cov = sourcing_classes(cover, share, rng.uniform(0, 1, I))
+    demand = rng.uniform(0, 10, (lanes, I, R))
+    demand[:, 1, 2] = 0.0                                       # a cell without users
+    S = w * cov * demand.mean(axis=0)[:, :, None] * rng.uniform(0, 1.5, (lanes, I, R, 2 * K))
+    S[:, 2, 1] = 0.0                                            # a cell run dry
+    flows = [rng.uniform(0, hi, (lanes, I, R)) * (rng.random((lanes, I, R)) > 0.2) for hi in (10, 10, 400)]
+    return HolderGroups(w, c), S, demand, flows
+
+
+@needs_numba
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_holder_day_matches_numpy(lanes):
+    rng = np.random.default_rng(lanes)
+    hg, S, demand, (cn_in, nc_in, outflow) = _holders(rng, lanes)
+    ncc = rng.uniform(0, 8, demand.shape[1:])
+    target = rng.uniform(10, 90, demand.shape)
+    restock = rng.uniform(10, 60, (demand.shape[1], 1))
+    S1, S2 = S.copy(), S.copy()
+    a = hg._consume_numpy(S1, S.sum(axis=-1), cn_in, nc_in, ncc, outflow, demand, target, restock)
+    b = hg._consume_compiled(S2, S.sum(axis=-1), cn_in, nc_in, ncc, outflow, demand, target, restock)
+    assert np.array_equal(S1, S2)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert (a[1] > 0).any() and (a[1] < 1).any()                # some groups short, not all
