@@ -5,7 +5,7 @@ import pytest
 from simulator.engine import kernels
 from simulator.engine.market.stocks import HolderGroups, sourcing_classes
 
-needs_numba = pytest.mark.skipif(not kernels.ENABLED, reason="numba not installed")
+needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba not installed")
 
 
 @needs_numba
@@ -13,7 +13,8 @@ needs_numba = pytest.mark.skipif(not kernels.ENABLED, reason="numba not installe
 def test_pairwise_sum_is_numpys_sum(n):
     rng = np.random.default_rng(n)
     rows = rng.standard_normal((200, n)) * 10.0 ** rng.integers(-8, 8, (200, n))
-    got = np.array([kernels.pairwise_sum(r, 0, n) for r in rows])
+    fn = kernels.compiled("pairwise_sum")
+    got = np.array([fn(r, 0, n) for r in rows])
     assert np.array_equal(got, rows.sum(axis=-1))
     naive = np.array([sum(r.tolist()) for r in rows])          # a plain left-to-right sum differs somewhere
     assert n < 8 or not np.array_equal(naive, got)

@@ -9,30 +9,58 @@ for: no fast-math, no fused multiply-add, ``numpy.minimum``/``maximum`` semantic
 axis in numpy's own pairwise order (:func:`pairwise_sum`). ``tests/test_kernels.py`` checks every kernel against
 its numpy twin on random and real inputs, so results do not depend on whether numba is installed.
 
-numba is optional: without it (or with ``SIMULATOR_NUMBA=0`` in the environment) the numpy code runs. Compiled
-code is cached on disk (``cache=True``), so only the first run after an install pays the compile (~2 s).
+numba is optional: without it (or with ``SIMULATOR_NUMBA=0`` in the environment) the numpy code runs. It is
+imported only for batches large enough to pay for it (:data:`MIN_LANE_DAYS`). Compiled code is cached on disk
+(``cache=True``), so only the first run after an install pays the compile (~2 s).
 """
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import numpy as np
 
-try:  # pragma: no cover - depends on the installation
-    if os.environ.get("SIMULATOR_NUMBA", "1") == "0":
-        raise ImportError("disabled by SIMULATOR_NUMBA=0")
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
+#: lane-days of a batch from which compiled loops pay for loading numba (~1 s per process: import and cached
+#: machine code) — measured in benchmarks/engine_bench.py; smaller batches run the numpy code
+MIN_LANE_DAYS = 20_000
 
-ENABLED = numba is not None
-
-
-def _jit(fn):
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(fn) if ENABLED else fn
+_numba = None
+_tried = False
+_compiled: dict[str, Callable] = {}
 
 
-@_jit
+def available() -> bool:
+    """Whether numba can be used (installed, and not disabled with ``SIMULATOR_NUMBA=0``); imports it once."""
+    global _numba, _tried
+    if not _tried:
+        _tried = True
+        if os.environ.get("SIMULATOR_NUMBA", "1") != "0":
+            try:
+                import numba
+                _numba = numba
+            except ImportError:  # pragma: no cover - depends on the installation
+                _numba = None
+    return _numba is not None
+
+
+def worth_compiling(lane_days: int) -> bool:
+    """Compiled loops for a batch of ``lane_days`` (lanes × days): only when large enough, and numba usable."""
+    return lane_days >= MIN_LANE_DAYS and available()
+
+
+def compiled(name: str) -> Callable:
+    """The compiled version of this module's function ``name`` (compiled, or loaded from the disk cache, once)."""
+    fn = _compiled.get(name)
+    if fn is None:
+        if not available():
+            raise RuntimeError("numba is not available")
+        jit = _numba.njit(cache=True, nogil=True, error_model="numpy")
+        for dep in _DEPENDS.get(name, ()):
+            globals()[dep] = compiled(dep)        # a compiled function calls compiled helpers
+        fn = _compiled[name] = jit(_PY[name])
+    return fn
+
+
 def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
     """``a[lo:lo+n].sum()`` in numpy's order for a contiguous row of at most 128 elements: a plain loop below 8,
     else eight running sums combined as a tree, then the remainder."""
@@ -62,7 +90,6 @@ def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
     return res
 
 
-@_jit
 def _fmin(a: float, b: float) -> float:
     """``numpy.minimum`` of two floats (NaN propagates)."""
     if a != a:
@@ -72,7 +99,6 @@ def _fmin(a: float, b: float) -> float:
     return a if a <= b else b
 
 
-@_jit
 def _fmax(a: float, b: float) -> float:
     """``numpy.maximum`` of two floats (NaN propagates)."""
     if a != a:
@@ -82,7 +108,6 @@ def _fmax(a: float, b: float) -> float:
     return a if a >= b else b
 
 
-@_jit
 def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f_cn, f_nc, cons, short):
     """One day of the holder groups of every cell (see ``market.stocks.HolderGroups.consume`` for the model):
     ``S`` (cells, G) stocks, updated in place; per cell ``tot``, ``cn_in``, ``nc_in``, ``outflow``, ``demand``,
@@ -128,3 +153,7 @@ def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f
             sw[g] = w[k, g] if (u < want[g] * (1.0 - 1e-9)) and want[g] > 0 else 0.0
         cons[c] = pairwise_sum(used, 0, G)
         short[c] = pairwise_sum(sw, 0, G)
+
+
+_PY = {"pairwise_sum": pairwise_sum, "_fmin": _fmin, "_fmax": _fmax, "holder_day": holder_day}
+_DEPENDS = {"holder_day": ("pairwise_sum", "_fmin", "_fmax")}

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .. import kernels
 from ..world import LaneMechanism, Lanes
 from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
 from .prices import price_step, reserve_purchases
@@ -87,7 +88,7 @@ class MineralMarkets(LaneMechanism):
         self.hw, self.hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
                                                    p["sourcing_concentration"])
         S0 = self.hw * cover * self.demand0[:, :, None]
-        self.holders = HolderGroups(self.hw, self.hc)
+        self.holders = HolderGroups(self.hw, self.hc, kernels.worth_compiling(n * lanes.days))
         self.S = _lanes(S0, n)
         self.Scn = _lanes(S0.sum(axis=2) * share0, n)
         self.G = _lanes(d.strategic0, n)

@@ -66,8 +66,10 @@ class HolderGroups:
     """The holder groups of every (item, region): demand weights ``w`` and China shares ``c`` (I, R, G), fixed
     for a run, with the shares of Chinese-origin and contracted arrivals that each group receives."""
 
-    def __init__(self, w: np.ndarray, c: np.ndarray):
+    def __init__(self, w: np.ndarray, c: np.ndarray, compiled: bool = False):
+        """``compiled``: step the day with the compiled loop of :mod:`simulator.engine.kernels` (same numbers)."""
         self.w, self.c = w, c
+        self._day = kernels.compiled("holder_day") if compiled else None
         self.f_cn = _fractions(w * c)              # Chinese-origin arrivals go by Chinese purchases w·c
         self.f_nc = _fractions(w * (1.0 - c))      # contracted other supply by w·(1 − c)
 
@@ -84,7 +86,7 @@ class HolderGroups:
         groups by need (today's use not covered plus the gap to target cover over ``restock``). Exports leave in
         proportion to the stock held. Returns consumption (I, R) and the demand share of groups that could not
         meet their demand."""
-        run = self._consume_compiled if kernels.ENABLED else self._consume_numpy
+        run = self._consume_compiled if self._day is not None else self._consume_numpy
         return run(S, tot, cn_in, nc_in, nc_contract, outflow, demand, target, restock)
 
     def _consume_numpy(self, S: np.ndarray, tot: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
@@ -122,11 +124,11 @@ class HolderGroups:
         cells = tot.shape
         flat = lambda a: np.ascontiguousarray(a, dtype=float).reshape(-1)  # noqa: E731
         cons, short = np.empty(cells), np.empty(cells)
-        Sv = S.reshape(-1, G)
-        kernels.holder_day(Sv, flat(tot), flat(cn_in), flat(nc_in), flat(nc_contract), flat(outflow),
-                           flat(np.broadcast_to(demand, cells)), flat(np.broadcast_to(target, cells)),
-                           flat(np.broadcast_to(restock, nc_contract.shape)), self.w.reshape(K, G),
-                           self.f_cn.reshape(K, G), self.f_nc.reshape(K, G), cons.reshape(-1), short.reshape(-1))
+        day = self._day or kernels.compiled("holder_day")
+        day(S.reshape(-1, G), flat(tot), flat(cn_in), flat(nc_in), flat(nc_contract), flat(outflow),
+            flat(np.broadcast_to(demand, cells)), flat(np.broadcast_to(target, cells)),
+            flat(np.broadcast_to(restock, nc_contract.shape)), self.w.reshape(K, G), self.f_cn.reshape(K, G),
+            self.f_nc.reshape(K, G), cons.reshape(-1), short.reshape(-1))
         return cons, short
 
 
