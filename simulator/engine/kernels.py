@@ -44,8 +44,10 @@ def available() -> bool:
 
 
 def worth_compiling(lane_days: int) -> bool:
-    """Compiled loops for a batch of ``lane_days`` (lanes × days): only when large enough, and numba usable."""
-    return lane_days >= MIN_LANE_DAYS and available()
+    """Compiled loops for a batch of ``lane_days`` (lanes × days): only when large enough (always with
+    ``SIMULATOR_NUMBA=always``), and numba usable."""
+    always = os.environ.get("SIMULATOR_NUMBA") == "always"
+    return (always or lane_days >= MIN_LANE_DAYS) and available()
 
 
 def compiled(name: str) -> Callable:
