@@ -140,8 +140,11 @@ class Lanes:
     def block(self, specs: list[tuple]) -> np.ndarray:
         """Register ``specs`` (see :meth:`Recorder.block`) in every lane's recorder; returns one
         ``(days, lanes, len(specs))`` array whose ``[:, l, :]`` is lane ``l``'s block, so a mechanism writes a
-        day of every lane with ``block[day] = values`` (``values`` of shape ``(lanes, len(specs))``)."""
-        arr = np.empty((self.days, self.n, len(specs)))
+        day of every lane with ``block[day] = values`` (``values`` of shape ``(lanes, len(specs))``). The
+        mechanism writes every column every day; the block starts at zero, not NaN, because a zeroed block of
+        hundreds of MB is ~20× faster to fill day by day than a NaN-filled or uninitialised one (measured: 0.15
+        s against 2.7–3.8 s for 40 lanes × 3 years of the market block; the kernel hands out zeroed pages)."""
+        arr = np.zeros((self.days, self.n, len(specs)))
         infos = [series_info(spec) for spec in specs]
         for i, ctx in enumerate(self.runs):
             ctx.recorder.block(specs, arr[:, i, :], infos)
