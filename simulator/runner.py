@@ -14,6 +14,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 from .engine.recorder import Recorder
 from .engine.streams import replication_seeds
 from .engine.world import LaneSpec, simulate_lanes
@@ -57,18 +59,22 @@ def played(scenario: Scenario) -> tuple[Scenario, int]:
                                        "horizon": scenario.horizon + lead}), lead
 
 
-def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[int]) -> list[Pair]:
-    """Replications ``replications`` of ``scenario`` with their baselines, stepped together as one batch.
+def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[int],
+              seeds: list[np.random.SeedSequence] | None = None) -> list[Pair]:
+    """Replications ``replications`` of ``scenario`` with their baselines, stepped together as one batch
+    (``seeds``, if given, are their seed sequences: a sweep's runs each have a seed of their own).
 
     Measures dated before ``start`` are played from their announcement (a *spin-up*, baseline alike), and
     the recorders are then trimmed to the reported period, so the report starts from a state that already
     reflects them instead of switching them all on at day 0."""
-    seeds = replication_seeds(scenario.seed, max(replications) + 1)
+    if seeds is None:
+        every = replication_seeds(scenario.seed, max(replications) + 1)
+        seeds = [every[i] for i in replications]
     play, lead = played(scenario)
     specs = []
-    for i in replications:
-        specs.append(LaneSpec(i, seeds[i], True))
-        specs.append(LaneSpec(i, seeds[i], False, len(specs) - 1))
+    for i, seq in zip(replications, seeds):
+        specs.append(LaneSpec(i, seq, True))
+        specs.append(LaneSpec(i, seq, False, len(specs) - 1))
     recs = simulate_lanes(play, world, specs)
     pairs = []
     for k, i in enumerate(replications):

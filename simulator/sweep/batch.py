@@ -172,14 +172,14 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
     """Submit ``todo`` to ``ex``, at most a few per slot at a time, and record completions."""
     bar = Progress(len(plan.specs), done=len(plan.specs) - len(todo), enabled=progress)
     last_status = time.monotonic()
-    from .worker import execute as run_one
-    queue = iter(todo)
-    inflight: dict[Any, RunSpec] = {}
+    from .worker import execute_batch
+    queue = iter(tasks(todo, slots))
+    inflight: dict[Any, list[RunSpec]] = {}
     limit = max(2, 2 * slots)
 
     def fill() -> None:
-        for s in queue:
-            inflight[ex.submit(run_one, s)] = s
+        for task in queue:
+            inflight[ex.submit(execute_batch, task)] = task
             if len(inflight) >= limit:
                 return
 
@@ -187,22 +187,36 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
     while inflight:
         done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
         for fut in done:
-            s = inflight.pop(fut)
+            task = inflight.pop(fut)
             try:
-                st = fut.result()["status"]
+                sts = [r["status"] for r in fut.result()]
             except Exception as exc:  # the worker itself died: record it, go on
-                store.write_run(out, {"run_id": s.run_id, "params": dict(s.params),
-                                      "replication": s.replication, "seed": s.seed,
-                                      "status": store.FAILED, "metrics": {}, "summary": [],
-                                      "error": f"{type(exc).__name__}: {exc}".replace("\n", " ")})
-                st = store.FAILED
-            status[s.run_id] = st
-            bar.update(failed=st == store.FAILED)
+                for s in task:
+                    store.write_run(out, {"run_id": s.run_id, "params": dict(s.params),
+                                          "replication": s.replication, "seed": s.seed,
+                                          "status": store.FAILED, "metrics": {}, "summary": [],
+                                          "error": f"{type(exc).__name__}: {exc}".replace("\n", " ")})
+                sts = [store.FAILED] * len(task)
+            for s, st in zip(task, sts):
+                status[s.run_id] = st
+                bar.update(failed=st == store.FAILED)
         fill()
         if time.monotonic() - last_status > 2.0:
             _status(out, plan, status)
             last_status = time.monotonic()
     bar.close()
+
+
+#: most runs one executor task carries: enough to pay a Dask task's overhead (~10–50 ms) a few times over,
+#: few enough that a slow task does not hold the end of a sweep
+MAX_TASK_RUNS = 8
+
+
+def tasks(todo: list[RunSpec], slots: int) -> list[list[RunSpec]]:
+    """``todo`` cut into tasks of consecutive runs (a point's replications stay together where they fit): at
+    most :data:`MAX_TASK_RUNS` a task and at least four tasks per slot while there are runs enough."""
+    size = max(1, min(MAX_TASK_RUNS, len(todo) // max(1, 4 * slots)))
+    return [todo[i:i + size] for i in range(0, len(todo), size)]
 
 
 def _status(out: Path, plan: Plan, status: dict[str, str]) -> None:

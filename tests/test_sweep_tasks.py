@@ -1,0 +1,43 @@
+"""A sweep task carrying several runs gives each run the record it has alone (its replications as lanes)."""
+import json
+from pathlib import Path
+
+from simulator.sweep import batch, worker
+from simulator.sweep.runspec import RunSpec, replication_seed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _specs(out: Path, sets: tuple[str, ...]) -> list[RunSpec]:
+    f = str(ROOT / "scenarios" / "china_minerals_ban_japan.yaml")
+    return [RunSpec(f"run{r}", 0, r, replication_seed(11, r), (), sets, f, str(out)) for r in range(3)]
+
+
+def _records(out: Path) -> dict[str, dict]:
+    recs = {}
+    for p in sorted((out / "runs").glob("*.json")):
+        rec = json.loads(p.read_text())
+        rec.pop("runtime_s")
+        rec.pop("sha256", None)                 # the checksum covers the runtime too
+        recs[p.name] = rec
+    return recs
+
+
+def test_a_task_of_one_points_runs_equals_the_runs_one_by_one(tmp_path: Path):
+    sets = ("horizon=120d",)
+    (tmp_path / "a" / "runs").mkdir(parents=True)
+    (tmp_path / "b" / "runs").mkdir(parents=True)
+    one = [worker.execute(s) for s in _specs(tmp_path / "a", sets)]
+    together = worker.execute_batch(_specs(tmp_path / "b", sets))
+    assert one == together and all(r["status"] == "succeeded" for r in one)
+    a, b = _records(tmp_path / "a"), _records(tmp_path / "b")
+    assert a == b and len(a) == 3
+    assert len({json.dumps(r["metrics"], sort_keys=True) for r in a.values()}) == 3    # seeds differ
+
+
+def test_tasks_cut_runs_into_consecutive_groups():
+    todo = list(range(100))
+    got = batch.tasks(todo, 2)
+    assert [x for t in got for x in t] == todo
+    assert max(len(t) for t in got) == batch.MAX_TASK_RUNS
+    assert [len(t) for t in batch.tasks(list(range(6)), 2)] == [1] * 6
