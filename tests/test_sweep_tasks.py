@@ -32,7 +32,7 @@ def test_a_task_of_one_points_runs_equals_the_runs_one_by_one(tmp_path: Path):
     assert one == together and all(r["status"] == "succeeded" for r in one)
     a, b = _records(tmp_path / "a"), _records(tmp_path / "b")
     assert a == b and len(a) == 3
-    assert len({json.dumps(r["metrics"], sort_keys=True) for r in a.values()}) == 3    # seeds differ
+    assert len({json.dumps(r["summary"], sort_keys=True) for r in a.values()}) == 3    # seeds differ
 
 
 def test_tasks_cut_runs_into_consecutive_groups():
