@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _specs(out: Path, sets: tuple[str, ...]) -> list[RunSpec]:
-    f = str(ROOT / "scenarios" / "china_minerals_ban_japan.yaml")
+    f = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
     return [RunSpec(f"run{r}", 0, r, replication_seed(11, r), (), sets, f, str(out)) for r in range(3)]
 
 
@@ -24,7 +24,7 @@ def _records(out: Path) -> dict[str, dict]:
 
 
 def test_a_task_of_one_points_runs_equals_the_runs_one_by_one(tmp_path: Path):
-    sets = ("horizon=120d",)
+    sets = ("horizon=200d",)
     (tmp_path / "a" / "runs").mkdir(parents=True)
     (tmp_path / "b" / "runs").mkdir(parents=True)
     one = [worker.execute(s) for s in _specs(tmp_path / "a", sets)]
