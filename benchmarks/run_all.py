@@ -24,6 +24,7 @@ SCRIPTS = [
     ("validation on observed episodes", "validate_episodes.py", ["--replications", "1"], ["--replications", "5"]),
     ("stage balance of the world data", "check_stage_balance.py", ["--quiet"], ["--quiet"]),
     ("sweeps", "sweep_bench.py", ["--quick"], []),
+    ("speed targets (issue 16)", "speed_targets.py", ["--quick"], []),
 ]
 
 

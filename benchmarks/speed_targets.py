@@ -1,0 +1,135 @@
+"""The speed targets of issue 16, each as a ratio to a reference measured in the same run. Never asserts.
+
+Reference: the time of 1,000,000 bare SimPy timeouts (one process yielding ``env.timeout(1)``), measured here.
+
+- engine: µs per lane-day (one run, scenario or baseline, one day) of the headline scenario with the whole model,
+  for batches of 2 lanes (one replication) up to 40 (its 20 replications); per model part at the largest batch
+  (target ≤ 60 µs per run-day);
+- headline: ``simulate scenarios/japan_servicing_ban.yaml`` end to end, CSVs and plots (target ≤ 2.5 × reference,
+  ≤ 3 s on the idle 2-core machine);
+- sweep: one-year runs of the headline per second with local processes and with Dask (2 workers), and the time
+  10,000 such runs would take (target ≤ 10 min, Dask within 20% of local).
+
+Usage: python benchmarks/speed_targets.py [--quick] [--no-sweep]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+
+from _common import ROOT, machine, table
+
+import simpy
+
+from simulator.engine import world as W
+from simulator.engine.streams import replication_seeds
+from simulator.scenario.load import load_scenario
+
+SCENARIO = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
+
+
+def bare_simpy(n: int = 1_000_000) -> float:
+    """Seconds for one SimPy process yielding ``n`` timeouts."""
+    env = simpy.Environment()
+
+    def proc():
+        for _ in range(n):
+            yield env.timeout(1)
+    env.process(proc())
+    t0 = time.perf_counter()
+    env.run()
+    return time.perf_counter() - t0
+
+
+def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int]:
+    """(CPU seconds of the batch's run, CPU seconds per model part, lane-days) for ``reps`` replications."""
+    sets = [f"replications={reps}"] + ([f"horizon={horizon}"] if horizon else [])
+    loaded = load_scenario(SCENARIO, sets)
+    sc = loaded.scenario
+    seeds = replication_seeds(sc.seed, reps)
+    specs = []
+    for i in range(reps):
+        specs.append(W.LaneSpec(i, seeds[i], True))
+        specs.append(W.LaneSpec(i, seeds[i], False, len(specs) - 1))
+    lanes, mechs = W.build_lanes(sc, loaded.world.values, specs)
+    parts: dict[str, float] = defaultdict(float)
+    for m in mechs:
+        name = type(m.parts[0]).__name__ + " (per lane)" if isinstance(m, W.PerLane) else type(m).__name__
+        step = m.step
+
+        def timed(day, step=step, name=name):
+            t = time.process_time()
+            step(day)
+            parts[name] += time.process_time() - t
+        m.step = timed
+    t0 = time.process_time()
+    W.run_lanes(lanes, mechs)
+    return time.process_time() - t0, dict(parts), 2 * reps * sc.days
+
+
+def headline(out: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "simulator", SCENARIO, "--out", out, "--quiet", "--force"], check=True,
+                   cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+def sweep(runs: int, executor: str, out: str) -> float:
+    """Seconds for ``runs`` one-year runs of the headline (one replication each, a grid on compliance)."""
+    levels = ",".join(f"{0.5 + 0.5 * i / max(1, runs - 1):.4f}" for i in range(runs))
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "simulator", "sweep", SCENARIO, "--out", out, "--quiet",
+                    "--set", "horizon=1y", "--grid", f"controls.jp_servicing_ban.compliance={levels}",
+                    "--replications", "1", "--jobs", "2", "--executor", executor], check=True, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="shorter horizons and fewer runs (CI report)")
+    ap.add_argument("--no-sweep", action="store_true")
+    args = ap.parse_args()
+    ref = min(bare_simpy() for _ in range(1 if args.quick else 3))
+    rows = [("reference: 1,000,000 bare SimPy timeouts", f"{ref:.3f} s", "1.00", "")]
+    horizon = "1y" if args.quick else None
+    engine(1, "30d")                                        # imports, caches, compiled code loaded
+    for reps in (1, 4, 20):
+        cpu, parts, lane_days = engine(reps, horizon)
+        per = cpu / lane_days * 1e6
+        rows.append((f"engine, {2 * reps} lanes ({reps} replication{'s' if reps > 1 else ''})",
+                     f"{per:.0f} µs/lane-day", f"{cpu / ref:.2f}", "≤ 60 µs per run-day"))
+    for name, sec in sorted(parts.items(), key=lambda kv: -kv[1]):
+        rows.append((f"  of which {name}", f"{sec / lane_days * 1e6:.0f} µs/lane-day", "", ""))
+    with tempfile.TemporaryDirectory() as d:
+        t = headline(f"{d}/h")
+        rows.append(("headline `simulate` end to end (20 replications, 3 y, CSVs, plots)", f"{t:.2f} s",
+                     f"{t / ref:.2f}", "≤ 2.5 (≤ 3 s)"))
+        if not args.no_sweep:
+            n = 8 if args.quick else 40
+            local = sweep(n, "local", f"{d}/s1")
+            rows.append((f"sweep, {n} one-year runs, local, 2 jobs", f"{n / local:.2f} runs/s",
+                         f"{local / ref:.2f}", f"10,000 runs: {10_000 / (n / local) / 60:.0f} min (≤ 10)"))
+            if shutil.which("dask") or _has_dask():
+                dask = sweep(n, "dask", f"{d}/s2")
+                rows.append((f"sweep, {n} one-year runs, dask, 2 workers", f"{n / dask:.2f} runs/s",
+                             f"{dask / ref:.2f}", f"{dask / local - 1:+.0%} vs local (≤ +20%)"))
+    print(f"machine: {machine()}, load {os.getloadavg()[0]:.2f}")
+    print(table(rows, ("benchmark", "value", "× reference", "target")))
+
+
+def _has_dask() -> bool:
+    try:
+        import distributed  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
