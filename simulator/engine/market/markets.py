@@ -210,23 +210,22 @@ class MineralMarkets(LaneMechanism):
             for e, ename in enumerate(d.e_names):
                 specs.append((ename, metric, f"{d.unit[d.e_m[e]]}/day", (), False))
         self.block = self.lanes.block(specs)
-        self.row = np.zeros((self.n, len(specs)))
         self.n_cells = len(self.cells)
 
     def _write(self, day: int, vals: dict[str, np.ndarray], flow: np.ndarray, leak: np.ndarray) -> None:
+        """Today's row of every lane, written straight into the recorder's block."""
         I, n, k = self.I, self.n, self.n_cells
-        row = self.row
+        row = self.block[day]
         row[:, :I] = self.P[:, 0]
         row[:, I:2 * I] = self.P[:, 1]
         row[:, 2 * I:3 * I] = vals["china_exports"]
         row[:, 3 * I:4 * I] = vals["newcap"]
         o = 4 * I
-        for metric, _ in self.CELL_METRICS:
-            row[:, o:o + k] = vals[metric].reshape(n, -1)[:, self.cells]
-            o += k
+        cells = np.stack([vals[metric] for metric, _ in self.CELL_METRICS], axis=1).reshape(n, -1, self.I * self.R)
+        row[:, o:o + k * len(self.CELL_METRICS)].reshape(n, -1, k)[...] = cells[:, :, self.cells]
+        o += k * len(self.CELL_METRICS)
         row[:, o:o + self.E] = flow
         row[:, o + self.E:o + 2 * self.E] = leak
-        self.block[day] = row
 
     # ----- policy ----------------------------------------------------------------------------------------
     def _refresh_policy(self) -> None:
