@@ -19,112 +19,308 @@ changes). Inputs raise unit cost by ``cost_share × (ex-China price ÷ day-0 pri
 Chinese fabs' good-wafer output reaches customers through the ``mature_chips`` market item (its Chinese production
 follows the fab model); ``china_chip_supply`` also values Chinese good wafers at a value per wafer (USD).
 Units: output in the sector's unit per day, values in USD/day, cost change in percent, shares 0..1.
+
+Every lane of a batch is stepped at once: a day's inputs of every lane are gathered into arrays shaped
+``(input slot, sector, lane)`` and the sector formulas are evaluated on whole arrays, in the same floating-point
+order as a run alone, so each lane's numbers do not depend on its batch. :class:`LaneReader` gathers one day of
+many series of many lanes in a few numpy calls when they live in shared lane arrays.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from .world import Mechanism, RunContext
+import numpy as np
+
+from .world import LaneMechanism, Lanes
 
 OUTPUT_SUMMARY = ("lost", "max_drop_pct", "time_to_impact", "recovery")
 
 
-class Industries(Mechanism):
-    """All downstream sectors of the world, stepped together after fabs and markets."""
+def _owner(a: np.ndarray) -> np.ndarray:
+    """The array that owns the memory of view ``a`` (``a`` itself when it owns its memory)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+class LaneReader:
+    """Reads day ``d`` of many day-indexed series (``arrays[i][d]``, float64) into one vector.
+
+    Series that are views of one shared C-contiguous array (the ``(days, lanes[, cols])`` arrays of
+    :meth:`Lanes.series` / :meth:`Lanes.block`) are read with one ``take`` per shared array; any other series
+    is read item by item. A None entry reads as 0.0."""
+
+    def __init__(self, arrays: Sequence[np.ndarray | None]):
+        self.n = len(arrays)
+        groups: dict[int, tuple[np.ndarray, list[int], list[int], list[int]]] = {}
+        singles: list[tuple[int, np.ndarray]] = []
+        for i, a in enumerate(arrays):
+            if a is None:
+                continue
+            root = _owner(a)
+            off = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+            size = root.itemsize
+            if (a.ndim != 1 or a.dtype != np.float64 or root.dtype != np.float64 or root is a
+                    or not root.flags.c_contiguous or off % size or a.strides[0] % size):
+                singles.append((i, a))
+                continue
+            g = groups.setdefault(id(root), (root, [], [], []))
+            g[1].append(i)
+            g[2].append(off // size)
+            g[3].append(a.strides[0] // size)
+        self.groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | int]] = []
+        for root, pos, off, st in groups.values():
+            if len(pos) < 4:                                    # a few reads: item by item is as cheap
+                singles += [(i, arrays[i]) for i in pos]
+                continue
+            stride: np.ndarray | int = st[0] if len(set(st)) == 1 else np.array(st, dtype=np.intp)
+            self.groups.append((root.reshape(-1), np.array(pos, dtype=np.intp), np.array(off, dtype=np.intp),
+                                stride))
+        self.single_pos = np.array([i for i, _ in singles], dtype=np.intp)
+        self.single_arrays = [a for _, a in singles]
+        self.whole = (len(self.groups) == 1 and not singles
+                      and np.array_equal(self.groups[0][1], np.arange(self.n)))
+
+    def read(self, day: int) -> np.ndarray:
+        """Day ``day`` of every series, in the order given (a new array of ``n`` floats)."""
+        if self.whole:
+            flat, _, off, stride = self.groups[0]
+            return flat.take(off + day * stride)
+        out = np.zeros(self.n)
+        for flat, pos, off, stride in self.groups:
+            out[pos] = flat.take(off + day * stride)
+        if self.single_arrays:
+            out[self.single_pos] = [a.item(day) for a in self.single_arrays]
+        return out
+
+
+class Industries(LaneMechanism):
+    """All downstream sectors of the world, every lane stepped at once after fabs and markets.
+
+    Arrays indexed ``[j, s, l]`` hold input slot ``j`` (the sector's ``j``-th input in world order) of sector
+    ``s`` in lane ``l``; empty slots are masked out."""
 
     section = "industries"
 
-    def __init__(self, ctx: RunContext):
-        super().__init__(ctx)
-        rec = ctx.recorder
-        cfg = ctx.world["industries"]
+    def __init__(self, lanes: Lanes):
+        super().__init__(lanes)
+        cfg = lanes.world["industries"]
+        self.n = lanes.n
+        self.keys: list[str] = []                  # upstream series read each day, lane by lane
+        self.specs: list[tuple] = []               # this part's series, in registration order
         self.sectors: list[dict[str, Any]] = []
         for name, s in cfg.get("sectors", {}).items():
-            ent = f"industries.{name}"
-            unit = s["unit"]
-            planned = s["capacity_per_year"] / 365.25 * s["utilisation"]
-            inputs = []
-            for m, inp in s.get("inputs", {}).items():
-                key = f"{m}.{s['region']}"
-                have = rec.has(f"{key}.consumption") and rec.has(f"{key}.demand")
-                dep = float(inp["dependent_share"])
-                inputs.append({
-                    "item": m, "d": dep, "cost": float(inp["cost_share"]),
-                    "cons": rec.get(f"{key}.consumption") if have else None,
-                    "dem": rec.get(f"{key}.demand") if have else None,
-                    "short": rec.get(f"{key}.users_short_share") if rec.has(f"{key}.users_short_share") else None,
-                    "price": rec.get(f"{m}.price_ex_china") if rec.has(f"{m}.price_ex_china") else None,
-                    "limit": rec.series(ent, f"limit_{m}", "share of planned") if dep > 0 else None,
-                })
-            value = float(s["unit_value_usd"])
-            self.sectors.append({
-                "name": name, "entity": ent, "planned": planned, "value": value, "inputs": inputs,
-                "binding": None, "price0": {}, "stopped": False,
-                "output": rec.series(ent, "output", f"{unit}/day", OUTPUT_SUMMARY, headline=True),
-                "output_value": rec.series(ent, "output_value", "USD/day", ("lost",)),
-                "planned_s": rec.series(ent, "planned_output", f"{unit}/day"),
-                "planned_value": rec.series(ent, "planned_value", "USD/day"),
-                "firms": rec.series(ent, "firms_stopped_share", "share of output", ("first_stop", "peak")),
-                "cost": rec.series(ent, "unit_cost_change_pct", "%", ("peak",)),
+            self.sectors.append(self._sector(name, s))
+        self._slots()
+        self.chips = self._chips(cfg.get("chip_supply"))
+        self.block = lanes.block(self.specs)        # (days, lanes, series)
+        self.reader = LaneReader([rec.get(k) if k else None for k in self.keys
+                                  for rec in (ctx.recorder for ctx in lanes.runs)])
+        S, L = len(self.sectors), self.n
+        self.p0: np.ndarray | None = None           # day-0 ex-China price per input slot (j, s, l)
+        self.stopped = np.zeros((S, L), dtype=bool)  # lines standing yesterday
+        self.binding = np.full((S, L), -1)           # yesterday's binding input slot (-1: none)
+
+    # ----- set-up -------------------------------------------------------------------------------------------------
+    def _key(self, key: str | None) -> int:
+        """Row of an upstream series in a day's reading (row 0 reads 0.0: a missing series)."""
+        if not self.keys:
+            self.keys.append("")
+        if key is None:
+            return 0
+        if key not in self.keys:
+            self.keys.append(key)
+        return self.keys.index(key)
+
+    def _col(self, entity: str, metric: str, unit: str, summary: tuple[str, ...] = (),
+             headline: bool = False) -> int:
+        """Register a series of this part (column of the block)."""
+        self.specs.append((entity, metric, unit, summary, headline))
+        return len(self.specs) - 1
+
+    def _sector(self, name: str, s: Mapping[str, Any]) -> dict[str, Any]:
+        """One sector's constants, its inputs' upstream rows and its series columns."""
+        rec = self.lanes.runs[0].recorder                # every lane records the same series
+        ent = f"industries.{name}"
+        unit = s["unit"]
+        planned = s["capacity_per_year"] / 365.25 * s["utilisation"]
+        inputs = []
+        for m, inp in s.get("inputs", {}).items():
+            key = f"{m}.{s['region']}"
+            have = rec.has(f"{key}.consumption") and rec.has(f"{key}.demand")
+            short, price = f"{key}.users_short_share", f"{m}.price_ex_china"
+            dep = float(inp["dependent_share"])
+            inputs.append({
+                "item": m, "d": dep, "cost": float(inp["cost_share"]),
+                "cons": self._key(f"{key}.consumption") if have else None,
+                "dem": self._key(f"{key}.demand") if have else None,
+                "short": self._key(short) if rec.has(short) else None,
+                "price": self._key(price) if rec.has(price) else None,
+                "limit": self._col(ent, f"limit_{m}", "share of planned") if dep > 0 else None,
             })
-        self.chips = None
-        chip = cfg.get("chip_supply")
-        if chip:
-            def wafers(fc: str) -> str:   # good wafers where the fab part records them (line yield)
-                good = f"fabs.{fc}.good_wafer_output"
-                return good if rec.has(good) else f"fabs.{fc}.wafer_output"
-            parts = [(rec.get(wafers(fc)), float(v)) for fc, v in chip["wafer_value_usd"].items()
-                     if rec.has(wafers(fc))]
-            if parts:
-                self.chips = {"parts": parts,
-                              "value": rec.series("industries.china_chip_supply", "output_value", "USD/day",
-                                                  OUTPUT_SUMMARY, headline=True),
-                              "wafers": rec.series("industries.china_chip_supply", "wafer_output",
-                                                   "wafers/day", ("lost",))}
+        value = float(s["unit_value_usd"])
+        return {"name": name, "entity": ent, "planned": planned, "value": value, "inputs": inputs,
+                "planned_value": planned * value,
+                "output": self._col(ent, "output", f"{unit}/day", OUTPUT_SUMMARY, True),
+                "output_value": self._col(ent, "output_value", "USD/day", ("lost",)),
+                "planned_s": self._col(ent, "planned_output", f"{unit}/day"),
+                "planned_value_s": self._col(ent, "planned_value", "USD/day"),
+                "firms": self._col(ent, "firms_stopped_share", "share of output", ("first_stop", "peak")),
+                "cost_s": self._col(ent, "unit_cost_change_pct", "%", ("peak",))}
+
+    def _slots(self) -> None:
+        """Input-slot tables ``[j, s]``: upstream rows, masks and coefficients (``[j, s, 1]``, lane axis last)."""
+        S = len(self.sectors)
+        J = max([len(s["inputs"]) for s in self.sectors], default=0)
+        row = {k: np.zeros((J, S), dtype=np.intp) for k in ("cons", "dem", "short", "price")}
+        has = {k: np.zeros((J, S), dtype=bool) for k in ("dem", "short", "price", "limit")}
+        d, cost = np.zeros((J, S)), np.zeros((J, S))
+        self.limit_slots: list[tuple[int, int, int]] = []    # (j, s, column)
+        for si, s in enumerate(self.sectors):
+            for j, inp in enumerate(s["inputs"]):
+                d[j, si], cost[j, si] = inp["d"], inp["cost"]
+                for k in row:
+                    if inp[k] is not None:
+                        row[k][j, si] = inp[k]
+                has["dem"][j, si] = inp["dem"] is not None
+                has["short"][j, si] = inp["short"] is not None and inp["limit"] is not None
+                has["price"][j, si] = inp["price"] is not None
+                has["limit"][j, si] = inp["limit"] is not None
+                if inp["limit"] is not None:
+                    self.limit_slots.append((j, si, inp["limit"]))
+        self.J = J
+        self.rows = row
+        self.has = {k: v[:, :, None] for k, v in has.items()}
+        self.d, self.cost_share = d[:, :, None], cost[:, :, None]
+        self.planned = np.array([s["planned"] for s in self.sectors])[:, None]
+        self.value = np.array([s["value"] for s in self.sectors])[:, None]
+        lim = self.limit_slots
+        self.lim_j = np.array([j for j, _, _ in lim], dtype=np.intp)
+        self.lim_s = np.array([s for _, s, _ in lim], dtype=np.intp)
+        self.cols = {k: np.array([s[k] for s in self.sectors], dtype=np.intp)
+                     for k in ("output", "output_value", "planned_s", "planned_value_s", "firms", "cost_s")}
+        self.lim_cols = np.array([c for _, _, c in lim], dtype=np.intp)
+        self.planned_row = np.array([s["planned"] for s in self.sectors])
+        self.planned_value_row = np.array([s["planned_value"] for s in self.sectors])
+
+    def _chips(self, chip: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Chinese good wafers valued per wafer: upstream rows, values and the two series columns."""
+        if not chip:
+            return None
+        rec = self.lanes.runs[0].recorder
+
+        def wafers(fc: str) -> str:   # good wafers where the fab part records them (line yield)
+            good = f"fabs.{fc}.good_wafer_output"
+            return good if rec.has(good) else f"fabs.{fc}.wafer_output"
+        parts = [(self._key(wafers(fc)), float(v)) for fc, v in chip["wafer_value_usd"].items()
+                 if rec.has(wafers(fc))]
+        if not parts:
+            return None
+        return {"parts": parts,
+                "value": self._col("industries.china_chip_supply", "output_value", "USD/day", OUTPUT_SUMMARY,
+                                   True),
+                "wafers": self._col("industries.china_chip_supply", "wafer_output", "wafers/day", ("lost",))}
 
     @classmethod
     def vocabulary(cls, world: Mapping[str, Any]) -> dict[str, set[str]]:
         return {"sector": set(world["industries"].get("sectors", {}))}
 
+    # ----- the day --------------------------------------------------------------------------------------------------
+    def _read(self, day: int) -> np.ndarray:
+        """Day ``day`` of every upstream series, ``[row, lane]``."""
+        return self.reader.read(day).reshape(len(self.keys), self.n)
+
+    def _cost(self, vals: np.ndarray) -> np.ndarray:
+        """Unit cost change (share, not %) ``[s, l]``: Σ over inputs with a price of ``cost_share × (price ÷
+        day-0 price − 1)``, added input by input in world order."""
+        price = vals[self.rows["price"]]
+        ok = self.has["price"] & (self.p0 > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            term = np.where(ok, self.cost_share * (price / self.p0 - 1.0), 0.0)
+        cost = np.zeros(term.shape[1:])
+        for j in range(self.J):
+            cost = cost + term[j]
+        return cost
+
+    def _allowances(self, vals: np.ndarray) -> np.ndarray:
+        """Share of planned output each input allows, ``(1 − d) + d × served`` ``[j, s, l]`` (served = 1 where
+        the region's demand is not positive or not recorded)."""
+        cons, dem = vals[self.rows["cons"]], vals[self.rows["dem"]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = cons / dem
+        served = np.where(self.has["dem"] & (dem > 0), np.where(x < 1.0, x, 1.0), 1.0)
+        return (1.0 - self.d) + self.d * served
+
+    def _stopped(self, vals: np.ndarray) -> np.ndarray:
+        """``firms_stopped_share`` ``[s, l]``: the largest ``d × users_short_share`` over critical inputs."""
+        v = np.where(self.has["short"], self.d * vals[self.rows["short"]], 0.0)
+        stopped = np.zeros(v.shape[1:])
+        for j in range(self.J):
+            stopped = np.where(v[j] > stopped, v[j], stopped)
+        return stopped
+
+    def _binding(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Allowed share of planned output and binding input slot (-1: none) ``[s, l]``: scanning inputs in
+        order, an input binds when it allows more than 1e-12 less than the one binding so far."""
+        a = np.where(self.has["limit"], a, np.inf)
+        allow = np.ones(a.shape[1:])
+        binding = np.full(a.shape[1:], -1)
+        for j in range(self.J):
+            lower = a[j] < allow - 1e-12
+            allow = np.where(lower, a[j], allow)
+            binding = np.where(lower, j, binding)
+        return allow, binding
+
     def step(self, day: int) -> None:
-        event = self.ctx.recorder.event
-        for s in self.sectors:
-            allow, binding, cost, stopped = 1.0, None, 0.0, 0.0
-            for inp in s["inputs"]:
-                if inp["price"] is not None:
-                    p0 = s["price0"].setdefault(inp["item"], inp["price"][0])
-                    if p0 > 0:
-                        cost += inp["cost"] * (inp["price"][day] / p0 - 1.0)
-                if inp["limit"] is None:
-                    continue
-                served = 1.0
-                if inp["dem"] is not None:
-                    dem = inp["dem"][day]
-                    served = min(1.0, inp["cons"][day] / dem) if dem > 0 else 1.0
-                if inp["short"] is not None:
-                    stopped = max(stopped, inp["d"] * float(inp["short"][day]))
-                a = (1.0 - inp["d"]) + inp["d"] * served
-                inp["limit"][day] = a
-                if a < allow - 1e-12:
-                    allow, binding = a, inp["item"]
-            out = s["planned"] * allow
-            s["output"][day] = out
-            s["planned_s"][day] = s["planned"]
-            s["output_value"][day] = out * s["value"]
-            s["planned_value"][day] = s["planned"] * s["value"]
-            s["firms"][day] = stopped
-            s["cost"][day] = cost * 100.0
-            if (stopped > 0) != s["stopped"]:
-                s["stopped"] = stopped > 0
-                event(day, s["entity"], "line_stop" if stopped > 0 else "lines_restarted",
-                      f"{stopped:.0%} of output stands: its firms ran out of {binding or 'an input'}"
-                      if stopped > 0 else "every firm has its inputs again")
-            if binding != s["binding"]:
-                event(day, s["entity"], "binding_input",
-                      f"{binding} allows {allow:.1%} of planned output" if binding
-                      else "no input binds: full planned output")
-                s["binding"] = binding
+        vals = self._read(day)
+        if self.p0 is None:
+            self.p0 = self._read(0)[self.rows["price"]]
+        a = self._allowances(vals)
+        allow, binding = self._binding(a)
+        stopped = self._stopped(vals)
+        cost = self._cost(vals)
+        out = self.planned * allow
+        rows = np.empty((len(self.specs), self.n))
+        rows[self.lim_cols] = a[self.lim_j, self.lim_s]
+        c = self.cols
+        rows[c["output"]] = out
+        rows[c["output_value"]] = out * self.value
+        rows[c["planned_s"]] = self.planned_row[:, None]
+        rows[c["planned_value_s"]] = self.planned_value_row[:, None]
+        rows[c["firms"]] = stopped
+        rows[c["cost_s"]] = cost * 100.0
         if self.chips is not None:
-            wafers = sum(arr[day] for arr, _ in self.chips["parts"])
-            self.chips["wafers"][day] = wafers
-            self.chips["value"][day] = sum(arr[day] * v for arr, v in self.chips["parts"])
+            self._chip_supply(vals, rows)
+        self.block[day] = rows.T
+        self._events(day, stopped, allow, binding)
+
+    def _chip_supply(self, vals: np.ndarray, rows: np.ndarray) -> None:
+        """Chinese good wafers (wafers/day) and their value (USD/day), summed fab class by fab class."""
+        wafers, value = np.zeros(self.n), np.zeros(self.n)
+        for r, v in self.chips["parts"]:
+            wafers = wafers + vals[r]
+        for r, v in self.chips["parts"]:
+            value = value + vals[r] * v
+        rows[self.chips["wafers"]] = wafers
+        rows[self.chips["value"]] = value
+
+    def _events(self, day: int, stopped: np.ndarray, allow: np.ndarray, binding: np.ndarray) -> None:
+        """Line stops and restarts, and changes of binding input, lane by lane in sector order."""
+        now = stopped > 0
+        ch_stop, ch_bind = now != self.stopped, binding != self.binding
+        if not (ch_stop.any() or ch_bind.any()):
+            return
+        for si, s in enumerate(self.sectors):
+            for lane in np.flatnonzero(ch_stop[si] | ch_bind[si]):
+                j = int(binding[si, lane])
+                item = s["inputs"][j]["item"] if j >= 0 else None
+                if ch_stop[si, lane]:
+                    share = float(stopped[si, lane])
+                    self.lanes.event(lane, day, s["entity"], "line_stop" if share > 0 else "lines_restarted",
+                                     f"{share:.0%} of output stands: its firms ran out of {item or 'an input'}"
+                                     if share > 0 else "every firm has its inputs again")
+                if ch_bind[si, lane]:
+                    self.lanes.event(lane, day, s["entity"], "binding_input",
+                                     f"{item} allows {float(allow[si, lane]):.1%} of planned output" if item
+                                     else "no input binds: full planned output")
+        self.stopped, self.binding = now, binding
