@@ -249,13 +249,19 @@ class ARIO:
         self.days = (np.repeat(d[:, None], n, axis=1) if d.ndim == 1
                      else d[:, np.arange(n) % ns])          # (products, cells) target days of use
         self.finite = np.isfinite(self.days) & (self.ZS > 0)
-        # constant factors of the step, computed once in the order the step would
+        # constant factors of the step, each computed once exactly as the step would; "_z" factors are 0
+        # where an inventory never binds, so the products they make are 0 there and masks fall out
         self._x0_pos = self.x0 > 0
         self._x0_safe = np.where(self._x0_pos, self.x0, 1.0)
-        self._psi_days = p.psi * np.where(self.finite, self.days, 1.0)
-        self._goal_days = np.where(self.finite, self.days, 0.0)
+        self._psi_days_z = np.where(self.finite, p.psi * np.where(self.finite, self.days, 1.0), 0.0)
+        self._goal_days_z = np.where(self.finite, self.days, 0.0)
+        self._finite_z = self.finite.astype(float)
         self._zs_pos = self.ZS > 0
         self._zs_safe = np.where(self._zs_pos, self.ZS, 1.0)
+        self._Z4 = self.Z.reshape(len(t.regions), ns, n)      # (regions, products, buying cells)
+        # with ψ × target days ≥ 1 everywhere, cons ≥ need, so the physical limit inv ÷ need is never below
+        # inv ÷ cons when the stock is positive, and both clamp the factor to 0 when it is not: skip it
+        self._lim_covers_phys = bool(np.all(self._psi_days_z[self.finite] >= 1.0))
         self.state = self.start(1)
 
     def start(self, runs: int) -> ARIOState:
@@ -293,19 +299,25 @@ class ARIO:
 
     def step_runs(self, st: ARIOState, capacity: np.ndarray) -> np.ndarray:
         """Advance the runs of ``st`` one day with capacities ``capacity`` (runs × cells, shares of the table's
-        output in [0, 1]); updates ``st`` and returns the day's actual production (runs × cells, USD/day)."""
+        output in [0, 1]); updates ``st`` (its arrays in place) and returns the day's actual production (runs ×
+        cells, USD/day). Every number is computed as in a one-run step, in the same floating-point order."""
         p = self.params
+        k, n = capacity.shape
         orders = st.orders
         demand = orders.sum(axis=-1) + self.y
         x_cap = st.alpha * capacity * self.x0
         x_opt = np.minimum(demand, x_cap)
         ratio0 = np.where(self._x0_pos, x_opt / self._x0_safe, 0.0)
         need = self.ZS * ratio0[:, None, :]                # inputs needed per day at x_opt
-        cons = self._psi_days * need
         with np.errstate(divide="ignore", invalid="ignore"):
-            lim = np.where(self.finite & (cons > 0), st.inv / np.where(cons > 0, cons, 1.0), np.inf)
-            phys = np.where(self.finite & (need > 0), st.inv / np.where(need > 0, need, 1.0), np.inf)
-        factor = np.minimum(1.0, np.minimum(lim.min(axis=-2), phys.min(axis=-2)))
+            # share of the day's needs the stock allows: above ψ × target days (lim), or at all (phys); inf
+            # where the inventory never binds (zero factors there)
+            cons = self._psi_days_z * need
+            lim = np.where(cons > 0, st.inv / cons, np.inf).min(axis=-2)
+            if not self._lim_covers_phys:
+                need_f = need * self._finite_z
+                lim = np.minimum(lim, np.where(need_f > 0, st.inv / need_f, np.inf).min(axis=-2))
+        factor = np.minimum(1.0, lim)
         factor = np.maximum(factor, 0.0)
         x_a = np.where(factor < 1.0, x_opt * factor, x_opt)
         # distribution: a cell first serves its own orders to itself (the integrated chain inside a cell is
@@ -315,7 +327,7 @@ class ARIO:
         rest = demand - own
         served = np.where(rest > 0, np.minimum(1.0, (x_a - own_served) / np.where(rest > 0, rest, 1.0)), 1.0)
         st.shortage_share = 1.0 - served
-        received = orders * served[:, :, None]
+        received = np.multiply(orders, served[:, :, None], out=self._scratch(k))
         received[:, self.diag[0], self.diag[1]] = own_served
         ratio = np.where(self._x0_pos, x_a / self._x0_safe, 0.0)
         used = self.ZS * ratio[:, None, :]
@@ -323,18 +335,27 @@ class ARIO:
         st.inv = np.where(self.finite, st.inv + delta, 0.0)
         # orders for tomorrow: what was used, plus 1/τ of the shortfall below the target at x_opt (an
         # inventory above target is not run down by ordering less: no destocking bullwhip, as in BoARIO)
-        goal = np.where(self.finite, self._goal_days * need, 0.0)
-        gap = np.where(self.finite, np.maximum(0.0, goal - st.inv), 0.0)
+        gap = self._goal_days_z * need
+        gap -= st.inv
+        gap = np.maximum(0.0, gap)
         total = used + gap / p.tau_inventory
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(self._zs_pos, total / self._zs_safe, 0.0)
-        st.orders = self.Z * scale[:, self.prod_of, :]     # initial supplier shares, no substitution
+        # initial supplier shares, no substitution: order of seller (region, product) = Z × scale[product]
+        np.multiply(self._Z4, scale[:, None], out=orders.reshape(k, *self._Z4.shape))
         if p.alpha_max > 1.0:
             scarce = np.where(demand > 0, (demand - x_a) / np.where(demand > 0, demand, 1.0), 0.0)
             st.alpha = np.where(scarce > 0,
                                 st.alpha + (p.alpha_max - st.alpha) * scarce / p.tau_alpha,
                                 st.alpha + (1.0 - st.alpha) / p.tau_alpha)
         return x_a
+
+    def _scratch(self, runs: int) -> np.ndarray:
+        """A (runs × cells × cells) work array, kept between steps."""
+        buf = getattr(self, "_buf", None)
+        if buf is None or buf.shape[0] != runs:
+            buf = self._buf = np.empty((runs, self.table.n, self.table.n))
+        return buf
 
 
 def run_ario(table: MRIO, params: ARIOParams, capacity: np.ndarray) -> np.ndarray:
