@@ -98,7 +98,7 @@ class Industries(LaneMechanism):
     """All downstream sectors of the world, every lane stepped at once after fabs and markets.
 
     Arrays indexed ``[j, s, l]`` hold input slot ``j`` (the sector's ``j``-th input in world order) of sector
-    ``s`` in lane ``l``; empty slots are masked out."""
+    ``s`` in lane ``l``; an empty slot reads 0 and allows all of planned output."""
 
     section = "industries"
 
@@ -113,11 +113,13 @@ class Industries(LaneMechanism):
             self.sectors.append(self._sector(name, s))
         self._slots()
         self.chips = self._chips(cfg.get("chip_supply"))
+        self._layout()
         self.block = lanes.block(self.specs)        # (days, lanes, series)
         self.reader = LaneReader([rec.get(k) if k else None for k in self.keys
                                   for rec in (ctx.recorder for ctx in lanes.runs)])
         S, L = len(self.sectors), self.n
-        self.p0: np.ndarray | None = None           # day-0 ex-China price per input slot (j, s, l)
+        self.p0: np.ndarray | None = None           # day-0 ex-China price per input slot (j, s, l), 1 if ≤ 0
+        self.priced: np.ndarray | None = None       # slots whose cost follows the price (day-0 price > 0)
         self.stopped = np.zeros((S, L), dtype=bool)  # lines standing yesterday
         self.binding = np.full((S, L), -1)           # yesterday's binding input slot (-1: none)
 
@@ -169,39 +171,51 @@ class Industries(LaneMechanism):
                 "cost_s": self._col(ent, "unit_cost_change_pct", "%", ("peak",))}
 
     def _slots(self) -> None:
-        """Input-slot tables ``[j, s]``: upstream rows, masks and coefficients (``[j, s, 1]``, lane axis last)."""
+        """Input-slot tables ``[j, s]``: upstream rows, masks and coefficients (``[j, s, 1]``, lane axis last).
+
+        A slot that is empty or not critical gets a dependent share of 0, so it allows exactly 1.0 of planned
+        output and stops no line: it never binds, as in a run alone where such inputs are skipped."""
         S = len(self.sectors)
         J = max([len(s["inputs"]) for s in self.sectors], default=0)
-        row = {k: np.zeros((J, S), dtype=np.intp) for k in ("cons", "dem", "short", "price")}
-        has = {k: np.zeros((J, S), dtype=bool) for k in ("dem", "short", "price", "limit")}
+        rows = np.zeros((4, J, S), dtype=np.intp)            # cons, dem, short, price (row 0 reads 0.0)
+        has_price, limit = np.zeros((J, S), dtype=bool), np.zeros((J, S), dtype=bool)
         d, cost = np.zeros((J, S)), np.zeros((J, S))
         self.limit_slots: list[tuple[int, int, int]] = []    # (j, s, column)
         for si, s in enumerate(self.sectors):
             for j, inp in enumerate(s["inputs"]):
-                d[j, si], cost[j, si] = inp["d"], inp["cost"]
-                for k in row:
-                    if inp[k] is not None:
-                        row[k][j, si] = inp[k]
-                has["dem"][j, si] = inp["dem"] is not None
-                has["short"][j, si] = inp["short"] is not None and inp["limit"] is not None
-                has["price"][j, si] = inp["price"] is not None
-                has["limit"][j, si] = inp["limit"] is not None
+                cost[j, si] = inp["cost"]
+                for r, k in enumerate(("cons", "dem", "short", "price")):
+                    if inp[k] is not None and (k == "price" or inp["limit"] is not None):
+                        rows[r, j, si] = inp[k]
+                has_price[j, si] = inp["price"] is not None
                 if inp["limit"] is not None:
+                    limit[j, si], d[j, si] = True, inp["d"]
                     self.limit_slots.append((j, si, inp["limit"]))
-        self.J = J
-        self.rows = row
-        self.has = {k: v[:, :, None] for k, v in has.items()}
-        self.d, self.cost_share = d[:, :, None], cost[:, :, None]
+        self.J, self.rows = J, rows
+        self.has_price, self.limit = has_price[:, :, None], limit[:, :, None]
+        self.d, self.one_minus_d = d[:, :, None], (1.0 - d)[:, :, None]
+        self.cost_share = cost[:, :, None]
+        self.price_slots = [j for j in range(J) if has_price[j].any()]
         self.planned = np.array([s["planned"] for s in self.sectors])[:, None]
         self.value = np.array([s["value"] for s in self.sectors])[:, None]
         lim = self.limit_slots
         self.lim_j = np.array([j for j, _, _ in lim], dtype=np.intp)
         self.lim_s = np.array([s for _, s, _ in lim], dtype=np.intp)
-        self.cols = {k: np.array([s[k] for s in self.sectors], dtype=np.intp)
-                     for k in ("output", "output_value", "planned_s", "planned_value_s", "firms", "cost_s")}
-        self.lim_cols = np.array([c for _, _, c in lim], dtype=np.intp)
-        self.planned_row = np.array([s["planned"] for s in self.sectors])
-        self.planned_value_row = np.array([s["planned_value"] for s in self.sectors])
+
+    def _layout(self) -> None:
+        """How a day's computed rows (limits, then per-sector output, output value, plan, planned value,
+        stopped share, cost change, then chip wafers and value) map to the block's columns, and the
+        constant rows (plan and planned value, the same every day)."""
+        order = [c for _, _, c in self.limit_slots]
+        for k in ("output", "output_value", "planned_s", "planned_value_s", "firms", "cost_s"):
+            order += [s[k] for s in self.sectors]
+        if self.chips is not None:
+            order += [self.chips["wafers"], self.chips["value"]]
+        self.take = np.argsort(np.array(order, dtype=np.intp))   # block column c ← computed row take[c]
+        L = self.n
+        self.const = np.concatenate([np.repeat(self.planned, L, axis=1),
+                                     np.repeat(np.array([s["planned_value"] for s in self.sectors])[:, None],
+                                               L, axis=1)])
 
     def _chips(self, chip: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """Chinese good wafers valued per wafer: upstream rows, values and the two series columns."""
@@ -230,39 +244,54 @@ class Industries(LaneMechanism):
         """Day ``day`` of every upstream series, ``[row, lane]``."""
         return self.reader.read(day).reshape(len(self.keys), self.n)
 
-    def _cost(self, vals: np.ndarray) -> np.ndarray:
+    def _cost(self, price: np.ndarray) -> np.ndarray:
         """Unit cost change (share, not %) ``[s, l]``: Σ over inputs with a price of ``cost_share × (price ÷
         day-0 price − 1)``, added input by input in world order."""
-        price = vals[self.rows["price"]]
-        ok = self.has["price"] & (self.p0 > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            term = np.where(ok, self.cost_share * (price / self.p0 - 1.0), 0.0)
+        if self.p0 is None:                         # the first day: prices of day 0 are the reference
+            p0 = self._read(0)[self.rows[3]]
+            self.priced = self.has_price & (p0 > 0)
+            self.p0 = np.where(self.priced, p0, 1.0)
+        term = np.where(self.priced, self.cost_share * (price / self.p0 - 1.0), 0.0)
         cost = np.zeros(term.shape[1:])
-        for j in range(self.J):
+        for j in self.price_slots:
             cost = cost + term[j]
         return cost
 
-    def _allowances(self, vals: np.ndarray) -> np.ndarray:
-        """Share of planned output each input allows, ``(1 − d) + d × served`` ``[j, s, l]`` (served = 1 where
-        the region's demand is not positive or not recorded)."""
-        cons, dem = vals[self.rows["cons"]], vals[self.rows["dem"]]
+    def _allowances(self, cons: np.ndarray, dem: np.ndarray) -> np.ndarray:
+        """Share of planned output each input allows, ``(1 − d) + d × served`` ``[j, s, l]``; served = 1 where
+        the region's demand is not positive or not recorded (read as 0)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            x = cons / dem
-        served = np.where(self.has["dem"] & (dem > 0), np.where(x < 1.0, x, 1.0), 1.0)
-        return (1.0 - self.d) + self.d * served
+            served = np.where(dem > 0, np.fmin(cons / dem, 1.0), 1.0)
+        return self.one_minus_d + self.d * served
 
-    def _stopped(self, vals: np.ndarray) -> np.ndarray:
-        """``firms_stopped_share`` ``[s, l]``: the largest ``d × users_short_share`` over critical inputs."""
-        v = np.where(self.has["short"], self.d * vals[self.rows["short"]], 0.0)
-        stopped = np.zeros(v.shape[1:])
-        for j in range(self.J):
-            stopped = np.where(v[j] > stopped, v[j], stopped)
-        return stopped
+    def _stopped(self, short: np.ndarray) -> np.ndarray:
+        """``firms_stopped_share`` ``[s, l]``: the largest positive ``d × users_short_share`` over critical
+        inputs, else 0."""
+        if self.J == 0:
+            return np.zeros(short.shape[1:])
+        v = np.fmax.reduce(self.d * short, axis=0)
+        return np.where(v > 0, v, 0.0)
 
     def _binding(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Allowed share of planned output and binding input slot (-1: none) ``[s, l]``: scanning inputs in
-        order, an input binds when it allows more than 1e-12 less than the one binding so far."""
-        a = np.where(self.has["limit"], a, np.inf)
+        order, an input binds when it allows more than 1e-12 less than the one binding so far.
+
+        That is the first input with the smallest allowance, if below 1 − 1e-12, unless another allowance
+        lies within 2e-12 above the smallest (or one is NaN): those lanes are scanned input by input."""
+        if self.J == 0:
+            return np.ones(a.shape[1:]), np.full(a.shape[1:], -1)
+        m = a.min(axis=0)
+        low = m < 1.0 - 1e-12
+        allow = np.where(low, m, 1.0)
+        binding = np.where(low, a.argmin(axis=0), -1)
+        near = (a > m) & (a < m + 2e-12) & low
+        if near.any() or np.isnan(m).any():
+            return self._scan(a)
+        return allow, binding
+
+    def _scan(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_binding` input by input, as a run alone does it."""
+        a = np.where(self.limit, a, np.inf)
         allow = np.ones(a.shape[1:])
         binding = np.full(a.shape[1:], -1)
         for j in range(self.J):
@@ -273,36 +302,27 @@ class Industries(LaneMechanism):
 
     def step(self, day: int) -> None:
         vals = self._read(day)
-        if self.p0 is None:
-            self.p0 = self._read(0)[self.rows["price"]]
-        a = self._allowances(vals)
+        cons, dem, short, price = vals[self.rows]              # [j, s, l] each
+        a = self._allowances(cons, dem)
         allow, binding = self._binding(a)
-        stopped = self._stopped(vals)
-        cost = self._cost(vals)
+        stopped = self._stopped(short)
+        cost = self._cost(price)
         out = self.planned * allow
-        rows = np.empty((len(self.specs), self.n))
-        rows[self.lim_cols] = a[self.lim_j, self.lim_s]
-        c = self.cols
-        rows[c["output"]] = out
-        rows[c["output_value"]] = out * self.value
-        rows[c["planned_s"]] = self.planned_row[:, None]
-        rows[c["planned_value_s"]] = self.planned_value_row[:, None]
-        rows[c["firms"]] = stopped
-        rows[c["cost_s"]] = cost * 100.0
+        parts = [a[self.lim_j, self.lim_s], out, out * self.value, self.const, stopped, cost * 100.0]
         if self.chips is not None:
-            self._chip_supply(vals, rows)
-        self.block[day] = rows.T
+            parts.append(self._chip_supply(vals))
+        self.block[day] = np.concatenate(parts)[self.take].T
         self._events(day, stopped, allow, binding)
 
-    def _chip_supply(self, vals: np.ndarray, rows: np.ndarray) -> None:
-        """Chinese good wafers (wafers/day) and their value (USD/day), summed fab class by fab class."""
+    def _chip_supply(self, vals: np.ndarray) -> np.ndarray:
+        """Chinese good wafers (wafers/day) and their value (USD/day) ``[2, l]``, summed fab class by fab
+        class, from the day's upstream rows ``vals``."""
         wafers, value = np.zeros(self.n), np.zeros(self.n)
         for r, v in self.chips["parts"]:
             wafers = wafers + vals[r]
         for r, v in self.chips["parts"]:
             value = value + vals[r] * v
-        rows[self.chips["wafers"]] = wafers
-        rows[self.chips["value"]] = value
+        return np.stack([wafers, value])
 
     def _events(self, day: int, stopped: np.ndarray, allow: np.ndarray, binding: np.ndarray) -> None:
         """Line stops and restarts, and changes of binding input, lane by lane in sector order."""
