@@ -81,10 +81,17 @@ class Economy(LaneMechanism):
                                   for r, s in t.labels()])
         self.direct = lanes.block([(f"economy.{t.labels()[c][0]}.{t.labels()[c][1]}", "direct_output_lost",
                                     "USD/day", ("total",)) for c in self.fed_cells]) if self.fed_cells else None
-        self.quiet = np.column_stack([self.gdp0, np.zeros_like(self.gdp0), np.zeros_like(self.gdp0)]).reshape(-1)
         self._losses_setup()
-        self.started = np.zeros(lanes.n, dtype=bool)                  # lanes whose ARIO model runs
-        self.active = np.zeros(0, dtype=np.intp)                       # those lanes, in ARIO state order
+        # a lane's economy is the table's equilibrium until it first has a direct loss: written for every
+        # day now, overwritten from that day on (baseline lanes never have one)
+        quiet = np.column_stack([self.gdp0, np.zeros_like(self.gdp0), np.zeros_like(self.gdp0)]).reshape(-1)
+        self.regional[:] = quiet
+        self.cells[:] = 0.0
+        if self.direct is not None:
+            self.direct[:] = 0.0
+        self.started = np.zeros(len(self.shocked), dtype=bool)        # shocked lanes whose ARIO model runs
+        self.order = np.zeros(0, dtype=np.intp)                        # those (index in shocked), in ARIO state order
+        self.active = np.zeros(0, dtype=np.intp)                       # the same as lane numbers
         self.state = self.model.start(0)
 
     def _feeds(self, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -126,22 +133,26 @@ class Economy(LaneMechanism):
         ``kind`` is 0 where the lane takes no loss from the feed (a baseline lane, or a paired baseline that
         does not record the sector), 1 where the scenario has no plan (loss = baseline output − output), 2
         where it has (loss = its shortfall − the baseline's)."""
-        F, L = len(self.feeds), self.lanes.n
+        runs = self.lanes.runs
+        # the lanes that may have a loss: a scenario lane whose paired baseline records a fed sector
+        self.shocked = np.array([lane for lane, ctx in enumerate(runs) if ctx.baseline is not None
+                                 and any(f["base"][lane] is not None for f in self.feeds)], dtype=np.intp)
+        F, L = len(self.feeds), len(self.shocked)
         arrays: list[np.ndarray | None] = []
         self.kind = np.zeros((F, L), dtype=np.int8)
         self.s_unit, self.b_unit = np.ones((F, L)), np.ones((F, L))
         self.b_plan = np.zeros((F, L), dtype=bool)
         for i, f in enumerate(self.feeds):
-            for lane, ctx in enumerate(self.lanes.runs):
+            for li, lane in enumerate(self.shocked):
                 scen, base = f["scen"][lane], f["base"][lane]
-                if ctx.baseline is not None and base is not None:
-                    self.kind[i, lane] = 1 if scen[1] is None else 2
-                    self.s_unit[i, lane], self.b_unit[i, lane] = scen[2], base[2]
-                    self.b_plan[i, lane] = base[1] is not None
+                if base is not None:
+                    self.kind[i, li] = 1 if scen[1] is None else 2
+                    self.s_unit[i, li], self.b_unit[i, li] = scen[2], base[2]
+                    self.b_plan[i, li] = base[1] is not None
                     arrays += [scen[0], scen[1], base[0], base[1]]
                 else:
                     arrays += [None] * 4
-        self.reader = LaneReader(arrays)                               # [feed, lane, (s_out, s_plan, b_out, b_plan)]
+        self.reader = LaneReader(arrays)                  # [feed, shocked lane, (s_out, s_plan, b_out, b_plan)]
         # feeds sharing a cell add up in feed order: rank r holds each cell's r-th feed
         ranks: list[list[int]] = []
         seen: dict[int, int] = {}
@@ -155,9 +166,9 @@ class Economy(LaneMechanism):
                       for r in ranks]
 
     def direct_losses(self, day: int) -> np.ndarray:
-        """Direct output lost per lane and table cell on ``day`` (USD/day), beyond the paired baseline run's own
-        shortfall (zero in a baseline lane: no shock)."""
-        L = self.lanes.n
+        """Direct output lost per shocked lane (``self.shocked``) and table cell on ``day`` (USD/day), beyond the
+        paired baseline run's own shortfall (every other lane, a baseline among them, has none: no shock)."""
+        L = len(self.shocked)
         lost = np.zeros((L, self.table.n))
         if not self.feeds:
             return lost
@@ -175,20 +186,20 @@ class Economy(LaneMechanism):
         return lost
 
     def step(self, day: int) -> None:
+        if not self.shocked.size:
+            return
         lost = self.direct_losses(day)
         if self.direct is not None:
-            self.direct[day] = lost[:, self.fed_cells]
-        new = np.flatnonzero(~self.started & lost.any(axis=1))
-        if new.size:
-            self.started[new] = True
-            self.active = np.concatenate([self.active, new])
-            self.state = self.state.take(self.model.start(new.size))
-        quiet = ~self.started
-        if quiet.any():
-            self.regional[day, quiet] = self.quiet
-            self.cells[day, quiet] = 0.0
+            self.direct[day, self.shocked] = lost[:, self.fed_cells]
+        if not self.started.all():
+            new = np.flatnonzero(~self.started & lost.any(axis=1))
+            if new.size:
+                self.started[new] = True
+                self.order = np.concatenate([self.order, new])
+                self.active = self.shocked[self.order]
+                self.state = self.state.take(self.model.start(new.size))
         if self.active.size:
-            self._run(day, lost[self.active])
+            self._run(day, lost[self.order])
 
     def _run(self, day: int, lost: np.ndarray) -> None:
         """Step the ARIO model of the started lanes with capacities cut by their direct losses ``lost``

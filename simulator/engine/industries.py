@@ -211,6 +211,9 @@ class Industries(LaneMechanism):
             order += [s[k] for s in self.sectors]
         if self.chips is not None:
             order += [self.chips["wafers"], self.chips["value"]]
+            parts = self.chips["parts"]
+            self.chip_rows = np.array([[r, r] for r, _ in parts], dtype=np.intp)
+            self.chip_values = np.array([[1.0, v] for _, v in parts])[:, :, None]   # wafers × 1 exactly
         self.take = np.argsort(np.array(order, dtype=np.intp))   # block column c ← computed row take[c]
         L = self.n
         self.const = np.concatenate([np.repeat(self.planned, L, axis=1),
@@ -316,13 +319,12 @@ class Industries(LaneMechanism):
 
     def _chip_supply(self, vals: np.ndarray) -> np.ndarray:
         """Chinese good wafers (wafers/day) and their value (USD/day) ``[2, l]``, summed fab class by fab
-        class, from the day's upstream rows ``vals``."""
-        wafers, value = np.zeros(self.n), np.zeros(self.n)
-        for r, v in self.chips["parts"]:
-            wafers = wafers + vals[r]
-        for r, v in self.chips["parts"]:
-            value = value + vals[r] * v
-        return np.stack([wafers, value])
+        class from 0, from the day's upstream rows ``vals``."""
+        terms = vals[self.chip_rows] * self.chip_values          # [fab class, wafers|value, l]
+        total = np.zeros(terms.shape[1:])
+        for t in terms:
+            total = total + t
+        return total
 
     def _events(self, day: int, stopped: np.ndarray, allow: np.ndarray, binding: np.ndarray) -> None:
         """Line stops and restarts, and changes of binding input, lane by lane in sector order."""
