@@ -104,10 +104,14 @@ def test_lane_reader_reads_shared_separate_and_missing_series():
     days, lanes = 5, 6
     shared = np.arange(days * lanes * 3, dtype=float).reshape(days, lanes, 3)
     col = np.arange(days * lanes, dtype=float).reshape(days, lanes) + 1000.0
-    own = np.linspace(-1.0, 1.0, days)
+    own = np.array(np.linspace(-1.0, 1.0, days))                      # owns its memory
+    run_block = np.full((days, 4), 7.0) + np.arange(4.0)             # a run's own block
+    later = np.arange((days + 2) * 2, dtype=float).reshape(days + 2, 2)[2:]   # trimmed: starts two days in
     arrays = [shared[:, 1, 2], own, None, col[:, 3], shared[:, 0, 0], shared[:, 5, 1], shared[:, 2, 2],
-              col[:, 0], col[:, 1], col[:, 5], col[:, 4], shared[:, 4, 0]]
+              col[:, 0], col[:, 1], col[:, 5], col[:, 4], shared[:, 4, 0], run_block[:, 2], later[:, 1],
+              run_block[:, 0], None, later[:, 0], shared[:, 3, 1][::-1]]
     reader = LaneReader(arrays)
+    assert len(reader.groups) == 4 and len(reader.singles) == 2        # own and the reversed view
     for day in range(days):
         expect = [0.0 if a is None else a[day] for a in arrays]
         assert np.array_equal(reader.read(day), expect)
