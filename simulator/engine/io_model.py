@@ -327,8 +327,7 @@ class ARIO:
         rest = demand - own
         served = np.where(rest > 0, np.minimum(1.0, (x_a - own_served) / np.where(rest > 0, rest, 1.0)), 1.0)
         st.shortage_share = 1.0 - served
-        received = np.multiply(orders, served[:, :, None], out=self._scratch(k))
-        received[:, self.diag[0], self.diag[1]] = own_served
+        received = self._received(orders, served, own_served)  # (in yesterday's orders: not needed again)
         ratio = np.where(self._x0_pos, x_a / self._x0_safe, 0.0)
         used = self.ZS * ratio[:, None, :]
         delta = self.G @ received - used                   # exactly 0 at the equilibrium
@@ -350,12 +349,17 @@ class ARIO:
                                 st.alpha + (1.0 - st.alpha) / p.tau_alpha)
         return x_a
 
-    def _scratch(self, runs: int) -> np.ndarray:
-        """A (runs × cells × cells) work array, kept between steps."""
-        buf = getattr(self, "_buf", None)
-        if buf is None or buf.shape[0] != runs:
-            buf = self._buf = np.empty((runs, self.table.n, self.table.n))
-        return buf
+    def _received(self, orders: np.ndarray, served: np.ndarray, own_served: np.ndarray) -> np.ndarray:
+        """What each buyer receives from each seller today (runs × sellers × buyers, USD/day): its orders ×
+        the seller's served share, its own orders to itself as served first; computed in place of ``orders``.
+        Only sellers that ration (served share ≠ 1) change their rows: ``x × 1.0`` is ``x`` exactly."""
+        rows = orders.reshape(-1, orders.shape[-1])
+        share = served.reshape(-1)
+        cut = np.flatnonzero(share != 1.0)
+        if cut.size:
+            rows[cut] *= share[cut, None]
+        orders[:, self.diag[0], self.diag[1]] = own_served
+        return orders
 
 
 def run_ario(table: MRIO, params: ARIOParams, capacity: np.ndarray) -> np.ndarray:
