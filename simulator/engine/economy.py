@@ -18,6 +18,10 @@ equilibrium, which is the baseline), ``gdp_loss_pct`` (% of baseline GDP); per c
 ``economy.<region>.<io_sector>.value_added_lost`` (USD/day); for cells fed by a sector
 ``economy.<region>.<io_sector>.direct_output_lost`` (USD/day). The baseline run carries no shock, so its
 losses are exactly zero.
+
+Every lane of a batch is stepped at once. A lane's economy stays at the table's equilibrium until its first
+day with a direct loss; from then on its ARIO model runs, stepped together with those of the other lanes that
+have started (:meth:`io_model.ARIO.step_runs`), each lane's numbers exactly those of the lane alone.
 """
 from __future__ import annotations
 
@@ -186,6 +190,8 @@ class Economy(LaneMechanism):
         return lost
 
     def step(self, day: int) -> None:
+        """Record day ``day``'s direct losses, start the ARIO model of lanes with their first loss and step
+        the started ones."""
         if not self.shocked.size:
             return
         lost = self.direct_losses(day)

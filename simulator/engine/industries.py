@@ -320,6 +320,8 @@ class Industries(LaneMechanism):
         return allow, binding
 
     def step(self, day: int) -> None:
+        """Every lane's sector outputs, limits, stopped shares and cost changes of day ``day``, and their
+        events."""
         vals = self._read(day)
         cons, dem, short, price = vals[self.rows]              # [j, s, l] each
         a = self._allowances(cons, dem)

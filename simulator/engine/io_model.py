@@ -23,7 +23,9 @@ Two models use it:
   what they used plus ``1/τ`` of the shortfall of inventory below its target (the target follows the day's
   planned output; stocks above target are kept, not run down), spread over suppliers by the table's initial
   shares (no substitution between suppliers). With no shock the table is an exact fixed
-  point: every step returns the table's output bit for bit.
+  point: every step returns the table's output bit for bit. Many runs can be stepped together
+  (:meth:`ARIO.step_runs`, state arrays with a leading run axis), each run's numbers exactly those of a run
+  stepped alone.
 """
 from __future__ import annotations
 
