@@ -23,7 +23,9 @@ Two models use it:
   what they used plus ``1/τ`` of the shortfall of inventory below its target (the target follows the day's
   planned output; stocks above target are kept, not run down), spread over suppliers by the table's initial
   shares (no substitution between suppliers). With no shock the table is an exact fixed
-  point: every step returns the table's output bit for bit.
+  point: every step returns the table's output bit for bit. Many runs can be stepped together
+  (:meth:`ARIO.step_runs`, state arrays with a leading run axis), each run's numbers exactly those of a run
+  stepped alone.
 """
 from __future__ import annotations
 
@@ -195,12 +197,33 @@ class ARIOParams:
 
 
 @dataclass
+class ARIOState:
+    """The dynamic state of the ARIO model for ``k`` runs (leading axis): ``inv`` (runs × products × cells)
+    inventories of inputs in USD, ``orders`` (runs × cells × cells) the orders placed at the end of the
+    previous day (seller row, buyer column), ``alpha`` (runs × cells) overproduction factors,
+    ``shortage_share`` (runs × cells) the share of each cell's clients' orders it could not serve."""
+
+    inv: np.ndarray
+    orders: np.ndarray
+    alpha: np.ndarray
+    shortage_share: np.ndarray
+
+    def take(self, other: "ARIOState") -> "ARIOState":
+        """This state with the runs of ``other`` appended after its own."""
+        return ARIOState(*(np.concatenate([a, b]) for a, b in
+                           zip((self.inv, self.orders, self.alpha, self.shortage_share),
+                               (other.inv, other.orders, other.alpha, other.shortage_share))))
+
+
+@dataclass
 class ARIO:
     """Adaptive Regional Input-Output model stepped one day at a time, from the table's equilibrium.
 
-    State: ``inv`` (products × cells) inventories of inputs in USD, ``orders`` (cells × cells) the orders
-    placed at the end of the previous day (seller row, buyer column), ``alpha`` overproduction factors.
-    Call :meth:`step` with each cell's remaining production capacity share (1 = intact)."""
+    State (:class:`ARIOState` of this run): ``inv`` (products × cells) inventories of inputs in USD,
+    ``orders`` (cells × cells) the orders placed at the end of the previous day (seller row, buyer column),
+    ``alpha`` overproduction factors. Call :meth:`step` with each cell's remaining production capacity share
+    (1 = intact). :meth:`start` and :meth:`step_runs` step the state of many runs at once (leading run axis),
+    each run's numbers exactly those of :meth:`step` alone."""
 
     table: MRIO
     params: ARIOParams
@@ -228,10 +251,43 @@ class ARIO:
         self.days = (np.repeat(d[:, None], n, axis=1) if d.ndim == 1
                      else d[:, np.arange(n) % ns])          # (products, cells) target days of use
         self.finite = np.isfinite(self.days) & (self.ZS > 0)
-        self.inv = np.where(self.finite, np.where(np.isfinite(self.days), self.days, 0.0) * self.ZS, 0.0)
-        self.orders = self.Z.copy()
-        self.alpha = np.ones(n)
-        self.shortage_share = np.zeros(n)
+        # constant factors of the step, each computed once exactly as the step would; "_z" factors are 0
+        # where an inventory never binds, so the products they make are 0 there and masks fall out
+        self._x0_pos = self.x0 > 0
+        self._x0_safe = np.where(self._x0_pos, self.x0, 1.0)
+        self._psi_days_z = np.where(self.finite, p.psi * np.where(self.finite, self.days, 1.0), 0.0)
+        self._goal_days_z = np.where(self.finite, self.days, 0.0)
+        self._finite_z = self.finite.astype(float)
+        self._zs_pos = self.ZS > 0
+        self._zs_safe = np.where(self._zs_pos, self.ZS, 1.0)
+        self._Z4 = self.Z.reshape(len(t.regions), ns, n)      # (regions, products, buying cells)
+        # with ψ × target days ≥ 1 everywhere, cons ≥ need, so the physical limit inv ÷ need is never below
+        # inv ÷ cons when the stock is positive, and both clamp the factor to 0 when it is not: skip it
+        self._lim_covers_phys = bool(np.all(self._psi_days_z[self.finite] >= 1.0))
+        self.state = self.start(1)
+
+    def start(self, runs: int) -> ARIOState:
+        """The table's equilibrium for ``runs`` runs: inventories at target, yesterday's orders = the table."""
+        inv = np.where(self.finite, np.where(np.isfinite(self.days), self.days, 0.0) * self.ZS, 0.0)
+        n = self.table.n
+        return ARIOState(np.repeat(inv[None], runs, axis=0), np.repeat(self.Z[None], runs, axis=0),
+                         np.ones((runs, n)), np.zeros((runs, n)))
+
+    @property
+    def inv(self) -> np.ndarray:
+        return self.state.inv[0]
+
+    @property
+    def orders(self) -> np.ndarray:
+        return self.state.orders[0]
+
+    @property
+    def alpha(self) -> np.ndarray:
+        return self.state.alpha[0]
+
+    @property
+    def shortage_share(self) -> np.ndarray:
+        return self.state.shortage_share[0]
 
     @property
     def gdp0(self) -> np.ndarray:
@@ -241,46 +297,71 @@ class ARIO:
     def step(self, capacity: np.ndarray) -> np.ndarray:
         """Advance one day with production capacity ``capacity`` (share of the table's output per cell, in
         [0, 1]); returns the day's actual production per cell (USD/day)."""
+        return self.step_runs(self.state, np.asarray(capacity, dtype=float)[None])[0]
+
+    def step_runs(self, st: ARIOState, capacity: np.ndarray) -> np.ndarray:
+        """Advance the runs of ``st`` one day with capacities ``capacity`` (runs × cells, shares of the table's
+        output in [0, 1]); updates ``st`` (its arrays in place) and returns the day's actual production (runs ×
+        cells, USD/day). Every number is computed as in a one-run step, in the same floating-point order."""
         p = self.params
-        demand = self.orders.sum(axis=1) + self.y
-        x_cap = self.alpha * capacity * self.x0
+        k, n = capacity.shape
+        orders = st.orders
+        demand = orders.sum(axis=-1) + self.y
+        x_cap = st.alpha * capacity * self.x0
         x_opt = np.minimum(demand, x_cap)
-        ratio0 = np.where(self.x0 > 0, x_opt / np.where(self.x0 > 0, self.x0, 1.0), 0.0)
-        need = self.ZS * ratio0[None, :]                   # inputs needed per day at x_opt
-        cons = p.psi * np.where(self.finite, self.days, 1.0) * need
+        ratio0 = np.where(self._x0_pos, x_opt / self._x0_safe, 0.0)
+        need = self.ZS * ratio0[:, None, :]                # inputs needed per day at x_opt
         with np.errstate(divide="ignore", invalid="ignore"):
-            lim = np.where(self.finite & (cons > 0), self.inv / np.where(cons > 0, cons, 1.0), np.inf)
-            phys = np.where(self.finite & (need > 0), self.inv / np.where(need > 0, need, 1.0), np.inf)
-        factor = np.minimum(1.0, np.minimum(lim.min(axis=0), phys.min(axis=0)))
+            # share of the day's needs the stock allows: above ψ × target days (lim), or at all (phys); inf
+            # where the inventory never binds (zero factors there)
+            cons = self._psi_days_z * need
+            lim = np.where(cons > 0, st.inv / cons, np.inf).min(axis=-2)
+            if not self._lim_covers_phys:
+                need_f = need * self._finite_z
+                lim = np.minimum(lim, np.where(need_f > 0, st.inv / need_f, np.inf).min(axis=-2))
+        factor = np.minimum(1.0, lim)
         factor = np.maximum(factor, 0.0)
         x_a = np.where(factor < 1.0, x_opt * factor, x_opt)
         # distribution: a cell first serves its own orders to itself (the integrated chain inside a cell is
         # already cut by its capacity), then every other client, firm or final demand, gets the same share
-        own = np.diagonal(self.orders)
+        own = np.diagonal(orders, axis1=-2, axis2=-1)
         own_served = np.minimum(own, x_a)
         rest = demand - own
         served = np.where(rest > 0, np.minimum(1.0, (x_a - own_served) / np.where(rest > 0, rest, 1.0)), 1.0)
-        self.shortage_share = 1.0 - served
-        received = self.orders * served[:, None]
-        received[self.diag] = own_served
-        ratio = np.where(self.x0 > 0, x_a / np.where(self.x0 > 0, self.x0, 1.0), 0.0)
-        used = self.ZS * ratio[None, :]
+        st.shortage_share = 1.0 - served
+        received = self._received(orders, served, own_served)  # (in yesterday's orders: not needed again)
+        ratio = np.where(self._x0_pos, x_a / self._x0_safe, 0.0)
+        used = self.ZS * ratio[:, None, :]
         delta = self.G @ received - used                   # exactly 0 at the equilibrium
-        self.inv = np.where(self.finite, self.inv + delta, 0.0)
+        st.inv = np.where(self.finite, st.inv + delta, 0.0)
         # orders for tomorrow: what was used, plus 1/τ of the shortfall below the target at x_opt (an
         # inventory above target is not run down by ordering less: no destocking bullwhip, as in BoARIO)
-        goal = np.where(self.finite, np.where(self.finite, self.days, 0.0) * need, 0.0)
-        gap = np.where(self.finite, np.maximum(0.0, goal - self.inv), 0.0)
+        gap = self._goal_days_z * need
+        gap -= st.inv
+        gap = np.maximum(0.0, gap)
         total = used + gap / p.tau_inventory
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(self.ZS > 0, total / np.where(self.ZS > 0, self.ZS, 1.0), 0.0)
-        self.orders = self.Z * scale[self.prod_of, :]      # initial supplier shares, no substitution
+            scale = np.where(self._zs_pos, total / self._zs_safe, 0.0)
+        # initial supplier shares, no substitution: order of seller (region, product) = Z × scale[product]
+        np.multiply(self._Z4, scale[:, None], out=orders.reshape(k, *self._Z4.shape))
         if p.alpha_max > 1.0:
             scarce = np.where(demand > 0, (demand - x_a) / np.where(demand > 0, demand, 1.0), 0.0)
-            self.alpha = np.where(scarce > 0,
-                                  self.alpha + (p.alpha_max - self.alpha) * scarce / p.tau_alpha,
-                                  self.alpha + (1.0 - self.alpha) / p.tau_alpha)
+            st.alpha = np.where(scarce > 0,
+                                st.alpha + (p.alpha_max - st.alpha) * scarce / p.tau_alpha,
+                                st.alpha + (1.0 - st.alpha) / p.tau_alpha)
         return x_a
+
+    def _received(self, orders: np.ndarray, served: np.ndarray, own_served: np.ndarray) -> np.ndarray:
+        """What each buyer receives from each seller today (runs × sellers × buyers, USD/day): its orders ×
+        the seller's served share, its own orders to itself as served first; computed in place of ``orders``.
+        Only sellers that ration (served share ≠ 1) change their rows: ``x × 1.0`` is ``x`` exactly."""
+        rows = orders.reshape(-1, orders.shape[-1])
+        share = served.reshape(-1)
+        cut = np.flatnonzero(share != 1.0)
+        if cut.size:
+            rows[cut] *= share[cut, None]
+        orders[:, self.diag[0], self.diag[1]] = own_served
+        return orders
 
 
 def run_ario(table: MRIO, params: ARIOParams, capacity: np.ndarray) -> np.ndarray:
