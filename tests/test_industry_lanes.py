@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from simulator.engine.economy import build_params, build_table
-from simulator.engine.industries import LaneReader
+from simulator.engine.lane_reader import LaneReader
 from simulator.engine.io_model import ARIO, ARIOParams, MRIO
 from simulator.engine.recorder import Recorder
 from simulator.engine.streams import replication_seeds

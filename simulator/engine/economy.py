@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .industries import LaneReader
+from .lane_reader import LaneReader
 from .io_model import ARIO, ARIOParams, MRIO, build_mrio
 from .recorder import Recorder
 from .world import LaneMechanism, Lanes

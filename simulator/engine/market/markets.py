@@ -25,6 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import kernels
+from ..lane_reader import LaneReader
 from ..world import LaneMechanism, Lanes
 from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
 from .prices import price_step, reserve_purchases
@@ -150,7 +151,8 @@ class MineralMarkets(LaneMechanism):
             base = [ctx.baseline.get(key) if ctx.baseline is not None and ctx.baseline.has(key) else None
                     for ctx in lanes.runs]
             paired = np.array([b is not None for b in base])
-            self.follow.append((m, r, own, [b if b is not None else o for b, o in zip(base, own)], paired))
+            self.follow.append((m, r, LaneReader(own),
+                                LaneReader([b if b is not None else o for b, o in zip(base, own)]), paired))
 
     def _origin_share0(self) -> np.ndarray:
         """Steady-state Chinese-origin share (I, R) of each region's stock: what flows in is Chinese (imports from
@@ -279,8 +281,8 @@ class MineralMarkets(LaneMechanism):
     def _follow_factor(self, day: int, qt: np.ndarray) -> None:
         """Chinese output that follows another part of the model: × today's value over the paired baseline's."""
         for m, r, own, base, paired in self.follow:
-            s = np.array([a[day] for a in own])
-            b = np.array([a[day] for a in base])
+            s = own.read(day)
+            b = base.read(day)
             on = paired & (b > 0)
             if on.any():
                 qt[on, m, r] *= s[on] / b[on]
