@@ -87,6 +87,35 @@ def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[i
     return pairs
 
 
+def run_runs(runs: list[tuple[Scenario, np.random.SeedSequence]], world: Mapping[str, Any]) -> list[Pair]:
+    """Runs that share a world and a calendar but differ in their measures and seeds (the points of a sweep
+    over measure values), stepped together as one batch; runs with the same seed share one baseline lane,
+    which is the same run for all of them. Returns one pair per run, in order (shared baselines are the same
+    recorder)."""
+    first, lead = played(runs[0][0])
+    specs: list[LaneSpec] = []
+    base_lane: dict[tuple, int] = {}
+    for sc, seq in runs:
+        if played(sc)[1] != lead or (sc.start, sc.horizon) != (runs[0][0].start, runs[0][0].horizon):
+            raise ValueError("runs of one batch must share their start, horizon and spin-up")
+        key = (seq.entropy, tuple(seq.spawn_key))
+        if key not in base_lane:
+            base_lane[key] = len(specs)
+            specs.append(LaneSpec(0, seq, True))
+        specs.append(LaneSpec(0, seq, False, base_lane[key], tuple(sc.measures)))
+    recs = simulate_lanes(first, world, specs)
+    for rec in recs:
+        rec.trim(lead)
+    pairs = []
+    scen_lanes = [i for i, sp in enumerate(specs) if not sp.is_baseline]
+    for (sc, _), i in zip(runs, scen_lanes):
+        base, scen = recs[specs[i].baseline_lane], recs[i]
+        for which, rec in (("baseline", base), ("scenario", scen)):
+            check_numbers(rec, sc, 0, which)
+        pairs.append(Pair(0, sc.seed, base, scen))
+    return pairs
+
+
 def run_pair(scenario: Scenario, world: Mapping[str, Any], replication: int) -> Pair:
     """Run replication ``replication`` of ``scenario`` and its baseline (a batch of one replication)."""
     return run_batch(scenario, world, [replication])[0]

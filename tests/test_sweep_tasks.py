@@ -23,11 +23,12 @@ def _records(out: Path) -> dict[str, dict]:
     return recs
 
 
-def test_a_task_of_one_points_runs_equals_the_runs_one_by_one(tmp_path: Path):
+def test_a_task_of_one_points_runs_equals_the_runs_one_by_one(tmp_path: Path, monkeypatch):
     sets = ("horizon=200d",)
     (tmp_path / "a" / "runs").mkdir(parents=True)
     (tmp_path / "b" / "runs").mkdir(parents=True)
     one = [worker.execute(s) for s in _specs(tmp_path / "a", sets)]
+    monkeypatch.setattr(worker, "execute", lambda spec: (_ for _ in ()).throw(AssertionError("ran alone")))
     together = worker.execute_batch(_specs(tmp_path / "b", sets))
     assert one == together and all(r["status"] == "succeeded" for r in one)
     a, b = _records(tmp_path / "a"), _records(tmp_path / "b")
@@ -41,3 +42,27 @@ def test_tasks_cut_runs_into_consecutive_groups():
     assert [x for t in got for x in t] == todo
     assert max(len(t) for t in got) == batch.MAX_TASK_RUNS
     assert [len(t) for t in batch.tasks(list(range(6)), 2)] == [1] * 6
+
+
+def test_points_differing_in_a_measure_run_as_lanes_with_their_own_numbers(tmp_path: Path, monkeypatch):
+    f = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
+    specs = []
+    for p, comp in enumerate((0.5, 0.9)):
+        sets = ("horizon=200d", f"controls.jp_servicing_ban.compliance={comp}")
+        for r in range(2):
+            specs.append(RunSpec(f"p{p}r{r}", p, r, replication_seed(11, r), (("c", comp),), sets, f, ""))
+    for sub in ("a", "b"):
+        (tmp_path / sub / "runs").mkdir(parents=True)
+    one = [worker.execute(s.__class__(**{**s.__dict__, "out": str(tmp_path / "a")})) for s in specs]
+
+    def not_alone(spec):
+        raise AssertionError(f"{spec.run_id} ran alone, not as a lane of the batch")
+    monkeypatch.setattr(worker, "execute", not_alone)
+    together = worker.execute_batch([s.__class__(**{**s.__dict__, "out": str(tmp_path / "b")}) for s in specs])
+    assert one == together
+    a, b = _records(tmp_path / "a"), _records(tmp_path / "b")
+    assert a == b and len(a) == 4
+    assert a["p0r0.json"]["summary"] != a["p1r0.json"]["summary"]          # compliance changed the outcome
+    key = worker._lane_key
+    from simulator.sweep.cache import load_point
+    assert key(load_point(f, specs[0].sets)) == key(load_point(f, specs[2].sets))   # one batch of lanes

@@ -94,13 +94,15 @@ class PerLane:
 
 @dataclass(frozen=True)
 class LaneSpec:
-    """One lane of a batch: its replication, seed sequence, whether it is a baseline, and (for a scenario lane)
-    the index of its paired baseline lane, which must come earlier in the batch."""
+    """One lane of a batch: its replication, seed sequence, whether it is a baseline, (for a scenario lane) the
+    index of its paired baseline lane, which must come earlier in the batch, and the lane's own measures when
+    they differ from the scenario's (a sweep over a measure's values runs its points as lanes of one batch)."""
 
     replication: int
     seed_seq: np.random.SeedSequence
     is_baseline: bool
     baseline_lane: int | None = None
+    measures: tuple | None = None
 
 
 class Lanes:
@@ -127,7 +129,7 @@ class Lanes:
                 if not 0 <= sp.baseline_lane < i or not self.specs[sp.baseline_lane].is_baseline:
                     raise ValueError(f"lane {i}: baseline_lane {sp.baseline_lane} is not an earlier baseline lane")
                 base = self.runs[sp.baseline_lane].recorder
-            measures = [] if sp.is_baseline else scenario.measures
+            measures = [] if sp.is_baseline else list(scenario.measures if sp.measures is None else sp.measures)
             board = PolicyBoard(self.env, scenario.start, measures, rec, streams, base, self.clock)
             self.runs.append(RunContext(self.env, scenario.start, self.days, world, board, rec, streams,
                                         sp.replication, sp.is_baseline, base))

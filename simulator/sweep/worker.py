@@ -1,8 +1,8 @@
 """What a worker does for one run: load the scenario with the run's values, run it against its baseline, reduce
 it to metrics, write its run file, and hand back a small record. A task may carry several runs
-(:func:`execute_batch`): the runs of one point (its replications) are then stepped together as lanes of one
-batch, with the same numbers as one by one, and the per-task overhead of an executor (Dask's above all) is paid
-once for them all.
+(:func:`execute_batch`): runs of one world (a point's replications; points that differ only in measure values)
+are then stepped together as lanes of one batch, with the same numbers as one by one, and the per-task overhead
+of an executor (Dask's above all) is paid once for them all.
 
 A run that raises does not stop the sweep: the exception becomes data (``status: failed``, the error line and
 the traceback in the run file), as desmod and Mesa's scenario runner do. Only metrics leave the worker, never
@@ -69,37 +69,56 @@ def execute(spec: RunSpec) -> dict[str, Any]:
 
 
 def execute_batch(specs: list[RunSpec]) -> list[dict[str, Any]]:
-    """Do several runs (one task); runs of the same point are stepped together as lanes. A batch that fails
-    is done again run by run, so each failure lands in its own run's file. Returns the records of
-    :func:`execute`, in order."""
-    out: list[dict[str, Any]] = []
-    i = 0
-    while i < len(specs):
-        j = i + 1
-        while j < len(specs) and specs[j].sets == specs[i].sets and specs[j].scenario_file == specs[i].scenario_file:
-            j += 1
-        group = specs[i:j]
-        out.extend(_execute_point(group) if len(group) > 1 else [execute(group[0])])
-        i = j
-    return out
+    """Do several runs (one task). Runs that share their world and calendar — the replications of a point, and
+    points that differ only in the values of measures (compliance, leakage, dates of the same length...) — are
+    stepped together as lanes of one batch, runs with the same seed sharing one baseline lane; the numbers are
+    those of the runs one by one. A batch that fails is done again run by run, so each failure lands in its
+    own run's file. Returns the records of :func:`execute`, in order."""
+    from .cache import load_point
+    groups: dict[tuple, list[int]] = {}
+    for i, s in enumerate(specs):
+        try:
+            key = _lane_key(load_point(s.scenario_file, s.sets))
+        except Exception:  # noqa: BLE001 - the run itself will report it
+            key = ("alone", i)
+        groups.setdefault(key, []).append(i)
+    records: list[dict[str, Any]] = [{}] * len(specs)
+    for idx in groups.values():
+        group = [specs[i] for i in idx]
+        done = _execute_together(group) if len(group) > 1 else [execute(group[0])]
+        for i, rec in zip(idx, done):
+            records[i] = rec
+    return records
 
 
-def _execute_point(group: list[RunSpec]) -> list[dict[str, Any]]:
-    """The runs of one point (different seeds), stepped together; on any failure, run by run."""
+def _lane_key(loaded) -> tuple:
+    """What runs must share to be lanes of one batch: the world's values and the calendar (start, horizon,
+    spin-up before start)."""
+    from ..runner import spin_up_days
+    from .runspec import _canon
+    sc = loaded.scenario
+    return (loaded.file, sc.start, sc.horizon, spin_up_days(sc), _canon(loaded.world.values))
+
+
+def _execute_together(group: list[RunSpec]) -> list[dict[str, Any]]:
+    """Runs of one world and calendar, stepped together; on any failure, run by run."""
     import copy
     from ..engine.streams import replication_seeds
     from ..report import frames
-    from ..runner import run_batch
+    from ..runner import run_runs
     from .cache import load_point
     t0 = time.perf_counter()
     try:
-        loaded = load_point(group[0].scenario_file, group[0].sets)
-        sc = loaded.scenario.model_copy(update={"replications": 1})
-        seeds = [replication_seeds(s.seed, 1)[0] for s in group]
-        pairs = run_batch(sc, copy.deepcopy(loaded.world.values), [0] * len(group), seeds)
+        runs = []
+        for s in group:
+            loaded = load_point(s.scenario_file, s.sets)
+            runs.append((loaded.scenario.model_copy(update={"seed": s.seed, "replications": 1}),
+                         replication_seeds(s.seed, 1)[0]))
+        world = copy.deepcopy(load_point(group[0].scenario_file, group[0].sets).world.values)
+        pairs = run_runs(runs, world)
         done = []
-        for s, pair in zip(group, pairs):
-            summary = frames.summary(sc.model_copy(update={"seed": s.seed}), [pair])
+        for s, (sc, _), pair in zip(group, runs, pairs):
+            summary = frames.summary(sc, [pair])
             done.append((s, headline_metrics(summary, pair.scenario.info), _summary_rows(summary)))
     except Exception:  # noqa: BLE001 - find out which run fails, and record each failure where it belongs
         return [execute(s) for s in group]
