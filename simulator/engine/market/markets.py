@@ -124,15 +124,14 @@ class MineralMarkets(LaneMechanism):
         self.reserve_on = np.zeros((n, I), dtype=bool)
         self.licensed_once = np.zeros((n, I), dtype=bool)
         # random numbers, lane by lane: one named stream per Chinese edge (licence delays), one per project
-        self.trade: list[TradeRules] = []
+        z_lic = np.zeros((n, E, lanes.days))
         zp = np.zeros((n, len(d.p_names)))
         for lane, ctx in enumerate(lanes.runs):
-            z_lic = np.zeros((E, lanes.days))
             for e in np.flatnonzero(self.from_china):
-                z_lic[e] = ctx.streams.get(f"minerals.{d.e_names[e]}.licence").standard_normal(lanes.days)
-            self.trade.append(TradeRules(d, lanes.days, z_lic))
+                z_lic[lane, e] = ctx.streams.get(f"minerals.{d.e_names[e]}.licence").standard_normal(lanes.days)
             zp[lane] = [ctx.streams.get(f"minerals.{d.items[d.p_m[k]]}.project.{d.p_names[k]}").standard_normal()
                         for k in range(len(d.p_names))]
+        self.trade = TradeRules(d, lanes.days, z_lic)
         self.projects = Projects(d, lanes.days, zp, lanes.event)
         self.restricted = np.zeros((n, I, R), dtype=bool)
         self.restricted_item = np.zeros((n, I), dtype=bool)
@@ -238,23 +237,23 @@ class MineralMarkets(LaneMechanism):
         self._clock = self.lanes.clock.version
 
     def _refresh_lane(self, lane: int, board: Any) -> None:
-        d, tr = self.d, self.trade[lane]
-        tr.refresh(board)
+        d, tr = self.d, self.trade
+        tr.refresh(lane, board)
         I, R = d.shape
-        gap = tr.gap_days
+        gap = tr.gap_days[lane]
         mult = np.minimum(d.per["front_max"][:, None],
                           1.0 + d.per["front_share"][:, None] * np.divide(gap, d.cover_days, out=np.zeros_like(gap),
                                                                           where=d.cover_days > 0))
         self.T[lane] = d.cover_days * np.where(gap > 0, mult, 1.0)
-        self.restricted[lane] = tr.restricted
-        self.restricted_item[lane] = tr.restricted.any(axis=1)
+        self.restricted[lane] = tr.restricted[lane]
+        self.restricted_item[lane] = tr.restricted[lane].any(axis=1)
         ec = tr.e_china
-        nb = tr.export_netback()
+        nb = tr.export_netback(lane)
         w = np.bincount(d.e_m[ec], d.e_flow0[ec], minlength=I)
         paid = np.bincount(d.e_m[ec], d.e_flow0[ec] * nb[ec], minlength=I)
         self.parity[lane] = np.divide(paid, w, out=np.zeros(I), where=w > 0)
-        self.spot_on[lane] = self.spot_on[lane] or tr.active or bool((gap > 0).any())
-        self.lic_items[lane] = np.unique(d.e_m[tr.kind == LICENSING])
+        self.spot_on[lane] = self.spot_on[lane] or tr.active[lane] or bool((gap > 0).any())
+        self.lic_items[lane] = np.unique(d.e_m[tr.kind[lane] == LICENSING])
         self._pv[lane] = board.version
 
     def _orders(self, day: int, demand: np.ndarray, Stot: np.ndarray, physical: np.ndarray,
@@ -262,21 +261,14 @@ class MineralMarkets(LaneMechanism):
         """Orders closing the gap to target cover, counting the supply line and the licences pending before
         today's applications, split over edges by baseline shares and passed through each lane's trade rules:
         direct and leaked shipments (lanes, E) asked of each edge today."""
-        n, I, R, trs = self.n, self.I, self.R, self.trade
-        busy = [t.active or t.queue_live or bool(t.approved_today.any()) for t in trs]
+        n, I, R, tr = self.n, self.I, self.R, self.trade
         want = self.T * demand - Stot - physical
-        if any(t.pending.any() for t in trs):        # (subtracting an empty queue would change no bit)
-            want = want - self._per_cell(self.l_mi, np.stack([t.pending for t in trs]))
+        if tr.pending.any():                        # (subtracting an empty queue would change no bit)
+            want = want - self._per_cell(self.l_mi, tr.pending)
         want = want / self.d.per["restock_days"][:, None] + flow_need
         np.maximum(want, 0.0, out=want)
         req = want.reshape(n, I * R)[:, self.e_mi] * self.share
-        if not any(busy):
-            return req, np.zeros((n, self.E))
-        ship = req.copy()
-        leak = np.zeros((n, self.E))
-        for lane in np.flatnonzero(busy):
-            ship[lane], leak[lane] = trs[lane].apply(day, req[lane])
-        return ship, leak
+        return tr.apply(day, req)
 
     def _follow_factor(self, day: int, qt: np.ndarray) -> None:
         """Chinese output that follows another part of the model: × today's value over the paired baseline's."""
@@ -513,13 +505,12 @@ class MineralMarkets(LaneMechanism):
 
     def _licence_events(self, day: int) -> None:
         """Event on the first day a licensed item's exports are approved."""
-        d = self.d
-        for lane, tr in enumerate(self.trade):
-            items = self.lic_items[lane]
-            if not items.size or not tr.approved_today.any():
-                continue
-            for m in items:
-                if not self.licensed_once[lane, m] and tr.approved_today[d.e_m == m].any():
+        d, tr = self.d, self.trade
+        if not tr.approved_today.any():
+            return
+        for lane in np.flatnonzero(tr.approved_today.any(axis=1)):
+            for m in self.lic_items[lane]:
+                if not self.licensed_once[lane, m] and tr.approved_today[lane, d.e_m == m].any():
                     self.licensed_once[lane, m] = True
                     self.lanes.event(lane, day, d.items[m], "licences_granted",
                                      "first export licences decided after the review delay")

@@ -30,46 +30,54 @@ RANK = {"licensing": LICENSING, "quota": QUOTA, "ban": BAN}
 
 
 class TradeRules:
-    """The per-edge view of the countermeasures in force and the licence queue of one run."""
+    """The per-edge view of the countermeasures in force and the licence queue, for every lane of a batch: each
+    state array is (lanes, E) — a lane's own board decides its restrictions."""
 
     def __init__(self, d: MarketData, days: int, z_licence: np.ndarray):
+        """``z_licence`` (lanes, E, days): standard normals for the licence delays of every lane."""
         self.d = d
         I, R = d.shape
         E = len(d.e_names)
-        self.E, self.days = E, days
-        self.z_licence = z_licence                  # (E, days) standard normals for licence delays
+        n = z_licence.shape[0]
+        self.n, self.E, self.days = n, E, days
+        self.z_licence = z_licence
         self.e_mi = d.e_m * R + d.e_i
         self.e_china = np.flatnonzero(d.e_x == CHINA)
-        self.kind = np.zeros(E, dtype=np.int64)
-        self.approval = np.ones(E)
-        self.quota_cap = np.zeros(E)
-        self.leak = np.zeros(E)
-        self.lic_mu = np.zeros(E)
-        self.lic_sigma = np.zeros(E)
-        self.restricted = np.zeros((I, R), dtype=bool)   # a measure in force against this importer for this item
-        self.gap_days = np.zeros((I, R))                 # supply gap a buyer expects (front-running)
-        self.active = False
-        self.queue = np.zeros((H_LICENCE, E))
-        self.pending = np.zeros(E)
-        self.queue_live = False
-        self.lic_edges = np.zeros(0, dtype=np.int64)
-        self.lic_qidx = np.zeros((0, days), dtype=np.int64)
-        self.approved_today = np.zeros(E)
+        self.kind = np.zeros((n, E), dtype=np.int64)
+        self.approval = np.ones((n, E))
+        self.quota_cap = np.zeros((n, E))
+        self.leak = np.zeros((n, E))
+        self.lic_mu = np.zeros((n, E))
+        self.lic_sigma = np.zeros((n, E))
+        self.restricted = np.zeros((n, I, R), dtype=bool)   # a measure in force against this importer and item
+        self.gap_days = np.zeros((n, I, R))                 # supply gap a buyer expects (front-running)
+        self.active = np.zeros(n, dtype=bool)
+        self.queue = np.zeros((n, H_LICENCE, E))
+        self.pending = np.zeros((n, E))
+        self.queue_live = np.zeros(n, dtype=bool)
+        self.lic_edges: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * n
+        self.lic_qidx: list[np.ndarray] = [np.zeros((0, days), dtype=np.int64)] * n
+        self.approved_today = np.zeros((n, E))
         # re-ordering weights: each edge's share among its importer's non-Chinese edges
         imp_open = np.bincount(self.e_mi, np.where(d.e_x != CHINA, d.e_flow0, 0.0), minlength=I * R)
         self.alt_w = np.divide(np.where(d.e_x != CHINA, d.e_flow0, 0.0), imp_open[self.e_mi],
                                out=np.zeros(E), where=imp_open[self.e_mi] > 0)
         self.has_alt = imp_open > 0                                    # per flat (item, importer)
+        off = (np.arange(n) * (I * R))[:, None]
+        self._l_mi = (off + self.e_mi).ravel()
 
-    def refresh(self, board: Any) -> None:
-        """Rebuild the per-edge restrictions from the board's countermeasures in force and announced."""
+    def refresh(self, lane: int, board: Any) -> None:
+        """Rebuild lane ``lane``'s per-edge restrictions from its board's countermeasures in force and
+        announced."""
         d = self.d
-        self.kind[:] = FREE
-        self.approval[:] = 1.0
-        self.leak[:] = 0.0
-        self.quota_cap[:] = 0.0
-        self.restricted[:] = False
-        self.gap_days[:] = 0.0
+        kind, approval, leak, quota = self.kind[lane], self.approval[lane], self.leak[lane], self.quota_cap[lane]
+        restricted, gap_days = self.restricted[lane], self.gap_days[lane]
+        kind[:] = FREE
+        approval[:] = 1.0
+        leak[:] = 0.0
+        quota[:] = 0.0
+        restricted[:] = False
+        gap_days[:] = 0.0
         lead = np.full(len(d.items), 365.0)
         for k in range(len(d.p_names)):
             lead[d.p_m[k]] = min(lead[d.p_m[k]], d.p_lead[k])
@@ -81,77 +89,96 @@ class TradeRules:
             for st in active + pending:       # the gap a buyer expects: licence wait, or time to alternatives
                 spec = st.spec
                 gap = spec.licence_delay if spec.kind == "licensing" else lead[m]
-                self.gap_days[m, i] = max(self.gap_days[m, i], gap)
+                gap_days[m, i] = max(gap_days[m, i], gap)
             if not active:
                 continue
             spec = max(active, key=lambda s: RANK[s.spec.kind]).spec
-            self.kind[e] = RANK[spec.kind]
-            self.restricted[m, i] = True
-            self.leak[e] = max(s.spec.leakage for s in active)
+            kind[e] = RANK[spec.kind]
+            restricted[m, i] = True
+            leak[e] = max(s.spec.leakage for s in active)
             if spec.kind == "licensing":
-                self.approval[e] = min(s.spec.approval_share for s in active if s.spec.kind == "licensing")
+                approval[e] = min(s.spec.approval_share for s in active if s.spec.kind == "licensing")
                 mean, sd = max(1.0, spec.licence_delay), max(0.0, spec.licence_delay_sd)
                 s2 = np.log1p((sd / mean) ** 2)
-                self.lic_mu[e], self.lic_sigma[e] = np.log(mean) - s2 / 2, np.sqrt(s2)
+                self.lic_mu[lane, e], self.lic_sigma[lane, e] = np.log(mean) - s2 / 2, np.sqrt(s2)
             elif spec.kind == "quota":
-                self.quota_cap[e] = min(s.spec.quota_share for s in active if s.spec.kind == "quota") \
-                    * d.e_flow0[e]
-        self.active = bool(self.kind.any())
-        lic = self.lic_edges = np.flatnonzero(self.kind == LICENSING)
+                quota[e] = min(s.spec.quota_share for s in active if s.spec.kind == "quota") * d.e_flow0[e]
+        self.active[lane] = bool(kind.any())
+        lic = self.lic_edges[lane] = np.flatnonzero(kind == LICENSING)
         if lic.size:                               # licence decision slots of every day's applications
             days = np.arange(self.days)
-            delay = np.exp(self.lic_mu[lic, None] + self.lic_sigma[lic, None] * self.z_licence[lic])
+            mu, sig = self.lic_mu[lane, lic, None], self.lic_sigma[lane, lic, None]
+            delay = np.exp(mu + sig * self.z_licence[lane, lic])
             delay = np.clip(np.round(delay), 1, H_LICENCE - 1).astype(np.int64)
-            self.lic_qidx = ((days + delay) % H_LICENCE) * self.E + lic[:, None]
+            self.lic_qidx[lane] = lane * (H_LICENCE * self.E) + ((days + delay) % H_LICENCE) * self.E + lic[:, None]
+        else:
+            self.lic_qidx[lane] = np.zeros((0, self.days), dtype=np.int64)
 
-    def export_netback(self) -> np.ndarray:
-        """Per edge, the share of an export sale's value a Chinese holder can expect (export parity): 1 on an
-        open edge, ``approval_share`` discounted over the mean licence wait under licensing, the ``leakage``
-        share discounted over the detour under a ban or quota (the marginal unit cannot go legally)."""
+    def export_netback(self, lane: int) -> np.ndarray:
+        """Per edge of lane ``lane``, the share of an export sale's value a Chinese holder can expect (export
+        parity): 1 on an open edge, ``approval_share`` discounted over the mean licence wait under licensing, the
+        ``leakage`` share discounted over the detour under a ban or quota (the marginal unit cannot go legally)."""
         d = self.d
+        kind = self.kind[lane]
         carry = d.per["parity_carry"][d.e_m] / 365.25
-        wait = np.exp(self.lic_mu + 0.5 * self.lic_sigma ** 2)
+        wait = np.exp(self.lic_mu[lane] + 0.5 * self.lic_sigma[lane] ** 2)
         nb = np.ones(self.E)
-        nb = np.where(self.kind == LICENSING, self.approval * np.exp(-carry * wait), nb)
-        return np.where(self.kind >= QUOTA, self.leak * np.exp(-carry * d.per["leak_delay"][d.e_m]), nb)
+        nb = np.where(kind == LICENSING, self.approval[lane] * np.exp(-carry * wait), nb)
+        return np.where(kind >= QUOTA, self.leak[lane] * np.exp(-carry * d.per["leak_delay"][d.e_m]), nb)
+
+    @property
+    def busy(self) -> np.ndarray:
+        """Lanes (bool per lane) whose edges a measure restricts or whose licence queue still holds decisions."""
+        return self.active | self.queue_live
 
     def apply(self, day: int, req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Direct and leaked shipments asked of each edge today (before exporters' stock limits), from the
-        orders ``req`` per edge. Blocked orders are re-ordered on the importer's non-Chinese edges."""
+        """Direct and leaked shipments (lanes, E) asked of each edge today (before exporters' stock limits),
+        from the orders ``req`` (lanes, E). Blocked orders are re-ordered on the importer's non-Chinese edges."""
+        n, E = self.n, self.E
         if self.approved_today.any():
             self.approved_today[:] = 0.0
-        if not self.active and not self.queue_live:
-            return req, np.zeros(self.E)
+        busy = self.busy
+        if not busy.any():
+            return req, np.zeros((n, E))
         ship = req.copy()
-        blocked = np.zeros(self.E)
-        lic = self.lic_edges
-        if lic.size:                               # applications wait for a decision, and are re-ordered elsewhere
-            r = req[lic]
-            flat = self.queue.reshape(-1)
-            np.add.at(flat, self.lic_qidx[:, day], r)
-            self.pending[lic] += r
+        blocked = np.zeros((n, E))
+        lic = self.kind == LICENSING
+        if lic.any():                              # applications wait for a decision, and are re-ordered elsewhere
+            lanes = [k for k in range(n) if self.lic_edges[k].size]
+            idx = np.concatenate([self.lic_qidx[k][:, day] for k in lanes])
+            vals = np.concatenate([req[k, self.lic_edges[k]] for k in lanes])
+            np.add.at(self.queue.reshape(-1), idx, vals)
+            np.add(self.pending, req, out=self.pending, where=lic)
             ship[lic] = 0.0
-            blocked[lic] = r
-            self.queue_live = True
-        cap = np.flatnonzero(self.kind >= QUOTA)
-        if cap.size:
-            allowed = np.where(self.kind[cap] == QUOTA, np.minimum(req[cap], self.quota_cap[cap]), 0.0)
-            blocked[cap] = req[cap] - allowed
-            ship[cap] = allowed
+            blocked[lic] = req[lic]
+            self.queue_live[lanes] = True
+        cap = self.kind >= QUOTA
+        if cap.any():
+            allowed = np.where(self.kind == QUOTA, np.minimum(req, self.quota_cap), 0.0)
+            blocked = np.where(cap, req - allowed, blocked)
+            ship = np.where(cap, allowed, ship)
         leak = self.leak * blocked
         leak[lic] = 0.0                            # licensing leaks only what is refused (below)
         reorder = blocked - leak
-        if np.count_nonzero(reorder):
-            per_imp = np.bincount(self.e_mi, reorder, minlength=self.restricted.size)
-            ship += self.alt_w * per_imp[self.e_mi]
-        if self.queue_live:
-            decided = self.queue[day % H_LICENCE]
-            if np.count_nonzero(decided):
-                self.pending -= decided
-                self.approved_today = decided * self.approval
-                ship += self.approved_today
-                leak += self.leak * decided * (1.0 - self.approval)
-                decided[:] = 0.0
-            elif not self.pending.any():
-                self.queue_live = False
+        some = np.count_nonzero(reorder, axis=1) > 0
+        if some.any():
+            per_imp = np.bincount(self._l_mi, reorder.ravel(), minlength=n * self.restricted[0].size)
+            per_imp = per_imp.reshape(n, -1)[:, self.e_mi]
+            ship = np.where(some[:, None], ship + self.alt_w * per_imp, ship)
+        live = self.queue_live.copy()
+        if live.any():
+            decided = self.queue[:, day % H_LICENCE]              # (lanes, E), a view into the queue
+            got = live & (np.count_nonzero(decided, axis=1) > 0)
+            if got.any():
+                g = got[:, None]
+                np.subtract(self.pending, decided, out=self.pending, where=g)
+                self.approved_today = np.where(g, decided * self.approval, 0.0)
+                ship = np.where(g, ship + self.approved_today, ship)
+                leak = np.where(g, leak + self.leak * decided * (1.0 - self.approval), leak)
+                decided[got] = 0.0
+            idle = live & ~got & ~self.pending.any(axis=1)
+            self.queue_live[idle] = False
+        if not busy.all():                         # lanes without restrictions ship what was asked
+            b = busy[:, None]
+            ship, leak = np.where(b, ship, req), np.where(b, leak, 0.0)
         return ship, leak
