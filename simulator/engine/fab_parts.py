@@ -62,8 +62,8 @@ def small_binomial(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np
     """``rng.binomial(n, p)`` for the few cohorts a day that need it: scalar draws below 8 entries (an array
     call has a fixed cost of several scalar ones)."""
     if n.size < 8:
-        return np.array([rng.binomial(a, b) for a, b in zip(n.tolist(), np.broadcast_to(p, n.shape).tolist())],
-                        dtype=np.int64)
+        ps = [float(p)] * n.size if np.ndim(p) == 0 else np.broadcast_to(p, n.shape).tolist()
+        return np.array([rng.binomial(a, b) for a, b in zip(n.tolist(), ps)], dtype=np.int64)
     return rng.binomial(n, p)
 
 

@@ -28,9 +28,19 @@ cohort's throughput/yield factor. New and replacement tools are bought as in ``f
 announcement and effect (``pending``) fabs pull tool and spare purchases forward.
 
 Random numbers: one named stream per kind of draw (``fabs.failures``, ``fabs.repair_hours``, ``fabs.oem_parts``,
-``fabs.parts_class``, ``fabs.refurb``, ``fabs.local_repairs``, ``fabs.retire``, ``fabs.parts_wait``), each drawing
-one array over all cohorts a day, so a scenario and its baseline draw identical numbers until their states
-differ (common random numbers), and the step needs no Python loop over cohorts.
+``fabs.parts_class``, ``fabs.refurb``, ``fabs.local_repairs``, ``fabs.retire``, ``fabs.parts_wait``) per run,
+each drawing one array over the run's cohorts (or its cut cohorts) a day, so a scenario and its baseline draw
+identical numbers until their states differ (common random numbers), and the step needs no Python loop over
+cohorts.
+
+Lanes: the runs of a batch (see ``world.py``) are stepped at once. State arrays carry a leading lane axis
+(``(L, C)``: lanes × cohorts; pipelines ``(days ahead, L, C)``) and every computation is one numpy call over all
+lanes; only the random draws loop over lanes: one call per lane and kind of draw, with exactly the arguments
+(sizes, shapes, parameters) that run alone would pass, and only in the lanes whose own state calls for it. So a
+lane's numbers do not depend on its batch. A lane outside a branch (a baseline while its scenario lane is under
+a cut) goes through the branch's array operations with stopped shares of 0, which leave its numbers exactly
+as they are (adding 0, multiplying by 1); updates for which that does not hold are masked to the lanes
+concerned. Per-lane sums (tools per group) keep each lane's summation order.
 
 Fab output (wafers/day) = ``min(capacity × utilisation, min over groups of usable tool throughput)``, and
 good-wafer output = output × the class's ``line_yield``; a group's throughput is Σ cohorts ``up tools ×
@@ -311,11 +321,10 @@ class FabFleets(LaneMechanism):
         for lane, ctx in enumerate(self.lanes.runs):
             if ctx.policy.version != self._policy_version[lane]:
                 self._refresh_lane(lane)
-        self.cut_lanes = np.flatnonzero(self.any_cut)
         self.serv_lanes = np.flatnonzero(self.has_serv).tolist()
         self._any = {k: bool(getattr(self, k).any()) for k in
                      ("any_cut", "has_part", "hazard_live", "any_sw", "any_exp", "any_pend_parts", "any_redundant")}
-        self._all_cut = bool(self.any_cut.all())
+        self._cut_list = self.any_cut.tolist()
         self._clock_version = self.lanes.clock.version
 
     def _refresh_lane(self, lane: int) -> None:
@@ -489,7 +498,7 @@ class FabFleets(LaneMechanism):
         scale[:, C:] += self.mttr_d
         down = self._down
         for lane, st in enumerate(streams):
-            if self.any_cut[lane]:
+            if self._cut_list[lane]:
                 down[lane] = st["repair_hours"].gamma(shape[lane], scale[lane])
             else:
                 down[lane, :C] = st["repair_hours"].gamma(fails[lane], self.mttr_d)
