@@ -22,6 +22,9 @@ What is modelled, per tool cohort (identical tools of one vendor in one tool gro
 A failure short of a module or locked item is handed back to the fleet (wait for a grey-market or domestic part,
 or retire the tool and cannibalise it). The PM deficit (share of PM not done properly: no kit, a third-party
 kit, or vendor-only PM steps without the vendor) drives the failure hazard in ``fabs.py``.
+
+Stocks are arrays over cohorts, or over lanes × cohorts when runs are stepped together (``PartsLedger(...,
+lanes=L)``); the random draws stay one call per lane, with that lane's own generators and arguments.
 """
 from __future__ import annotations
 

@@ -13,6 +13,9 @@ What is modelled (unit: tools per day per cohort):
   stopped; then a share ``domestic_substitution`` is replaced by a domestic tool.
 - While servicing or parts are cut, capex buys redundant domestic tools: ``redundant_tools_per_y`` of the
   affected fleet per year.
+
+Orders are per cohort, or per lane and cohort when runs are stepped together (``Procurement(..., lanes=L)``),
+each lane jumping with its own controls.
 """
 from __future__ import annotations
 

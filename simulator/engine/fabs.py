@@ -253,6 +253,8 @@ class FabFleets(LaneMechanism):
         self.streams = [{k: ctx.streams.get(f"fabs.{k}") for k in
                          ("failures", "repair_hours", "oem_parts", "parts_class", "refurb", "local_repairs",
                           "retire", "parts_wait")} for ctx in lanes.runs]
+        self._poisson = [st["failures"].poisson for st in self.streams]       # bound once: called every day
+        self._gamma = [st["repair_hours"].gamma for st in self.streams]
         self.mttr_d = self.mttr / 24.0                           # repair time in days
         self.c_loc_d = self.mttr_d * (self.local_mult - 1.0)     # extra local repair days before learning
         self.rate_num = 24.0 * (1.0 - self.phi)                  # numerator of failure_rate_per_day
@@ -325,6 +327,7 @@ class FabFleets(LaneMechanism):
         self._any = {k: bool(getattr(self, k).any()) for k in
                      ("any_cut", "has_part", "hazard_live", "any_sw", "any_exp", "any_pend_parts", "any_redundant")}
         self._cut_list = self.any_cut.tolist()
+        self._uncut = np.flatnonzero(~self.any_cut)
         self._clock_version = self.lanes.clock.version
 
     def _refresh_lane(self, lane: int) -> None:
@@ -389,14 +392,14 @@ class FabFleets(LaneMechanism):
         rate = self._failure_rate(day, deficit, learn)
         lam = active * rate
         fails = np.empty((self.L, self.C), dtype=np.int64)
-        for lane, st in enumerate(self.streams):
-            fails[lane] = st["failures"].poisson(lam[lane])
+        for lane, poisson in enumerate(self._poisson):
+            fails[lane] = poisson(lam[lane])
         if self._any["any_cut"]:
             active = self._cut_failures(day, fails, active, learn)
         else:
             down = self._down
-            for lane, st in enumerate(self.streams):
-                down[lane, :self.C] = st["repair_hours"].gamma(fails[lane], self.mttr_d)
+            for lane, gamma in enumerate(self._gamma):
+                down[lane, :self.C] = gamma(fails[lane], self.mttr_d)
             down[:, self.C:] = 0.0
         if self._any["any_sw"]:
             sw = self.sw - self.s_sw * self.sw_decay
@@ -497,12 +500,12 @@ class FabFleets(LaneMechanism):
         np.multiply(self.c_loc_d, learn, out=scale[:, C:])
         scale[:, C:] += self.mttr_d
         down = self._down
-        for lane, st in enumerate(streams):
+        for lane, gamma in enumerate(self._gamma):
             if self._cut_list[lane]:
-                down[lane] = st["repair_hours"].gamma(shape[lane], scale[lane])
+                down[lane] = gamma(shape[lane], scale[lane])
             else:
-                down[lane, :C] = st["repair_hours"].gamma(fails[lane], self.mttr_d)
-                down[lane, C:] = 0.0
+                down[lane, :C] = gamma(fails[lane], self.mttr_d)
+        down[self._uncut, C:] = 0.0              # no local repairs in lanes without a cut
         if got is not None:
             down[ip[0], C + ip[1]] += swaps * (self.parts.requal_h / 24.0)
         return active
