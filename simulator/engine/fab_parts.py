@@ -177,6 +177,7 @@ class PartsLedger:
         self._fill_need(p_need, idx)
 
     def _fill_need(self, p_need: np.ndarray, idx: np.ndarray) -> None:
+        """The category probabilities' fixed columns for cohorts ``idx`` (one row each)."""
         lf = self.locked_frac[idx]
         self._P = np.zeros((idx.size, 4))
         self._P[:, 0] = p_need * lf
@@ -209,13 +210,14 @@ class PartsLedger:
                  day: int, streams: dict | list[dict]
                  ) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray] | None:
         """Failures that need a vendor part under the cut, at the cohorts whose parts flow is cut (see
-        :meth:`set_need`; ``idx`` is ignored, kept for one run's callers): take locked items from stock and
+        :meth:`set_need`; for one run ``idx`` are those cohorts, None to take them from there; with lanes the
+        (lane, cohort) pairs come from there and ``idx`` is ignored): take locked items from stock and
         modules from third parties or the pool (sending the failed one to refurbishment). One multinomial draw
         per cohort splits its failures into locked item / third-party module / pool module / no part. Returns
         None when no failure needs a part, else (index of those cohorts — a tuple, ``arr[i]`` picks them —, failures
         short of a part, module swaps from the pool or third parties) at those cohorts; with lanes,
         :attr:`hit_lanes` is then the lane of each."""
-        at = self.cut_at
+        at = self.cut_at if self.lanes is not None or idx is None else (idx,)
         gens = [streams] if self.lanes is None else streams
         P = self._P
         np.multiply(self._P_mod, self.tp_module * self.tp_avail[at], out=P[:, 1])
