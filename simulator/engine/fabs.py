@@ -28,9 +28,19 @@ cohort's throughput/yield factor. New and replacement tools are bought as in ``f
 announcement and effect (``pending``) fabs pull tool and spare purchases forward.
 
 Random numbers: one named stream per kind of draw (``fabs.failures``, ``fabs.repair_hours``, ``fabs.oem_parts``,
-``fabs.parts_class``, ``fabs.refurb``, ``fabs.local_repairs``, ``fabs.retire``, ``fabs.parts_wait``), each drawing
-one array over all cohorts a day, so a scenario and its baseline draw identical numbers until their states
-differ (common random numbers), and the step needs no Python loop over cohorts.
+``fabs.parts_class``, ``fabs.refurb``, ``fabs.local_repairs``, ``fabs.retire``, ``fabs.parts_wait``) per run,
+each drawing one array over the run's cohorts (or its cut cohorts) a day, so a scenario and its baseline draw
+identical numbers until their states differ (common random numbers), and the step needs no Python loop over
+cohorts.
+
+Lanes: the runs of a batch (see ``world.py``) are stepped at once. State arrays carry a leading lane axis
+(``(L, C)``: lanes × cohorts; pipelines ``(days ahead, L, C)``) and every computation is one numpy call over all
+lanes; only the random draws loop over lanes: one call per lane and kind of draw, with exactly the arguments
+(sizes, shapes, parameters) that run alone would pass, and only in the lanes whose own state calls for it. So a
+lane's numbers do not depend on its batch. A lane outside a branch (a baseline while its scenario lane is under
+a cut) goes through the branch's array operations with stopped shares of 0, which leave its numbers exactly
+as they are (adding 0, multiplying by 1); updates for which that does not hold are masked to the lanes
+concerned. Per-lane sums (tools per group) keep each lane's summation order.
 
 Fab output (wafers/day) = ``min(capacity × utilisation, min over groups of usable tool throughput)``, and
 good-wafer output = output × the class's ``line_yield``; a group's throughput is Σ cohorts ``up tools ×
@@ -51,9 +61,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from .fab_origin import flow_shares, origin_bill
-from .fab_parts import RING_DAYS, PartsLedger, small_binomial, small_multinomial, spare_stock, wright
+from .fab_parts import RING_DAYS, PartsLedger, lane_slices, small_binomial, small_multinomial, spare_stock, wright
 from .fab_procurement import Procurement, lead_days
-from .world import Mechanism, RunContext
+from .world import LaneMechanism, Lanes
 
 TOOL_CLASSES = ("litho", "etch", "deposition", "clean", "coat_develop", "metrology", "implant", "cmp")
 MEASURE_NAMES = ("sales", "servicing", "spare_parts", "software_updates")
@@ -100,8 +110,12 @@ def _split(total: int, shares: dict[str, float]) -> dict[str, int]:
     return out
 
 
-class FabFleets(Mechanism):
-    """Cohorts of tools at Chinese fab classes; see the module docstring for what is modelled."""
+class FabFleets(LaneMechanism):
+    """Cohorts of tools at Chinese fab classes; see the module docstring for what is modelled.
+
+    Every lane of the batch is stepped at once: state arrays are ``(L, C)`` (lanes × cohorts), pipelines
+    ``(ring days, L, C)``; a lane's policy view (stopped shares, which cohorts are cut) is its own row. Random
+    draws are one call per lane and kind, with the arguments that lane alone would pass."""
 
     section = "fabs"
 
@@ -117,14 +131,15 @@ class FabFleets(Mechanism):
                 "content_origin": origins | {v["country"] for v in vendors.values()}}
 
     # ----- building ----------------------------------------------------------------------------------------
-    def __init__(self, ctx: RunContext):
-        super().__init__(ctx)
-        w = ctx.world["fabs"]
+    def __init__(self, lanes: Lanes):
+        super().__init__(lanes)
+        L = self.L = lanes.n
+        w = lanes.world["fabs"]
         self._vendors: dict[str, dict] = w["vendors"]
         ops, cut, dom, ann = w["operations"], w["cutoff"], w["domestic"], w["announcement"]
         parts_cfg, proc_cfg = w["parts"], w["procurement"]
         bills = w.get("module_origin") or {}
-        self.days = ctx.days
+        self.days = lanes.days
         self.eng = float(ops["engineering_share"])
         if "domestic" not in self._vendors:
             raise ValueError("fabs.vendors needs a 'domestic' vendor (country China) for substitutes")
@@ -196,56 +211,77 @@ class FabFleets(Mechanism):
         offs = np.clip(np.rint(med * np.exp(sig * z)), 1, RING_DAYS - 1).astype(int)
         self.wait_offs, counts = np.unique(offs, return_counts=True)
         self.wait_p = counts / counts.sum()
+        # pipelines, each as long as its longest delay needs (row = day mod its length): deliveries, tools in
+        # qualification, tools back from a parts wait
+        self.R_deliv = max(self.lead_foreign, self.lead_dom) + 1
+        self.R_qual = self.qual + 1
+        self.R_back = int(self.wait_offs.max()) + 1
         # baseline rates, parts, procurement and state
         self.rate0 = failure_rate_per_day(self.mtbf, self.mttr, self.phi)
         self.parts = PartsLedger(self.n0, self.rate0, self.pm_interval, arr("p_locked"), arr("p_module"),
-                                 arr("third_party_kit_share"), parts_cfg)
-        self.proc = Procurement(rows, self.n0, G, np.array(group_growth), self.qual, ctx.days, proc_cfg)
-        self.fleet = self.n0.astype(np.int64)
-        self.installing = np.zeros(C, dtype=np.int64)
-        self.waiting = np.zeros(C, dtype=np.int64)
-        self.e_pm = np.zeros(C)
-        self.cum_local = np.zeros(C)
-        self.cum_sub = np.zeros(C)
-        self.sw = np.ones(C)
-        self.q = np.ones(C)
-        self.kit_q = np.ones(C)
-        self.factor = np.ones(C)       # throughput/yield factor: substitutes' learning × software × kits
-        self.carry = np.zeros(C)
-        # pipelines: row = day (mod RING_DAYS), column = cohort, so a day's arrivals are one contiguous row
-        self.ring_deliv = np.zeros((RING_DAYS, C))
-        self.ring_qual = np.zeros((RING_DAYS, C), dtype=np.int64)
-        self.ring_back = np.zeros((RING_DAYS, C), dtype=np.int64)
+                                 arr("third_party_kit_share"), parts_cfg, lanes=L,
+                                 ring_days=int(round(parts_cfg["refurb_d"])) + 1)
+        self.proc = Procurement(rows, self.n0, G, np.array(group_growth), self.qual, lanes.days, proc_cfg, lanes=L)
+        self.fleet = np.broadcast_to(self.n0.astype(np.int64), (L, C)).copy()
+        self.installing = np.zeros((L, C), dtype=np.int64)
+        self.waiting = np.zeros((L, C), dtype=np.int64)
+        self.e_pm = np.zeros((L, C))
+        self.cum_local = np.zeros((L, C))
+        self.cum_sub = np.zeros((L, C))
+        self.sw = np.ones((L, C))
+        self.q = np.ones((L, C))
+        self.kit_q = np.ones((L, C))
+        self.carry = np.zeros((L, C))
+        # pipelines: (day mod length, lane, cohort), so a day's arrivals of every lane are one contiguous block
+        self.ring_deliv = np.zeros((self.R_deliv, L, C))
+        self.ring_qual = np.zeros((self.R_qual, L, C), dtype=np.int64)
+        self.ring_back = np.zeros((self.R_back, L, C), dtype=np.int64)
         for d in range(-self.qual, 0):                                 # tools already installing at the start
             n = self._whole(self.proc.new_tools(d))
             self.fleet += n
             self.installing += n
-            self.ring_qual[(d + self.qual) % RING_DAYS] += n
+            self.ring_qual[(d + self.qual) % self.R_qual] += n
         cap_wpd = np.array([float(w["classes"][f]["capacity_wpm"]) * 12 / 365.25 for f in self.fab_names])
         self.line_yield = np.array([float(w["classes"][f].get("line_yield", 1.0)) for f in self.fab_names])
         r_fab = np.log1p(np.array([float(w["classes"][f].get("capacity_growth_per_y", ops["capacity_growth_per_y"]))
                                    for f in self.fab_names]))
-        self.capacity = cap_wpd[:, None] * np.exp(r_fab[:, None] * np.arange(ctx.days)[None, :] / 365.25)
+        self.capacity = cap_wpd[:, None] * np.exp(r_fab[:, None] * np.arange(lanes.days)[None, :] / 365.25)
         self.planned = self.capacity * self.utilisation[:, None]
+        self.capacity_t = np.ascontiguousarray(self.capacity.T)      # day row × fab column
+        self.planned_t = np.ascontiguousarray(self.planned.T)
         self.fab_of_group = np.repeat(np.arange(len(self.fab_names)), np.diff(np.r_[self.fab_starts, G]))
-        self.streams = {k: ctx.streams.get(f"fabs.{k}") for k in
-                        ("failures", "repair_hours", "oem_parts", "parts_class", "refurb", "local_repairs",
-                         "retire", "parts_wait")}
-        self._shape = np.zeros(2 * C)
-        self._scale = np.zeros(2 * C)
-        self._zeros = np.zeros(C)
+        self.streams = [{k: ctx.streams.get(f"fabs.{k}") for k in
+                         ("failures", "repair_hours", "oem_parts", "parts_class", "refurb", "local_repairs",
+                          "retire", "parts_wait")} for ctx in lanes.runs]
+        self._poisson = [st["failures"].poisson for st in self.streams]       # bound once: called every day
+        self._gamma = [st["repair_hours"].gamma for st in self.streams]
         self.mttr_d = self.mttr / 24.0                           # repair time in days
-        self._scale[:C] = self.mttr_d
         self.c_loc_d = self.mttr_d * (self.local_mult - 1.0)     # extra local repair days before learning
         self.rate_num = 24.0 * (1.0 - self.phi)                  # numerator of failure_rate_per_day
         self.inv_pmi = 1.0 / self.pm_interval
-        self._S = np.zeros((7, C))
-        self._SG = np.zeros((7, G))
-        self._exhausted = np.zeros(C, dtype=bool)
-        self._retired_any = np.zeros(C, dtype=bool)
-        self._policy_version = -1
-        self.hazard_live = False
-        self._register(ctx)
+        self._shape = np.zeros((L, 2 * C))      # gamma shapes of a lane under a cut: vendor | local repairs
+        self._scale = np.zeros((L, 2 * C))
+        self._scale[:, :C] = self.mttr_d
+        self._down = np.zeros((L, 2 * C))       # repair tool-days: vendor | local
+        self._S = np.zeros((L, 7, C))
+        self._SG = np.zeros((L, 7, G))
+        self._exhausted = np.zeros((L, C), dtype=bool)
+        self._retired_any = np.zeros((L, C), dtype=bool)
+        self._policy_version = [-1] * L
+        self._clock_version = -1
+        # policy view per lane (rows set by _refresh_lane)
+        z = lambda: np.zeros((L, C))  # noqa: E731
+        self.s_exp, self.s_rep, self.s_serv, self.s_parts, self.s_sw = z(), z(), z(), z(), z()
+        self.pend_exp, self.pend_parts = z(), z()
+        self.deliv_factor, self.redundant_week = np.ones((L, C)), z()
+        self.requal_rate_h, self.c_pm, self.c_mttr_serv = z(), z(), z()
+        self.mttr_cut = np.broadcast_to(self.mttr, (L, C)).copy()
+        self.idx_serv: list[np.ndarray] = [np.zeros(0, dtype=np.intp)] * L
+        self.serv_isv: list[np.ndarray] = [np.zeros(0)] * L
+        flag = lambda: np.zeros(L, dtype=bool)  # noqa: E731
+        self.any_cut, self.has_part, self.has_serv, self.hazard_live = flag(), flag(), flag(), flag()
+        self.any_sw, self.any_exp, self.any_pend_parts, self.any_redundant = flag(), flag(), flag(), flag()
+        self._register(lanes)
 
     def _whole(self, x: np.ndarray) -> np.ndarray:
         """Whole tools from fractional flows per cohort, carrying remainders to the next day."""
@@ -254,8 +290,9 @@ class FabFleets(Mechanism):
         self.carry -= n
         return n.astype(np.int64)
 
-    def _register(self, ctx: RunContext) -> None:
-        """Register every series as columns of one recorder block, so a day is written in one call."""
+    def _register(self, lanes: Lanes) -> None:
+        """Register every series as columns of one block per lane, so a day of every lane is written in one
+        call; ``vals`` (lanes × columns) holds the day's values."""
         specs: list[tuple] = []
         for f in self.fab_names:
             specs.append((f"fabs.{f}", "wafer_output", "wafers/day",
@@ -272,44 +309,58 @@ class FabFleets(Mechanism):
         for what in ("revenue_lost_sales", "revenue_lost_service"):
             for v in self.rev_vendors:
                 specs.append((f"vendors.{v}", what, "USD/day", ("total",)))
-        self.block = ctx.recorder.block(specs)
-        F, V = len(self.fab_names), len(self.rev_vendors)
-        self.vals = np.zeros(len(specs))
-        self.v_out, self.v_cap, self.v_good = self.vals[:F], self.vals[F:2 * F], self.vals[2 * F:3 * F]
-        self.v_group = self.vals[3 * F:3 * F + len(GROUP_METRICS) * self.G].reshape(len(GROUP_METRICS), self.G)
-        self.v_rev = self.vals[3 * F + len(GROUP_METRICS) * self.G:]
-        assert self.v_rev.size == 2 * V
+        self.block = lanes.block(specs)
+        F, V, L = len(self.fab_names), len(self.rev_vendors), self.L
+        self.vals = np.zeros((L, len(specs)))
+        self.v_out, self.v_cap, self.v_good = self.vals[:, :F], self.vals[:, F:2 * F], self.vals[:, 2 * F:3 * F]
+        self.v_group = self.vals[:, 3 * F:3 * F + len(GROUP_METRICS) * self.G].reshape(L, len(GROUP_METRICS), self.G)
+        assert np.shares_memory(self.v_group, self.vals)
+        self.v_rev = self.vals[:, 3 * F + len(GROUP_METRICS) * self.G:]
+        assert self.v_rev.shape[1] == 2 * V
 
-    # ----- policy view (recomputed only when the board changes) -------------------------------------------
+    # ----- policy view (recomputed only for lanes whose board changed) -------------------------------------
     def _refresh_policy(self) -> None:
-        pb = self.ctx.policy
+        for lane, ctx in enumerate(self.lanes.runs):
+            if ctx.policy.version != self._policy_version[lane]:
+                self._refresh_lane(lane)
+        self.serv_lanes = np.flatnonzero(self.has_serv).tolist()
+        self._any = {k: bool(getattr(self, k).any()) for k in
+                     ("any_cut", "has_part", "hazard_live", "any_sw", "any_exp", "any_pend_parts", "any_redundant")}
+        self._cut_list = self.any_cut.tolist()
+        self._uncut = np.flatnonzero(~self.any_cut)
+        self._clock_version = self.lanes.clock.version
+
+    def _refresh_lane(self, lane: int) -> None:
+        """Lane ``lane``'s view of its policy board: stopped shares per flow and cohort, and what follows."""
+        pb = self.lanes.runs[lane].policy
         now, pend = flow_shares(pb, self.rows), flow_shares(pb, self.rows, pending=True)
-        self.s_exp, self.s_rep, self.s_serv = now["expansion"], now["replacement"], now["service"]
-        self.s_parts, self.s_sw = now["parts"], now["software"]
-        self.pend_exp = pend["expansion"]
-        self.pend_parts = pend["parts"]
-        self.idx_part = np.flatnonzero(self.s_parts > 0)
-        self.parts_cut = (self.s_parts > 0).astype(float)
-        self.parts.set_need((self.parts.p_part * self.s_parts)[self.idx_part], self.idx_part)
-        self.idx_serv = np.flatnonzero(self.s_serv > 0)
-        self.serv_isv = self.s_serv[self.idx_serv]
-        self.any_cut = bool(self.idx_part.size or self.idx_serv.size)
-        self.hazard_live = self.hazard_live or self.any_cut
-        self.any_sw = bool((self.s_sw > 0).any())
-        self.any_exp = bool((self.s_exp > 0).any() or (self.pend_exp > 0).any())
-        self.any_pend_parts = bool((self.pend_parts > 0).any())
-        self.deliv_factor = (1.0 - self.s_exp) * (1.0 + (self.pull_forward - 1.0) * self.pend_exp)
-        self.redundant_week = np.maximum(self.s_serv, self.s_parts) * self.proc.redundant * 7
-        self.any_redundant = bool(self.redundant_week.any())
-        self.parts.set_cut(self.parts_cut)
+        s_exp, s_serv, s_parts, s_sw = now["expansion"], now["service"], now["parts"], now["software"]
+        self.s_exp[lane], self.s_rep[lane], self.s_serv[lane] = s_exp, now["replacement"], s_serv
+        self.s_parts[lane], self.s_sw[lane] = s_parts, s_sw
+        self.pend_exp[lane] = pend_exp = pend["expansion"]
+        self.pend_parts[lane] = pend_parts = pend["parts"]
+        idx_part = np.flatnonzero(s_parts > 0)
+        parts_cut = (s_parts > 0).astype(float)
+        self.parts.set_need((self.parts.p_part * s_parts)[idx_part], idx_part, lane)
+        self.idx_serv[lane] = isv = np.flatnonzero(s_serv > 0)
+        self.serv_isv[lane] = s_serv[isv]
+        self.has_part[lane], self.has_serv[lane] = bool(idx_part.size), bool(isv.size)
+        self.any_cut[lane] = bool(idx_part.size or isv.size)
+        self.hazard_live[lane] = self.hazard_live[lane] or self.any_cut[lane]
+        self.any_sw[lane] = bool((s_sw > 0).any())
+        self.any_exp[lane] = bool((s_exp > 0).any() or (pend_exp > 0).any())
+        self.any_pend_parts[lane] = bool((pend_parts > 0).any())
+        self.deliv_factor[lane] = deliv_factor = (1.0 - s_exp) * (1.0 + (self.pull_forward - 1.0) * pend_exp)
+        self.redundant_week[lane] = np.maximum(s_serv, s_parts) * self.proc.redundant * 7
+        self.any_redundant[lane] = bool(self.redundant_week[lane].any())
+        self.parts.set_cut(parts_cut, lane)
         # expected requalification hours per failure (module swaps without vendor sign-off) lengthen the cycle
-        self.requal_rate_h = self.parts.p_module * self.s_parts * self.parts.requal_h
-        self.c_pm = self.s_serv * self.parts.vendor_pm            # vendor-only PM steps undone, before learning
-        self.c_mttr_serv = self.mttr * self.s_serv * (self.local_mult - 1.0)
-        self.mttr_cut = self.mttr + self.requal_rate_h
-        self.kit_q = np.ones(self.C)
-        self.factor = self.q * self.sw
-        self.proc.set_controls((self.s_exp > 0) | (self.s_serv > 0) | (self.s_parts > 0))
+        self.requal_rate_h[lane] = requal = self.parts.p_module * s_parts * self.parts.requal_h
+        self.c_pm[lane] = s_serv * self.parts.vendor_pm            # vendor-only PM steps undone, before learning
+        self.c_mttr_serv[lane] = self.mttr * s_serv * (self.local_mult - 1.0)
+        self.mttr_cut[lane] = self.mttr + requal
+        self.kit_q[lane] = 1.0
+        self.proc.set_controls((s_exp > 0) | (s_serv > 0) | (s_parts > 0), lane)
         # vendor revenue lost per day (negative when purchases are pulled forward)
         out = []
         for v in self.rev_vendors:
@@ -322,181 +373,227 @@ class FabFleets(Mechanism):
             wts = wts / wts.sum()
             rate = float(d["china_revenue_usd_per_y"]) / 365.25
             svc = float(d["service_share"])
-            sales_lost = float(wts @ (1.0 - self.deliv_factor[mask]))
-            serv_lost = float(wts @ (self.s_serv[mask] + (1 - self.s_serv[mask]) * self.spares_service
-                                     * self.s_parts[mask]))
+            sales_lost = float(wts @ (1.0 - deliv_factor[mask]))
+            serv_lost = float(wts @ (s_serv[mask] + (1 - s_serv[mask]) * self.spares_service * s_parts[mask]))
             out.append((rate * (1 - svc) * sales_lost, rate * svc * serv_lost))
-        self.v_rev[:] = np.array(out).T.ravel() if out else []
-        self._policy_version = pb.version
+        self.v_rev[lane] = np.array(out).T.ravel() if out else []
+        self._policy_version[lane] = pb.version
 
     # ----- the daily step ---------------------------------------------------------------------------------
     def step(self, day: int) -> None:
-        if self.ctx.policy.version != self._policy_version:
+        """Advance every lane by day ``day``. A lane without a cut (say a baseline) goes through the same array
+        operations as a lane under one with shares of 0, which leave its numbers exactly as its own branch
+        would; only its random draws follow its own branch."""
+        if self.lanes.clock.version != self._clock_version:
             self._refresh_policy()
-        C, k = self.C, day % RING_DAYS
-        # arrivals: deliveries (into qualification), qualified tools, tools back from a parts wait
+        self._arrivals(day)
+        active = self.fleet - self.installing - self.waiting
+        learn, deficit = self._pm_deficit(day, active)
+        rate = self._failure_rate(day, deficit, learn)
+        lam = active * rate
+        fails = np.empty((self.L, self.C), dtype=np.int64)
+        for lane, poisson in enumerate(self._poisson):
+            fails[lane] = poisson(lam[lane])
+        if self._any["any_cut"]:
+            active = self._cut_failures(day, fails, active, learn)
+        else:
+            down = self._down
+            for lane, gamma in enumerate(self._gamma):
+                down[lane, :self.C] = gamma(fails[lane], self.mttr_d)
+            down[:, self.C:] = 0.0
+        if self._any["any_sw"]:
+            sw = self.sw - self.s_sw * self.sw_decay
+            np.maximum(sw, self.sw_floor, out=sw)
+            self.sw[self.any_sw] = sw[self.any_sw]
+        self._account(day, active, self._down[:, :self.C], self._down[:, self.C:])
+
+    def _arrivals(self, day: int) -> None:
+        """Deliveries (into qualification), qualified tools and tools back from a parts wait, of every lane."""
         growth = self.proc.new_tools(day)
-        if self.any_exp:
+        if self._any["any_exp"]:          # lanes without a stopped expansion flow block 0 tools at factor 1
             blocked = growth * self.s_exp * self.dom_sub
             if blocked.any():
-                self.ring_deliv[(day + self.lead_dom) % RING_DAYS, self.sub_of_group] += self.proc.to_groups(blocked)
+                self.ring_deliv[(day + self.lead_dom) % self.R_deliv][:, self.sub_of_group] += \
+                    self.proc.to_groups(blocked)
             growth = growth * self.deliv_factor
-        ring = self.ring_deliv[k]
+        ring = self.ring_deliv[day % self.R_deliv]
         ring += growth
         deliv = self._whole(ring)
         ring[:] = 0.0
         self.fleet += deliv
-        qual = self.ring_qual[k]
+        qual = self.ring_qual[day % self.R_qual]
         self.installing += deliv
         self.installing -= qual
         qual[:] = 0
-        self.ring_qual[(day + self.qual) % RING_DAYS] += deliv
-        back = self.ring_back[k]
+        self.ring_qual[(day + self.qual) % self.R_qual] += deliv
+        back = self.ring_back[day % self.R_back]
         self.waiting -= back
         back[:] = 0
-        if deliv[self.sub_of_group].any():
-            self.cum_sub[self.sub_of_group] += deliv[self.sub_of_group]
-            self.q[self.sub_of_group] = 1.0 - (1.0 - self.q0) * wright(self.cum_sub[self.sub_of_group],
-                                                                        self.q_base, self.learn_rate)
-            self.factor = self.q * self.sw * self.kit_q
-        if self.any_pend_parts:
+        d_sub = deliv[:, self.sub_of_group]
+        got = d_sub.any(axis=1)
+        if got.any():                     # substitutes learn in the lanes that received some
+            lanes = np.flatnonzero(got)
+            cum = self.cum_sub[lanes][:, self.sub_of_group] + d_sub[lanes]
+            self.cum_sub[np.ix_(lanes, self.sub_of_group)] = cum
+            self.q[np.ix_(lanes, self.sub_of_group)] = 1.0 - (1.0 - self.q0) * wright(cum, self.q_base,
+                                                                                       self.learn_rate)
+        if self._any["any_pend_parts"]:   # lanes without a pending parts cut buy 0 extra
             self.parts.buy_ahead(self.pend_parts, self.spares_pf)
-        # failures
-        active = self.fleet - self.installing - self.waiting
-        if self.any_cut:
-            learn = wright(self.cum_local, self.learn_base, self.learn_rate)   # local skill learns
-            deficit = self.c_pm * learn
-            if self.idx_part.size:
-                short_kit, tp = self.parts.pm_kits(active, self.s_parts)
-                deficit += short_kit
-                deficit += tp * self.parts.kit_penalty
-                self.kit_q = 1.0 - self.parts.kit_yield_loss * tp
-                self.factor = self.q * self.sw * self.kit_q
-            np.minimum(deficit, 1.0, out=deficit)
-            if day % 7 == 0 and self.any_redundant:    # redundant tools are ordered weekly
-                red = self.redundant_week * self.fleet
-                self.ring_deliv[(day + self.lead_dom) % RING_DAYS, self.sub_of_group] += self.proc.to_groups(red)
-        else:
-            deficit = 0.0
-        if self.hazard_live:          # PM not done properly raises the hazard over one PM interval
-            self.parts.refurbished(day)
-            step_e = deficit - self.e_pm
-            step_e *= self.inv_pmi
-            self.e_pm += step_e
-            up_h = self.mtbf / (1.0 + (self.hazard_max - 1.0) * self.e_pm)      # MTBF / hazard
-            if self.any_cut:                  # failure_rate_per_day with the local repair time
-                up_h += self.mttr_cut
-                up_h += self.c_mttr_serv * learn
-            else:
-                up_h += self.mttr
-            rate = np.divide(self.rate_num, up_h, out=up_h)
-        else:
-            rate = self.rate0
-        fails = self.streams["failures"].poisson(active * rate)
-        shape, scale = self._shape, self._scale
-        if self.any_cut:
-            got = self.parts.failures(fails, active, self.idx_part, learn, day, self.streams) \
-                if self.idx_part.size else None
-            if got is not None:
-                ip, short, swaps = got
-                fails[ip] -= short                   # the rest are repaired
-                m = short > 0
-                if m.any():
-                    self._shortfall(day, ip[m], short[m])
-                    active = self.fleet - self.installing - self.waiting     # less retired and waiting
-            local = shape[C:]
-            local[:] = 0.0
-            isv = self.idx_serv
-            if isv.size:
-                local[isv] = self.streams["local_repairs"].binomial(fails[isv], self.serv_isv)
-                self.cum_local += local
-            np.subtract(fails, local, out=shape[:C])
-            np.multiply(self.c_loc_d, learn, out=scale[C:])
-            scale[C:] += self.mttr_d
-            days_down = self.streams["repair_hours"].gamma(shape, scale)
-            down_v, down_l = days_down[:C], days_down[C:]
-            if got is not None:
-                down_l[ip] += swaps * (self.parts.requal_h / 24.0)
-        else:
-            down_v = self.streams["repair_hours"].gamma(fails, self.mttr_d)
-            down_l = self._zeros
-        if self.any_sw:
-            self.sw -= self.s_sw * self.sw_decay
-            np.maximum(self.sw, self.sw_floor, out=self.sw)
-            self.factor = self.q * self.sw * self.kit_q
-        self._account(day, active, down_v, down_l)
 
-    def _shortfall(self, day: int, idx: np.ndarray, short: np.ndarray) -> None:
-        """Failures short of a part (``short`` at cohorts ``idx``): retire and cannibalise some, the others wait
-        for a grey/domestic part."""
-        ret = small_binomial(self.streams["retire"], short, self.retire_share)
+    def _pm_deficit(self, day: int, active: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | float]:
+        """Local repair learning factor and the day's PM deficit (share of PM not done properly) per lane and
+        cohort; redundant tools ordered (weekly). (None, 0) when no lane has a cut."""
+        if not self._any["any_cut"]:
+            return None, 0.0
+        learn = wright(self.cum_local, self.learn_base, self.learn_rate)   # local skill learns
+        deficit = self.c_pm * learn                                       # 0 in lanes without a cut
+        if self._any["has_part"]:
+            short_kit, tp = self.parts.pm_kits(active, self.s_parts)      # 0, 0 where parts are not cut
+            deficit += short_kit
+            deficit += tp * self.parts.kit_penalty
+            self.kit_q = 1.0 - self.parts.kit_yield_loss * tp
+        np.minimum(deficit, 1.0, out=deficit)
+        if day % 7 == 0 and self._any["any_redundant"]:    # redundant tools are ordered weekly
+            red = self.redundant_week * self.fleet
+            self.ring_deliv[(day + self.lead_dom) % self.R_deliv][:, self.sub_of_group] += self.proc.to_groups(red)
+        return learn, deficit
+
+    def _failure_rate(self, day: int, deficit: np.ndarray | float, learn: np.ndarray | None) -> np.ndarray:
+        """Failures per tool-day per lane and cohort: PM not done properly raises the hazard over one PM
+        interval; a cut lengthens the repair cycle."""
+        if not self._any["hazard_live"]:
+            return self.rate0
+        self.parts.refurbished(day)
+        step_e = deficit - self.e_pm
+        step_e *= self.inv_pmi
+        self.e_pm += step_e
+        up_h = self.mtbf / (1.0 + (self.hazard_max - 1.0) * self.e_pm)      # MTBF / hazard
+        if learn is not None:             # failure_rate_per_day with the local repair time (+0 without a cut)
+            up_h += self.mttr_cut
+            up_h += self.c_mttr_serv * learn
+        else:
+            up_h += self.mttr
+        return np.divide(self.rate_num, up_h, out=up_h)
+
+    def _cut_failures(self, day: int, fails: np.ndarray, active: np.ndarray, learn: np.ndarray) -> np.ndarray:
+        """Failures when some lane has a cut: parts needed under a parts cut, local repairs under a service
+        cut, then the repair times (two gamma arrays, vendor | local, in a lane under a cut). Returns the
+        active tools (less those retired or waiting for a part)."""
+        C, streams = self.C, self.streams
+        got = self.parts.failures(fails, active, None, learn, day, streams) if self._any["has_part"] else None
+        if got is not None:
+            ip, short, swaps = got
+            fails[ip] -= short                   # the rest are repaired
+            m = short > 0
+            if m.any():
+                self._shortfall(day, tuple(a[m] for a in ip), short[m], self.parts.hit_lanes[m])
+                active = self.fleet - self.installing - self.waiting     # less retired and waiting
+        shape, scale = self._shape, self._scale
+        local = shape[:, C:]
+        local[:] = 0.0
+        for lane in self.serv_lanes:
+            isv = self.idx_serv[lane]
+            local[lane, isv] = streams[lane]["local_repairs"].binomial(fails[lane, isv], self.serv_isv[lane])
+        if self.serv_lanes:
+            self.cum_local += local
+        np.subtract(fails, local, out=shape[:, :C])
+        np.multiply(self.c_loc_d, learn, out=scale[:, C:])
+        scale[:, C:] += self.mttr_d
+        down = self._down
+        for lane, gamma in enumerate(self._gamma):
+            if self._cut_list[lane]:
+                down[lane] = gamma(shape[lane], scale[lane])
+            else:
+                down[lane, :C] = gamma(fails[lane], self.mttr_d)
+        down[self._uncut, C:] = 0.0              # no local repairs in lanes without a cut
+        if got is not None:
+            down[ip[0], C + ip[1]] += swaps * (self.parts.requal_h / 24.0)
+        return active
+
+    def _shortfall(self, day: int, at: tuple[np.ndarray, np.ndarray], short: np.ndarray,
+                   lane_of: np.ndarray) -> None:
+        """Failures short of a part (``short`` at (lane, cohort) pairs ``at``, lanes ascending): retire and
+        cannibalise some, the others wait for a grey/domestic part."""
+        pl, pc = at
+        ret = np.zeros(short.size, dtype=np.int64)
+        slices = list(lane_slices(lane_of, self.L))
+        for lane, sl in slices:
+            ret[sl] = small_binomial(self.streams[lane]["retire"], short[sl], self.retire_share)
         wait = short - ret
-        if ret.any():
-            self.fleet[idx] -= ret
-            self.parts.cannibalise(idx, ret)
-            keep = (ret * (1.0 - self.s_rep[idx])).astype(float)
-            self.ring_deliv[(day + self.lead_foreign) % RING_DAYS, idx] += keep
-            subs = np.bincount(self.g_idx[idx], weights=ret * self.s_rep[idx] * self.dom_sub[idx],
-                               minlength=self.G)
+        if ret.any():                     # lanes retiring none add 0 below
+            self.fleet[at] -= ret
+            self.parts.cannibalise(at, ret)
+            keep = (ret * (1.0 - self.s_rep[at])).astype(float)
+            self.ring_deliv[(day + self.lead_foreign) % self.R_deliv][at] += keep
+            subs = np.bincount(pl * self.G + self.g_idx[pc], weights=ret * self.s_rep[at] * self.dom_sub[pc],
+                               minlength=self.L * self.G).reshape(self.L, self.G)
             if subs.any():
-                self.ring_deliv[(day + self.lead_dom) % RING_DAYS, self.sub_of_group] += subs
-            for i in idx[(ret > 0) & ~self._retired_any[idx]] if not self._retired_any[idx].all() else ():
-                self._retired_any[i] = True
-                r = self.rows[i]
-                self.ctx.recorder.event(day, f"fabs.{r['fab']}.{r['tc']}", "tools_retired",
-                                        f"{r['vendor']} tools cannibalised for parts: spares exhausted")
+                self.ring_deliv[(day + self.lead_dom) % self.R_deliv][:, self.sub_of_group] += subs
         if wait.any():
-            self.waiting[idx] += wait
-            back = small_multinomial(self.streams["parts_wait"], wait, self.wait_p)
-            self.ring_back[np.ix_((day + self.wait_offs) % RING_DAYS, idx)] += back.T
-        if self._exhausted[idx].all():
+            self.waiting[at] += wait
+            back = np.zeros((short.size, self.wait_offs.size), dtype=np.int64)
+            for lane, sl in slices:
+                if wait[sl].any():
+                    back[sl] = small_multinomial(self.streams[lane]["parts_wait"], wait[sl], self.wait_p)
+            rows = (day + self.wait_offs) % self.R_back
+            self.ring_back[rows[:, None], pl[None, :], pc[None, :]] += back.T
+        new_ret = (ret > 0) & ~self._retired_any[at]
+        new_exh = ~self._exhausted[at]
+        if not (new_ret.any() or new_exh.any()):
             return
-        for i in idx[~self._exhausted[idx]]:
-            self._exhausted[i] = True
-            r = self.rows[i]
-            self.ctx.recorder.event(day, f"fabs.{r['fab']}.{r['tc']}", "spares_exhausted",
-                                    f"{r['vendor']} ({r['country']}) spare modules or locked items used up "
-                                    f"under a servicing/spare_parts cutoff")
+        for lane, sl in slices:           # a lane's events in the order it records them alone
+            for i in pc[sl][new_ret[sl]].tolist():
+                self._retired_any[lane, i] = True
+                r = self.rows[i]
+                self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", "tools_retired",
+                                 f"{r['vendor']} tools cannibalised for parts: spares exhausted")
+            for i in pc[sl][new_exh[sl]].tolist():
+                self._exhausted[lane, i] = True
+                r = self.rows[i]
+                self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", "spares_exhausted",
+                                 f"{r['vendor']} ({r['country']}) spare modules or locked items used up "
+                                 f"under a servicing/spare_parts cutoff")
 
     def _account(self, day: int, elig: np.ndarray, down_v: np.ndarray, down_l: np.ndarray) -> None:
-        """Book the day's tool-time into SEMI E10 states per cohort (repairs by the vendor ``down_v`` and by the
-        fab ``down_l``, tool-days), sum to groups, compute output, record."""
+        """Book the day's tool-time into SEMI E10 states per lane and cohort (repairs by the vendor ``down_v``
+        and by the fab ``down_l``, tool-days), sum to groups, compute output, record every lane."""
         S = self._S
-        inst = self.installing
         pm = elig * self.phi
         room = elig - pm
         over = down_v + down_l
         if (over > room).any():       # more repair time booked than the day holds: cap at the up tools
-            f = np.minimum(1.0, room / np.maximum(over, 1e-12))
+            f = np.minimum(1.0, room / np.maximum(over, 1e-12))   # exactly 1 where it fits (room is 0 or ≥ 1 − φ)
             down_v *= f
             down_l *= f
             over = down_v + down_l
-        S[0] = self.fleet
-        S[1] = inst
-        np.subtract(room, over, out=S[2])
-        S[3] = pm
-        S[4] = down_l
-        np.add(down_v, self.waiting, out=S[5])
-        np.multiply(S[2], self.factor, out=S[6])
-        SG = np.matmul(S, self.ind, out=self._SG)
-        fleet_g, inst_g, up_g, pm_g, user_g, supp_g, eff_g = SG
+        S[:, 0] = self.fleet
+        S[:, 1] = self.installing
+        np.subtract(room, over, out=S[:, 2])
+        S[:, 3] = pm
+        S[:, 4] = down_l
+        np.add(down_v, self.waiting, out=S[:, 5])
+        factor = self.q * self.sw         # throughput/yield factor: substitutes' learning × software × kits
+        factor *= self.kit_q
+        np.multiply(S[:, 2], factor, out=S[:, 6])
+        SG = np.matmul(S, self.ind, out=self._SG)       # one (7, C) @ (C, G) product per lane, as alone
+        fleet_g, inst_g, up_g, pm_g, user_g, supp_g, eff_g = SG.transpose(1, 0, 2)
         supply = eff_g * self.wpt_net
-        potential = np.minimum.reduceat(supply, self.fab_starts)
-        out = np.minimum(self.planned[:, day], potential, out=self.v_out)
-        self.v_cap[:] = self.capacity[:, day]
+        potential = np.minimum.reduceat(supply, self.fab_starts, axis=1)
+        out = np.minimum(self.planned_t[day], potential, out=self.v_out)
+        self.v_cap[:] = self.capacity_t[day]
         np.multiply(out, self.line_yield, out=self.v_good)
-        use = np.minimum(out[self.fab_of_group] / np.maximum(supply, 1e-12), 1.0)
+        use = np.minimum(out[:, self.fab_of_group] / np.maximum(supply, 1e-12), 1.0)
         g = self.v_group
         sched = fleet_g - inst_g
-        np.divide(up_g, sched, out=g[0], where=sched > 0)
-        g[0][sched <= 0] = np.nan
-        g[1] = fleet_g
+        np.divide(up_g, sched, out=g[:, 0], where=sched > 0)
+        g[:, 0][sched <= 0] = np.nan
+        g[:, 1] = fleet_g
         prod_cap = up_g * (1.0 - self.eng)
-        np.multiply(prod_cap, use, out=g[2])
-        np.subtract(prod_cap, g[2], out=g[3])
-        np.multiply(up_g, self.eng, out=g[4])
-        g[5] = pm_g
-        g[6] = user_g
-        g[7] = supp_g
-        g[8] = inst_g
+        np.multiply(prod_cap, use, out=g[:, 2])
+        np.subtract(prod_cap, g[:, 2], out=g[:, 3])
+        np.multiply(up_g, self.eng, out=g[:, 4])
+        g[:, 5] = pm_g
+        g[:, 6] = user_g
+        g[:, 7] = supp_g
+        g[:, 8] = inst_g
         self.block[day] = self.vals
