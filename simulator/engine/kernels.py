@@ -110,11 +110,12 @@ def _fmax(a: float, b: float) -> float:
     return a if a >= b else b
 
 
-def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f_cn, f_nc, cons, short):
+def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f_cn, f_nc, cons, short, held):
     """One day of the holder groups of every cell (see ``market.stocks.HolderGroups.consume`` for the model):
     ``S`` (cells, G) stocks, updated in place; per cell ``tot``, ``cn_in``, ``nc_in``, ``outflow``, ``demand``,
     ``target``; per (item, region) — cell modulo ``ncc.size`` — ``ncc`` (contracted supply), ``restock`` (days),
-    ``w``, ``f_cn``, ``f_nc`` (K, G). Writes consumption and short share per cell into ``cons`` and ``short``."""
+    ``w``, ``f_cn``, ``f_nc`` (K, G). Writes consumption, short share and the stock left (Σ over groups) per
+    cell into ``cons``, ``short`` and ``held``."""
     C, G = S.shape
     K = ncc.shape[0]
     inflow = np.empty(G)
@@ -155,6 +156,7 @@ def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f
             sw[g] = w[k, g] if (u < want[g] * (1.0 - 1e-9)) and want[g] > 0 else 0.0
         cons[c] = pairwise_sum(used, 0, G)
         short[c] = pairwise_sum(sw, 0, G)
+        held[c] = pairwise_sum(S[c], 0, G)
 
 
 _PY = {"pairwise_sum": pairwise_sum, "_fmin": _fmin, "_fmax": _fmax, "holder_day": holder_day}

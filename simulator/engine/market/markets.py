@@ -91,6 +91,7 @@ class MineralMarkets(LaneMechanism):
         S0 = self.hw * cover * self.demand0[:, :, None]
         self.holders = HolderGroups(self.hw, self.hc, kernels.worth_compiling(n * lanes.days))
         self.S = _lanes(S0, n)
+        self.Stot = self.S.sum(axis=3)
         self.Scn = _lanes(S0.sum(axis=2) * share0, n)
         self.G = _lanes(d.strategic0, n)
         self.releasing = np.zeros((n, I, R), dtype=bool)
@@ -287,7 +288,7 @@ class MineralMarkets(LaneMechanism):
         p = d.per
         if self.lanes.clock.version != self._clock:
             self._refresh_policy()
-        Stot = self.S.sum(axis=3)
+        Stot = self.Stot
         # 1. arrivals
         slot = day % H_TRANSIT
         arr, arr_cn = self.transit[slot].copy(), self.transit_cn[slot].copy()
@@ -392,9 +393,10 @@ class MineralMarkets(LaneMechanism):
         base = Stot + inflow
         cn_in = imports_cn.copy()
         cn_in[:, :, CHINA] += production[:, :, CHINA] + release[:, :, CHINA]
-        consumption, short_share = self.holders.consume(self.S, Stot, cn_in, inflow - cn_in, self.nc_contract,
-                                                        outflow, demand, self.T, p["restock_days"][:, None])
-        S_new = self.S.sum(axis=3)
+        consumption, short_share, S_new = self.holders.consume(self.S, Stot, cn_in, inflow - cn_in,
+                                                               self.nc_contract, outflow, demand, self.T,
+                                                               p["restock_days"][:, None])
+        self.Stot = S_new                          # users' stocks (Σ over holder groups) for tomorrow
         self.G += buy_cn - release
         cn_tmp = self.Scn + imports_cn
         share_tmp = np.divide(cn_tmp, base, out=np.zeros_like(base), where=base > 0)

@@ -75,7 +75,7 @@ class HolderGroups:
 
     def consume(self, S: np.ndarray, tot: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
                 nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
-                restock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                restock: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One day of the holder groups. ``S`` (I, R, G) stocks (updated in place) and ``tot`` their sum over
         groups; per (I, R) and day: Chinese-origin arrivals ``cn_in``, other arrivals ``nc_in`` (production,
         imports, releases), the contracted part of the latter ``nc_contract`` (its baseline), exports
@@ -84,14 +84,14 @@ class HolderGroups:
         Chinese-origin arrivals reach groups by their Chinese purchases ``w·c``; other supply up to the
         contracted level by ``w·(1 − c)``; what comes beyond it (re-orders, spot, stockpile releases) goes to the
         groups by need (today's use not covered plus the gap to target cover over ``restock``). Exports leave in
-        proportion to the stock held. Returns consumption (I, R) and the demand share of groups that could not
-        meet their demand."""
+        proportion to the stock held. Returns consumption (I, R), the demand share of groups that could not
+        meet their demand, and the stock left (I, R) (Σ of ``S`` over groups)."""
         run = self._consume_compiled if self._day is not None else self._consume_numpy
         return run(S, tot, cn_in, nc_in, nc_contract, outflow, demand, target, restock)
 
     def _consume_numpy(self, S: np.ndarray, tot: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
                        nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
-                       restock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                       restock: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`consume` in numpy calls over all cells at once."""
         w = self.w
         base = np.minimum(nc_in, nc_contract)
@@ -113,23 +113,23 @@ class HolderGroups:
         np.maximum(cons_k, 0.0, out=cons_k)
         S -= cons_k
         short = (cons_k < want * (1.0 - 1e-9)) & (want > 0)
-        return cons_k.sum(axis=-1), np.where(short, w, 0.0).sum(axis=-1)
+        return cons_k.sum(axis=-1), np.where(short, w, 0.0).sum(axis=-1), S.sum(axis=-1)
 
     def _consume_compiled(self, S: np.ndarray, tot: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
                           nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
-                          restock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                          restock: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`consume` as one compiled loop over cells (same numbers, see :mod:`simulator.engine.kernels`)."""
         G = S.shape[-1]
         K = nc_contract.size
         cells = tot.shape
         flat = lambda a: np.ascontiguousarray(a, dtype=float).reshape(-1)  # noqa: E731
-        cons, short = np.empty(cells), np.empty(cells)
+        cons, short, held = np.empty(cells), np.empty(cells), np.empty(cells)
         day = self._day or kernels.compiled("holder_day")
         day(S.reshape(-1, G), flat(tot), flat(cn_in), flat(nc_in), flat(nc_contract), flat(outflow),
             flat(np.broadcast_to(demand, cells)), flat(np.broadcast_to(target, cells)),
             flat(np.broadcast_to(restock, nc_contract.shape)), self.w.reshape(K, G), self.f_cn.reshape(K, G),
-            self.f_nc.reshape(K, G), cons.reshape(-1), short.reshape(-1))
-        return cons, short
+            self.f_nc.reshape(K, G), cons.reshape(-1), short.reshape(-1), held.reshape(-1))
+        return cons, short, held
 
 
 def strategic_release(G: np.ndarray, releasing: np.ndarray, rel: np.ndarray, cover: np.ndarray,
