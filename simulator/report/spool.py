@@ -1,0 +1,57 @@
+"""A run's per-replication bulk numbers kept on disk instead of in memory or in pipes between processes.
+
+A spool is a temporary folder. For replication ``i`` the reducer (in the worker that ran it) writes
+``r{i}.buckets.npy`` (2 × series × periods: scenario and baseline, period means at ``output.frequency``) and
+``r{i}.plot.npy`` (2 × plotted series × days: the daily values the charts draw), and, for
+``output.replications: all``, ``timeseries/replication={i}/part-0.parquet`` (see :mod:`.parquet`). The parent
+reads them back one replication at a time, so its memory does not grow with the number of replications.
+The folder is removed when the run's :class:`Spool` is closed or garbage-collected, or at exit.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+PREFIX = "simulate-spool-"
+
+
+def array_path(folder: str | Path, replication: int, part: str) -> Path:
+    """File of one array (``buckets`` or ``plot``) of one replication."""
+    return Path(folder) / f"r{replication}.{part}.npy"
+
+
+def save_array(folder: str | Path, replication: int, part: str, arr: np.ndarray) -> None:
+    """Write one array of one replication (written to a temporary name, then renamed: never half a file)."""
+    path = array_path(folder, replication, part)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
+    tmp.replace(path)
+
+
+def load_array(folder: str | Path, replication: int, part: str) -> np.ndarray:
+    """Read one array of one replication back."""
+    return np.load(array_path(folder, replication, part), allow_pickle=False)
+
+
+class Spool:
+    """A temporary folder holding one run's bulk numbers; removed on :meth:`close`, collection or exit."""
+
+    def __init__(self, parent: str | Path | None = None):
+        self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True)
+
+    def close(self) -> None:
+        """Remove the folder now."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def __repr__(self) -> str:
+        return f"Spool({str(self.path)!r})"
