@@ -41,9 +41,9 @@ def write_partition(folder: Path, lay: Layout, replication: int, buckets: np.nda
     table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
     path = partition_path(folder, replication)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
+    # straight to its name (a spool or a result's temporary folder, both discarded whole on failure); snappy,
+    # no dictionaries or statistics: about 3x faster to write than the defaults
+    pq.write_table(table, path, use_dictionary=False, write_statistics=False)
     return path
 
 

@@ -25,12 +25,9 @@ def array_path(folder: str | Path, replication: int, part: str) -> Path:
 
 
 def save_array(folder: str | Path, replication: int, part: str, arr: np.ndarray) -> None:
-    """Write one array of one replication (written to a temporary name, then renamed: never half a file)."""
-    path = array_path(folder, replication, part)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    """Write one array of one replication (straight to its name: a failed run discards the whole spool)."""
+    with open(array_path(folder, replication, part), "wb") as fh:
         np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
-    tmp.replace(path)
 
 
 def load_array(folder: str | Path, replication: int, part: str) -> np.ndarray:
