@@ -90,8 +90,8 @@ def test_workers_send_back_no_daily_series(loaded, tmp_path):
     big, small = len(pickle.dumps(full)), len(pickle.dumps(lean))
     assert small < 600_000 and small * 10 < big, (small, big)
     assert lean[0].buckets is None and lean[0].plot is None and lean[1].info is None
-    assert sorted(p.name for p in spool.path.iterdir()) == ["r0.buckets.npy", "r0.plot.npy", "r1.buckets.npy",
-                                                            "r1.plot.npy"]
+    assert sorted(p.name for p in spool.path.iterdir()) == [f"r{i}.{part}.{w}.npy" for i in (0, 1)
+                                                            for part in ("buckets", "plot") for w in (0, 1)]
     spool.close()
     assert not spool.path.exists()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -25,25 +26,25 @@ def partition_path(folder: Path, replication: int) -> Path:
     return Path(folder) / FOLDER / f"replication={replication}" / "part-0.parquet"
 
 
-def write_partition(folder: Path, lay: Layout, replication: int, buckets: np.ndarray) -> Path:
-    """Write replication ``replication``'s series ``buckets`` (2 × keys × periods: scenario, baseline)."""
+def write_partition(folder: Path, lay: Layout, replication: int, buckets: Sequence[np.ndarray]) -> Path:
+    """Write replication ``replication``'s series: ``buckets[0]`` (scenario) and ``buckets[1]`` (baseline),
+    each keys × periods, as two row groups built on the arrays' rows (no copy of the series)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     n = len(lay.periods)
-    dates = np.array([_dt.date.fromisoformat(d) for d in lay.dates] * 2, dtype="datetime64[D]")
-    labels = [lay.sc.name] * n + ["baseline"] * n
-    cols = np.ascontiguousarray(buckets.transpose(1, 0, 2).reshape(len(lay.keys), 2 * n))
+    dates = pa.array(np.array([_dt.date.fromisoformat(d) for d in lay.dates], dtype="datetime64[D]"), pa.date32())
     fields = [pa.field("scenario", pa.string()), pa.field("date", pa.date32())]
-    arrays = [pa.array(labels, pa.string()), pa.array(dates, pa.date32())]
-    for j, key in enumerate(lay.keys):
-        fields.append(pa.field(key, pa.float64(), metadata={"unit": lay.info[key].unit}))
-        arrays.append(pa.array(cols[j]))
-    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    fields += [pa.field(key, pa.float64(), metadata={"unit": lay.info[key].unit}) for key in lay.keys]
+    schema = pa.schema(fields)
     path = partition_path(folder, replication)
     path.parent.mkdir(parents=True, exist_ok=True)
     # straight to its name (a spool or a result's temporary folder, both discarded whole on failure); snappy,
     # no dictionaries or statistics: about 3x faster to write than the defaults
-    pq.write_table(table, path, use_dictionary=False, write_statistics=False)
+    with pq.ParquetWriter(path, schema, use_dictionary=False, write_statistics=False) as out:
+        for label, mat in zip((lay.sc.name, "baseline"), buckets):
+            mat = np.ascontiguousarray(mat)
+            arrays = [pa.array([label] * n, pa.string()), dates] + [pa.array(mat[j]) for j in range(len(lay.keys))]
+            out.write_table(pa.Table.from_arrays(arrays, schema=schema))
     return path
 
 

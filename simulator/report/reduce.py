@@ -18,7 +18,7 @@ from ..engine.recorder import Event, Recorder, SeriesInfo
 from ..scenario.schema import Scenario
 from .layout import Layout, impact_statistic
 from .metrics import METRICS
-from .spool import load_array, save_array
+from .spool import load_array, save_arrays
 
 WHICH = ("scenario", "baseline")
 
@@ -137,21 +137,22 @@ def reduce_pair(sc: Scenario, pair: Any, spool: str | Path | None = None,
     s, b = pair.scenario, pair.baseline
     lay = layout if layout is not None else Layout(sc, s.info)
     S, B = _matrix(s, lay.keys), _matrix(b, lay.keys)
-    buckets = np.stack([bucket_means(S, lay.step), bucket_means(B, lay.step)])
-    plot = np.stack([_matrix(rec, lay.plot_keys) for rec in (s, b)])
+    bs = [bucket_means(S, lay.step), bucket_means(B, lay.step)]    # daily: S and B themselves, no copy
+    plots = [_matrix(rec, lay.plot_keys) for rec in (s, b)]
     summary = PairSummary(
         replication=pair.replication, seed_entropy=pair.seed_entropy,
         info=dict(s.info) if pair.replication == 0 else None,
         metrics=_metrics(lay, S, B), stats=_stats(lay, S, B), gdp=_gdp(lay, s, b, sc.replications if runs is None else runs),
-        events=(list(s.events), list(b.events)), buckets=buckets, plot=plot)
+        events=(list(s.events), list(b.events)), buckets=None, plot=None)
     if spool is not None:
-        save_array(spool, pair.replication, "buckets", buckets)
-        save_array(spool, pair.replication, "plot", plot)
+        save_arrays(spool, pair.replication, "buckets", bs)
+        save_arrays(spool, pair.replication, "plot", plots)
         if sc.output.replications == "all":
             from .parquet import write_partition
-            write_partition(Path(spool), lay, pair.replication, buckets)
-        summary.buckets = summary.plot = None
+            write_partition(Path(spool), lay, pair.replication, bs)
         summary.spool = str(spool)
+    else:
+        summary.buckets, summary.plot = np.stack(bs), np.stack(plots)
     return summary
 
 

@@ -1,8 +1,8 @@
 """A run's per-replication bulk numbers kept on disk instead of in memory or in pipes between processes.
 
 A spool is a temporary folder. For replication ``i`` the reducer (in the worker that ran it) writes
-``r{i}.buckets.npy`` (2 × series × periods: scenario and baseline, period means at ``output.frequency``) and
-``r{i}.plot.npy`` (2 × plotted series × days: the daily values the charts draw), and, for
+``r{i}.buckets.{w}.npy`` (series × periods: period means at ``output.frequency``) and ``r{i}.plot.{w}.npy``
+(plotted series × days: the daily values the charts draw) of the scenario (``w`` = 0) and its baseline (1), and, for
 ``output.replications: all``, ``timeseries/replication={i}/part-0.parquet`` (see :mod:`.parquet`). The parent
 reads them back one replication at a time, so its memory does not grow with the number of replications.
 The folder is removed when the run's :class:`Spool` is closed or garbage-collected, or at exit.
@@ -13,26 +13,29 @@ import shutil
 import tempfile
 import weakref
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 PREFIX = "simulate-spool-"
 
 
-def array_path(folder: str | Path, replication: int, part: str) -> Path:
-    """File of one array (``buckets`` or ``plot``) of one replication."""
-    return Path(folder) / f"r{replication}.{part}.npy"
+def array_path(folder: str | Path, replication: int, part: str, which: int) -> Path:
+    """File of one array (``buckets`` or ``plot``) of one replication, scenario (0) or baseline (1)."""
+    return Path(folder) / f"r{replication}.{part}.{which}.npy"
 
 
-def save_array(folder: str | Path, replication: int, part: str, arr: np.ndarray) -> None:
-    """Write one array of one replication (straight to its name: a failed run discards the whole spool)."""
-    with open(array_path(folder, replication, part), "wb") as fh:
-        np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
+def save_arrays(folder: str | Path, replication: int, part: str, arrays: Sequence[np.ndarray]) -> None:
+    """Write one array per run (scenario, baseline) of one replication, each straight to its name (a failed
+    run discards the whole spool), without stacking them first (no extra copy in memory)."""
+    for w, arr in enumerate(arrays):
+        with open(array_path(folder, replication, part, w), "wb") as fh:
+            np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
 
 
 def load_array(folder: str | Path, replication: int, part: str) -> np.ndarray:
-    """Read one array of one replication back."""
-    return np.load(array_path(folder, replication, part), allow_pickle=False)
+    """The arrays of one replication back, stacked: (2, ...) scenario and baseline."""
+    return np.stack([np.load(array_path(folder, replication, part, w), allow_pickle=False) for w in (0, 1)])
 
 
 class Spool:
