@@ -8,6 +8,10 @@
 Dates are ``datetime64`` columns and names (scenario, entity, metric, unit, event) are categoricals, so a
 pivot-and-plot draws real time axes; written to CSV they print as ISO dates.
 
+``run`` keeps every run's daily series (``res.pairs``, ``res.daily(any key)``); ``keep_daily=False`` keeps
+only what the tables and charts need (``res.daily`` then gives the charted series, and with
+``output.replications: all`` at ``1d`` any series, read back from the Parquet spool).
+
 Keyword overrides take the same dotted keys as ``--set`` with ``__`` for dots
 (``controls__jp_servicing_ban__compliance=0.5``) or a ``sets=["KEY=VALUE", ...]`` list.
 """

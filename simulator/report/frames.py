@@ -4,7 +4,11 @@
   change %, the median date for date-like metrics, and for event-like metrics the probability across
   replications that it happened with its 95% Wilson interval.
 - ``timeseries``: tidy rows (scenario, replication, date, entity, metric, unit, value); each row is the mean of
-  the daily values over the period starting on ``date`` (``output.frequency``).
+  the daily values over the period starting on ``date`` (``output.frequency``); the ``mean`` rows average the
+  replications' period means (each replication is bucketed in its worker; same value as the period mean of the
+  daily replication mean up to rounding, and independent of batching).
+
+The functions take the folded replications (:class:`~.fold.Reduced`) or, as before, the full pairs of a run.
 - ``timeseries_wide``: one row per date; per ``entity.metric [unit]`` (replication mean) three adjacent
   columns: scenario, ``baseline:`` and ``difference:``; series most relevant to the scenario first.
 - ``impacts``: one row per series with impact metrics: baseline, scenario, difference, % change and the
