@@ -271,7 +271,9 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
     elsewhere), ``False`` nothing, ``True`` the bar. ``keep_daily``: keep every run's daily series (sent
     back from the workers; memory grows with replications × days), else each replication is reduced in its
     worker and its bulk numbers spooled to a temporary folder (``report.spool``)."""
+    from .report.memory import return_freed_memory
     from .sweep.progress import Progress
+    return_freed_memory()   # workers forked below inherit it: memory flat over batches
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     t0 = time.perf_counter()
     sc = loaded.scenario

@@ -80,6 +80,11 @@ def test_reduced_tables_equal_full_pair_tables(loaded, pairs, tmp_path):
         lean.daily(next(k for k in red.info if k not in red.layout.plot_keys))
     with pytest.raises(AttributeError, match="keep_daily"):
         lean.pairs  # noqa: B018
+    # the charts find every series they draw among the kept ones, and pick the same panels
+    from simulator.report.plots import chart_groups
+    drawn = {k for _, panels in chart_groups(lean).values() for _, series in panels for k, _ in series}
+    assert drawn and drawn <= set(red.layout.plot_keys)
+    assert chart_groups(lean) == chart_groups(full)
 
 
 def test_workers_send_back_no_daily_series(loaded, tmp_path):

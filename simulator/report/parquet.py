@@ -45,6 +45,8 @@ def write_partition(folder: Path, lay: Layout, replication: int, buckets: Sequen
             mat = np.ascontiguousarray(mat)
             arrays = [pa.array([label] * n, pa.string()), dates] + [pa.array(mat[j]) for j in range(len(lay.keys))]
             out.write_table(pa.Table.from_arrays(arrays, schema=schema))
+    from .memory import release_arrow_pool
+    release_arrow_pool()
     return path
 
 
