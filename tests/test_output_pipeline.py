@@ -153,6 +153,18 @@ def test_spool_removed_when_the_run_fails(loaded, monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_spool_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    left = tmp_path / f"simulate-spool-{dead}-abc"
+    left.mkdir()
+    (left / "r0.buckets.0.npy").write_bytes(b"x")
+    mine = Spool(tmp_path)
+    assert not left.exists() and mine.path.exists() and mine.path.name.startswith(f"simulate-spool-{os.getpid()}-")
+    assert Spool(tmp_path).path.exists() and mine.path.exists()    # a live run's spool stays
+    mine.close()
+
+
 def test_fast_csv_prints_what_pandas_prints(tmp_path):
     dates = ["2025-01-01", "2025-01-08", "2025-01-15"]
     keys = [("a.b", "m", "t/day"), ('q,"x"', "n", "%"), ("e", "p", "USD")]

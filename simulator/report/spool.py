@@ -5,10 +5,12 @@ A spool is a temporary folder. For replication ``i`` the reducer (in the worker 
 (plotted series × days: the daily values the charts draw) of the scenario (``w`` = 0) and its baseline (1), and, for
 ``output.replications: all``, ``timeseries/replication={i}/part-0.parquet`` (see :mod:`.parquet`). The parent
 reads them back one replication at a time, so its memory does not grow with the number of replications.
-The folder is removed when the run's :class:`Spool` is closed or garbage-collected, or at exit.
+The folder is removed when the run's :class:`Spool` is closed or garbage-collected, or at exit; one left by a
+killed run (SIGKILL: no cleanup possible) is removed by the next run that finds its process gone.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import weakref
@@ -38,11 +40,39 @@ def load_array(folder: str | Path, replication: int, part: str) -> np.ndarray:
     return np.stack([np.load(array_path(folder, replication, part, w), allow_pickle=False) for w in (0, 1)])
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:   # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale(parent: str | Path | None = None) -> list[Path]:
+    """Remove spools (``simulate-spool-PID-*``) in ``parent`` (default: the temporary folder) whose process
+    is gone; returns them."""
+    gone = []
+    base = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    try:
+        entries = list(base.glob(PREFIX + "*"))
+    except OSError:
+        return gone
+    for p in entries:
+        pid = p.name[len(PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+            gone.append(p)
+    return gone
+
+
 class Spool:
     """A temporary folder holding one run's bulk numbers; removed on :meth:`close`, collection or exit."""
 
     def __init__(self, parent: str | Path | None = None):
-        self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+        remove_stale(parent)
+        self.path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent))
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True)
 
     def close(self) -> None:
