@@ -8,6 +8,10 @@
 Dates are ``datetime64`` columns and names (scenario, entity, metric, unit, event) are categoricals, so a
 pivot-and-plot draws real time axes; written to CSV they print as ISO dates.
 
+``run`` keeps every run's daily series (``res.pairs``, ``res.daily(any key)``); ``keep_daily=False`` keeps
+only what the tables and charts need (``res.daily`` then gives the charted series, and with
+``output.replications: all`` at ``1d`` any series, read back from the Parquet spool).
+
 Keyword overrides take the same dotted keys as ``--set`` with ``__`` for dots
 (``controls__jp_servicing_ban__compliance=0.5``) or a ``sets=["KEY=VALUE", ...]`` list.
 """
@@ -18,62 +22,128 @@ import platform
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from .report.gdp import write_gdp_by_quarter
-from .report import frames
-from .report.resolved import dump, resolved
-from .report.writer import write_atomically, write_json
 from .runner import Pair, run_replications
 from .scenario.load import LoadedScenario, load_scenario
 
-VERSION = "0.1.0"
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
+    from .report.fold import Reduced
+    from .report.spool import Spool
+
+VERSION = "0.1.0"
 
 @dataclass
 class Result:
-    """The tables of one scenario run (scenario + baseline, all replications)."""
+    """The tables of one scenario run (scenario + baseline, all replications).
+
+    ``runs`` holds the replications reduced to what the tables need (see ``report.reduce``); the full
+    daily series are kept only when asked for (``run(..., keep_daily=True)``, the notebook default: then
+    ``pairs`` holds them). Tables are built on first use."""
 
     loaded: LoadedScenario
-    pairs: list[Pair]
+    runs: Any                      #: a ``report.fold.Reduced``, or a list of ``runner.Pair`` (reduced here)
     runtime_s: float
     started: str
-    summary: pd.DataFrame = field(init=False)
-    timeseries: pd.DataFrame = field(init=False)
-    timeseries_wide: pd.DataFrame = field(init=False)
-    events: pd.DataFrame = field(init=False)
-    by_replication: pd.DataFrame = field(init=False)
-    impacts: pd.DataFrame = field(init=False)
+    spool: "Spool | None" = None   #: the run's temporary folder of spooled arrays (and Parquet), if any
     notes: list[str] = field(init=False, default_factory=list)
+    _pairs: list[Pair] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
-        sc = self.loaded.scenario
-        self.summary = frames.typed(frames.summary(sc, self.pairs))
-        keys = list(self.pairs[0].scenario.info)
-        means = {w: frames.mean_matrix(self.pairs, w, keys) for w in ("scenario", "baseline")} if keys else {}
-        self.timeseries = frames.typed(frames.timeseries(sc, self.pairs, means))
-        self.timeseries_wide = frames.typed(frames.timeseries_wide(sc, self.pairs, means))
-        self.events = frames.typed(frames.events(sc, self.pairs))
-        self.by_replication = frames.typed(frames.by_replication(sc, self.pairs))
-        self.impacts = frames.typed(frames.impacts(sc, self.pairs))
+        from .report.fold import Reduced
+        if not isinstance(self.runs, Reduced):
+            self._pairs = list(self.runs)
+            self.runs = Reduced.from_pairs(self.loaded.scenario, self._pairs)
+
+    # ------------------------------------------------------------------------------------------ tables
+    @cached_property
+    def summary(self) -> "pd.DataFrame":
+        from .report import frames
+        return frames.typed(frames.summary(self.scenario, self.runs))
+
+    @cached_property
+    def timeseries(self) -> "pd.DataFrame":
+        from .report import frames
+        return frames.typed(frames.timeseries(self.scenario, self.runs))
+
+    @cached_property
+    def timeseries_wide(self) -> "pd.DataFrame":
+        from .report import frames
+        return frames.typed(frames.timeseries_wide(self.scenario, self.runs))
+
+    @cached_property
+    def events(self) -> "pd.DataFrame":
+        from .report import frames
+        return frames.typed(frames.events(self.scenario, self.runs))
+
+    @cached_property
+    def by_replication(self) -> "pd.DataFrame":
+        from .report import frames
+        return frames.typed(frames.by_replication(self.scenario, self.runs))
+
+    @cached_property
+    def impacts(self) -> "pd.DataFrame":
+        from .report import frames
+        return frames.typed(frames.impacts(self.scenario, self.runs))
+
+    @cached_property
+    def gdp_by_quarter(self) -> "pd.DataFrame":
+        """GDP per region and calendar quarter (see ``report.gdp``); empty without an economy part."""
+        from .report import gdp
+        red = self.runs
+        lay = red.layout
+        quarters = [(q, int(m.sum())) for q, m in lay.quarter_masks]
+        return gdp.table(lay.regions, quarters, red.gdp[0].transpose(2, 0, 1), red.gdp[1].transpose(2, 0, 1))
+
+    # ------------------------------------------------------------------------------------------ series
+    @property
+    def info(self) -> dict:
+        """``entity.metric`` → ``SeriesInfo`` of every recorded series."""
+        return self.runs.info
+
+    @property
+    def n_replications(self) -> int:
+        return self.runs.n
+
+    @property
+    def pairs(self) -> list[Pair]:
+        """The full replications (daily series of every run); only kept with ``keep_daily=True``."""
+        if self._pairs is None:
+            raise AttributeError("this result keeps no daily series of every run; run it with keep_daily=True "
+                                 "(simulator.run does by default)")
+        return self._pairs
 
     @property
     def headline_keys(self) -> set[str]:
         """``entity.metric`` of the model's headline series."""
-        return {k for k, i in self.pairs[0].scenario.info.items() if i.headline}
+        return {k for k, i in self.info.items() if i.headline}
 
     @property
     def scenario(self):
         return self.loaded.scenario
 
-    def daily(self, key: str, which: str = "scenario"):
-        """Day × replication array of one ``entity.metric`` (``which`` = scenario or baseline)."""
+    def daily(self, key: str, which: str = "scenario") -> "np.ndarray":
+        """Day × replication array of one ``entity.metric`` (``which`` = scenario or baseline): any series when
+        the daily series are kept (``keep_daily``) or spooled daily (``replications: all``, ``1d``), else the
+        charted ones (headline series and the like)."""
         import numpy as np
-        return np.vstack([getattr(p, which).data[key] for p in self.pairs])
+        if self._pairs is not None:
+            return np.vstack([getattr(p, which).data[key] for p in self._pairs])
+        if self.runs.has_daily(key):
+            return self.runs.daily(key, which)
+        if self.spool is not None and not self.spool.closed and self.scenario.output.replications == "all" \
+                and self.runs.layout.step == 1 and key in self.info:
+            from .report.parquet import read_series
+            return read_series(self.spool.path, key, which)
+        if key not in self.info:
+            self.runs.layout.info[key]   # KeyError naming the key
+        raise KeyError(f"{key}: daily values of every replication were not kept; run with keep_daily=True")
 
     def manifest(self, command: str) -> dict:
         pkgs = {}
@@ -92,38 +162,34 @@ class Result:
     def write(self, out: str | Path, command: str = "", xlsx: bool | None = None, plots: bool | None = None
               ) -> Path:
         """Write the result folder atomically; returns its path."""
+        from .report.writer import write_atomically
         sc = self.loaded.scenario
         xlsx = sc.output.xlsx if xlsx is None else xlsx
         plots = sc.output.plots if plots is None else plots
 
         def fill(tmp: Path) -> None:
-            started: list = []   # filled while Ctrl-C is held back, so cleanup always knows the child
+            started: list = []   # filled while Ctrl-C is held back, so cleanup always knows the chart processes
             try:
-                painter = _start_plots(self, tmp / "plots", started) if plots else None
-                _fill_tables(tmp, painter)
-            except BaseException:  # interrupted: stop the chart process before the folder is removed
+                painters = _start_plots(self, tmp / "plots", started) if plots else None
+                _fill_tables(tmp, painters)
+            except BaseException:  # interrupted: stop the chart processes before the folder is removed
                 for proc in started:
                     if proc.is_alive():
                         proc.terminate()
                     proc.join()
                 raise
 
-        def _fill_tables(tmp: Path, painter) -> None:
-            from .report.tables import write_table
-            self.notes = []
-            for df, name in ((self.impacts, "impacts.csv"), (self.summary, "summary.csv"),
-                             (self.timeseries, "timeseries.csv"), (self.timeseries_wide, "timeseries_wide.csv"),
-                             (self.events, "events.csv"), (self.by_replication, "metrics_by_replication.csv")):
-                note = write_table(df, tmp / name)
-                if note:
-                    self.notes.append(note)
-            write_gdp_by_quarter(sc.start, self.pairs, tmp)
+        def _fill_tables(tmp: Path, painters) -> None:
+            from .report.outputs import write_tables
+            from .report.resolved import dump, resolved
+            from .report.writer import write_json
+            self.notes = write_tables(self, tmp)
             (tmp / "scenario.resolved.yaml").write_text(dump(resolved(self.loaded)), encoding="utf-8")
             if xlsx:
                 from .report.xlsx import write_xlsx
                 write_xlsx(self, tmp / f"{sc.name}.xlsx")
-            if painter is not None:
-                _finish_plots(painter, self, tmp / "plots")
+            if painters is not None:
+                _finish_plots(painters, self, tmp / "plots")
             from .report.html import write_report
             write_report(self, tmp / "report.html", tmp / "plots")
             man = self.manifest(command)
@@ -133,13 +199,17 @@ class Result:
         return write_atomically(Path(out), fill)
 
 
-def _plot_child(res: "Result", folder: Path) -> None:
+#: chart processes drawing in parallel (each draws every n-th figure), at most the usable cores
+PLOT_PROCESSES = 2
+
+
+def _plot_child(res: "Result", folder: Path, part: int = 0, parts: int = 1) -> None:
     from .report.plots import write_plots
-    write_plots(res, folder)
+    write_plots(res, folder, part, parts)
 
 
-def _chart_process(res: "Result", folder: Path, parent: int) -> None:
-    """The forked chart process: Ctrl-C is the parent's to handle (it stops this process and cleans up), and
+def _chart_process(res: "Result", folder: Path, parent: int, part: int, parts: int) -> None:
+    """A forked chart process: Ctrl-C is the parent's to handle (it stops this process and cleans up), and
     it dies with its parent, so a killed run leaves no orphan writing into its temporary folder."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -151,60 +221,90 @@ def _chart_process(res: "Result", folder: Path, parent: int) -> None:
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _plot_child(res, folder)
+    _plot_child(res, folder, part, parts)
 
 
 def _start_plots(res: "Result", folder: Path, started: list):
-    """Draw the charts in a forked process while the CSVs are written (they take about as long); the process
-    is appended to ``started`` before a Ctrl-C can interrupt, so the caller can always stop it."""
+    """Draw the charts in forked processes (``PLOT_PROCESSES``, each every n-th figure) while the CSVs are
+    written; each process is appended to ``started`` before a Ctrl-C can interrupt, so the caller can always
+    stop them. Returns the processes, or ``"inline"`` where fork is unavailable."""
     import multiprocessing as mp
     if "fork" not in mp.get_all_start_methods():
         return "inline"
     import signal
-    proc = mp.get_context("fork").Process(target=_chart_process, args=(res, folder, os.getpid()),
-                                          daemon=True)
-    # A Ctrl-C inside fork()'s bookkeeping would be swallowed ("Exception ignored ..."): hold it until after.
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        proc.start()
-        started.append(proc)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-    return proc
+    res.impacts, res.events       # noqa: B018  built once here, shared with the children
+    res.runs.prepare_plots()
+    parts = max(1, min(PLOT_PROCESSES, os.cpu_count() or 1))
+    procs = []
+    for part in range(parts):
+        proc = mp.get_context("fork").Process(target=_chart_process,
+                                              args=(res, folder, os.getpid(), part, parts), daemon=True)
+        # A Ctrl-C inside fork()'s bookkeeping would be swallowed ("Exception ignored ..."): hold it until after.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            proc.start()
+            started.append(proc)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        procs.append(proc)
+    return procs
 
 
-def _finish_plots(painter, res: "Result", folder: Path) -> None:
-    """Wait for the chart process; draw inline where fork is unavailable or the child failed."""
-    if painter != "inline":
-        painter.join()
-        if painter.exitcode == 0:
-            return
-        print(f"simulate: warning: chart process failed (exit {painter.exitcode}); drawing inline",
-              file=sys.stderr)
-    _plot_child(res, folder)
+def _finish_plots(painters, res: "Result", folder: Path) -> None:
+    """Wait for the chart processes; draw inline where fork is unavailable or a child failed."""
+    if painters == "inline":
+        _plot_child(res, folder)
+        return
+    for part, proc in enumerate(painters):
+        proc.join()
+        if proc.exitcode == 0:
+            continue
+        print(f"simulate: warning: chart process failed (exit {proc.exitcode}); drawing inline", file=sys.stderr)
+        _plot_child(res, folder, part, len(painters))
 
 
-def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = None) -> Result:
+def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = None, keep_daily: bool = False
+               ) -> Result:
     """Run every replication of a loaded scenario with its baseline.
 
     ``progress``: ``None`` shows progress on stderr (a bar on a terminal, a plain line every 10 s
-    elsewhere), ``False`` nothing, ``True`` the bar."""
+    elsewhere), ``False`` nothing, ``True`` the bar. ``keep_daily``: keep every run's daily series (sent
+    back from the workers; memory grows with replications × days), else each replication is reduced in its
+    worker and its bulk numbers spooled to a temporary folder (``report.spool``)."""
+    from .report.memory import return_freed_memory
     from .sweep.progress import Progress
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     t0 = time.perf_counter()
     sc = loaded.scenario
+    if sc.output.replications == "all":   # big outputs: memory flat over batches (workers forked below inherit
+        return_freed_memory()             # it); not by default: mapping every 1 MB array slows the engine ~5%
     bar = Progress(sc.replications, enabled=progress, unit="replications", label=sc.name)
+    spool = None
     try:
-        pairs = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update)
+        if keep_daily:
+            runs = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update)
+        else:
+            from .report.fold import Reduced
+            from .report.reduce import Reducer
+            from .report.spool import Spool
+            spool = Spool()
+            sums = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update,
+                                    reduce=Reducer(sc, spool.path))
+            runs = Reduced(sc, sums)
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise
     finally:
         bar.close()
-    return Result(loaded, pairs, time.perf_counter() - t0, started)
+    return Result(loaded, runs, time.perf_counter() - t0, started, spool)
 
 
 def run(path_or_scenario: Any, sets: list[str] | None = None, jobs: int = 1, progress: bool | None = None,
-        **overrides: Any) -> Result:
+        keep_daily: bool = True, **overrides: Any) -> Result:
     """Load (a path) or take (a LoadedScenario) a scenario, apply overrides, and run it.
-    ``progress=False`` keeps stderr quiet (see :func:`run_loaded`)."""
+    ``progress=False`` keeps stderr quiet (see :func:`run_loaded`); ``keep_daily=False`` keeps only what the
+    tables and charts need (``Result.daily`` then gives the charted series only)."""
     sets = list(sets or [])
     for k, v in overrides.items():
         sets.append(f"{k.replace('__', '.')}={v}")
@@ -212,4 +312,4 @@ def run(path_or_scenario: Any, sets: list[str] | None = None, jobs: int = 1, pro
         loaded = path_or_scenario if not sets else load_scenario(path_or_scenario.file, sets)
     else:
         loaded = load_scenario(os.fspath(path_or_scenario), sets)
-    return run_loaded(loaded, jobs=jobs, progress=progress)
+    return run_loaded(loaded, jobs=jobs, progress=progress, keep_daily=keep_daily)

@@ -9,17 +9,11 @@ import sys
 import traceback
 from pathlib import Path
 
+from .report.arguments import EXIT_BAD_INPUT
+from .report.arguments import Parser as _Parser
 from .scenario.errors import ScenarioError
 
 SUBCOMMANDS = ("validate", "list", "metrics", "compare", "sweep", "world", "new")
-EXIT_BAD_INPUT = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with one line, argparse style
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT)
 
 
 def _run_parser() -> argparse.ArgumentParser:

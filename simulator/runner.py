@@ -60,9 +60,12 @@ def played(scenario: Scenario) -> tuple[Scenario, int]:
 
 
 def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[int],
-              seeds: list[np.random.SeedSequence] | None = None) -> list[Pair]:
-    """Replications ``replications`` of ``scenario`` with their baselines, stepped together as one batch
-    (``seeds``, if given, are their seed sequences: a sweep's runs each have a seed of their own).
+              reduce: Callable[[Pair], Any] | None = None,
+              seeds: list[np.random.SeedSequence] | None = None) -> list[Any]:
+    """Replications ``replications`` of ``scenario`` with their baselines, stepped together as one batch;
+    each as a :class:`Pair`, or as ``reduce(pair)`` when ``reduce`` is given (applied here, in the process that
+    ran the batch, so only what it keeps is sent back to the parent). ``seeds``, if given, are the
+    replications' seed sequences (a sweep's runs each have a seed of their own).
 
     Measures dated before ``start`` are played from their announcement (a *spin-up*, baseline alike), and
     the recorders are then trimmed to the reported period, so the report starts from a state that already
@@ -84,6 +87,8 @@ def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[i
         for which, rec in (("baseline", base), ("scenario", scen)):
             check_numbers(rec, scenario, i, which)
         pairs.append(Pair(i, scenario.seed, base, scen))
+    if reduce is not None:
+        return [reduce(p) for p in pairs]
     return pairs
 
 
@@ -140,7 +145,7 @@ def check_numbers(rec: Recorder, scenario: Scenario, replication: int, which: st
                               f"divide by zero or overflow (check overrides and world data); no results written")
 
 
-def _run_batch_args(args: tuple) -> list[Pair]:
+def _run_batch_args(args: tuple) -> list[Any]:
     return run_batch(*args)
 
 
@@ -153,16 +158,18 @@ def _worker_init(parent: int) -> None:
 
 def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1,
                      on_done: Callable[[], None] | None = None,
-                     batch_size: int = BATCH_REPLICATIONS) -> list[Pair]:
+                     batch_size: int = BATCH_REPLICATIONS,
+                     reduce: Callable[[Pair], Any] | None = None) -> list[Any]:
     """All replications, in replication order, in batches of at most ``batch_size``, serially (``jobs=1``)
-    or on ``jobs`` processes. ``on_done()`` is called once per replication as its batch completes."""
+    or on ``jobs`` processes. ``on_done()`` is called once per replication as its batch completes. With
+    ``reduce`` (picklable), each replication is returned as ``reduce(pair)``, applied in its worker."""
     n = scenario.replications
     tick = on_done or (lambda: None)
     work = batches(n, jobs if jobs > 1 else 1, batch_size)
     if jobs <= 1 or len(work) == 1:
         out = []
         for reps in work:
-            got = run_batch(scenario, world, reps)
+            got = run_batch(scenario, world, reps, reduce)
             out.extend(got)
             for _ in got:
                 tick()
@@ -172,7 +179,7 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
     from .safety import stop_pool
     ex = ProcessPoolExecutor(max_workers=min(jobs, len(work)), initializer=_worker_init, initargs=(os.getpid(),))
     try:
-        futures = [ex.submit(_run_batch_args, (scenario, world, reps)) for reps in work]
+        futures = [ex.submit(_run_batch_args, (scenario, world, reps, reduce)) for reps in work]
         for f in as_completed(futures):
             for _ in f.result():
                 tick()

@@ -234,8 +234,8 @@ def format_sweeps(df: pd.DataFrame, a: str, b: str, out: str | None, limit: int 
 
 
 def main(argv: list[str]) -> int:
-    from ..cli import _Parser
-    p = _Parser(prog="simulate compare", description="Differences B − A between two results (result folders, "
+    from .arguments import Parser
+    p = Parser(prog="simulate compare", description="Differences B − A between two results (result folders, "
                 "summary.csv files, or two sweep folders with the same points).")
     p.add_argument("a", help="result folder or summary.csv (A)")
     p.add_argument("b", help="result folder or summary.csv (B)")

@@ -4,7 +4,11 @@
   change %, the median date for date-like metrics, and for event-like metrics the probability across
   replications that it happened with its 95% Wilson interval.
 - ``timeseries``: tidy rows (scenario, replication, date, entity, metric, unit, value); each row is the mean of
-  the daily values over the period starting on ``date`` (``output.frequency``).
+  the daily values over the period starting on ``date`` (``output.frequency``); the ``mean`` rows average the
+  replications' period means (each replication is bucketed in its worker; same value as the period mean of the
+  daily replication mean up to rounding, and independent of batching).
+
+The functions take the folded replications (:class:`~.fold.Reduced`) or, as before, the full pairs of a run.
 - ``timeseries_wide``: one row per date; per ``entity.metric [unit]`` (replication mean) three adjacent
   columns: scenario, ``baseline:`` and ``difference:``; series most relevant to the scenario first.
 - ``impacts``: one row per series with impact metrics: baseline, scenario, difference, % change and the
@@ -20,16 +24,27 @@ import math
 import numpy as np
 import pandas as pd
 
+from typing import Any, Sequence, Union
+
 from ..engine.recorder import SeriesInfo
-from ..runner import Pair
 from ..scenario.schema import Scenario
-from .metrics import METRICS, wilson
+from .fold import Reduced
+from .layout import EXPANDED, impact_statistic
+from .metrics import wilson
+from .reduce import bucket_means as _bucket_means  # noqa: F401  (kept for callers of the old name)
+
+#: what the table functions take: the folded replications, or the full pairs (``runner.Pair``) of a run
+Runs = Union[Reduced, Sequence[Any]]
+
+
+def reduced(sc: Scenario, runs: Runs) -> Reduced:
+    """``runs`` folded: as is when already a :class:`Reduced`, else reduced from full pairs."""
+    return runs if isinstance(runs, Reduced) else Reduced.from_pairs(sc, runs)
 
 SUMMARY_COLUMNS = ["scenario", "entity", "metric", "unit", "baseline", "mean", "p05", "p50", "p95", "change_pct",
                    "p50_date", "probability", "wilson_low", "wilson_high", "replications"]
 TIMESERIES_COLUMNS = ["scenario", "replication", "date", "entity", "metric", "unit", "value"]
 EVENT_COLUMNS = ["scenario", "replication", "date", "entity", "event", "cause"]
-EXPANDED = {"peak": ("peak", "peak_day")}
 
 
 def _amount_unit(unit: str) -> str:
@@ -41,31 +56,22 @@ def metric_unit(kind: str, unit: str) -> str:
             "level": unit}[kind]
 
 
-def _stack(pairs: list[Pair], key: str, which: str) -> np.ndarray:
-    return np.vstack([getattr(p, which).data[key] for p in pairs])
-
-
 BY_REPLICATION_COLUMNS = ["scenario", "replication", "entity", "metric", "unit", "value"]
 
 
-def metric_values(sc: Scenario, pairs: list[Pair]):
+def metric_values(sc: Scenario, runs: Runs):
     """Yield (info, metric name, kind, scenario values per replication, baseline values per replication)."""
-    first = pairs[0].scenario
-    for key, info in first.info.items():
-        names = [m for name in info.summary for m in EXPANDED.get(name, (name,))]
-        if not names:
-            continue
-        S, B = _stack(pairs, key, "scenario"), _stack(pairs, key, "baseline")
-        for name in names:
-            fn, kind = METRICS[name]
-            yield info, name, kind, fn(S, B), fn(B, B)
+    red = reduced(sc, runs)
+    for j, (key, name, kind) in enumerate(red.layout.metric_slots):
+        yield red.info[key], name, kind, red.metrics[0, j], red.metrics[1, j]
 
 
-def by_replication(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+def by_replication(sc: Scenario, runs: Runs) -> pd.DataFrame:
     """Every impact metric for every replication (what ``compare`` pairs when seeds are shared)."""
+    red = reduced(sc, runs)
     cols: dict[str, list] = {c: [] for c in BY_REPLICATION_COLUMNS}
-    reps = [p.replication for p in pairs]
-    for info, name, kind, vals, _ in metric_values(sc, pairs):
+    reps = list(red.replications)
+    for info, name, kind, vals, _ in metric_values(sc, red):
         cols["scenario"] += [sc.name] * len(reps)
         cols["replication"] += reps
         cols["entity"] += [info.entity] * len(reps)
@@ -75,10 +81,11 @@ def by_replication(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
     return pd.DataFrame(cols, columns=BY_REPLICATION_COLUMNS)
 
 
-def summary(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+def summary(sc: Scenario, runs: Runs) -> pd.DataFrame:
     """Impact metrics of every series that declares some, across replications."""
-    rows = [_row(sc, info, name, kind, vals, base, len(pairs))
-            for info, name, kind, vals, base in metric_values(sc, pairs)]
+    red = reduced(sc, runs)
+    rows = [_row(sc, info, name, kind, vals, base, red.n)
+            for info, name, kind, vals, base in metric_values(sc, red)]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
@@ -110,111 +117,77 @@ def _row(sc: Scenario, info: SeriesInfo, name: str, kind: str, vals: np.ndarray,
             "wilson_high": hi, "replications": n}
 
 
-def _periods(days: int, step: int) -> np.ndarray:
-    return np.arange(0, days, step)
-
-
-def _bucket_means(arr: np.ndarray, step: int) -> np.ndarray:
-    """Mean over consecutive ``step``-day periods (last one may be shorter); arr is (..., days)."""
-    if step == 1:
-        return arr
-    days = arr.shape[-1]
-    starts = _periods(days, step)
-    sums = np.add.reduceat(np.nan_to_num(arr), starts, axis=-1)
-    counts = np.add.reduceat((~np.isnan(arr)).astype(float), starts, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def _matrix(rec, keys: list[str]) -> np.ndarray:
-    """key × day matrix of one run's series."""
-    return np.vstack([rec.data[k] for k in keys])
-
-
-def mean_matrix(pairs: list[Pair], which: str, keys: list[str]) -> np.ndarray:
-    """key × day replication mean (NaN-aware), accumulated run by run so memory stays one run's worth."""
-    total = count = None
-    for p in pairs:
-        m = _matrix(getattr(p, which), keys)
-        ok = ~np.isnan(m)
-        if total is None:
-            total, count = np.where(ok, m, 0.0), ok.astype(float)
-        else:
-            total += np.where(ok, m, 0.0)
-            count += ok
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
-
-
 def _dates(sc: Scenario, step: int) -> np.ndarray:
-    return np.array([(sc.start + _dt.timedelta(days=int(d))).isoformat() for d in _periods(sc.days, step)],
+    return np.array([(sc.start + _dt.timedelta(days=int(d))).isoformat() for d in np.arange(0, sc.days, step)],
                     dtype=object)
 
 
-def timeseries(sc: Scenario, pairs: list[Pair], means: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+def timeseries_blocks(sc: Scenario, red: Reduced):
+    """Yield ``(scenario label, replication label, key × period matrix)`` in the row order of ``timeseries``:
+    the scenario's blocks, then the baseline's; one ``mean`` block each, or one per replication."""
+    for w, label in enumerate((sc.name, "baseline")):
+        if sc.output.replications == "mean":
+            yield label, "mean", red.mean_buckets[w]
+        else:
+            for i, rep in enumerate(red.replications):
+                yield label, str(rep), red.buckets(i)[w]
+
+
+def timeseries(sc: Scenario, runs: Runs) -> pd.DataFrame:
     """Tidy time series of scenario and baseline, at ``output.frequency``, mean or every replication."""
-    step = max(1, int(round(sc.output.frequency)))
-    dates = _dates(sc, step)
-    info = pairs[0].scenario.info
-    keys = list(info)
+    red = reduced(sc, runs)
+    lay = red.layout
+    dates = np.array(lay.dates, dtype=object)
+    info = red.info
+    keys = lay.keys
     if not keys:
         return pd.DataFrame(columns=TIMESERIES_COLUMNS)
     entity = [info[k].entity for k in keys]
     metric = [info[k].metric for k in keys]
     unit = [info[k].unit for k in keys]
     frames = []
-    for label, which in ((sc.name, "scenario"), ("baseline", "baseline")):
-        if sc.output.replications == "mean":
-            mat = (means or {}).get(which)
-            blocks = [("mean", mat if mat is not None else mean_matrix(pairs, which, keys))]
-        else:
-            blocks = [(str(p.replication), _matrix(getattr(p, which), keys)) for p in pairs]
-        for rep, mat in blocks:
-            vals = _bucket_means(mat, step)  # key × period
-            nk, nd = vals.shape
-            frames.append(pd.DataFrame({
-                "scenario": label, "replication": rep, "date": np.tile(dates, nk),
-                "entity": np.repeat(entity, nd), "metric": np.repeat(metric, nd), "unit": np.repeat(unit, nd),
-                "value": vals.reshape(-1)}))
+    for label, rep, vals in timeseries_blocks(sc, red):
+        nk, nd = vals.shape
+        frames.append(pd.DataFrame({
+            "scenario": label, "replication": rep, "date": np.tile(dates, nk),
+            "entity": np.repeat(entity, nd), "metric": np.repeat(metric, nd), "unit": np.repeat(unit, nd),
+            "value": vals.reshape(-1)}))
     return pd.concat(frames, ignore_index=True)[TIMESERIES_COLUMNS]
 
 
-def timeseries_wide(sc: Scenario, pairs: list[Pair], means: dict[str, np.ndarray] | None = None
-                    ) -> pd.DataFrame:
-    """Date × series of the replication mean: for each ``entity.metric [unit]`` three adjacent columns, the
-    scenario, ``baseline: ...`` and ``difference: ...`` (scenario − baseline); series most relevant to the
-    scenario first (see ``report.relevance``)."""
+def wide_columns(sc: Scenario, red: Reduced) -> dict[str, np.ndarray]:
+    """Columns of ``timeseries_wide``, in order: ``date`` (ISO text), then per series its scenario mean,
+    ``baseline: ...`` and ``difference: ...``, most relevant series first."""
     from .relevance import order_keys
-    step = max(1, int(round(sc.output.frequency)))
-    info = pairs[0].scenario.info
-    keys = list(info)
-    vals = {}
-    for which in ("scenario", "baseline"):
-        mat = (means or {}).get(which)
-        if mat is None:
-            mat = mean_matrix(pairs, which, keys) if keys else np.zeros((0, sc.days))
-        vals[which] = _bucket_means(mat, step)
+    info = red.info
+    keys = red.layout.keys
+    mean = red.mean_buckets if keys else np.zeros((2, 0, len(red.layout.periods)))
     row = {k: j for j, k in enumerate(keys)}
-    cols: dict[str, np.ndarray] = {"date": _dates(sc, step)}
+    cols: dict[str, np.ndarray] = {"date": np.array(red.layout.dates, dtype=object)}
     heads = {k for k in keys if info[k].headline}
     for k in order_keys(keys, {k: info[k].entity for k in keys}, heads, sc):
-        s, b = vals["scenario"][row[k]], vals["baseline"][row[k]]
+        s, b = mean[0, row[k]], mean[1, row[k]]
         name = f"{k} [{info[k].unit}]"
         cols[name] = s
         cols[f"baseline: {name}"] = b
         cols[f"difference: {name}"] = s - b
-    return pd.DataFrame(cols)
+    return cols
 
 
-def events(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+def timeseries_wide(sc: Scenario, runs: Runs) -> pd.DataFrame:
+    """Date × series of the replication mean: for each ``entity.metric [unit]`` three adjacent columns, the
+    scenario, ``baseline: ...`` and ``difference: ...`` (scenario − baseline); series most relevant to the
+    scenario first (see ``report.relevance``)."""
+    return pd.DataFrame(wide_columns(sc, reduced(sc, runs)))
+
+
+def events(sc: Scenario, runs: Runs) -> pd.DataFrame:
     """Every recorded state change of the scenario runs and their baselines, by replication and date."""
     rows = []
-    for p in pairs:
-        for label, rec in ((sc.name, p.scenario), ("baseline", p.baseline)):
-            for e in rec.events:
-                rows.append({"scenario": label, "replication": p.replication,
-                             "date": (sc.start + _dt.timedelta(days=int(e.day // 1))).isoformat(),
-                             "entity": e.entity, "event": e.event, "cause": e.cause})
+    for rep, w, e in reduced(sc, runs).events():
+        rows.append({"scenario": sc.name if w == "scenario" else "baseline", "replication": rep,
+                     "date": (sc.start + _dt.timedelta(days=int(e.day // 1))).isoformat(),
+                     "entity": e.entity, "event": e.event, "cause": e.cause})
     return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
 
@@ -229,29 +202,7 @@ IMPACT_STATISTIC_DOC = {
 }
 
 
-def impact_statistic(info: SeriesInfo) -> str:
-    """Which one number sums up a series in ``impacts.csv``: a flow's total, a price's peak, a stock's low."""
-    s = set(info.summary)
-    if s & {"lost", "total"} or info.unit.endswith("/day"):
-        return "total"
-    if "peak" in s:
-        return "peak"
-    if "exhaustion" in s:
-        return "low"
-    return "mean"
-
-
-def _stat(arr: np.ndarray, statistic: str) -> np.ndarray:
-    """One value per replication (rows of ``arr``); NaN where a replication recorded nothing."""
-    empty = np.isnan(arr).all(axis=1)
-    safe = np.where(empty[:, None], 0.0, arr)
-    with np.errstate(invalid="ignore"):
-        out = {"total": lambda: np.nansum(safe, axis=1), "peak": lambda: np.nanmax(safe, axis=1),
-               "low": lambda: np.nanmin(safe, axis=1), "mean": lambda: np.nanmean(safe, axis=1)}[statistic]()
-    return np.where(empty, np.nan, out)
-
-
-def impacts(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
+def impacts(sc: Scenario, runs: Runs) -> pd.DataFrame:
     """One row per series that declares impact metrics: scenario against baseline on one statistic, with the
     p05..p95 spread of the paired difference across replications. Order: series the scenario is about
     (relevance > 0) that it moved, then those it left unchanged, then the rest (moved first); within each,
@@ -263,16 +214,17 @@ def impacts(sc: Scenario, pairs: list[Pair]) -> pd.DataFrame:
     ``difference_p95`` (5th and 95th percentile of the per-replication difference), ``headline`` (a headline
     series of the model), ``relevance`` (score from the words of the scenario, see ``report.relevance``)."""
     from .relevance import entity_score, order_keys, scenario_words
-    info = pairs[0].scenario.info
-    keys = [k for k, i in info.items() if i.summary]
+    red = reduced(sc, runs)
+    info = red.info
+    keys = red.layout.impact_keys
+    col = {k: j for j, k in enumerate(keys)}
     heads = {k for k in keys if info[k].headline}
     words = scenario_words(sc)
     rows = []
     for key in order_keys(keys, {k: info[k].entity for k in keys}, heads, sc):
         i = info[key]
         stat = impact_statistic(i)
-        s = _stat(_stack(pairs, key, "scenario"), stat)
-        b = _stat(_stack(pairs, key, "baseline"), stat)
+        s, b = red.stats[0, col[key]], red.stats[1, col[key]]
         d = (s - b)[~np.isnan(s - b)]
         bm = float(np.nanmean(b)) if np.any(~np.isnan(b)) else math.nan
         smean = float(np.nanmean(s)) if np.any(~np.isnan(s)) else math.nan

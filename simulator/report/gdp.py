@@ -21,34 +21,46 @@ GDP_QUARTER_COLUMNS = ["region", "quarter", "days", "baseline_gdp_usd", "gdp_p05
 
 def quarter_labels(start: _dt.date, days: int) -> np.ndarray:
     """``YYYYQn`` of every day of the run."""
-    out = []
-    for d in range(days):
-        day = start + _dt.timedelta(days=d)
-        out.append(f"{day.year}Q{(day.month - 1) // 3 + 1}")
-    return np.array(out, dtype=object)
+    from .layout import quarter_labels as labels
+    return labels(start, days)
+
+
+def table(regions: Sequence[str], quarters: Sequence[tuple[str, int]], scenario: np.ndarray,
+          baseline: np.ndarray) -> pd.DataFrame:
+    """The quarterly table from GDP already summed to quarters: ``scenario`` and ``baseline`` are
+    (replications × regions × quarters) arrays in USD, replications paired row by row; ``quarters`` gives
+    each quarter's ``(YYYYQn, days inside the run)``."""
+    scenario, baseline = np.asarray(scenario, dtype=float), np.asarray(baseline, dtype=float)
+    rows = []
+    for r, region in enumerate(regions):
+        for q, (label, days) in enumerate(quarters):
+            s_q, b_q = np.ascontiguousarray(scenario[:, r, q]), np.ascontiguousarray(baseline[:, r, q])
+            loss = b_q - s_q
+            base = float(b_q.mean())
+            g = np.percentile(s_q, [5, 50, 95])
+            lq = np.percentile(loss, [5, 50, 95])
+            rows.append({"region": region, "quarter": label, "days": int(days), "baseline_gdp_usd": base,
+                         "gdp_p05_usd": g[0], "gdp_p50_usd": g[1], "gdp_p95_usd": g[2],
+                         "loss_usd_p05": lq[0], "loss_usd_p50": lq[1], "loss_usd_p95": lq[2],
+                         "loss_pct_p50": lq[1] / base * 100.0 if base else float("nan")})
+    return pd.DataFrame(rows, columns=GDP_QUARTER_COLUMNS)
 
 
 def gdp_by_quarter(start: _dt.date, scenario: Mapping[str, np.ndarray], baseline: Mapping[str, np.ndarray]
                    ) -> pd.DataFrame:
     """The quarterly table from daily GDP per region: ``scenario[region]`` and ``baseline[region]`` are
     (replications × days) arrays in USD/day, replications paired row by row."""
-    rows = []
+    frames = []
     for region, S in scenario.items():
         S = np.atleast_2d(np.asarray(S, dtype=float))
         B = np.atleast_2d(np.asarray(baseline[region], dtype=float))
         labels = quarter_labels(start, S.shape[1])
-        for q in dict.fromkeys(labels):
-            m = labels == q
-            s_q, b_q = np.nansum(S[:, m], axis=1), np.nansum(B[:, m], axis=1)
-            loss = b_q - s_q
-            base = float(b_q.mean())
-            g = np.percentile(s_q, [5, 50, 95])
-            lq = np.percentile(loss, [5, 50, 95])
-            rows.append({"region": region, "quarter": q, "days": int(m.sum()), "baseline_gdp_usd": base,
-                         "gdp_p05_usd": g[0], "gdp_p50_usd": g[1], "gdp_p95_usd": g[2],
-                         "loss_usd_p05": lq[0], "loss_usd_p50": lq[1], "loss_usd_p95": lq[2],
-                         "loss_pct_p50": lq[1] / base * 100.0 if base else float("nan")})
-    return pd.DataFrame(rows, columns=GDP_QUARTER_COLUMNS)
+        masks = [(q, labels == q) for q in dict.fromkeys(labels)]
+        sums = [np.stack([np.nansum(X[:, m], axis=1) for _, m in masks], axis=1)[:, None, :] for X in (S, B)]
+        frames.append(table([region], [(q, int(m.sum())) for q, m in masks], sums[0], sums[1]))
+    if not frames:
+        return pd.DataFrame(columns=GDP_QUARTER_COLUMNS)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def gdp_series(pairs: Sequence, which: str) -> dict[str, np.ndarray]:
@@ -66,10 +78,10 @@ def from_pairs(start: _dt.date, pairs: Sequence) -> pd.DataFrame:
     return gdp_by_quarter(start, gdp_series(pairs, "scenario"), gdp_series(pairs, "baseline"))
 
 
-def write_gdp_by_quarter(start: _dt.date, pairs: Sequence, folder: Path) -> Path | None:
-    """Write ``gdp_by_quarter.csv`` into ``folder`` (nothing when no region GDP was recorded)."""
+def write_gdp_by_quarter(df: pd.DataFrame, folder: Path) -> Path | None:
+    """Write the quarterly table ``df`` as ``gdp_by_quarter.csv`` into ``folder`` (nothing when empty: no
+    region GDP was recorded)."""
     from .writer import write_csv
-    df = from_pairs(start, pairs)
     if df.empty:
         return None
     path = Path(folder) / "gdp_by_quarter.csv"

@@ -63,7 +63,9 @@ def _panel(ax, res: "Result", key: str, label: str, color: str) -> None:
     x = _dates(res)
     with np.errstate(invalid="ignore"):
         if S.shape[0] > 1:
-            lo, mid, hi = np.nanpercentile(S, [5, 50, 95], axis=0)
+            # recorded series hold no NaN (runner.check_numbers): the plain percentile is the same, and fast
+            pct = np.nanpercentile if np.isnan(S).any() else np.percentile
+            lo, mid, hi = pct(S, [5, 50, 95], axis=0)
             ax.fill_between(x, lo, hi, color=color, alpha=0.22, linewidth=0)
         else:
             mid = S[0]
@@ -172,7 +174,7 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(f"{res.scenario.name}: {title}", fontsize=13, y=1 - 0.12 / height, va="top")
-    _key_legend(fig, len(res.pairs), 1 - 0.42 / height)
+    _key_legend(fig, res.n_replications, 1 - 0.42 / height)
     bottom_in = extra + 0.4
     fig.subplots_adjust(left=0.08 if cols == 2 else 0.12, right=0.98, bottom=bottom_in / height,
                         top=1 - 0.95 / height, hspace=0.45, wspace=0.22)
@@ -188,7 +190,7 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
 def chart_groups(res: "Result") -> dict[str, tuple[str, list[tuple[str, list[tuple[str, str]]]]]]:
     """File stem → (title, panels); each panel (title, [(key, label), ...]). Built from the recorded series."""
     from .relevance import order_keys
-    info = res.pairs[0].scenario.info
+    info = res.info
     heads = {k for k, i in info.items() if i.headline}
     named = set(res.impacts.loc[res.impacts["relevance"] > 0, "entity"].astype(str)) \
         if not res.impacts.empty else set()
@@ -213,15 +215,16 @@ def chart_groups(res: "Result") -> dict[str, tuple[str, list[tuple[str, list[tup
     return out
 
 
-def write_plots(res: "Result", folder: Path) -> list[Path]:
-    """Write the charts where the scenario moves something; returns the files written (PNG and SVG)."""
+def write_plots(res: "Result", folder: Path, part: int = 0, parts: int = 1) -> list[Path]:
+    """Write the charts where the scenario moves something; returns the files written (PNG and SVG). With
+    ``parts`` > 1, only figures ``part``, ``part + parts``, ... (chart processes share the work)."""
     import matplotlib
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "simulator"   # stable ids inside the SVG
     folder.mkdir(parents=True, exist_ok=True)
-    info = res.pairs[0].scenario.info
+    info = res.info
     unit_of = lambda k: info[k].unit  # noqa: E731
     written: list[Path] = []
-    for stem, (title, groups) in chart_groups(res).items():
+    for stem, (title, groups) in list(chart_groups(res).items())[part::parts]:
         written += _figure(res, groups, unit_of, folder / f"{stem}.png", title)
     return written

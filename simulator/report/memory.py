@@ -1,0 +1,37 @@
+"""Keep a long run's resident memory flat: freed large arrays go back to the operating system.
+
+glibc's ``malloc`` serves allocations above a threshold with ``mmap`` (returned to the system on ``free``) and
+smaller ones from its heap; after a large block is freed it raises that threshold (up to 32 MB), so a worker
+that simulates batch after batch keeps the arrays of earlier batches' recorders as fragmented heap. Fixing the
+threshold at 1 MB turns that off: a process's memory then follows what it holds (measured: 40 replications of a
+year in one process, 900 MB → 757 MB peak). Set in the parent before workers are forked, so they inherit it,
+and only for ``output.replications: all`` (mapping and unmapping every array of 1 MB or more costs the engine
+about 5%; an 8 MB threshold costs less but does not help).
+"""
+from __future__ import annotations
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 1 << 20     #: arrays of 1 MB and more are mapped, and unmapped when freed
+
+
+def return_freed_memory() -> bool:
+    """Fix glibc's mmap threshold at ``MMAP_THRESHOLD_BYTES`` (and trim the heap above it); True when done,
+    False where there is no glibc (the call is then a no-op)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        ok = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+        libc.mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD_BYTES)
+        return ok
+    except (OSError, AttributeError):
+        return False
+
+
+def release_arrow_pool() -> None:
+    """Give the memory Arrow's allocator keeps for reuse back to the system (after writing a partition)."""
+    try:
+        import pyarrow as pa
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):
+        pass

@@ -1,0 +1,87 @@
+"""A run's per-replication bulk numbers kept on disk instead of in memory or in pipes between processes.
+
+A spool is a temporary folder. For replication ``i`` the reducer (in the worker that ran it) writes
+``r{i}.buckets.{w}.npy`` (series × periods: period means at ``output.frequency``) and ``r{i}.plot.{w}.npy``
+(plotted series × days: the daily values the charts draw) of the scenario (``w`` = 0) and its baseline (1), and, for
+``output.replications: all``, ``timeseries/replication={i}/part-0.parquet`` (see :mod:`.parquet`). The parent
+reads them back one replication at a time, so its memory does not grow with the number of replications.
+The folder is removed when the run's :class:`Spool` is closed or garbage-collected, or at exit; one left by a
+killed run (SIGKILL: no cleanup possible) is removed by the next run that finds its process gone.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+PREFIX = "simulate-spool-"
+
+
+def array_path(folder: str | Path, replication: int, part: str, which: int) -> Path:
+    """File of one array (``buckets`` or ``plot``) of one replication, scenario (0) or baseline (1)."""
+    return Path(folder) / f"r{replication}.{part}.{which}.npy"
+
+
+def save_arrays(folder: str | Path, replication: int, part: str, arrays: Sequence[np.ndarray]) -> None:
+    """Write one array per run (scenario, baseline) of one replication, each straight to its name (a failed
+    run discards the whole spool), without stacking them first (no extra copy in memory)."""
+    for w, arr in enumerate(arrays):
+        with open(array_path(folder, replication, part, w), "wb") as fh:
+            np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
+
+
+def load_array(folder: str | Path, replication: int, part: str) -> np.ndarray:
+    """The arrays of one replication back, stacked: (2, ...) scenario and baseline."""
+    return np.stack([np.load(array_path(folder, replication, part, w), allow_pickle=False) for w in (0, 1)])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:   # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale(parent: str | Path | None = None) -> list[Path]:
+    """Remove spools (``simulate-spool-PID-*``) in ``parent`` (default: the temporary folder) whose process
+    is gone; returns them."""
+    gone = []
+    base = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    try:
+        entries = list(base.glob(PREFIX + "*"))
+    except OSError:
+        return gone
+    for p in entries:
+        pid = p.name[len(PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+            gone.append(p)
+    return gone
+
+
+class Spool:
+    """A temporary folder holding one run's bulk numbers; removed on :meth:`close`, collection or exit."""
+
+    def __init__(self, parent: str | Path | None = None):
+        remove_stale(parent)
+        self.path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True)
+
+    def close(self) -> None:
+        """Remove the folder now."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def __repr__(self) -> str:
+        return f"Spool({str(self.path)!r})"
