@@ -20,7 +20,6 @@ from dataclasses import dataclass
 DEFAULT_MAX_MEMORY_GB = 4.0
 ENV_MAX_MEMORY = "SIMULATE_MAX_MEMORY_GB"
 WATCHDOG_PERIOD_S = 0.5
-BYTES_PER_TIDY_ROW = 160      # a tidy time series row held by pandas (object columns), measured ~150
 CSV_BYTES_PER_TIDY_ROW = 75   # one line of timeseries.csv, measured 60-80
 
 
@@ -124,14 +123,19 @@ class Estimate:
 
 
 def estimate(series: int, days: int, replications: int, frequency_days: float, all_replications: bool,
-             xlsx: bool = False) -> Estimate:
-    """Memory: every replication's scenario and baseline arrays (float64) are held until the tables are
-    made, plus the tidy table; output: the tidy and wide CSVs (xlsx doubles the wide part)."""
+             xlsx: bool = False, jobs: int = 1, batch: int = 16) -> Estimate:
+    """Memory: the daily arrays (float64) of the batches in flight — each worker holds its batch of at most
+    ``batch`` replications, scenario and baseline, until it has reduced them — plus the parent's means at
+    ``frequency_days``; every replication's series are streamed to disk, not held. Output: the tidy and wide
+    CSVs (xlsx doubles the wide part)."""
     step = max(1, int(round(frequency_days)))
     periods = -(-days // step)
-    arrays = replications * 2 * series * days * 8
+    n_batches = max(-(-replications // batch), min(jobs, replications))
+    per_batch = -(-replications // n_batches)
+    arrays = min(jobs, n_batches) * per_batch * 2 * series * days * 8
+    means = 2 * series * periods * 8 * 3                             # mean, running sums, one replication's
+    memory = arrays + means + 200_000_000                            # + the interpreter and libraries
     tidy_rows = 2 * series * periods * (replications if all_replications else 1)
-    memory = arrays + tidy_rows * BYTES_PER_TIDY_ROW + 200_000_000   # + the interpreter and libraries
     wide = 2 * series * periods * 14
     output = tidy_rows * CSV_BYTES_PER_TIDY_ROW + wide * (2 if xlsx else 1) + replications * series * 40
     return Estimate(int(memory), int(output), series, days, replications)
@@ -182,8 +186,10 @@ def preflight(loaded, out, jobs: int | None, force: bool = False, max_memory_gb:
     if max_memory_gb is not None and not (max_memory_gb > 0):
         raise PreflightError(f"--max-memory: expected a number of GB > 0, got {max_memory_gb}")
     sc = loaded.scenario
+    from .runner import BATCH_REPLICATIONS
     est = estimate(max(1, getattr(loaded, "series", 0)), sc.days + spin_up_days(sc), sc.replications,
-                   sc.output.frequency, sc.output.replications == "all", xlsx or sc.output.xlsx)
+                   sc.output.frequency, sc.output.replications == "all", xlsx or sc.output.xlsx, jobs,
+                   BATCH_REPLICATIONS)
     try:
         check_size(est, max_memory_bytes(max_memory_gb))
     except ValueError as exc:
