@@ -36,3 +36,18 @@ def table(rows: list[tuple], head: tuple) -> str:
     w = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{x}}}" for x in w)
     return "\n".join([fmt.format(*head), fmt.format(*("-" * x for x in w))] + [fmt.format(*r) for r in rows])
+
+
+def bare_simpy(n_events: int = 1_000_000, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds (by ``clock``) for one bare SimPy process yielding ``n_events`` timeouts: the yardstick every
+    speed figure is a ratio of, measured in the same run."""
+    import simpy
+    env = simpy.Environment()
+
+    def proc():
+        for _ in range(n_events):
+            yield env.timeout(1)
+    env.process(proc())
+    t0 = clock()
+    env.run()
+    return clock() - t0

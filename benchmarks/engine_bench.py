@@ -16,9 +16,8 @@ import sys
 import tempfile
 import time
 
-from _common import ROOT, machine, median_time, table
+from _common import ROOT, bare_simpy, machine, median_time, table
 
-import simpy
 
 from simulator.engine import registry
 from simulator.engine.streams import replication_seeds
@@ -27,19 +26,6 @@ from simulator.runner import run_pair
 from simulator.scenario.load import load_scenario
 
 SCENARIO = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
-
-
-def bare_simpy(n_events: int) -> float:
-    """Seconds for a bare SimPy process yielding ``n_events`` timeouts."""
-    env = simpy.Environment()
-
-    def proc():
-        for _ in range(n_events):
-            yield env.timeout(1)
-    env.process(proc())
-    t0 = time.perf_counter()
-    env.run()
-    return time.perf_counter() - t0
 
 
 def engine_events(loaded, parts: list) -> tuple[int, float]:

@@ -20,28 +20,14 @@ import time
 from typing import Any, Callable
 from unittest import mock
 
-from _common import ROOT, machine, table
+from _common import ROOT, bare_simpy, machine, table
 
-import simpy
 
 from simulator.engine.streams import Streams, replication_seeds
 from simulator.engine.world import LaneSpec, build_lanes, run_lanes
 from simulator.scenario.load import load_scenario
 
 SCENARIO = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
-
-
-def bare_simpy(n_events: int = 1_000_000) -> float:
-    """Seconds for a bare SimPy process yielding ``n_events`` timeouts."""
-    env = simpy.Environment()
-
-    def proc():
-        for _ in range(n_events):
-            yield env.timeout(1)
-    env.process(proc())
-    t0 = time.process_time()
-    env.run()
-    return time.process_time() - t0
 
 
 def lane_specs(n: int, seed: int) -> list[LaneSpec]:
@@ -118,7 +104,7 @@ def main() -> None:
     ap.add_argument("--lanes", default="1,2,10,40")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    ref = min(bare_simpy() for _ in range(args.repeat))
+    ref = min(bare_simpy(clock=time.process_time) for _ in range(args.repeat))
     rows = []
     per1 = None
     for n in (int(x) for x in args.lanes.split(",")):

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, table  # noqa: E402
+from _common import ROOT, bare_simpy, machine, table  # noqa: E402
 
 HEADLINE = "scenarios/japan_servicing_ban.yaml"
 
@@ -93,20 +93,6 @@ print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time
 if p.returncode:
     print(p.stderr[-2000:], file=sys.stderr)
 '''
-
-
-def bare_simpy(n: int = 1_000_000) -> float:
-    """Seconds for one SimPy process yielding ``n`` timeouts."""
-    import simpy
-    env = simpy.Environment()
-
-    def proc():
-        for _ in range(n):
-            yield env.timeout(1)
-    env.process(proc())
-    t0 = time.perf_counter()
-    env.run()
-    return time.perf_counter() - t0
 
 
 def env_for(root: Path) -> dict:

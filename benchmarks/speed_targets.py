@@ -23,28 +23,14 @@ import tempfile
 import time
 from collections import defaultdict
 
-from _common import ROOT, machine, table
+from _common import ROOT, bare_simpy, machine, table
 
-import simpy
 
 from simulator.engine import world as W
 from simulator.engine.streams import replication_seeds
 from simulator.scenario.load import load_scenario
 
 SCENARIO = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
-
-
-def bare_simpy(n: int = 1_000_000) -> float:
-    """Seconds for one SimPy process yielding ``n`` timeouts."""
-    env = simpy.Environment()
-
-    def proc():
-        for _ in range(n):
-            yield env.timeout(1)
-    env.process(proc())
-    t0 = time.perf_counter()
-    env.run()
-    return time.perf_counter() - t0
 
 
 def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int]:
