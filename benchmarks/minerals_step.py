@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from simulator.engine.market import MineralMarkets  # noqa: E402
-from simulator.engine.world import _daily, build  # noqa: E402
+from simulator.engine.world import LaneSpec, build_lanes, run_lanes  # noqa: E402
 from simulator.scenario.schema import Scenario  # noqa: E402
 from simulator.scenario.world_data import load_world  # noqa: E402
 
@@ -34,10 +34,11 @@ MEASURES = [
 
 
 def time_step(sc: Scenario, world: dict, seed: int, repeats: int) -> list[float]:
-    """µs per simulated day spent in ``MineralMarkets.step`` over a whole run of ``sc``, once per repeat."""
+    """µs per simulated day spent in ``MineralMarkets.step`` over a whole run of ``sc`` (a batch of one
+    lane), once per repeat."""
     out = []
     for _ in range(repeats):
-        ctx, mechs = build(sc, world, np.random.SeedSequence(seed), 0, False)
+        lanes, mechs = build_lanes(sc, world, [LaneSpec(0, np.random.SeedSequence(seed), False)])
         mm = next(m for m in mechs if isinstance(m, MineralMarkets))
         spent = [0.0]
         inner = mm.step
@@ -47,10 +48,8 @@ def time_step(sc: Scenario, world: dict, seed: int, repeats: int) -> list[float]
             _inner(day)
             spent[0] += time.perf_counter() - t0
         mm.step = timed  # type: ignore[method-assign]
-        ctx.policy.start_processes()
-        ctx.env.process(_daily(ctx, mechs))
-        ctx.env.run(until=ctx.days)
-        out.append(spent[0] / ctx.days * 1e6)
+        run_lanes(lanes, mechs)
+        out.append(spent[0] / lanes.days * 1e6)
     return out
 
 
