@@ -92,7 +92,10 @@ def summary(sc: Scenario, runs: Runs) -> pd.DataFrame:
 def _row(sc: Scenario, info: SeriesInfo, name: str, kind: str, vals: np.ndarray, base: np.ndarray,
          n: int) -> dict:
     ok = vals[~np.isnan(vals)]
-    q = np.percentile(ok, [5, 50, 95]) if ok.size else [math.nan] * 3
+    if ok.size == 1 and np.isfinite(ok[0]):      # one replication (a sweep run): its value, as percentile gives
+        q = np.repeat(ok, 3)
+    else:
+        q = np.percentile(ok, [5, 50, 95]) if ok.size else [math.nan] * 3
     bmean = float(np.nanmean(base)) if np.any(~np.isnan(base)) else math.nan
     mean = float(ok.mean()) if ok.size else math.nan
     change = math.nan
