@@ -10,7 +10,7 @@ axis in numpy's own pairwise order (:func:`pairwise_sum`). ``tests/test_kernels.
 its numpy twin on random and real inputs, so results do not depend on whether numba is installed.
 
 numba is optional: without it (or with ``SIMULATOR_NUMBA=0`` in the environment) the numpy code runs. It is
-imported only for batches large enough to pay for it (:data:`MIN_LANE_DAYS`). Compiled code is cached on disk
+imported only once a process has simulated enough to pay for it (:data:`MIN_LANE_DAYS`). Compiled code is cached on disk
 (``cache=True``), so only the first run after an install pays the compile (~2 s).
 """
 from __future__ import annotations
@@ -45,11 +45,17 @@ def available() -> bool:
     return _numba is not None
 
 
+_lane_days_seen = 0
+
+
 def worth_compiling(lane_days: int) -> bool:
-    """Compiled loops for a batch of ``lane_days`` (lanes × days): only when large enough (always with
-    ``SIMULATOR_NUMBA=always``), and numba usable."""
+    """Compiled loops for a batch of ``lane_days`` (lanes × days): once this process has simulated
+    :data:`MIN_LANE_DAYS`, this batch included (a sweep worker switches after its first tasks), or numba is
+    loaded already; always with ``SIMULATOR_NUMBA=always``; never without numba."""
+    global _lane_days_seen
+    _lane_days_seen += lane_days
     always = os.environ.get("SIMULATOR_NUMBA") == "always"
-    return (always or lane_days >= MIN_LANE_DAYS) and available()
+    return (always or _numba is not None or _lane_days_seen >= MIN_LANE_DAYS) and available()
 
 
 def compiled(name: str) -> Callable:
