@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .runner import Pair, run_replications
+from .runner import Pair, batch_replications, run_replications, spin_up_days
 from .scenario.load import LoadedScenario, load_scenario
 
 if TYPE_CHECKING:
@@ -263,6 +263,13 @@ def _finish_plots(painters, res: "Result", folder: Path) -> None:
         _plot_child(res, folder, part, len(painters))
 
 
+def batch_size(loaded: LoadedScenario) -> int:
+    """Replications a batch of this run steps together (see :func:`runner.batch_replications`)."""
+    sc = loaded.scenario
+    return batch_replications(max(1, getattr(loaded, "series", 0)), sc.days + spin_up_days(sc),
+                              sc.output.replications == "all")
+
+
 def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = None, keep_daily: bool = False
                ) -> Result:
     """Run every replication of a loaded scenario with its baseline.
@@ -289,7 +296,7 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
             from .report.spool import Spool
             spool = Spool()
             sums = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update,
-                                    reduce=Reducer(sc, spool.path))
+                                    reduce=Reducer(sc, spool.path), batch_size=batch_size(loaded))
             runs = Reduced(sc, sums)
     except BaseException:
         if spool is not None:

@@ -186,10 +186,11 @@ def preflight(loaded, out, jobs: int | None, force: bool = False, max_memory_gb:
     if max_memory_gb is not None and not (max_memory_gb > 0):
         raise PreflightError(f"--max-memory: expected a number of GB > 0, got {max_memory_gb}")
     sc = loaded.scenario
-    from .runner import BATCH_REPLICATIONS
-    est = estimate(max(1, getattr(loaded, "series", 0)), sc.days + spin_up_days(sc), sc.replications,
-                   sc.output.frequency, sc.output.replications == "all", xlsx or sc.output.xlsx, jobs,
-                   BATCH_REPLICATIONS)
+    from .runner import batch_replications
+    series, days, every = max(1, getattr(loaded, "series", 0)), sc.days + spin_up_days(sc), \
+        sc.output.replications == "all"
+    est = estimate(series, days, sc.replications, sc.output.frequency, every, xlsx or sc.output.xlsx, jobs,
+                   batch_replications(series, days, every))
     try:
         check_size(est, max_memory_bytes(max_memory_gb))
     except ValueError as exc:

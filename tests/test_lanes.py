@@ -67,3 +67,11 @@ def test_a_scenario_lane_must_follow_its_baseline_lane():
     seq = replication_seeds(0, 1)[0]
     with pytest.raises(ValueError, match="baseline lane"):
         simulate_lanes(loaded.scenario, loaded.world.values, [LaneSpec(0, seq, False, 1), LaneSpec(0, seq, True)])
+
+
+def test_batches_are_smaller_when_every_replications_daily_series_are_written():
+    assert runner.batch_replications(2800, 1096, False) == runner.BATCH_REPLICATIONS
+    small = runner.batch_replications(2800, 1096, True)
+    assert 1 <= small < runner.BATCH_REPLICATIONS
+    assert small * 2 * 2800 * 1096 * 8 <= runner.ALL_BATCH_BYTES
+    assert runner.batch_replications(2800, 100_000, True) == 1
