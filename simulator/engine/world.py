@@ -1,8 +1,9 @@
 """Simulation runs stepped together: one ``simpy.Environment``, one policy board per run, the model parts.
 
-A *lane* is one run (a replication's scenario or its no-policy baseline). Runs of the same scenario are stepped
-together, day by day, in one environment: each lane has its own policy board, recorder and random streams, so
-its numbers are exactly those it would have alone, whatever the batch (1, 2 or 40 lanes). Lanes only meet
+A *lane* is one run (a replication's scenario or its no-policy baseline). Runs of the same world and calendar
+(the replications of a scenario; sweep points that differ only in their measures, which a lane may carry) are
+stepped together, day by day, in one environment: each lane has its own policy board, recorder and random
+streams, so its numbers are exactly those it would have alone, whatever the batch (1, 2 or 40 lanes). Lanes only meet
 where the model says so: a scenario lane's ``when`` triggers and "follow the baseline" reads look at its paired
 baseline lane's recorder, which the same day's step has already written.
 
