@@ -60,7 +60,7 @@ def _cmd_run(argv: list[str]) -> int:
     for w in loaded.warnings:
         print(w, file=sys.stderr)
     out = Path(args.out) if args.out else Path("results") / loaded.scenario.name
-    from .safety import PreflightError, preflight
+    from .preflight import PreflightError, preflight
     try:   # jobs, size estimate, output folder: all before simulating
         jobs, notes = preflight(loaded, out, args.jobs, args.force, args.max_memory, args.xlsx)
     except PreflightError as exc:

@@ -14,14 +14,14 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from .report.arguments import Parser
 from .scenario.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
 
 
 def _parser(prog: str, description: str):
-    from .cli import _Parser
-    return _Parser(prog=prog, description=description)
+    return Parser(prog=prog, description=description)
 
 
 # --------------------------------------------------------------------------------------------------- shipped

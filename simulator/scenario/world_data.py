@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .files import _NotRegular, _TooBig, read_regular_file
 from .world_rules import check_own_value
 from .yamlsafe import MAX_BYTES, Document, YamlError, load_text
 
@@ -204,7 +205,6 @@ def _load_world(name: str, base_dir: Path | None = None) -> World:
     known = list(template.values) + [sec for sec in _mechanism_sections() if sec not in template.values]
     for fname in have:
         f = path / fname
-        from .load import read_regular_file, _NotRegular, _TooBig
         try:
             raw = read_regular_file(f, MAX_BYTES)
         except _NotRegular as exc:
