@@ -78,64 +78,48 @@ def played(scenario: Scenario) -> tuple[Scenario, int]:
 
 
 def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[int],
-              reduce: Callable[[Pair], Any] | None = None,
-              seeds: list[np.random.SeedSequence] | None = None) -> list[Any]:
+              reduce: Callable[[Pair], Any] | None = None) -> list[Any]:
     """Replications ``replications`` of ``scenario`` with their baselines, stepped together as one batch;
     each as a :class:`Pair`, or as ``reduce(pair)`` when ``reduce`` is given (applied here, in the process that
-    ran the batch, so only what it keeps is sent back to the parent). ``seeds``, if given, are the
-    replications' seed sequences (a sweep's runs each have a seed of their own).
+    ran the batch, so only what it keeps is sent back to the parent).
 
     Measures dated before ``start`` are played from their announcement (a *spin-up*, baseline alike), and
     the recorders are then trimmed to the reported period, so the report starts from a state that already
     reflects them instead of switching them all on at day 0."""
-    if seeds is None:
-        every = replication_seeds(scenario.seed, max(replications) + 1)
-        seeds = [every[i] for i in replications]
-    play, lead = played(scenario)
-    specs = []
-    for i, seq in zip(replications, seeds):
-        specs.append(LaneSpec(i, seq, True))
-        specs.append(LaneSpec(i, seq, False, len(specs) - 1))
-    recs = simulate_lanes(play, world, specs)
-    pairs = []
-    for k, i in enumerate(replications):
-        base, scen = recs[2 * k], recs[2 * k + 1]
-        base.trim(lead)
-        scen.trim(lead)
-        for which, rec in (("baseline", base), ("scenario", scen)):
-            check_numbers(rec, scenario, i, which)
-        pairs.append(Pair(i, scenario.seed, base, scen))
+    seeds = replication_seeds(scenario.seed, max(replications) + 1)
+    pairs = run_runs([(i, scenario, seeds[i]) for i in replications], world)
     if reduce is not None:
         return [reduce(p) for p in pairs]
     return pairs
 
 
-def run_runs(runs: list[tuple[Scenario, np.random.SeedSequence]], world: Mapping[str, Any]) -> list[Pair]:
-    """Runs that share a world and a calendar but differ in their measures and seeds (the points of a sweep
-    over measure values), stepped together as one batch; runs with the same seed share one baseline lane,
-    which is the same run for all of them. Returns one pair per run, in order (shared baselines are the same
-    recorder)."""
-    first, lead = played(runs[0][0])
+def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Mapping[str, Any]) -> list[Pair]:
+    """Runs ``(replication, scenario, seed sequence)`` that share a world and a calendar, stepped together as
+    one batch: the replications of a scenario, or the points of a sweep over measure values (each lane plays
+    its own scenario's measures). Runs with the same seed share one baseline lane, which is the same run for
+    all of them. Returns one pair per run, in order (shared baselines are the same recorder); measures dated
+    before ``start`` are played as a spin-up and trimmed off (see :func:`run_batch`)."""
+    first, lead = played(runs[0][1])
     specs: list[LaneSpec] = []
     base_lane: dict[tuple, int] = {}
-    for sc, seq in runs:
-        if played(sc)[1] != lead or (sc.start, sc.horizon) != (runs[0][0].start, runs[0][0].horizon):
+    for rep, sc, seq in runs:
+        if played(sc)[1] != lead or (sc.start, sc.horizon) != (runs[0][1].start, runs[0][1].horizon):
             raise ValueError("runs of one batch must share their start, horizon and spin-up")
         key = (seq.entropy, tuple(seq.spawn_key))
         if key not in base_lane:
             base_lane[key] = len(specs)
-            specs.append(LaneSpec(0, seq, True))
-        specs.append(LaneSpec(0, seq, False, base_lane[key], tuple(sc.measures)))
+            specs.append(LaneSpec(rep, seq, True))
+        specs.append(LaneSpec(rep, seq, False, base_lane[key], tuple(sc.measures)))
     recs = simulate_lanes(first, world, specs)
     for rec in recs:
         rec.trim(lead)
     pairs = []
     scen_lanes = [i for i, sp in enumerate(specs) if not sp.is_baseline]
-    for (sc, _), i in zip(runs, scen_lanes):
+    for (rep, sc, _), i in zip(runs, scen_lanes):
         base, scen = recs[specs[i].baseline_lane], recs[i]
         for which, rec in (("baseline", base), ("scenario", scen)):
-            check_numbers(rec, sc, 0, which)
-        pairs.append(Pair(0, sc.seed, base, scen))
+            check_numbers(rec, sc, rep, which)
+        pairs.append(Pair(rep, sc.seed, base, scen))
     return pairs
 
 

@@ -165,10 +165,6 @@ class Lanes:
         """Whether the lanes record ``entity.metric`` (every lane records the same series)."""
         return self.runs[0].recorder.has(key)
 
-    def get(self, key: str) -> list[np.ndarray]:
-        """Lane by lane, the day-indexed arrays of ``entity.metric``."""
-        return [ctx.recorder.get(key) for ctx in self.runs]
-
     def event(self, lane: int, day: float, entity: str, event: str, cause: str) -> None:
         """Record a state change in lane ``lane``."""
         self.runs[lane].recorder.event(day, entity, event, cause)

@@ -37,35 +37,47 @@ def _summary_rows(summary) -> list[dict[str, Any]]:
             for r in summary.itertuples(index=False)]
 
 
-def simulate_run(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """Run one scenario + baseline pair with the run's seed and one replication; returns (headline metrics,
-    all summary rows). Same as loading with ``--set seed=<seed> --set replications=1``."""
+def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dict[str, Any]]]]:
+    """Run scenario + baseline pairs, each with its run's seed and one replication, stepped together (the runs
+    must share their world and calendar, see :func:`_lane_key`); returns (headline metrics, all summary rows)
+    per run. Same as loading each with ``--set seed=<seed> --set replications=1``."""
     import copy
+    from ..engine.streams import replication_seeds
     from ..report import frames
-    from ..runner import run_pair
+    from ..runner import run_runs
     from .cache import load_point
-    loaded = load_point(spec.scenario_file, spec.sets)
-    sc = loaded.scenario.model_copy(update={"seed": spec.seed, "replications": 1})
-    pair = run_pair(sc, copy.deepcopy(loaded.world.values), 0)
-    summary = frames.summary(sc, [pair])
-    return headline_metrics(summary, pair.scenario.info), _summary_rows(summary)
+    runs = []
+    for s in specs:
+        loaded = load_point(s.scenario_file, s.sets)
+        sc = loaded.scenario.model_copy(update={"seed": s.seed, "replications": 1})
+        runs.append((0, sc, replication_seeds(s.seed, 1)[0]))
+    world = copy.deepcopy(load_point(specs[0].scenario_file, specs[0].sets).world.values)
+    out = []
+    for (_, sc, _), pair in zip(runs, run_runs(runs, world)):
+        summary = frames.summary(sc, [pair])
+        out.append((headline_metrics(summary, pair.scenario.info), _summary_rows(summary)))
+    return out
+
+
+def _store(spec: RunSpec, runtime_s: float, **result: Any) -> dict[str, Any]:
+    """Write the run file of ``spec`` with its ``result`` (status, error, metrics, summary[, traceback]) and
+    return the small record the parent keeps."""
+    record = {"run_id": spec.run_id, "params": dict(spec.params), "replication": spec.replication,
+              "seed": spec.seed, **result, "runtime_s": round(runtime_s, 6)}
+    store.write_run(spec.out, record)
+    return {"run_id": spec.run_id, "status": record["status"], "error": record["error"]}
 
 
 def execute(spec: RunSpec) -> dict[str, Any]:
     """Do one run, store its record in ``DIR/runs/<id>.json``, return ``{run_id, status, error}``."""
     t0 = time.perf_counter()
-    record: dict[str, Any] = {"run_id": spec.run_id, "params": dict(spec.params), "replication": spec.replication,
-                              "seed": spec.seed}
     try:
-        metrics, rows = simulate_run(spec)
-        record.update(status=store.SUCCEEDED, error="", metrics=metrics, summary=rows)
+        (metrics, rows), = simulate_runs([spec])
+        result = dict(status=store.SUCCEEDED, error="", metrics=metrics, summary=rows)
     except Exception as exc:  # a failing run is a result, not the end of the sweep
         line = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        record.update(status=store.FAILED, error=line, metrics={}, summary=[],
-                      traceback=traceback.format_exc())
-    record["runtime_s"] = round(time.perf_counter() - t0, 6)
-    store.write_run(spec.out, record)
-    return {"run_id": spec.run_id, "status": record["status"], "error": record["error"]}
+        result = dict(status=store.FAILED, error=line, metrics={}, summary=[], traceback=traceback.format_exc())
+    return _store(spec, time.perf_counter() - t0, **result)
 
 
 def execute_batch(specs: list[RunSpec]) -> list[dict[str, Any]]:
@@ -102,32 +114,11 @@ def _lane_key(loaded) -> tuple:
 
 def _execute_together(group: list[RunSpec]) -> list[dict[str, Any]]:
     """Runs of one world and calendar, stepped together; on any failure, run by run."""
-    import copy
-    from ..engine.streams import replication_seeds
-    from ..report import frames
-    from ..runner import run_runs
-    from .cache import load_point
     t0 = time.perf_counter()
     try:
-        runs = []
-        for s in group:
-            loaded = load_point(s.scenario_file, s.sets)
-            runs.append((loaded.scenario.model_copy(update={"seed": s.seed, "replications": 1}),
-                         replication_seeds(s.seed, 1)[0]))
-        world = copy.deepcopy(load_point(group[0].scenario_file, group[0].sets).world.values)
-        pairs = run_runs(runs, world)
-        done = []
-        for s, (sc, _), pair in zip(group, runs, pairs):
-            summary = frames.summary(sc, [pair])
-            done.append((s, headline_metrics(summary, pair.scenario.info), _summary_rows(summary)))
+        done = simulate_runs(group)
     except Exception:  # noqa: BLE001 - find out which run fails, and record each failure where it belongs
         return [execute(s) for s in group]
     each = (time.perf_counter() - t0) / len(group)
-    records = []
-    for s, metrics, rows in done:
-        record = {"run_id": s.run_id, "params": dict(s.params), "replication": s.replication, "seed": s.seed,
-                  "status": store.SUCCEEDED, "error": "", "metrics": metrics, "summary": rows,
-                  "runtime_s": round(each, 6)}
-        store.write_run(s.out, record)
-        records.append({"run_id": s.run_id, "status": record["status"], "error": ""})
-    return records
+    return [_store(s, each, status=store.SUCCEEDED, error="", metrics=metrics, summary=rows)
+            for s, (metrics, rows) in zip(group, done)]
