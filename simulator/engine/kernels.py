@@ -10,8 +10,8 @@ axis in numpy's own pairwise order (:func:`pairwise_sum`). ``tests/test_kernels.
 its numpy twin on random and real inputs, so results do not depend on whether numba is installed.
 
 numba is optional: without it (or with ``SIMULATOR_NUMBA=0`` in the environment) the numpy code runs. It is
-imported only once a process has simulated enough to pay for it (:data:`MIN_LANE_DAYS`). Compiled code is cached on disk
-(``cache=True``), so only the first run after an install pays the compile (~2 s).
+imported only once a process has simulated enough to pay for it (:data:`MIN_LANE_DAYS`). Compiled code is
+cached on disk (``cache=True``), so only the first run after an install pays the compile (~1.5 s).
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from typing import Callable
 
 import numpy as np
 
-#: lane-days of a batch from which compiled loops pay for loading numba (~1.1 s per process: import and cached
-#: machine code). Measured: a batch of 10 replications × 3 years (21,920 lane-days) took 5.4–5.9 s with numba,
-#: load included, and 6.9–7.2 s without, so the compiled holder day saves ~110 µs a lane-day at that size and
-#: breaks even near 10,000 lane-days. Smaller batches run the numpy code.
+#: lane-days a process simulates before compiled loops pay for loading numba (~1.1 s per process: import and
+#: cached machine code). Measured: a batch of 10 replications × 3 years (21,920 lane-days) took 5.4–5.9 s with
+#: numba, load included, and 6.9–7.2 s without, so the compiled holder day saves ~110 µs a lane-day at that size
+#: and breaks even near 10,000 lane-days. Until then the numpy code runs.
 MIN_LANE_DAYS = 10_000
 
 _numba = None

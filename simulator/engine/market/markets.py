@@ -86,10 +86,10 @@ class MineralMarkets(LaneMechanism):
         cn_in0[:, CHINA] += self.prod0[:, CHINA]
         self.nc_contract = self.prod0 + self.imports0 - cn_in0          # contracted non-Chinese supply, per day
         inflow0 = np.maximum(self.prod0 + self.imports0, 1e-300)
-        self.hw, self.hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
+        hw, hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
                                                    p["sourcing_concentration"])
-        S0 = self.hw * cover * self.demand0[:, :, None]
-        self.holders = HolderGroups(self.hw, self.hc, kernels.worth_compiling(n * lanes.days))
+        S0 = hw * cover * self.demand0[:, :, None]
+        self.holders = HolderGroups(hw, hc, kernels.worth_compiling(n * lanes.days))
         self.S = _lanes(S0, n)
         self.Stot = self.S.sum(axis=3)
         self.Scn = _lanes(S0.sum(axis=2) * share0, n)

@@ -68,7 +68,7 @@ class HolderGroups:
 
     def __init__(self, w: np.ndarray, c: np.ndarray, compiled: bool = False):
         """``compiled``: step the day with the compiled loop of :mod:`simulator.engine.kernels` (same numbers)."""
-        self.w, self.c = w, c
+        self.w = w
         self._day = kernels.compiled("holder_day") if compiled else None
         self.f_cn = _fractions(w * c)              # Chinese-origin arrivals go by Chinese purchases w·c
         self.f_nc = _fractions(w * (1.0 - c))      # contracted other supply by w·(1 − c)
