@@ -43,12 +43,13 @@ class Reduced:
         self.gdp = np.ascontiguousarray(np.stack([s.gdp for s in self.summaries], axis=-1))
 
     @classmethod
-    def from_pairs(cls, sc: Scenario, pairs: Sequence[Any]) -> "Reduced":
-        """Reduce full pairs (``runner.Pair``) in this process, keeping everything in memory."""
+    def from_pairs(cls, sc: Scenario, pairs: Sequence[Any], daily: bool = True) -> "Reduced":
+        """Reduce full pairs (``runner.Pair``) in this process, keeping everything in memory; ``daily=False``
+        keeps only the statistics (the summary, impacts and GDP tables; see ``reduce_pair``)."""
         lay = Layout(sc, pairs[0].scenario.info) if pairs else None
         out = []
         for p in pairs:
-            s = reduce_pair(sc, p, layout=lay, runs=len(pairs))
+            s = reduce_pair(sc, p, layout=lay, runs=len(pairs), daily=daily)
             if s.info is None and not out:     # a list not starting at replication 0: describe from it anyway
                 s.info = dict(p.scenario.info)
             out.append(s)

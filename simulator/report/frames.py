@@ -84,20 +84,46 @@ def by_replication(sc: Scenario, runs: Runs) -> pd.DataFrame:
 def summary(sc: Scenario, runs: Runs) -> pd.DataFrame:
     """Impact metrics of every series that declares some, across replications."""
     red = reduced(sc, runs)
-    rows = [_row(sc, info, name, kind, vals, base, red.n)
-            for info, name, kind, vals, base in metric_values(sc, red)]
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    M, B = red.metrics[0], red.metrics[1]             # (metric slots, replications)
+    plain = _plain_stats(M, B)
+    cols: dict[str, list] = {c: [] for c in SUMMARY_COLUMNS}
+    for j, (key, name, kind) in enumerate(red.layout.metric_slots):
+        row = _row(sc, red.info[key], name, kind, M[j], B[j], red.n,
+                   None if plain is None or not plain[0][j] else tuple(a[j] for a in plain[1:]))
+        for c in SUMMARY_COLUMNS:
+            cols[c].append(row[c])
+    return pd.DataFrame(cols, columns=SUMMARY_COLUMNS)
+
+
+def _plain_stats(M: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    """For every metric slot at once: (plain, p05, p50, p95, mean, baseline mean), where ``plain`` marks the
+    slots whose scenario values are all finite and whose baseline values are not all NaN; for those, the same
+    numbers :func:`_row` computes one slot at a time (numpy reduces each contiguous row in the same order)."""
+    if M.shape[1] == 0:
+        return None
+    plain = np.isfinite(M).all(axis=1) & (~np.isnan(B)).any(axis=1)
+    q = M.T.repeat(3, axis=0) if M.shape[1] == 1 else np.percentile(M, [5, 50, 95], axis=1)
+    nan_b = np.isnan(B)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bmean = np.where(nan_b, 0.0, B).sum(axis=1) / (~nan_b).sum(axis=1)
+    return plain, q[0], q[1], q[2], M.mean(axis=1), bmean
 
 
 def _row(sc: Scenario, info: SeriesInfo, name: str, kind: str, vals: np.ndarray, base: np.ndarray,
-         n: int) -> dict:
-    ok = vals[~np.isnan(vals)]
-    if ok.size == 1 and np.isfinite(ok[0]):      # one replication (a sweep run): its value, as percentile gives
-        q = np.repeat(ok, 3)
+         n: int, plain: tuple | None = None) -> dict:
+    """One summary row; ``plain`` (p05, p50, p95, mean, baseline mean) when :func:`_plain_stats` computed them."""
+    if plain is not None:
+        ok = vals
+        q = [float(plain[0]), float(plain[1]), float(plain[2])]
+        mean, bmean = float(plain[3]), float(plain[4])
     else:
-        q = np.percentile(ok, [5, 50, 95]) if ok.size else [math.nan] * 3
-    bmean = float(np.nanmean(base)) if np.any(~np.isnan(base)) else math.nan
-    mean = float(ok.mean()) if ok.size else math.nan
+        ok = vals[~np.isnan(vals)]
+        if ok.size == 1 and np.isfinite(ok[0]):      # one replication (a sweep run): its value, as percentile gives
+            q = np.repeat(ok, 3)
+        else:
+            q = np.percentile(ok, [5, 50, 95]) if ok.size else [math.nan] * 3
+        bmean = float(np.nanmean(base)) if np.any(~np.isnan(base)) else math.nan
+        mean = float(ok.mean()) if ok.size else math.nan
     change = math.nan
     if kind in ("level", "amount") and name != "lost" and bmean and not math.isnan(bmean) \
             and abs(bmean) > 1e-9 * max(abs(mean), 1e-300):     # no percentage of a baseline that is zero

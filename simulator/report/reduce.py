@@ -129,21 +129,24 @@ def _matrix(rec: Recorder, keys: list[str]) -> np.ndarray:
 
 
 def reduce_pair(sc: Scenario, pair: Any, spool: str | Path | None = None,
-                layout: Layout | None = None, runs: int | None = None) -> PairSummary:
+                layout: Layout | None = None, runs: int | None = None, daily: bool = True) -> PairSummary:
     """The summary of one replication ``pair`` (a ``runner.Pair``) of ``sc``, one of ``runs`` replications
     (default ``sc.replications``). With ``spool`` (a folder), the bucketed and plotted series go to files
     there (see :mod:`.spool`) instead of into the summary, and for ``output.replications: all`` the
-    replication's series are also written as a Parquet partition."""
+    replication's series are also written as a Parquet partition. With ``daily=False`` only the statistics
+    (impact metrics, impacts, GDP) are kept, no period means or charted series: what a sweep run needs."""
     s, b = pair.scenario, pair.baseline
     lay = layout if layout is not None else Layout(sc, s.info)
     S, B = _matrix(s, lay.keys), _matrix(b, lay.keys)
-    bs = [bucket_means(S, lay.step), bucket_means(B, lay.step)]    # daily: S and B themselves, no copy
-    plots = [_matrix(rec, lay.plot_keys) for rec in (s, b)]
     summary = PairSummary(
         replication=pair.replication, seed_entropy=pair.seed_entropy,
         info=dict(s.info) if pair.replication == 0 else None,
         metrics=_metrics(lay, S, B), stats=_stats(lay, S, B), gdp=_gdp(lay, s, b, sc.replications if runs is None else runs),
         events=(list(s.events), list(b.events)), buckets=None, plot=None)
+    if not daily:
+        return summary
+    bs = [bucket_means(S, lay.step), bucket_means(B, lay.step)]    # daily: S and B themselves, no copy
+    plots = [_matrix(rec, lay.plot_keys) for rec in (s, b)]
     if spool is not None:
         save_arrays(spool, pair.replication, "buckets", bs)
         save_arrays(spool, pair.replication, "plot", plots)

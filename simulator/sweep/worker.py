@@ -22,19 +22,18 @@ from .runspec import RunSpec
 def headline_metrics(summary, info) -> dict[str, float]:
     """``{entity.metric: value}`` of the summary rows of headline series (p50; a run has one replication)."""
     out: dict[str, float] = {}
-    for row in summary.itertuples(index=False):
-        series_metric = str(row.metric).rsplit(".", 1)[0]
-        si = info.get(f"{row.entity}.{series_metric}")
+    for entity, metric, p50, mean in zip(*(summary[c].tolist() for c in ("entity", "metric", "p50", "mean"))):
+        si = info.get(f"{entity}.{str(metric).rsplit('.', 1)[0]}")
         if si is not None and si.headline:
-            v = row.p50 if not (isinstance(row.p50, float) and math.isnan(row.p50)) else row.mean
-            out[f"{row.entity}.{row.metric}"] = float(v)
+            out[f"{entity}.{metric}"] = float(p50 if not (isinstance(p50, float) and math.isnan(p50)) else mean)
     return out
 
 
+SUMMARY_FIELDS = ("entity", "metric", "unit", "baseline", "mean", "change_pct")   #: kept in a run's file
+
+
 def _summary_rows(summary) -> list[dict[str, Any]]:
-    cols = ["entity", "metric", "unit", "baseline", "mean", "change_pct"]
-    return [{c: (getattr(r, c).item() if hasattr(getattr(r, c), "item") else getattr(r, c)) for c in cols}
-            for r in summary.itertuples(index=False)]
+    return [dict(zip(SUMMARY_FIELDS, row)) for row in zip(*(summary[c].tolist() for c in SUMMARY_FIELDS))]
 
 
 def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dict[str, Any]]]]:
@@ -44,6 +43,7 @@ def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dic
     import copy
     from ..engine.streams import replication_seeds
     from ..report import frames
+    from ..report.fold import Reduced
     from ..runner import run_runs
     from .cache import load_point
     runs = []
@@ -54,7 +54,7 @@ def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dic
     world = copy.deepcopy(load_point(specs[0].scenario_file, specs[0].sets).world.values)
     out = []
     for (_, sc, _), pair in zip(runs, run_runs(runs, world)):
-        summary = frames.summary(sc, [pair])
+        summary = frames.summary(sc, Reduced.from_pairs(sc, [pair], daily=False))
         out.append((headline_metrics(summary, pair.scenario.info), _summary_rows(summary)))
     return out
 
