@@ -66,3 +66,27 @@ def test_points_differing_in_a_measure_run_as_lanes_with_their_own_numbers(tmp_p
     key = worker._lane_key
     from simulator.sweep.cache import load_point
     assert key(load_point(f, specs[0].sets)) == key(load_point(f, specs[2].sets))   # one batch of lanes
+
+
+def _plan(tmp_path: Path, grid: str):
+    from simulator.sweep.design import grid_factor, DesignSpec
+    f = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
+    return batch.make_plan(f, DesignSpec([grid_factor(grid)], replications=1), ["horizon=30d"], tmp_path)
+
+
+def test_plan_builds_the_model_once_for_points_differing_only_in_numbers(tmp_path: Path, monkeypatch):
+    from simulator.scenario import load
+    calls = []
+    checks = [lambda *a, _c=c: calls.append(1) or _c(*a) for c in load.MODEL_CHECKS]
+    monkeypatch.setattr(load, "MODEL_CHECKS", checks)
+    plan = _plan(tmp_path, "controls.jp_servicing_ban.compliance=0.5,0.6,0.7,0.8")
+    assert len(plan.specs) == 4
+    assert len(calls) == 3           # the base scenario, the key check (first level), the first point
+
+
+def test_plan_still_reports_a_later_point_whose_world_values_the_model_cannot_use(tmp_path: Path):
+    import pytest
+    from simulator.scenario.errors import ScenarioError
+    with pytest.raises(ScenarioError) as exc:
+        _plan(tmp_path, "overrides.minerals.common.spot.transport_days=5,300")
+    assert "sweep point 1" in str(exc.value) and "the model cannot run with these world values" in str(exc.value)

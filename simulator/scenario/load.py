@@ -370,8 +370,12 @@ def _check_dates(sc: Scenario, file: str, doc: Document, set_locs: set[tuple] = 
 MODEL_CHECKS: list = []
 
 
-def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
-    """Load, validate and resolve a scenario file; raise :class:`ScenarioError` on any bad input."""
+def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = (), model_checks: bool = True
+                  ) -> LoadedScenario:
+    """Load, validate and resolve a scenario file; raise :class:`ScenarioError` on any bad input.
+    ``model_checks=False`` leaves out the checks that need the model (:data:`MODEL_CHECKS`, ~20 ms): for a
+    caller that ran them on the same input already, or on one that differs only in numbers the schema checks
+    (a sweep's points)."""
     file = str(file)
     text = read_text(file)
     try:
@@ -429,7 +433,7 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = ()) -> L
         raise ScenarioError(file, doc.mark_of(loc) or doc.mark_of(loc[:-1]), path_text(loc),
                             f"unknown region {name!r}{suggest(name, known)}; known: {', '.join(sorted(known))}")
     series = 0
-    for check in MODEL_CHECKS:      # checks that need the model itself, registered by the package above
+    for check in MODEL_CHECKS if model_checks else ():   # checks that need the model, registered by the package
         series = check(sc, world, file, doc, set_keys) or series
     loaded = LoadedScenario(sc, world, file, text, tuple(sets), warnings)
     loaded.series = series

@@ -19,20 +19,21 @@ _LOCK = threading.RLock()
 POINTS_KEPT = 8
 
 
-def load(file: str, sets: list[str] | tuple[str, ...]) -> LoadedScenario:
+def load(file: str, sets: list[str] | tuple[str, ...], model_checks: bool = True) -> LoadedScenario:
     """``load_scenario(file, sets)``; the world itself is parsed once per process by ``load_world``."""
-    return _load.load_scenario(file, list(sets))
+    return _load.load_scenario(file, list(sets), model_checks)
 
 
 def load_point(file: str, point_sets: tuple[str, ...]) -> LoadedScenario:
-    """The loaded scenario of one parameter point, kept for the next runs of the same point."""
+    """The loaded scenario of one parameter point, kept for the next runs of the same point. The model checks
+    are not run again: the sweep's plan ran them for this point's input (see ``batch.make_plan``)."""
     key = (file, Path(file).stat().st_mtime_ns if Path(file).exists() else 0, tuple(point_sets))
     with _LOCK:
         hit = _POINTS.get(key)
         if hit is not None:
             _POINTS.move_to_end(key)
             return hit
-        loaded = load(file, point_sets)
+        loaded = load(file, point_sets, model_checks=False)
         _POINTS[key] = loaded
         while len(_POINTS) > POINTS_KEPT:
             _POINTS.popitem(last=False)
