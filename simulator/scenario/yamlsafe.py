@@ -225,8 +225,10 @@ def load_text(text: str, trusted: bool = False) -> Document:
     return doc
 
 
+#: parsed texts kept per process (the last 16): world files, and a scenario a sweep loads once per point
+#: (~3 ms a parse of a 2 KB scenario against 0.05 ms for the copy)
 _CACHE: dict[str, Document] = {}
-_CACHE_MIN_CHARS = 20_000
+_CACHE_MIN_CHARS = 1_000
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
