@@ -223,8 +223,9 @@ class MineralMarkets(LaneMechanism):
         row[:, 2 * I:3 * I] = vals["china_exports"]
         row[:, 3 * I:4 * I] = vals["newcap"]
         o = 4 * I
-        cells = np.stack([vals[metric] for metric, _ in self.CELL_METRICS], axis=1).reshape(n, -1, self.I * self.R)
-        row[:, o:o + k * len(self.CELL_METRICS)].reshape(n, -1, k)[...] = cells[:, :, self.cells]
+        dst = row[:, o:o + k * len(self.CELL_METRICS)].reshape(n, -1, k)
+        for j, (metric, _) in enumerate(self.CELL_METRICS):
+            dst[:, j] = vals[metric].reshape(n, -1)[:, self.cells]
         o += k * len(self.CELL_METRICS)
         row[:, o:o + self.E] = flow
         row[:, o + self.E:o + 2 * self.E] = leak
@@ -480,13 +481,14 @@ class MineralMarkets(LaneMechanism):
 
     def _reserve_events(self, day: int, on: np.ndarray, lanes: np.ndarray) -> None:
         """China's reserve buying starting or stopping, in the ``lanes`` where an export restriction is in force."""
-        for lane in np.flatnonzero(lanes):
-            for m in np.flatnonzero(on[lane] != self.reserve_on[lane]):
+        changed = (on != self.reserve_on) & lanes[:, None]
+        if changed.any():
+            for lane, m in zip(*np.nonzero(changed)):
                 self.lanes.event(lane, day, f"{self.d.items[m]}.China",
                                  "state_reserve_buying_started" if on[lane, m] else "state_reserve_buying_stopped",
                                  "domestic price below the reserve's buying level under an export restriction"
                                  if on[lane, m] else "domestic price recovered or restriction ended")
-            self.reserve_on[lane] = on[lane]
+            self.reserve_on[changed] = on[changed]
 
     def _short_events(self, day: int, unmet: np.ndarray, demand: np.ndarray, short_share: np.ndarray) -> None:
         first = (short_share > 0) & ~self.short_seen
