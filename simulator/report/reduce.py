@@ -121,13 +121,6 @@ def _gdp(lay: Layout, s: Recorder, b: Recorder, runs: int) -> np.ndarray:
     return out
 
 
-def _matrix(rec: Recorder, keys: list[str]) -> np.ndarray:
-    """key × day matrix of one run's series."""
-    if not keys:
-        return np.zeros((0, rec.days))
-    return np.vstack([rec.data[k] for k in keys])
-
-
 def reduce_pair(sc: Scenario, pair: Any, spool: str | Path | None = None,
                 layout: Layout | None = None, runs: int | None = None, daily: bool = True) -> PairSummary:
     """The summary of one replication ``pair`` (a ``runner.Pair``) of ``sc``, one of ``runs`` replications
@@ -137,7 +130,7 @@ def reduce_pair(sc: Scenario, pair: Any, spool: str | Path | None = None,
     (impact metrics, impacts, GDP) are kept, no period means or charted series: what a sweep run needs."""
     s, b = pair.scenario, pair.baseline
     lay = layout if layout is not None else Layout(sc, s.info)
-    S, B = _matrix(s, lay.keys), _matrix(b, lay.keys)
+    S, B = s.matrix(lay.keys), b.matrix(lay.keys)
     summary = PairSummary(
         replication=pair.replication, seed_entropy=pair.seed_entropy,
         info=dict(s.info) if pair.replication == 0 else None,
@@ -146,7 +139,7 @@ def reduce_pair(sc: Scenario, pair: Any, spool: str | Path | None = None,
     if not daily:
         return summary
     bs = [bucket_means(S, lay.step), bucket_means(B, lay.step)]    # daily: S and B themselves, no copy
-    plots = [_matrix(rec, lay.plot_keys) for rec in (s, b)]
+    plots = [rec.matrix(lay.plot_keys) for rec in (s, b)]
     if spool is not None:
         save_arrays(spool, pair.replication, "buckets", bs)
         save_arrays(spool, pair.replication, "plot", plots)
