@@ -203,3 +203,18 @@ def test_version_is_the_api_version():
     import simulator
     from simulator.api import VERSION
     assert simulator.__version__ == VERSION and simulator.run is not None and simulator.compare is not None
+
+
+def test_recorder_matrix_is_the_stacked_series_whatever_their_storage():
+    """A run's key × day matrix (what every replication is reduced from) equals stacking its series one by one,
+    for series in a block (many or few of its columns wanted), alone, repeated and in any order."""
+    import numpy as np
+    from simulator.engine.recorder import Recorder
+    rec = Recorder(5)
+    blk = rec.block([("a", f"m{j}", "t") for j in range(10)])
+    blk[:] = np.arange(50, dtype=float).reshape(5, 10) * 1.5
+    one = rec.series("b", "x", "t")
+    one[:] = [9.0, 8.0, 7.0, 6.0, 5.0]
+    for keys in (list(rec.data), ["b.x", "a.m3", "a.m3", "a.m0"], ["a.m7"], []):
+        want = np.vstack([rec.data[k] for k in keys]) if keys else np.zeros((0, 5))
+        assert np.array_equal(rec.matrix(keys), want)
