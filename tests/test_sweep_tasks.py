@@ -37,7 +37,7 @@ def test_a_task_of_one_points_runs_equals_the_runs_one_by_one(tmp_path: Path, mo
 
 
 def test_tasks_cut_runs_into_consecutive_groups():
-    todo = list(range(100))
+    todo = list(range(1000))
     got = batch.tasks(todo, 2)
     assert [x for t in got for x in t] == todo
     assert max(len(t) for t in got) == batch.MAX_TASK_RUNS
