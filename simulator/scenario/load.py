@@ -273,8 +273,7 @@ def trigger_cycle(graph: dict[str, str]) -> list[str]:
 
 
 def _check_names(sc: Scenario, world: World, file: str, doc: Document) -> None:
-    from .vocabulary import world_names
-    vocab = world_names(world.values)
+    vocab = world.names()
     if "region" in vocab:
         vocab["region"] = vocab["region"] | {"all"}
 
@@ -310,14 +309,13 @@ def _apply_overrides(sc: Scenario, world: World, file: str, doc: Document, set_k
                      warnings: list[str]) -> None:
     """Apply ``overrides`` (and world ``--set`` values) with the hard limits of ``world_rules`` (an error) and
     the plausible ``range:`` of each parameter (a warning)."""
-    paths = world.paths()
-    pset = set(paths)
+    pset = world.leaf_paths()
     for key, value in sc.overrides.items():
         origin = "--set" if key in set_keys else file
         mark = None if key in set_keys else doc.key_marks.get(("overrides", key))
         loc = f"overrides.{key}"
         if key not in pset:
-            raise ScenarioError(origin, mark, loc, f"no world parameter {key!r}{suggest(key, paths)}")
+            raise ScenarioError(origin, mark, loc, f"no world parameter {key!r}{suggest(key, world.paths())}")
         old = world.get(key)
         prov = world.provenance.get(key, {})
         if isinstance(old, (int, float)) and not isinstance(old, bool):
@@ -429,7 +427,7 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = (), mode
     _check_names(sc, world, file, doc)
     # -- by:/against: must name regions the world knows (issue 14) --
     from .vocabulary import check_actors
-    for loc, name, known in check_actors(sc, world.values):
+    for loc, name, known in check_actors(sc, world.names()):
         raise ScenarioError(file, doc.mark_of(loc) or doc.mark_of(loc[:-1]), path_text(loc),
                             f"unknown region {name!r}{suggest(name, known)}; known: {', '.join(sorted(known))}")
     series = 0

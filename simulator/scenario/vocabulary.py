@@ -72,12 +72,13 @@ def unknown_actor(name: str, regions: set[str], allow_all: bool) -> bool:
     return not (name in regions or (allow_all and name == ALL))
 
 
-def check_actors(scenario, world: Mapping[str, Any]) -> list[tuple[tuple, str, set[str]]]:
-    """Every ``by``/``against`` name the world does not know: (location, name, known names).
+def check_actors(scenario, names: Mapping[str, set[str]]) -> list[tuple[tuple, str, set[str]]]:
+    """Every ``by``/``against`` name the world does not know (``names``: the world's names by kind, see
+    :func:`world_names`): (location, name, known names).
 
     ``against`` of a countermeasure may be ``all``. Nothing is checked when the world has no regions at all
     (a toy world in a test)."""
-    regions = world_names(world).get("region", set())
+    regions = names.get("region", set())
     if not regions:
         return []
     bad = []

@@ -28,6 +28,7 @@ from typing import Any
 
 from .files import _NotRegular, _TooBig, read_regular_file
 from .world_rules import check_own_value
+from .vocabulary import world_names
 from .yamlsafe import MAX_BYTES, Document, YamlError, load_text
 
 PARAM_KEYS = {"value", "unit", "source", "assumption", "range", "note"}
@@ -41,6 +42,22 @@ class World:
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     origins: dict[str, tuple[str, Document]] = field(default_factory=dict, repr=False)
+    _names: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
+    _paths: frozenset[str] | None = field(default=None, repr=False, compare=False)
+
+    def names(self) -> dict[str, set[str]]:
+        """The names a scenario may use, by kind (:func:`.vocabulary.world_names`), worked out once per parsed
+        world: copies share them until a value is set. Read-only."""
+        if self._names is None:
+            self._names = world_names(self.values)
+        return self._names
+
+    def leaf_paths(self) -> set[str]:
+        """:meth:`paths` as a set, worked out once per parsed world like :meth:`names` (the keys of the tree
+        do not change when values are set). Read-only."""
+        if self._paths is None:
+            self._paths = frozenset(self.paths())
+        return self._paths
 
     def get(self, path: str) -> Any:
         node: Any = self.values
@@ -68,6 +85,9 @@ class World:
         for part in parts[:-1]:
             node = node[part]
         node[parts[-1]] = value
+        self._names = None                           # a vendor's country is a value
+        if isinstance(value, dict):                  # a mapping where there was none: new paths
+            self._paths = None
         prov = dict(self.provenance.get(path, {}))
         prov.pop("assumption", None)
         prov.pop("range", None)
@@ -77,7 +97,8 @@ class World:
     def copy(self) -> "World":
         """A copy whose values can be set without touching this one. Provenance entries are shared: they are
         replaced (:meth:`set`), never changed in place. ~1.5 ms against 6.5 ms for ``copy.deepcopy``."""
-        return World(_tree_copy(self.values), dict(self.provenance), list(self.files), dict(self.origins))
+        return World(_tree_copy(self.values), dict(self.provenance), list(self.files), dict(self.origins),
+                     self._names, self._paths)
 
     def locate(self, path: str) -> tuple[str, Any]:
         """``(file, mark)`` where the parameter at dotted ``path`` is written (mark None if unknown)."""
@@ -188,6 +209,7 @@ def load_world(name: str, base_dir: Path | None = None) -> World:
     hit = _CACHE.get(key)
     if hit is None:
         hit = _CACHE[key] = _load_world(name, base_dir)
+        hit.names(), hit.leaf_paths()                # worked out once, shared by every copy
     return hit.copy()
 
 

@@ -16,7 +16,7 @@ from ..scenario.load import LoadedScenario
 
 _POINTS: "OrderedDict[tuple, LoadedScenario]" = OrderedDict()
 _LOCK = threading.RLock()
-POINTS_KEPT = 8
+POINTS_KEPT = 64      #: at least a sweep task's runs (batch.MAX_TASK_RUNS), each of which may be a point
 
 
 def load(file: str, sets: list[str] | tuple[str, ...], model_checks: bool = True) -> LoadedScenario:
