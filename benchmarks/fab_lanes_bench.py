@@ -3,9 +3,11 @@
 The headline scenario (japan_servicing_ban.yaml) on a fab-only world: a batch of ``n`` lanes (replications
 × baseline/scenario pairs) is built with ``build_lanes`` and played to the horizon with the policy processes
 running; only the time spent inside the fab mechanism's daily ``step`` is counted, divided by lanes × days.
-One million bare SimPy timeouts are timed in the same run as a machine reference. A second run times the
-random draws alone (each lane's generators wrapped in a timer): they are the floor of the step, since every
-lane must make exactly the calls it makes alone. Prints a table; never asserts on time.
+One million bare SimPy timeouts are timed in the same run as a machine reference. The step is timed with its
+failure, local-repair and repair-time draws as numpy calls per lane and as compiled loops over the lanes
+(``fab_draws.py``; when numba is available), whatever this process has simulated before. A third run times the
+numpy path's random draws alone (each lane's generators wrapped in a timer): every lane must make exactly the
+calls it makes alone. Prints a table; never asserts on time.
 
 Times are CPU times of the process (``time.process_time``, so that other processes on a shared machine
 disturb them less), the least of ``--repeat`` runs. The draw timer's own clock reads (about 1 µs a call) count
@@ -23,6 +25,7 @@ from unittest import mock
 from _common import ROOT, bare_simpy, machine, table
 
 
+from simulator.engine import fabs, kernels
 from simulator.engine.streams import Streams, replication_seeds
 from simulator.engine.world import LaneSpec, build_lanes, run_lanes
 from simulator.scenario.load import load_scenario
@@ -74,18 +77,20 @@ def timed_streams(spent: list) -> Callable:
     return get
 
 
-def fab_step_seconds(n: int, draws: bool = False) -> tuple[float, int, int]:
+def fab_step_seconds(n: int, draws: bool = False, compiled: bool = False) -> tuple[float, int, int]:
     """Seconds spent in the fab part's ``step`` over the horizon for a batch of ``n`` lanes (with ``draws``: in
-    its random draws only), the days, and the number of generator calls (with ``draws``)."""
+    its random draws only, numpy path), the days, and the number of generator calls (with ``draws``).
+    ``compiled``: the failure, local-repair and repair-time draws as compiled loops (else numpy calls)."""
     ld = load_scenario(SCENARIO, [])
     world = {"fabs": ld.world.values["fabs"]}
     spent_draws = [0.0, 0]
-    if draws:
-        with mock.patch.object(Streams, "get", timed_streams(spent_draws)):
-            lanes, mechs = build_lanes(ld.scenario, world, lane_specs(n, ld.scenario.seed))
-        run_lanes(lanes, mechs)
-        return spent_draws[0], lanes.days, spent_draws[1]
-    lanes, mechs = build_lanes(ld.scenario, world, lane_specs(n, ld.scenario.seed))
+    with mock.patch.object(fabs.kernels, "worth_compiling", lambda *a, **k: compiled):
+        if draws:
+            with mock.patch.object(Streams, "get", timed_streams(spent_draws)):
+                lanes, mechs = build_lanes(ld.scenario, world, lane_specs(n, ld.scenario.seed))
+            run_lanes(lanes, mechs)
+            return spent_draws[0], lanes.days, spent_draws[1]
+        lanes, mechs = build_lanes(ld.scenario, world, lane_specs(n, ld.scenario.seed))
     (fab,) = mechs
     inner = fab.step
     spent = [0.0]
@@ -107,6 +112,7 @@ def main() -> None:
     ref = min(bare_simpy(clock=time.process_time) for _ in range(args.repeat))
     rows = []
     per1 = None
+    can_compile = kernels.available()
     for n in (int(x) for x in args.lanes.split(",")):
         runs = [fab_step_seconds(n) for _ in range(args.repeat)]
         sec, days = min(r[0] for r in runs), runs[0][1]         # the least disturbed run of a shared machine
@@ -114,14 +120,21 @@ def main() -> None:
         drawn, calls = min(r[0] for r in draw_runs), draw_runs[0][2]
         us = sec / (n * days) * 1e6
         per1 = per1 or us
+        if can_compile:
+            fab_step_seconds(1, compiled=True)                  # compile, or load from the disk cache
+            csec = min(fab_step_seconds(n, compiled=True)[0] for _ in range(args.repeat))
+            cus = f"{csec / (n * days) * 1e6:.1f}"
+        else:
+            cus = "-"
         rows.append((n, days, f"{sec * 1e3:.0f}", f"{us:.1f}", f"{drawn / (n * days) * 1e6:.1f}",
-                     f"{calls / (n * days):.1f}",
+                     f"{calls / (n * days):.1f}", cus,
                      f"{per1 / us:.2f}", f"{us * 1e-6 / (ref / 1e6):.1f}"))
     print(f"machine: {machine()}")
     print(f"1,000,000 bare SimPy timeouts: {ref:.3f} s ({ref:.3f} µs per timeout)")
     print("1 lane: the scenario lane alone; 2+: baseline and scenario lanes of n/2 replications")
+    print("numpy draws unless stated; compiled: the failure, local-repair and repair-time draws in numba")
     print(table(rows, ("lanes", "days", "fab step ms", "µs/lane-day", "of which draws", "draw calls/lane-day",
-                       "speed-up vs 1 lane",
+                       "µs/lane-day compiled", "speed-up vs 1 lane",
                        "lane-day in SimPy timeouts")))
 
 

@@ -3,10 +3,12 @@ events are exactly those it has alone, whatever the batch, and lanes never leak 
 from __future__ import annotations
 
 from functools import lru_cache
+from unittest import mock
 
 import numpy as np
 import pytest
 
+from simulator.engine import kernels
 from simulator.engine.recorder import Recorder
 from simulator.engine.streams import replication_seeds
 from simulator.engine.world import LaneSpec, simulate, simulate_lanes
@@ -92,3 +94,21 @@ def test_lanes_differ_so_a_leak_would_show():
     assert not np.array_equal(runs[0][0].get(avail), runs[1][0].get(avail))
     fired = [any(e.entity == "us" and e.event == "effective" for e in scen.events) for _, scen in runs]
     assert any(fired) and not all(fired), f"US ban fired in {fired}: pick another SEED"
+
+
+@pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+def test_compiled_draws_give_every_lane_the_numpy_draws():
+    """The failure, local-repair and repair-time draws as compiled loops over lanes (``fab_draws.py``) give the
+    batch exactly the numbers of one numpy call per lane, under the servicing and parts cuts."""
+    seeds = replication_seeds(SEED, REPS)
+    specs = [LaneSpec(0, seeds[0], True), LaneSpec(0, seeds[0], False, 0), LaneSpec(1, seeds[1], False)]
+    runs = {}
+    for compiled in (False, True):
+        with mock.patch.object(kernels, "worth_compiling", lambda *a, **k: compiled):
+            runs[compiled] = simulate_lanes(ban_scenario(), world(), specs)
+    for numpy_rec, compiled_rec in zip(runs[False], runs[True]):
+        assert fab_keys(compiled_rec) == fab_keys(numpy_rec)
+        for k in fab_keys(numpy_rec):
+            assert np.array_equal(compiled_rec.get(k), numpy_rec.get(k), equal_nan=True), k
+        assert events(compiled_rec) == events(numpy_rec)
+    assert [e for e in events(runs[True][1]) if e[2] == "tools_retired"]      # the parts cut bit

@@ -47,3 +47,56 @@ def test_holder_day_matches_numpy(lanes):
     assert np.array_equal(S1, S2)
     assert len(a) == len(b) == 3 and all(np.array_equal(x, y) for x, y in zip(a, b))
     assert (a[1] > 0).any() and (a[1] < 1).any()                # some groups short, not all
+
+
+def _generators(seed, lanes):
+    return [np.random.default_rng([seed, lane]) for lane in range(lanes)]
+
+
+def _same_streams(a, b):
+    """The generators stand at the same place of their streams (the same numbers consumed)."""
+    return all(np.array_equal(x.random(4), y.random(4)) for x, y in zip(a, b))
+
+
+@needs_numba
+def test_lanes_poisson_draws_numpys_numbers():
+    """Every branch of numpy's Poisson (0, multiplied uniforms below 10, PTRS from 10, where numba's own
+    ``Generator.poisson`` draws other numbers), enough draws near 10 for PTRS's rare rejections."""
+    rng = np.random.default_rng(1)
+    lam = np.concatenate([rng.choice([0.0, 1e-9, 0.4, 9.999, 10.0, 381.0, 1e5], (3, 200)),
+                          rng.uniform(0, 12, (3, 5000)), rng.uniform(10, 11, (3, 20000))], axis=1)
+    a, b = _generators(2, 3), _generators(2, 3)
+    out = np.empty(lam.shape, dtype=np.int64)
+    kernels.compiled("lanes_poisson")(kernels.generator_list(a), lam, out)
+    assert np.array_equal(out, [g.poisson(x) for g, x in zip(b, lam)])
+    assert _same_streams(a, b)
+
+
+@needs_numba
+def test_lanes_binomial_draws_numpys_numbers_where_p_is_positive():
+    rng = np.random.default_rng(3)
+    n = rng.choice([0, 1, 3, 40, 1000, 10 ** 6], (3, 3000))
+    p = rng.choice([0.0, 1e-12, 0.2, 0.5, 0.75, 1.0], (3, 3000))
+    a, b = _generators(4, 3), _generators(4, 3)
+    out = np.full(n.shape, -1.0)
+    kernels.compiled("lanes_binomial")(kernels.generator_list(a), n, p, out)
+    for lane, g in enumerate(b):
+        at = np.flatnonzero(p[lane] > 0)
+        assert np.array_equal(out[lane, at], g.binomial(n[lane, at], p[lane, at]))
+        assert (out[lane, p[lane] == 0] == -1).all()             # untouched where p is 0
+    assert _same_streams(a, b)
+
+
+@needs_numba
+def test_lanes_gamma_draws_numpys_numbers_up_to_each_lanes_width():
+    rng = np.random.default_rng(5)
+    shape = rng.choice([0.0, 1.0, 2.0, 7.0, 250.0], (4, 3000))
+    scale = rng.choice([0.0, 0.02, 1.5], (4, 3000))
+    width = np.array([3000, 1500, 0, 2999])
+    a, b = _generators(6, 4), _generators(6, 4)
+    out = np.full(shape.shape, -1.0)
+    kernels.compiled("lanes_gamma")(kernels.generator_list(a), shape, scale, width, out)
+    for lane, (g, w) in enumerate(zip(b, width)):
+        assert np.array_equal(out[lane, :w], g.gamma(shape[lane, :w], scale[lane, :w]))
+        assert (out[lane, w:] == -1).all()
+    assert _same_streams(a, b)

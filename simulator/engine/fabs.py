@@ -60,6 +60,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from . import kernels
+from .fab_draws import FleetDraws
 from .fab_origin import flow_shares, origin_bill
 from .fab_parts import RING_DAYS, PartsLedger, lane_slices, small_binomial, small_multinomial, spare_stock, wright
 from .fab_procurement import Procurement, lead_days
@@ -253,8 +255,7 @@ class FabFleets(LaneMechanism):
         self.streams = [{k: ctx.streams.get(f"fabs.{k}") for k in
                          ("failures", "repair_hours", "oem_parts", "parts_class", "refurb", "local_repairs",
                           "retire", "parts_wait")} for ctx in lanes.runs]
-        self._poisson = [st["failures"].poisson for st in self.streams]       # bound once: called every day
-        self._gamma = [st["repair_hours"].gamma for st in self.streams]
+        self.draws = FleetDraws(self.streams, kernels.worth_compiling(L * lanes.days, lanes))
         self.mttr_d = self.mttr / 24.0                           # repair time in days
         self.c_loc_d = self.mttr_d * (self.local_mult - 1.0)     # extra local repair days before learning
         self.rate_num = 24.0 * (1.0 - self.phi)                  # numerator of failure_rate_per_day
@@ -263,6 +264,7 @@ class FabFleets(LaneMechanism):
         self._scale = np.zeros((L, 2 * C))
         self._scale[:, :C] = self.mttr_d
         self._down = np.zeros((L, 2 * C))       # repair tool-days: vendor | local
+        self._width = np.full(L, C)             # repair times drawn per lane: 2·C under a cut, else C
         self._S = np.zeros((L, 7, C))
         self._SG = np.zeros((L, 7, G))
         self._exhausted = np.zeros((L, C), dtype=bool)
@@ -324,9 +326,10 @@ class FabFleets(LaneMechanism):
             if ctx.policy.version != self._policy_version[lane]:
                 self._refresh_lane(lane)
         self.serv_lanes = np.flatnonzero(self.has_serv).tolist()
+        self._serv_at = [(lane, self.idx_serv[lane], self.serv_isv[lane]) for lane in self.serv_lanes]
         self._any = {k: bool(getattr(self, k).any()) for k in
                      ("any_cut", "has_part", "hazard_live", "any_sw", "any_exp", "any_pend_parts", "any_redundant")}
-        self._cut_list = self.any_cut.tolist()
+        self._width = np.where(self.any_cut, 2 * self.C, self.C)
         self._uncut = np.flatnonzero(~self.any_cut)
         self._clock_version = self.lanes.clock.version
 
@@ -392,15 +395,13 @@ class FabFleets(LaneMechanism):
         rate = self._failure_rate(day, deficit, learn)
         lam = active * rate
         fails = np.empty((self.L, self.C), dtype=np.int64)
-        for lane, poisson in enumerate(self._poisson):
-            fails[lane] = poisson(lam[lane])
+        self.draws.failures(lam, fails)
         if self._any["any_cut"]:
             active = self._cut_failures(day, fails, active, learn)
         else:
-            down = self._down
-            for lane, gamma in enumerate(self._gamma):
-                down[lane, :self.C] = gamma(fails[lane], self.mttr_d)
-            down[:, self.C:] = 0.0
+            self._shape[:, :self.C] = fails
+            self.draws.repair_days(self._shape, self._scale, self._width, self._down)
+            self._down[:, self.C:] = 0.0
         if self._any["any_sw"]:
             sw = self.sw - self.s_sw * self.sw_decay
             np.maximum(sw, self.sw_floor, out=sw)
@@ -491,20 +492,14 @@ class FabFleets(LaneMechanism):
         shape, scale = self._shape, self._scale
         local = shape[:, C:]
         local[:] = 0.0
-        for lane in self.serv_lanes:
-            isv = self.idx_serv[lane]
-            local[lane, isv] = streams[lane]["local_repairs"].binomial(fails[lane, isv], self.serv_isv[lane])
+        self.draws.local_repairs(fails, self.s_serv, self._serv_at, local)
         if self.serv_lanes:
             self.cum_local += local
         np.subtract(fails, local, out=shape[:, :C])
         np.multiply(self.c_loc_d, learn, out=scale[:, C:])
         scale[:, C:] += self.mttr_d
         down = self._down
-        for lane, gamma in enumerate(self._gamma):
-            if self._cut_list[lane]:
-                down[lane] = gamma(shape[lane], scale[lane])
-            else:
-                down[lane, :C] = gamma(fails[lane], self.mttr_d)
+        self.draws.repair_days(shape, scale, self._width, down)   # lanes under a cut: vendor | local repairs
         down[self._uncut, C:] = 0.0              # no local repairs in lanes without a cut
         if got is not None:
             down[ip[0], C + ip[1]] += swaps * (self.parts.requal_h / 24.0)

@@ -9,21 +9,29 @@ for: no fast-math, no fused multiply-add, ``numpy.minimum``/``maximum`` semantic
 axis in numpy's own pairwise order (:func:`pairwise_sum`). ``tests/test_kernels.py`` checks every kernel against
 its numpy twin on random and real inputs, so results do not depend on whether numba is installed.
 
+**Same random numbers.** The ``lanes_*`` kernels draw every lane's numbers from its own ``numpy.random.Generator``
+in one call (numpy needs one call per lane, ~8 µs each whatever the size), consuming its stream exactly as the
+numpy calls would (see the section below).
+
 numba is optional: without it (or with ``SIMULATOR_NUMBA=0`` in the environment) the numpy code runs. It is
 imported only once a process has simulated enough to pay for it (:data:`MIN_LANE_DAYS`). Compiled code is
-cached on disk (``cache=True``), so only the first run after an install pays the compile (~1.5 s).
+cached on disk (``cache=True``), so only the first run after an install pays the compile (~1.5 s for the holder day,
+~3–5 s for the fab draws; then ~0.5 s and ~0.04 s a process).
 """
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Callable
+import weakref
+from typing import Any, Callable
 
 import numpy as np
 
 #: lane-days a process simulates before compiled loops pay for loading numba (~1.1 s per process: import and
 #: cached machine code). Measured: a batch of 10 replications × 3 years (21,920 lane-days) took 5.4–5.9 s with
 #: numba, load included, and 6.9–7.2 s without, so the compiled holder day saves ~110 µs a lane-day at that size
-#: and breaks even near 10,000 lane-days. Until then the numpy code runs.
+#: and breaks even near 10,000 lane-days. Until then the numpy code runs. (The fab fleets' compiled draws save
+#: another ~20 µs a lane-day at 40 lanes.)
 MIN_LANE_DAYS = 10_000
 
 _numba = None
@@ -46,14 +54,19 @@ def available() -> bool:
 
 
 _lane_days_seen = 0
+_batches_seen: weakref.WeakSet = weakref.WeakSet()
 
 
-def worth_compiling(lane_days: int) -> bool:
+def worth_compiling(lane_days: int, batch: object | None = None) -> bool:
     """Compiled loops for a batch of ``lane_days`` (lanes × days): once this process has simulated
     :data:`MIN_LANE_DAYS`, this batch included (a sweep worker switches after its first tasks), or numba is
-    loaded already; always with ``SIMULATOR_NUMBA=always``; never without numba."""
+    loaded already; always with ``SIMULATOR_NUMBA=always``; never without numba. ``batch`` (its ``Lanes``):
+    its lane-days count once however many of its mechanisms ask (without it, every call counts)."""
     global _lane_days_seen
-    _lane_days_seen += lane_days
+    if batch is None or batch not in _batches_seen:
+        _lane_days_seen += lane_days
+        if batch is not None:
+            _batches_seen.add(batch)
     always = os.environ.get("SIMULATOR_NUMBA") == "always"
     return (always or _numba is not None or _lane_days_seen >= MIN_LANE_DAYS) and available()
 
@@ -65,8 +78,8 @@ def compiled(name: str) -> Callable:
         if not available():
             raise RuntimeError("numba is not available")
         jit = _numba.njit(cache=True, nogil=True, error_model="numpy")
-        for dep in _DEPENDS.get(name, ()):
-            globals()[dep] = compiled(dep)        # a compiled function calls compiled helpers
+        for dep in _DEPENDS.get(name, ()):       # a compiled function calls compiled helpers or numba's own
+            globals()[dep] = compiled(dep) if dep in _PY else getattr(importlib.import_module(_NUMBA[dep]), dep)
         fn = _compiled[name] = jit(_PY[name])
     return fn
 
@@ -167,5 +180,101 @@ def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f
         held[c] = pairwise_sum(S[c], 0, G)
 
 
-_PY = {"pairwise_sum": pairwise_sum, "_fmin": _fmin, "_fmax": _fmax, "holder_day": holder_day}
-_DEPENDS = {"holder_day": ("pairwise_sum", "_fmin", "_fmax")}
+# ----- random draws of many lanes ------------------------------------------------------------------------------
+# A lane's ``numpy.random.Generator`` enters compiled code as numba's model of it, which points at the same
+# bit-generator state: a compiled draw advances the stream exactly as the numpy call would. numba's
+# ``Generator.gamma`` and ``.binomial`` are ports of numpy's C code and give its numbers; its ``.poisson`` does not
+# (it truncates where numpy floors, so PTRS accepts some draws numpy rejects), hence :func:`poisson` below.
+# Unboxing a Generator costs ~6 µs a call, so the lanes' generators are unboxed once into a typed list
+# (:func:`generator_list`) that a compiled call takes for ~2 µs whatever the number of lanes.
+
+def poisson(bitgen: Any, lam: float) -> int:
+    """A Poisson draw of mean ``lam`` from ``bitgen`` (numba's bit-generator model), exactly numpy's
+    ``random_poisson``: 0 at 0, multiplied uniforms below 10, else PTRS (Hörmann 1993) with ``floor``."""
+    if lam < 0:
+        raise ValueError("lam < 0")
+    if lam == 0:
+        return 0
+    if not lam >= 10:
+        return random_poisson_mult(bitgen, lam)
+    slam = np.sqrt(lam)
+    loglam = np.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    invalpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2)
+    while True:
+        U = next_double(bitgen) - 0.5
+        V = next_double(bitgen)
+        us = 0.5 - np.fabs(U)
+        k = np.int64(np.floor((2 * a / us + b) * U + lam + 0.43))
+        if us >= 0.07 and V <= vr:
+            return k
+        if k < 0 or (us < 0.013 and V > us):
+            continue
+        if np.log(V) + np.log(invalpha) - np.log(a / (us * us) + b) <= -lam + k * loglam - random_loggam(k + 1):
+            return k
+
+
+def lanes_poisson(gens: Any, lam: np.ndarray, out: np.ndarray) -> None:
+    """``out[l] = gens[l].poisson(lam[l])`` for every lane ``l`` of ``lam`` (lanes, n)."""
+    L, n = lam.shape
+    for lane in range(L):
+        bitgen = gens[lane].bit_generator
+        for i in range(n):
+            out[lane, i] = poisson(bitgen, lam[lane, i])
+
+
+def lanes_binomial(gens: Any, n: np.ndarray, p: np.ndarray, out: np.ndarray) -> None:
+    """``out[l, i] = gens[l].binomial(n[l, i], p[l, i])`` where ``p[l, i] > 0`` (lane by lane, ``i``
+    ascending: numpy's ``gens[l].binomial(n[l, at], p[l, at])`` with ``at = flatnonzero(p[l] > 0)``); ``out``
+    untouched elsewhere."""
+    L, m = n.shape
+    for lane in range(L):
+        g = gens[lane]
+        for i in range(m):
+            if p[lane, i] > 0:
+                out[lane, i] = g.binomial(n[lane, i], p[lane, i])
+
+
+def lanes_gamma(gens: Any, shape: np.ndarray, scale: np.ndarray, width: np.ndarray, out: np.ndarray) -> None:
+    """``out[l, :w] = gens[l].gamma(shape[l, :w], scale[l, :w])`` with ``w = width[l]``, for every lane ``l``."""
+    for lane in range(shape.shape[0]):
+        g = gens[lane]
+        for i in range(width[lane]):
+            out[lane, i] = g.gamma(shape[lane, i], scale[lane, i])
+
+
+def _new_generator_list(gen: Any) -> Any:
+    """A typed list holding ``gen``."""
+    gens = List()
+    gens.append(gen)
+    return gens
+
+
+def _append_generator(gens: Any, gen: Any) -> None:
+    gens.append(gen)
+
+
+def generator_list(gens: list[np.random.Generator]) -> Any:
+    """``gens`` (one generator per lane, at least one) as a numba typed list for the ``lanes_*`` draws: each
+    generator is unboxed once, here (through compiled, disk-cached helpers: ~10 ms, where building the list
+    from Python compiles numba's list methods anew in every process, ~0.4 s)."""
+    out = compiled("_new_generator_list")(gens[0])
+    append = compiled("_append_generator")
+    for g in gens[1:]:
+        append(out, g)
+    return out
+
+
+_PY = {"pairwise_sum": pairwise_sum, "_fmin": _fmin, "_fmax": _fmax, "holder_day": holder_day,
+       "poisson": poisson, "lanes_poisson": lanes_poisson, "lanes_binomial": lanes_binomial,
+       "lanes_gamma": lanes_gamma, "_new_generator_list": _new_generator_list,
+       "_append_generator": _append_generator}
+_DEPENDS = {"holder_day": ("pairwise_sum", "_fmin", "_fmax"),
+            "poisson": ("next_double", "random_poisson_mult", "random_loggam"),
+            "lanes_poisson": ("poisson",),
+            "_new_generator_list": ("List",)}
+#: numba's own functions a kernel calls, by the module that defines them
+_NUMBA = {"next_double": "numba.np.random.generator_core", "random_poisson_mult": "numba.np.random.distributions",
+          "random_loggam": "numba.np.random.distributions", "List": "numba.typed"}
