@@ -27,14 +27,17 @@ class FleetDraws:
     generators by kind (``failures``, ``local_repairs``, ``repair_hours``). ``compiled``: draw with numba."""
 
     def __init__(self, streams: list[dict[str, np.random.Generator]], compiled: bool):
-        self.compiled = compiled
         kinds = ("failures", "local_repairs", "repair_hours")
         if compiled:
-            self._gens = {k: kernels.generator_list([st[k] for st in streams]) for k in kinds}
-            self._poisson = kernels.compiled("lanes_poisson")
-            self._binomial = kernels.compiled("lanes_binomial")
-            self._gamma = kernels.compiled("lanes_gamma")
-        else:
+            try:
+                self._poisson = kernels.compiled("lanes_poisson")
+                self._binomial = kernels.compiled("lanes_binomial")
+                self._gamma = kernels.compiled("lanes_gamma")
+                self._gens = {k: kernels.generator_list([st[k] for st in streams]) for k in kinds}
+            except (ImportError, AttributeError):   # a numba without the internals used: numpy, same numbers
+                compiled = False
+        self.compiled = compiled
+        if not compiled:
             self._gens = {k: [st[k] for st in streams] for k in kinds}
 
     def failures(self, lam: np.ndarray, out: np.ndarray) -> None:

@@ -89,7 +89,7 @@ class MineralMarkets(LaneMechanism):
         hw, hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
                                                    p["sourcing_concentration"])
         S0 = hw * cover * self.demand0[:, :, None]
-        self.holders = HolderGroups(hw, hc, kernels.worth_compiling(n * lanes.days))
+        self.holders = HolderGroups(hw, hc, kernels.worth_compiling(n * lanes.days, lanes))
         self.S = _lanes(S0, n)
         self.Stot = self.S.sum(axis=3)
         self.Scn = _lanes(S0.sum(axis=2) * share0, n)
