@@ -1,4 +1,4 @@
-"""The sweep's tables, streamed from the run files so memory does not grow with the number of runs.
+"""The sweep's tables, from the run files, each read once; what is kept per run is its headline metrics.
 
 - ``runs.csv`` — one row per run: run_id, point, the swept parameters, replication, seed, status, error, then one
   column per headline metric (``entity.metric``, e.g. ``china_mature.wafer_output.lost``).
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import numpy as np
 
@@ -27,15 +27,20 @@ from .runspec import RunSpec
 MODEL_NAME = "retaliation_simulator"
 
 
-def _records(out: Path, specs: Iterable[RunSpec]) -> Iterator[tuple[RunSpec, dict]]:
+def _records(out: Path, specs: Iterable[RunSpec]) -> list[tuple[RunSpec, dict]]:
+    """Each run's status, error and headline metrics, its file read once (a run file is ~200 KB of JSON with
+    the run's whole summary, which the tables do not use): ~1 KB a run kept in memory, the tables then written
+    from these."""
+    out_list = []
     for s in specs:
         rec = store.read_run(out, s.run_id) or {"status": store.PENDING, "error": "", "metrics": {}}
-        yield s, rec
+        out_list.append((s, {k: rec[k] for k in ("status", "error", "metrics") if k in rec}))
+    return out_list
 
 
-def metric_names(out: Path, specs: list[RunSpec]) -> list[str]:
+def metric_names(records: list[tuple[RunSpec, dict]]) -> list[str]:
     names: set[str] = set()
-    for _, rec in _records(out, specs):
+    for _, rec in records:
         names.update(rec.get("metrics") or {})
     return sorted(names)
 
@@ -45,11 +50,25 @@ def _value(rec: dict, m: str) -> float:
     return math.nan if v is None else float(v)
 
 
+def _point_stats(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a point's (metrics, runs) ``table``: (p05, p50, p95, mean) per metric (4, metrics) and which metrics
+    they hold for (every run has a finite value); numpy reduces each contiguous row as it would the row alone,
+    so these are the numbers of one metric at a time (~30× faster for a sweep's 150+ headline metrics)."""
+    plain = np.isfinite(table).all(axis=1) & (table.shape[1] > 0)
+    stats = np.full((4, table.shape[0]), math.nan)
+    if plain.any():
+        rows = table[plain]
+        stats[:3, plain] = np.percentile(rows, [5, 50, 95], axis=1)
+        stats[3, plain] = rows.mean(axis=1)
+    return stats, plain
+
+
 def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name: str, root_seed: int) -> dict:
     """Write runs, summary, experiments, outcomes (and sensitivity) CSVs; returns status counts."""
     out = Path(out)
     keys = list(design.keys)
-    metrics = metric_names(out, specs)
+    records = _records(out, specs)
+    metrics = metric_names(records)
     counts = {store.PENDING: 0, store.SUCCEEDED: 0, store.FAILED: 0}
     sens_means = np.full((len(design), len(metrics)), np.nan) if design.sensitivity else None
     run_cols = ["run_id", "point", *keys, "replication", "seed", "status", "error", *metrics]
@@ -65,17 +84,22 @@ def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name:
             if cur_point is None:
                 return
             params = design.point(cur_point)
+            table = np.array([[_value(r, m) for r in acc] for m in metrics], dtype=float).reshape(len(metrics), -1)
+            stats, plain = _point_stats(table)
             for j, m in enumerate(metrics):
-                vals = np.array([_value(r, m) for r in acc], dtype=float)
-                ok = vals[~np.isnan(vals)]
-                q = np.percentile(ok, [5, 50, 95]) if ok.size else [math.nan] * 3
-                mean = float(ok.mean()) if ok.size else math.nan
+                if plain[j]:
+                    mean, q = stats[3, j], stats[:3, j]
+                else:                             # some runs without this metric (or with ±inf): its own way
+                    vals = table[j]
+                    ok = vals[~np.isnan(vals)]
+                    q = np.percentile(ok, [5, 50, 95]) if ok.size else [math.nan] * 3
+                    mean = float(ok.mean()) if ok.size else math.nan
                 summ.row({"point": cur_point, **params, "metric": m, "succeeded": len(acc), "failed": failed,
-                          "mean": mean, "p05": float(q[0]), "p50": float(q[1]), "p95": float(q[2])})
-                if sens_means is not None and ok.size == vals.size and ok.size:
+                          "mean": float(mean), "p05": float(q[0]), "p50": float(q[1]), "p95": float(q[2])})
+                if sens_means is not None and (plain[j] or (table[j].size and not np.isnan(table[j]).any())):
                     sens_means[cur_point, j] = mean
 
-        for spec, rec in _records(out, specs):
+        for spec, rec in records:
             if spec.point != cur_point:
                 flush()
                 cur_point, acc, failed = spec.point, [], 0
