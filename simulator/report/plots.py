@@ -50,7 +50,8 @@ def moved(res: "Result", key: str) -> bool:
     if np.isnan(S).all() or np.isnan(B).all():
         return False
     with np.errstate(invalid="ignore"):
-        mid = np.nanmedian(S, axis=0)
+        # recorded series hold no NaN (runner.check_numbers): the plain median is the same, and ~3x faster
+        mid = (np.nanmedian if np.isnan(S).any() else np.median)(S, axis=0)
         base = np.nanmean(B, axis=0)
     scale = max(float(np.nanmax(np.abs(base))) if np.any(~np.isnan(base)) else 0.0, 1e-12)
     return bool(np.nanmax(np.abs(mid - base)) > MOVED * scale) if np.any(~np.isnan(mid - base)) else False
