@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -170,13 +169,13 @@ class Result:
         def fill(tmp: Path) -> None:
             started: list = []   # filled while Ctrl-C is held back, so cleanup always knows the chart processes
             try:
-                painters = _start_plots(self, tmp / "plots", started) if plots else None
-                _fill_tables(tmp, painters)
+                if plots:
+                    from .report import painters
+                    painters.start(self, tmp / "plots", started)
+                _fill_tables(tmp, started[0] if started else None)
             except BaseException:  # interrupted: stop the chart processes before the folder is removed
-                for proc in started:
-                    if proc.is_alive():
-                        proc.terminate()
-                    proc.join()
+                for painters_ in started:
+                    painters_.stop()
                 raise
 
         def _fill_tables(tmp: Path, painters) -> None:
@@ -189,7 +188,7 @@ class Result:
                 from .report.xlsx import write_xlsx
                 write_xlsx(self, tmp / f"{sc.name}.xlsx")
             if painters is not None:
-                _finish_plots(painters, self, tmp / "plots")
+                painters.finish()
             from .report.html import write_report
             write_report(self, tmp / "report.html", tmp / "plots")
             man = self.manifest(command)
@@ -197,70 +196,6 @@ class Result:
             write_json(man, tmp / "manifest.json")
 
         return write_atomically(Path(out), fill)
-
-
-#: chart processes drawing in parallel (each draws every n-th figure), at most the usable cores
-PLOT_PROCESSES = 2
-
-
-def _plot_child(res: "Result", folder: Path, part: int = 0, parts: int = 1) -> None:
-    from .report.plots import write_plots
-    write_plots(res, folder, part, parts)
-
-
-def _chart_process(res: "Result", folder: Path, parent: int, part: int, parts: int) -> None:
-    """A forked chart process: Ctrl-C is the parent's to handle (it stops this process and cleans up), and
-    it dies with its parent, so a killed run leaves no orphan writing into its temporary folder."""
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _plot_child(res, folder, part, parts)
-
-
-def _start_plots(res: "Result", folder: Path, started: list):
-    """Draw the charts in forked processes (``PLOT_PROCESSES``, each every n-th figure) while the CSVs are
-    written; each process is appended to ``started`` before a Ctrl-C can interrupt, so the caller can always
-    stop them. Returns the processes, or ``"inline"`` where fork is unavailable."""
-    import multiprocessing as mp
-    if "fork" not in mp.get_all_start_methods():
-        return "inline"
-    import signal
-    res.impacts, res.events       # noqa: B018  built once here, shared with the children
-    res.runs.prepare_plots()
-    parts = max(1, min(PLOT_PROCESSES, os.cpu_count() or 1))
-    procs = []
-    for part in range(parts):
-        proc = mp.get_context("fork").Process(target=_chart_process,
-                                              args=(res, folder, os.getpid(), part, parts), daemon=True)
-        # A Ctrl-C inside fork()'s bookkeeping would be swallowed ("Exception ignored ..."): hold it until after.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            proc.start()
-            started.append(proc)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        procs.append(proc)
-    return procs
-
-
-def _finish_plots(painters, res: "Result", folder: Path) -> None:
-    """Wait for the chart processes; draw inline where fork is unavailable or a child failed."""
-    if painters == "inline":
-        _plot_child(res, folder)
-        return
-    for part, proc in enumerate(painters):
-        proc.join()
-        if proc.exitcode == 0:
-            continue
-        print(f"simulate: warning: chart process failed (exit {proc.exitcode}); drawing inline", file=sys.stderr)
-        _plot_child(res, folder, part, len(painters))
 
 
 def batch_size(loaded: LoadedScenario) -> int:

@@ -212,12 +212,22 @@ def timeseries_wide(sc: Scenario, runs: Runs) -> pd.DataFrame:
 
 def events(sc: Scenario, runs: Runs) -> pd.DataFrame:
     """Every recorded state change of the scenario runs and their baselines, by replication and date."""
-    rows = []
+    cols: dict[str, list] = {c: [] for c in EVENT_COLUMNS}
+    iso: dict[int, str] = {}     # day → ISO date, formatted once per day
     for rep, w, e in reduced(sc, runs).events():
-        rows.append({"scenario": sc.name if w == "scenario" else "baseline", "replication": rep,
-                     "date": (sc.start + _dt.timedelta(days=int(e.day // 1))).isoformat(),
-                     "entity": e.entity, "event": e.event, "cause": e.cause})
-    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+        day = int(e.day // 1)
+        date = iso.get(day)
+        if date is None:
+            date = iso[day] = (sc.start + _dt.timedelta(days=day)).isoformat()
+        cols["scenario"].append(sc.name if w == "scenario" else "baseline")
+        cols["replication"].append(rep)
+        cols["date"].append(date)
+        cols["entity"].append(e.entity)
+        cols["event"].append(e.event)
+        cols["cause"].append(e.cause)
+    if not cols["date"]:
+        return pd.DataFrame([], columns=EVENT_COLUMNS)   # object columns, as for any empty table
+    return pd.DataFrame(cols, columns=EVENT_COLUMNS)
 
 
 # ------------------------------------------------------------------------------------------------ impacts

@@ -50,7 +50,8 @@ def moved(res: "Result", key: str) -> bool:
     if np.isnan(S).all() or np.isnan(B).all():
         return False
     with np.errstate(invalid="ignore"):
-        mid = np.nanmedian(S, axis=0)
+        # recorded series hold no NaN (runner.check_numbers): the plain median is the same, and ~3x faster
+        mid = (np.nanmedian if np.isnan(S).any() else np.median)(S, axis=0)
         base = np.nanmean(B, axis=0)
     scale = max(float(np.nanmax(np.abs(base))) if np.any(~np.isnan(base)) else 0.0, 1e-12)
     return bool(np.nanmax(np.abs(mid - base)) > MOVED * scale) if np.any(~np.isnan(mid - base)) else False
@@ -215,16 +216,42 @@ def chart_groups(res: "Result") -> dict[str, tuple[str, list[tuple[str, list[tup
     return out
 
 
-def write_plots(res: "Result", folder: Path, part: int = 0, parts: int = 1) -> list[Path]:
-    """Write the charts where the scenario moves something; returns the files written (PNG and SVG). With
-    ``parts`` > 1, only figures ``part``, ``part + parts``, ... (chart processes share the work)."""
+#: one figure to draw: (file stem, title, panels) as :func:`chart_groups` gives them
+Chart = tuple[str, str, list[tuple[str, list[tuple[str, str]]]]]
+
+
+def prepare() -> None:
+    """Load matplotlib for drawing to files (Agg, stable SVG ids). Called before chart processes are forked,
+    so they share the loaded library instead of each importing it (~0.3 s)."""
     import matplotlib
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "simulator"   # stable ids inside the SVG
+    import matplotlib.dates  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401
+
+
+def plan(res: "Result") -> list[Chart]:
+    """The figures to draw, the one with most panels (the slowest to draw) first, so that processes sharing
+    them (:mod:`.painters`) finish close together."""
+    charts = [(stem, title, panels) for stem, (title, panels) in chart_groups(res).items()]
+    return sorted(charts, key=lambda c: -len(c[2]))
+
+
+def write_plots(res: "Result", folder: Path, part: int = 0, parts: int = 1, charts: list[Chart] | None = None,
+                queue=None) -> list[Path]:
+    """Write the charts where the scenario moves something; returns the files written (PNG and SVG). With
+    ``parts`` > 1, only figures ``part``, ``part + parts``, ... of ``charts`` (default :func:`plan`); with a
+    ``queue`` (:class:`.painters.ChartQueue`), the figures it hands out, one at a time, until none is left."""
+    prepare()
     folder.mkdir(parents=True, exist_ok=True)
+    charts = plan(res) if charts is None else charts
     info = res.info
     unit_of = lambda k: info[k].unit  # noqa: E731
+    picks = iter(queue.take, None) if queue is not None else range(part, len(charts), parts)
     written: list[Path] = []
-    for stem, (title, groups) in list(chart_groups(res).items())[part::parts]:
+    for i in picks:
+        stem, title, groups = charts[i]
         written += _figure(res, groups, unit_of, folder / f"{stem}.png", title)
+        if queue is not None:
+            queue.finish(i)
     return written
