@@ -36,11 +36,13 @@ def test_a_task_of_one_points_runs_equals_the_runs_one_by_one(tmp_path: Path, mo
     assert len({json.dumps(r["summary"], sort_keys=True) for r in a.values()}) == 3    # seeds differ
 
 
-def test_tasks_cut_runs_into_consecutive_groups():
+def test_tasks_cut_runs_into_consecutive_groups_sized_by_lane_days():
     todo = list(range(1000))
-    got = batch.tasks(todo, 2)
+    got = batch.tasks(todo, 2, 365)
     assert [x for t in got for x in t] == todo
-    assert max(len(t) for t in got) == batch.MAX_TASK_RUNS
+    assert max(len(t) for t in got) == min(batch.MAX_TASK_RUNS, batch.TASK_LANE_DAYS // 365)
+    assert max(len(t) for t in batch.tasks(todo, 2, 1096)) == batch.TASK_LANE_DAYS // 1096    # longer runs
+    assert max(len(t) for t in batch.tasks(todo, 2, 30)) == batch.MAX_TASK_RUNS
     assert [len(t) for t in batch.tasks(list(range(6)), 2)] == [1] * 6
 
 
@@ -80,7 +82,7 @@ def test_plan_builds_the_model_once_for_points_differing_only_in_numbers(tmp_pat
     checks = [lambda *a, _c=c: calls.append(1) or _c(*a) for c in load.MODEL_CHECKS]
     monkeypatch.setattr(load, "MODEL_CHECKS", checks)
     plan = _plan(tmp_path, "controls.jp_servicing_ban.compliance=0.5,0.6,0.7,0.8")
-    assert len(plan.specs) == 4
+    assert len(plan.specs) == 4 and plan.days == 30
     assert len(calls) == 3           # the base scenario, the key check (first level), the first point
 
 

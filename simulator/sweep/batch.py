@@ -47,6 +47,7 @@ class Plan:
     replications: int
     design: Design
     specs: list[RunSpec]
+    days: int = 365             #: days of the longest run (spin-up included): sizes the tasks
 
 
 def _relabel(exc: ScenarioError, factor: Factor, key: str) -> ScenarioError:
@@ -70,6 +71,7 @@ def _check_keys(file: str, base_sets: list[str], spec: DesignSpec) -> None:
 def make_plan(scenario_file: str | os.PathLike, cli: DesignSpec, base_sets: list[str] | None = None,
               out: str | os.PathLike = ".") -> Plan:
     """Load the scenario, merge its ``sweep:`` block with the command line's design, validate every point."""
+    from ..runner import spin_up_days
     file = str(Path(scenario_file).resolve()) if Path(scenario_file).exists() else str(scenario_file)
     base_sets = list(base_sets or [])
     loaded = load_scenario(file, base_sets)
@@ -82,6 +84,7 @@ def make_plan(scenario_file: str | os.PathLike, cli: DesignSpec, base_sets: list
     seeds = [replication_seed(sc.seed, r) for r in range(reps)]
     version = _version()
     specs: list[RunSpec] = []
+    days = 1
     out_abs = str(Path(out).resolve())
     for i in range(len(design)):
         point = {k: plain(v) for k, v in design.point(i).items()}
@@ -91,11 +94,12 @@ def make_plan(scenario_file: str | os.PathLike, cli: DesignSpec, base_sets: list
         except ScenarioError as exc:
             where = ", ".join(f"{k}={v}" for k, v in point.items())
             raise ScenarioError(f"sweep point {i} ({where})", None, exc.path, exc.message) from None
+        days = max(days, pl.scenario.days + spin_up_days(pl.scenario))
         digest = point_digest(pl.scenario.model_dump(mode="json"), pl.world.values, point)
         for r, seed in enumerate(seeds):
             specs.append(RunSpec(run_id(digest, seed, r, version), i, r, seed, tuple(point.items()),
                                  tuple(sets), file, out_abs))
-    return Plan(file, sc.name, loaded.input_hash, sc.seed, reps, design, specs)
+    return Plan(file, sc.name, loaded.input_hash, sc.seed, reps, design, specs, days)
 
 
 def _needs_model(point: dict[str, Any]) -> bool:
@@ -183,7 +187,7 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
     bar = Progress(len(plan.specs), done=len(plan.specs) - len(todo), enabled=progress)
     last_status = time.monotonic()
     from .worker import execute_batch
-    queue = iter(tasks(todo, slots))
+    queue = iter(tasks(todo, slots, plan.days))
     inflight: dict[Any, list[RunSpec]] = {}
     limit = max(2, 2 * slots)
 
@@ -217,19 +221,21 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
     bar.close()
 
 
-#: most runs one executor task carries. Runs of one task that share their world step together as lanes, and a
+#: lane-days one executor task carries. Runs of one task that share their world step together as lanes, and a
 #: lane-day costs less the more lanes step together: one-year runs of the headline cost 178 ms CPU each in tasks
-#: of 8, 137 in tasks of 16, 106 in tasks of 32 and 81 in tasks of 64 (measured 2026-12-04). 32 keeps a
-#: worker's recorder blocks near 250 MB for one-year runs and a sweep's tail short (at least four tasks per
-#: slot while there are runs enough, see :func:`tasks`); it also pays a Dask task's overhead (~10–50 ms) many
-#: times over.
-MAX_TASK_RUNS = 32
+#: of 8, 137 in tasks of 16, 106 in tasks of 32 and 81 in tasks of 64 (measured 2026-12-04). A task's recorder
+#: blocks take ~22 KB a lane-day, so 24,000 lane-days (64 one-year runs, 21 three-year runs) keep a worker near
+#: the memory of one batch of the headline (10 replications × 3 years × scenario/baseline).
+TASK_LANE_DAYS = 24_000
+#: most runs a task carries whatever their length; a Dask task's overhead (~10–50 ms) is paid many times over
+MAX_TASK_RUNS = 64
 
 
-def tasks(todo: list[RunSpec], slots: int) -> list[list[RunSpec]]:
-    """``todo`` cut into tasks of consecutive runs (a point's replications stay together where they fit): at
-    most :data:`MAX_TASK_RUNS` a task and at least four tasks per slot while there are runs enough."""
-    size = max(1, min(MAX_TASK_RUNS, len(todo) // max(1, 4 * slots)))
+def tasks(todo: list[RunSpec], slots: int, days: int = 365) -> list[list[RunSpec]]:
+    """``todo`` cut into tasks of consecutive runs (a point's replications stay together where they fit) of
+    ``days`` days each: at most :data:`TASK_LANE_DAYS` lane-days and :data:`MAX_TASK_RUNS` runs a task, and at
+    least four tasks per slot while there are runs enough (a slow task does not hold the end of a sweep)."""
+    size = max(1, min(MAX_TASK_RUNS, TASK_LANE_DAYS // max(1, days), len(todo) // max(1, 4 * slots)))
     return [todo[i:i + size] for i in range(0, len(todo), size)]
 
 
