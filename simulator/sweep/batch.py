@@ -223,9 +223,10 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
 
 #: lane-days one executor task carries. Runs of one task that share their world step together as lanes, and a
 #: lane-day costs less the more lanes step together: one-year runs of the headline cost 178 ms CPU each in tasks
-#: of 8, 137 in tasks of 16, 106 in tasks of 32 and 81 in tasks of 64 (measured 2026-12-04). A task's recorder
-#: blocks take ~22 KB a lane-day, so 24,000 lane-days (64 one-year runs, 21 three-year runs) keep a worker near
-#: the memory of one batch of the headline (10 replications × 3 years × scenario/baseline).
+#: of 8, 137 in tasks of 16, 106 in tasks of 32 and 81 in tasks of 64 (measured 2026-12-04). A worker's memory
+#: grows ~15 MB a one-year lane (recorder blocks, transit rings, random numbers: 720 MB peak for a task of 32
+#: one-year runs, 1.1 GB for 64), so 24,000 lane-days (64 one-year runs, 21 three-year runs) keep a worker near
+#: one batch of the headline (10 replications × 3 years × scenario/baseline, ~0.9 GB).
 TASK_LANE_DAYS = 24_000
 #: most runs a task carries whatever their length; a Dask task's overhead (~10–50 ms) is paid many times over
 MAX_TASK_RUNS = 64
