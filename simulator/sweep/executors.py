@@ -4,7 +4,8 @@
   one at a time, through the same interface (:class:`InlineExecutor`).
 - ``dask``: a ``dask.distributed`` cluster through ``Client.get_executor()``; ``scheduler`` is the address of a
   running scheduler (``tcp://host:8786``), else a ``LocalCluster`` of ``jobs`` single-threaded worker processes
-  is started and stopped here. Workers must see the scenario file and the sweep folder at the same paths.
+  is started and stopped here (its workers with glibc's default memory settings, see :func:`_worker_environ`).
+  Workers must see the scenario file and the sweep folder at the same paths.
 
 Local workers die with their parent (``PR_SET_PDEATHSIG`` and a watchdog, see ``simulator.safety``) and leave
 Ctrl-C and SIGTERM to it, so a killed sweep leaves no orphan processes. The results do not depend on which executor or how many jobs: every run is seeded by itself and writes its own
@@ -38,6 +39,14 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _worker_environ(environ: dict) -> dict:
+    """The environment Dask sets in the workers it starts, less ``MALLOC_TRIM_THRESHOLD_``: that setting fixes
+    glibc's thresholds (no longer adapting to the sizes freed), so the engine's day-to-day arrays of a few
+    hundred KB are mapped and unmapped every time; measured on a 256-run sweep: system time 4.6 → 9.4 s, wall
+    +16%. Local process workers run with glibc's defaults; so do these."""
+    return {k: v for k, v in environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+
+
 @contextlib.contextmanager
 def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str | None = None
                   ) -> Iterator[tuple[Executor, int]]:
@@ -66,8 +75,11 @@ def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str |
         if scheduler:
             client = stack.enter_context(Client(scheduler, timeout="20s"))
         else:
-            cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                                       dashboard_address=None))
+            import dask
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(
+                    dask.config.get("distributed.nanny.pre-spawn-environ", {}))}):
+                cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                           dashboard_address=None))
             client = stack.enter_context(Client(cluster))
         threads = sum(client.nthreads().values()) or jobs
         ex = client.get_executor(pure=False)
