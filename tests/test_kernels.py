@@ -100,3 +100,105 @@ def test_lanes_gamma_draws_numpys_numbers_up_to_each_lanes_width():
         assert np.array_equal(out[lane, :w], g.gamma(shape[lane, :w], scale[lane, :w]))
         assert (out[lane, w:] == -1).all()
     assert _same_streams(a, b)
+
+
+# ----- a day of the mineral markets: each compiled section against its numpy twin --------------------------------
+from pathlib import Path  # noqa: E402
+
+from simulator.engine import world as W  # noqa: E402
+from simulator.engine.market.markets import MineralMarkets  # noqa: E402
+from simulator.engine.streams import replication_seeds  # noqa: E402
+from simulator.scenario.load import load_scenario  # noqa: E402
+
+HEADLINE = str(Path(__file__).resolve().parents[1] / "scenarios" / "japan_servicing_ban.yaml")
+
+
+def _headline_batch(reps, horizon, compiled, monkeypatch):
+    """The headline scenario's batch of ``reps`` replications (scenario and baseline lanes), run to its horizon
+    with the markets' compiled sections on or off; returns the lanes and the markets."""
+    monkeypatch.setattr(kernels, "worth_compiling", lambda *a, **k: compiled)
+    loaded = load_scenario(HEADLINE, [f"replications={reps}", f"horizon={horizon}"])
+    seeds = replication_seeds(loaded.scenario.seed, reps)
+    specs = []
+    for i in range(reps):
+        specs.append(W.LaneSpec(i, seeds[i], True))
+        specs.append(W.LaneSpec(i, seeds[i], False, len(specs) - 1))
+    lanes, mechs = W.build_lanes(loaded.scenario, loaded.world.values, specs)
+    W.run_lanes(lanes, mechs)
+    return lanes, next(m for m in mechs if isinstance(m, MineralMarkets))
+
+
+@pytest.fixture(scope="module")
+def markets():
+    """Markets of 3 lanes of the headline after 120 days (a servicing ban in force, stocks drawn down)."""
+    mp = pytest.MonkeyPatch()
+    try:
+        yield _headline_batch(2, "120d", True, mp)[1]
+    finally:
+        mp.undo()
+
+
+def _state(mm):
+    return {k: v.copy() for k, v in vars(mm).items() if isinstance(v, np.ndarray) and not k.startswith("_scratch")}
+
+
+def _twins(mm, section, args):
+    """Run ``_<section>_numpy`` and ``_<section>_compiled`` from the same state on copies of ``args``; assert
+    that every array of the markets and every argument comes out with the same bits."""
+    before = _state(mm)
+    outs = []
+    for kind in ("numpy", "compiled"):
+        for k, v in before.items():
+            setattr(mm, k, v.copy())
+        a = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+        ret = getattr(mm, f"_{section}_{kind}")(*a)
+        outs.append((_state(mm), a, ret))
+    (s1, a1, r1), (s2, a2, r2) = outs
+    for k in s1:
+        assert np.array_equal(s1[k], s2[k], equal_nan=True), k
+    for x, y in zip(a1, a2):
+        assert not isinstance(x, np.ndarray) or np.array_equal(x, y, equal_nan=True)
+    if r1 is not None:
+        for x, y in zip(r1, r2):
+            assert np.array_equal(x, y, equal_nan=True)
+    for k, v in before.items():
+        setattr(mm, k, v)
+    return s1
+
+
+def _cells(rng, shape, hi=10.0):
+    """Random flows with zeros, exact ties and tiny values."""
+    x = rng.uniform(0, hi, shape)
+    x[rng.random(shape) < 0.2] = 0.0
+    x[rng.random(shape) < 0.1] = hi / 2
+    x[rng.random(shape) < 0.05] = 1e-300
+    return x
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(4))
+def test_market_ship_matches_numpy(markets, seed):
+    mm = markets
+    rng = np.random.default_rng(seed)
+    n, I, R, E = mm.n, mm.I, mm.R, mm.E
+    mm.Stot = _cells(rng, (n, I, R), 50)
+    mm.Scn = mm.Stot * rng.choice([0.0, 0.3, 1.0, 1.0 - 1e-12, 1.2], (n, I, R))
+    mm.restricted = rng.random((n, I, R)) < 0.4
+    ship, leak = _cells(rng, (n, E), 3), _cells(rng, (n, E), 1) * (seed % 2)
+    dem, prod, imp = _cells(rng, (n, I, R)), _cells(rng, (n, I, R)), _cells(rng, (n, I, R))
+    s = _twins(mm, "ship", [7 + seed * 100, dem, prod, imp, ship, leak])
+    assert (s["cn_share"] == 1.0).any() and (s["avail"] == 0).any()
+
+
+@needs_numba
+def test_compiled_market_sections_give_the_numbers_of_numpy(monkeypatch):
+    """Three replications of the headline, every recorded array and event, numba forced vs off."""
+    a = _headline_batch(3, "200d", True, monkeypatch)[0]
+    b = _headline_batch(3, "200d", False, monkeypatch)[0]
+    assert len(a.runs) == len(b.runs) == 6
+    for x, y in zip(a.runs, b.runs):
+        assert list(x.recorder.data) == list(y.recorder.data)
+        for key in x.recorder.data:
+            assert np.array_equal(x.recorder.data[key], y.recorder.data[key], equal_nan=True), key
+        assert [(e.day, e.entity, e.event, e.cause) for e in x.recorder.events] == \
+            [(e.day, e.entity, e.event, e.cause) for e in y.recorder.events]

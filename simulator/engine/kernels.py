@@ -278,3 +278,93 @@ _DEPENDS = {"holder_day": ("pairwise_sum", "_fmin", "_fmax"),
 #: numba's own functions a kernel calls, by the module that defines them
 _NUMBA = {"next_double": "numba.np.random.generator_core", "random_poisson_mult": "numba.np.random.distributions",
           "random_loggam": "numba.np.random.distributions", "List": "numba.typed"}
+
+
+# ----- a day of the mineral markets ----------------------------------------------------------------------------
+# Sections of ``market.markets.MineralMarkets.step``, each one loop over lanes and cells (item, region) or trade
+# edges, writing into arrays the markets allocate once. Each has a numpy twin in ``MineralMarkets``
+# (``_<section>_numpy``, same arguments) that gives the same bits. Powers (``rel ** el``), exponentials and
+# logarithms stay in numpy (its SIMD versions may round differently from the compiled ones); the kernels only add,
+# multiply, divide, compare and select. ``np.bincount(bins, w)`` adds each bin's weights in index order, from 0.
+
+def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, ship, leak, restricted, from_china,
+                e_m, e_x, e_i, tau_e, tau_leak, china, transit, transit_cn, in_transit, avail, cn_share, ship_cn,
+                exports, exports_cn, x_prev, asked, scale):
+    """Exporters ship what their stock allows (see ``MineralMarkets._ship_numpy`` for the model): per lane,
+    cells (I, R) and edges E (item ``e_m``, exporter ``e_x``, importer ``e_i``). Scales ``ship`` and ``leak``
+    (lanes, E) in place, puts them on the transit rings (H, lanes, E) and adds them to ``in_transit``; writes
+    ``avail``, ``cn_share`` (lanes, I, R), ``ship_cn`` (lanes, E), ``exports``, ``exports_cn`` and ``x_prev``
+    (lanes, I, R). ``asked``, ``scale`` (I, R) scratch."""
+    n, I, R = T.shape
+    E = e_m.shape[0]
+    H = transit.shape[0]
+    any_leak = False
+    for lane in range(n):
+        for i in range(I):
+            for r in range(R):
+                keep = keep_share[i] * T[lane, i, r]
+                keep *= demand[lane, i, r]
+                a = (Stot[lane, i, r] + production[lane, i, r]) + imports[lane, i, r]
+                avail[lane, i, r] = _fmax(a - keep, 0.0)
+                s = Stot[lane, i, r]
+                c = Scn[lane, i, r] / s if s > 0 else 0.0
+                if r == china or c > 1.0 - 1e-9:
+                    c = 1.0
+                cn_share[lane, i, r] = c
+                asked[i, r] = 0.0
+        for e in range(E):
+            asked[e_m[e], e_x[e]] += ship[lane, e] + leak[lane, e]
+        for i in range(I):
+            for r in range(R):
+                q = asked[i, r]
+                scale[i, r] = _fmin(1.0, avail[lane, i, r] / q if q > 0 else 1.0)
+                asked[i, r] = 0.0
+        for e in range(E):
+            f = scale[e_m[e], e_x[e]]
+            ship[lane, e] *= f
+            leak[lane, e] *= f
+            if leak[lane, e] != 0:
+                any_leak = True
+            cut = restricted[lane, e_m[e], e_i[e]] and not from_china[e]
+            asked[e_m[e], e_x[e]] += ship[lane, e] * (1.0 if cut else 0.0)
+        for i in range(I):
+            for r in range(R):
+                q = asked[i, r]
+                a = avail[lane, i, r] * (1.0 - cn_share[lane, i, r])
+                scale[i, r] = _fmin(1.0, a / q if q > 0 else 1.0)
+        for e in range(E):
+            m, x = e_m[e], e_x[e]
+            cut = restricted[lane, m, e_i[e]] and not from_china[e]
+            if cut:
+                ship[lane, e] *= scale[m, x]
+            s = ship[lane, e]
+            ship_cn[lane, e] = s if from_china[e] else (0.0 if cut else s * cn_share[lane, m, x])
+    for e in range(E):              # the rings: edge by edge, so that a day's row of an edge is one run of lanes
+        row = (slot + tau_e[e]) % H
+        for lane in range(n):
+            transit[row, lane, e] += ship[lane, e]
+            transit_cn[row, lane, e] += ship_cn[lane, e]
+        if any_leak:
+            row = (slot + tau_leak[e]) % H
+            for lane in range(n):
+                transit[row, lane, e] += leak[lane, e]
+                transit_cn[row, lane, e] += leak[lane, e]
+    for lane in range(n):
+        for i in range(I):
+            for r in range(R):
+                exports[lane, i, r] = 0.0
+                exports_cn[lane, i, r] = 0.0
+        for e in range(E):
+            m, x = e_m[e], e_x[e]
+            lk = leak[lane, e]
+            o = ship[lane, e] + lk
+            in_transit[lane, e] += o
+            exports[lane, m, x] += o
+            exports_cn[lane, m, x] += ship_cn[lane, e] + lk
+        for i in range(I):
+            for r in range(R):
+                x_prev[lane, i, r] = exports[lane, i, r]
+
+
+_PY.update({"market_ship": market_ship})
+_DEPENDS.update({"market_ship": ("_fmin", "_fmax")})

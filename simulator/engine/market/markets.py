@@ -89,7 +89,8 @@ class MineralMarkets(LaneMechanism):
         hw, hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
                                                    p["sourcing_concentration"])
         S0 = hw * cover * self.demand0[:, :, None]
-        self.holders = HolderGroups(hw, hc, kernels.worth_compiling(n * lanes.days, lanes))
+        fast = kernels.worth_compiling(n * lanes.days, lanes)       # compiled sections of the day (same numbers)
+        self.holders = HolderGroups(hw, hc, fast)
         self.S = _lanes(S0, n)
         self.Stot = self.S.sum(axis=3)
         self.Scn = _lanes(S0.sum(axis=2) * share0, n)
@@ -101,6 +102,11 @@ class MineralMarkets(LaneMechanism):
         self.served = np.ones((n, I, R))
         self.short_prev = np.zeros((n, I, R))
         self.x_prev = _lanes(self.exports0, n)
+        # a day's intermediate results, written in place by its sections
+        self.avail, self.cn_share = np.zeros((n, I, R)), np.zeros((n, I, R))
+        self.exports, self.exports_cn = np.zeros((n, I, R)), np.zeros((n, I, R))
+        self.ship_cn = np.zeros((n, E))
+        self._scratch_a, self._scratch_b = np.zeros((I, R)), np.zeros((I, R))
         self.cap_now = _lanes(d.capacity, n)
         self.extra = np.zeros((n, I, R))
         self.P = _lanes(np.stack([d.p_ref_cn[:, 0], d.p_ref_ex[:, 0]]), n)
@@ -141,6 +147,8 @@ class MineralMarkets(LaneMechanism):
         self._pv = [-1] * n
         self._clock = -1
         self._register()
+        self._kernels = {k: kernels.compiled(k) for k in ("market_ship",)} if fast else {}
+        self._ship = self._ship_compiled if fast else self._ship_numpy
         # items whose production in a region follows another model part (Chinese chips follow the fab model):
         # capacity × today's value of the series ÷ the paired baseline run's value (1 in the baseline itself)
         self.follow = []
@@ -272,6 +280,61 @@ class MineralMarkets(LaneMechanism):
         req = want.reshape(n, I * R)[:, self.e_mi] * self.share
         return tr.apply(day, req)
 
+    def _ship_numpy(self, slot: int, demand: np.ndarray, production: np.ndarray, imports: np.ndarray,
+                    ship: np.ndarray, leak: np.ndarray) -> None:
+        """Exporters ship what their stock allows beyond what they keep: the orders ``ship`` and ``leak``
+        (lanes, E) per day, scaled in place to each exporter's available stock (goods that arrived today can
+        leave today), then, on edges to restricted buyers, to its non-Chinese-origin part (restricted buyers get
+        no Chinese origin except by leakage); puts them in transit. Writes the available stock ``avail``, the
+        Chinese-origin share of stock ``cn_share``, ``exports`` and their Chinese-origin part ``exports_cn``
+        (lanes, I, R) per day, ``x_prev`` (today's exports, for tomorrow) and ``ship_cn`` (lanes, E)."""
+        n, I, R = self.n, self.I, self.R
+        Stot = self.Stot
+        keep = self.d.per["keep_share"][:, None] * self.T * demand
+        avail = np.maximum(Stot + production + imports - keep, 0.0, out=self.avail)
+        cn_share = self.cn_share
+        cn_share.fill(0.0)
+        np.divide(self.Scn, Stot, out=cn_share, where=Stot > 0)
+        cn_share[:, :, CHINA] = 1.0
+        cn_share[cn_share > 1.0 - 1e-9] = 1.0          # rounding must not make all-Chinese stock re-exportable
+        cn_flat = cn_share.reshape(n, I * R)
+        avail_flat = avail.reshape(n, I * R)
+        asked = np.bincount(self.l_mx, (ship + leak).ravel(), minlength=n * I * R).reshape(n, I * R)
+        sc = np.minimum(1.0, np.divide(avail_flat, asked, out=np.ones((n, I * R)), where=asked > 0))[:, self.e_mx]
+        ship *= sc
+        leak *= sc
+        r_edge = self.restricted.reshape(n, I * R)[:, self.e_mi] & ~self.from_china
+        if r_edge.any():
+            asked_r = np.bincount(self.l_mx, (ship * r_edge).ravel(), minlength=n * I * R).reshape(n, I * R)
+            avail_nc = avail_flat * (1.0 - cn_flat)
+            sr = np.minimum(1.0, np.divide(avail_nc, asked_r, out=np.ones((n, I * R)),
+                                           where=asked_r > 0))[:, self.e_mx]
+            np.multiply(ship, sr, out=ship, where=r_edge)
+        ship_cn = self.ship_cn
+        ship_cn[:] = np.where(self.from_china, ship, np.where(r_edge, 0.0, ship * cn_flat[:, self.e_mx]))
+        idx = np.arange(self.E)
+        rows = (slot + self.tau_e) % H_TRANSIT
+        self.transit[rows, :, idx] += ship.T
+        self.transit_cn[rows, :, idx] += ship_cn.T
+        if leak.any():
+            rows = (slot + self.tau_leak) % H_TRANSIT
+            self.transit[rows, :, idx] += leak.T
+            self.transit_cn[rows, :, idx] += leak.T
+        out = ship + leak
+        self.in_transit += out
+        self.exports[:] = self._per_cell(self.l_mx, out)
+        self.exports_cn[:] = self._per_cell(self.l_mx, ship_cn + leak)
+        self.x_prev[:] = self.exports
+
+    def _ship_compiled(self, slot: int, demand: np.ndarray, production: np.ndarray, imports: np.ndarray,
+                       ship: np.ndarray, leak: np.ndarray) -> None:
+        """:meth:`_ship_numpy` as one compiled loop (same numbers, see :mod:`simulator.engine.kernels`)."""
+        self._kernels["market_ship"](
+            slot, self.d.per["keep_share"], self.T, demand, self.Stot, production, imports, self.Scn, ship, leak,
+            self.restricted, self.from_china, self.d.e_m, self.d.e_x, self.d.e_i, self.tau_e, self.tau_leak, CHINA,
+            self.transit, self.transit_cn, self.in_transit, self.avail, self.cn_share, self.ship_cn, self.exports,
+            self.exports_cn, self.x_prev, self._scratch_a, self._scratch_b)
+
     def _follow_factor(self, day: int, qt: np.ndarray) -> None:
         """Chinese output that follows another part of the model: × today's value over the paired baseline's."""
         for m, r, own, base, paired in self.follow:
@@ -350,39 +413,9 @@ class MineralMarkets(LaneMechanism):
         flow_need = demand - production + self.x_prev + self.const0 - release
         ship, leak = self._orders(day, demand, Stot, physical, flow_need)
         # 6. exporters ship what their stock allows beyond what they keep; restricted buyers get no Chinese origin
-        keep = p["keep_share"][:, None] * self.T * demand
-        avail = np.maximum(Stot + production + imports - keep, 0.0)     # goods that arrived today can leave today
-        cn_share = np.divide(self.Scn, Stot, out=np.zeros_like(Stot), where=Stot > 0)
-        cn_share[:, :, CHINA] = 1.0
-        cn_share[cn_share > 1.0 - 1e-9] = 1.0          # rounding must not make all-Chinese stock re-exportable
-        cn_flat = cn_share.reshape(n, I * R)
-        avail_flat = avail.reshape(n, I * R)
+        self._ship(slot, demand, production, imports, ship, leak)
+        avail, cn_share, exports, exports_cn = self.avail, self.cn_share, self.exports, self.exports_cn
         out = ship + leak
-        asked = np.bincount(self.l_mx, out.ravel(), minlength=n * I * R).reshape(n, I * R)
-        sc = np.minimum(1.0, np.divide(avail_flat, asked, out=np.ones((n, I * R)), where=asked > 0))[:, self.e_mx]
-        ship *= sc
-        leak *= sc
-        r_edge = self.restricted.reshape(n, I * R)[:, self.e_mi] & ~self.from_china
-        if r_edge.any():
-            asked_r = np.bincount(self.l_mx, (ship * r_edge).ravel(), minlength=n * I * R).reshape(n, I * R)
-            avail_nc = avail_flat * (1.0 - cn_flat)
-            sr = np.minimum(1.0, np.divide(avail_nc, asked_r, out=np.ones((n, I * R)),
-                                           where=asked_r > 0))[:, self.e_mx]
-            ship = np.where(r_edge, ship * sr, ship)
-        ship_cn = np.where(self.from_china, ship, np.where(r_edge, 0.0, ship * cn_flat[:, self.e_mx]))
-        idx = np.arange(self.E)
-        rows = (slot + self.tau_e) % H_TRANSIT
-        self.transit[rows, :, idx] += ship.T
-        self.transit_cn[rows, :, idx] += ship_cn.T
-        if leak.any():
-            rows = (slot + self.tau_leak) % H_TRANSIT
-            self.transit[rows, :, idx] += leak.T
-            self.transit_cn[rows, :, idx] += leak.T
-        out = ship + leak
-        self.in_transit += out
-        exports = self._per_cell(self.l_mx, out)
-        exports_cn = self._per_cell(self.l_mx, ship_cn + leak)
-        self.x_prev = exports.copy()
         # 6b. ex-China spot market for what the edges did not deliver
         spot_out = np.zeros((n, I, R))
         if self.spot_on.any():
