@@ -287,6 +287,26 @@ _NUMBA = {"next_double": "numba.np.random.generator_core", "random_poisson_mult"
 # logarithms stay in numpy (its SIMD versions may round differently from the compiled ones); the kernels only add,
 # multiply, divide, compare and select. ``np.bincount(bins, w)`` adds each bin's weights in index order, from 0.
 
+def _npmin(a: float, b: float) -> float:
+    """``numpy.minimum`` of two floats bit for bit: NaN propagates (the first), and of two equal values the
+    second (``minimum(0.0, -0.0)`` is ``-0.0``, as numpy's loops give on every path)."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a < b else b
+
+
+def _npmax(a: float, b: float) -> float:
+    """``numpy.maximum`` of two floats bit for bit (``maximum(-0.0, 0.0)`` is ``0.0``); also ``numpy.clip``'s
+    lower bound, whose upper bound is :func:`_npmin`."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a > b else b
+
+
 def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, ship, leak, restricted, from_china,
                 e_m, e_x, e_i, tau_e, tau_leak, china, transit, transit_cn, in_transit, avail, cn_share, ship_cn,
                 exports, exports_cn, x_prev, asked, scale):
@@ -305,7 +325,7 @@ def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, shi
                 keep = keep_share[i] * T[lane, i, r]
                 keep *= demand[lane, i, r]
                 a = (Stot[lane, i, r] + production[lane, i, r]) + imports[lane, i, r]
-                avail[lane, i, r] = _fmax(a - keep, 0.0)
+                avail[lane, i, r] = _npmax(a - keep, 0.0)
                 s = Stot[lane, i, r]
                 c = Scn[lane, i, r] / s if s > 0 else 0.0
                 if r == china or c > 1.0 - 1e-9:
@@ -317,7 +337,7 @@ def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, shi
         for i in range(I):
             for r in range(R):
                 q = asked[i, r]
-                scale[i, r] = _fmin(1.0, avail[lane, i, r] / q if q > 0 else 1.0)
+                scale[i, r] = _npmin(1.0, avail[lane, i, r] / q if q > 0 else 1.0)
                 asked[i, r] = 0.0
         for e in range(E):
             f = scale[e_m[e], e_x[e]]
@@ -331,7 +351,7 @@ def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, shi
             for r in range(R):
                 q = asked[i, r]
                 a = avail[lane, i, r] * (1.0 - cn_share[lane, i, r])
-                scale[i, r] = _fmin(1.0, a / q if q > 0 else 1.0)
+                scale[i, r] = _npmin(1.0, a / q if q > 0 else 1.0)
         for e in range(E):
             m, x = e_m[e], e_x[e]
             cut = restricted[lane, m, e_i[e]] and not from_china[e]
@@ -366,5 +386,63 @@ def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, shi
                 x_prev[lane, i, r] = exports[lane, i, r]
 
 
-_PY.update({"market_ship": market_ship})
-_DEPENDS.update({"market_ship": ("_fmin", "_fmax")})
+def market_stocks(china, Stot, S_new, buy_cn, release, imports_cn, exports_cn, base, consumption, demand, dem_safe,
+                  feed, T, parity, P, ref, parity_pass, G, Scn, served, unmet, cover, stock_change, feed_used,
+                  held, target, cov, floor, row):
+    """Stocks, origin and the inputs of the price step after the holder groups' day (see
+    ``MineralMarkets._stocks_numpy`` for the model): per lane and cell (I, R). Updates ``G``, ``Scn`` and
+    ``served`` (lanes, I, R) in place; writes the recorded ``unmet``, ``cover``, ``stock_change``, ``feed_used``
+    (lanes, I, R), the stock ``held`` and ``target`` (lanes, 2, I), their ratio ``cov`` and China's price
+    ``floor`` (lanes, I). ``row`` (R,) scratch."""
+    n, I, R = Stot.shape
+    for lane in range(n):
+        for i in range(I):
+            for r in range(R):
+                b, s = buy_cn[lane, i, r], release[lane, i, r]
+                G[lane, i, r] += b - s
+                ct = Scn[lane, i, r] + imports_cn[lane, i, r]
+                sh = ct / base[lane, i, r] if base[lane, i, r] > 0 else 0.0
+                c = consumption[lane, i, r]
+                sn = S_new[lane, i, r]
+                x = ct - exports_cn[lane, i, r]
+                x -= sh * (c + b)
+                Scn[lane, i, r] = sn if r == china else _npmin(_npmax(x, 0.0), sn)
+                d = demand[lane, i, r]
+                sv = c / dem_safe[lane, i, r] if d > 0 else 1.0
+                served[lane, i, r] = sv
+                u = d - c
+                unmet[lane, i, r] = 0.0 if u <= 1e-9 * d else u
+                cover[lane, i, r] = sn / dem_safe[lane, i, r] if d > 0 else 0.0
+                stock_change[lane, i, r] = ((sn - Stot[lane, i, r]) + b) - s
+                feed_used[lane, i, r] = feed[lane, i, r] * sv
+            for r in range(R):
+                row[r] = S_new[lane, i, r] if demand[lane, i, r] > 0 else 0.0
+            held[lane, 0, i] = S_new[lane, i, china]
+            held[lane, 1, i] = pairwise_sum(row, 0, R) - row[china]
+            for r in range(R):
+                row[r] = T[lane, i, r] * demand[lane, i, r]
+            target[lane, 0, i] = row[china]
+            target[lane, 1, i] = pairwise_sum(row, 0, R) - row[china]
+        big = target[lane, 0, 0]
+        for j in range(2):
+            for i in range(I):
+                t = target[lane, j, i]
+                if big == big and (t != t or t > big):
+                    big = t
+        big = _npmax(big, 1e-300)
+        for j in range(2):
+            for i in range(I):
+                t = target[lane, j, i]
+                cov[lane, j, i] = held[lane, j, i] / t if t > 1e-12 * big else 1.0
+        for i in range(I):
+            nb = parity[lane, i] * P[lane, 1, i]
+            nb *= ref[0, i]
+            nb /= ref[1, i]
+            r0 = ref[0, i]
+            floor[lane, i] = r0 + parity_pass[i] * (nb - r0) if nb > r0 else nb
+
+
+_PY.update({"_npmin": _npmin, "_npmax": _npmax, "market_ship": market_ship,
+            "market_stocks": market_stocks})
+_DEPENDS.update({"market_ship": ("_npmin", "_npmax"),
+                 "market_stocks": ("_npmin", "_npmax", "pairwise_sum")})

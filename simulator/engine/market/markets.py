@@ -106,7 +106,13 @@ class MineralMarkets(LaneMechanism):
         self.avail, self.cn_share = np.zeros((n, I, R)), np.zeros((n, I, R))
         self.exports, self.exports_cn = np.zeros((n, I, R)), np.zeros((n, I, R))
         self.ship_cn = np.zeros((n, E))
-        self._scratch_a, self._scratch_b = np.zeros((I, R)), np.zeros((I, R))
+        self._scratch_a, self._scratch_b, self._scratch_r = np.zeros((I, R)), np.zeros((I, R)), np.zeros(R)
+        self.unmet, self.cover = np.zeros((n, I, R)), np.zeros((n, I, R))
+        self.stock_change, self.feed_used = np.zeros((n, I, R)), np.zeros((n, I, R))
+        self.held, self.target, self.cov = np.zeros((n, 2, I)), np.zeros((n, 2, I)), np.zeros((n, 2, I))
+        self.floor = np.zeros((n, I))
+        self.neg_alpha = -np.stack([p["alpha_cn"], p["alpha_ex"]])    # price_step's arguments, fixed
+        self.inv_tau = 1.0 / p["tau_price"]
         self.cap_now = _lanes(d.capacity, n)
         self.extra = np.zeros((n, I, R))
         self.P = _lanes(np.stack([d.p_ref_cn[:, 0], d.p_ref_ex[:, 0]]), n)
@@ -147,8 +153,9 @@ class MineralMarkets(LaneMechanism):
         self._pv = [-1] * n
         self._clock = -1
         self._register()
-        self._kernels = {k: kernels.compiled(k) for k in ("market_ship",)} if fast else {}
+        self._kernels = {k: kernels.compiled(k) for k in ("market_ship", "market_stocks")} if fast else {}
         self._ship = self._ship_compiled if fast else self._ship_numpy
+        self._stocks = self._stocks_compiled if fast else self._stocks_numpy
         # items whose production in a region follows another model part (Chinese chips follow the fab model):
         # capacity × today's value of the series ÷ the paired baseline run's value (1 in the baseline itself)
         self.follow = []
@@ -335,6 +342,54 @@ class MineralMarkets(LaneMechanism):
             self.transit, self.transit_cn, self.in_transit, self.avail, self.cn_share, self.ship_cn, self.exports,
             self.exports_cn, self.x_prev, self._scratch_a, self._scratch_b)
 
+    def _stocks_numpy(self, S_new: np.ndarray, buy_cn: np.ndarray, release: np.ndarray, imports_cn: np.ndarray,
+                      base: np.ndarray, consumption: np.ndarray, demand: np.ndarray, dem_safe: np.ndarray,
+                      feed: np.ndarray, ref: np.ndarray) -> None:
+        """After the holder groups' day (users' stocks ``self.Stot`` → ``S_new``): the strategic stock ``G`` buys
+        ``buy_cn`` and releases ``release``; the Chinese-origin stock ``Scn`` gains its arrivals ``imports_cn``,
+        loses its exports and its share (of the stock ``base`` before outflows) of consumption and reserve
+        buying, within [0, stock] (all of China's own stock); the ``served`` share of demand (feeds tomorrow's
+        allowance). Writes the recorded ``unmet`` demand (rounding is not a shortage), days of ``cover``,
+        ``stock_change`` and ``feed_used`` (lanes, I, R), and the inputs of the price step (lanes, 2, I) [China;
+        ex-China pool]: ``held`` stock where there are users, buyers' ``target`` (target cover × demand), their
+        ratio ``cov`` — 1 for a side without users of the item, whose price follows the other side's through
+        export parity — and China's export-parity price ``floor`` (lanes, I): the netback of an export sale in
+        China-price terms (``ref`` (2, I) today's references) lifts it only by the pass-through share of its
+        premium over China's reference (licences ration quantities, not prices)."""
+        p = self.d.per
+        self.G += buy_cn - release
+        cn_tmp = self.Scn + imports_cn
+        share_tmp = np.divide(cn_tmp, base, out=np.zeros_like(base), where=base > 0)
+        np.clip(cn_tmp - self.exports_cn - share_tmp * (consumption + buy_cn), 0.0, S_new, out=self.Scn)
+        self.Scn[:, :, CHINA] = S_new[:, :, CHINA]
+        users = demand > 0                      # stocks passing through a region with no users are not cover
+        self.served[:] = np.where(users, consumption / dem_safe, 1.0)
+        unmet = np.subtract(demand, consumption, out=self.unmet)
+        unmet[unmet <= 1e-9 * demand] = 0.0
+        self.cover[:] = np.where(users, S_new / dem_safe, 0.0)
+        self.stock_change[:] = S_new - self.Stot + buy_cn - release
+        np.multiply(feed, self.served, out=self.feed_used)
+        Td = self.T * demand
+        held_ex = np.where(users, S_new, 0.0)
+        self.held[:] = np.stack([S_new[:, :, CHINA], held_ex.sum(2) - held_ex[:, :, CHINA]], axis=1)
+        target = self.target
+        target[:] = np.stack([Td[:, :, CHINA], Td.sum(2) - Td[:, :, CHINA]], axis=1)
+        big = np.maximum(target.max(axis=(1, 2), keepdims=True), 1e-300)
+        self.cov.fill(1.0)
+        np.divide(self.held, target, out=self.cov, where=target > 1e-12 * big)
+        netback = self.parity * self.P[:, 1] * ref[0] / ref[1]
+        self.floor[:] = np.where(netback > ref[0], ref[0] + p["parity_pass"] * (netback - ref[0]), netback)
+
+    def _stocks_compiled(self, S_new: np.ndarray, buy_cn: np.ndarray, release: np.ndarray, imports_cn: np.ndarray,
+                         base: np.ndarray, consumption: np.ndarray, demand: np.ndarray, dem_safe: np.ndarray,
+                         feed: np.ndarray, ref: np.ndarray) -> None:
+        """:meth:`_stocks_numpy` as one compiled loop (same numbers, see :mod:`simulator.engine.kernels`)."""
+        self._kernels["market_stocks"](
+            CHINA, self.Stot, S_new, buy_cn, release, imports_cn, self.exports_cn, base, consumption, demand,
+            dem_safe, feed, self.T, self.parity, self.P, ref, self.d.per["parity_pass"], self.G, self.Scn,
+            self.served, self.unmet, self.cover, self.stock_change, self.feed_used, self.held, self.target,
+            self.cov, self.floor, self._scratch_r)
+
     def _follow_factor(self, day: int, qt: np.ndarray) -> None:
         """Chinese output that follows another part of the model: × today's value over the paired baseline's."""
         for m, r, own, base, paired in self.follow:
@@ -430,42 +485,22 @@ class MineralMarkets(LaneMechanism):
         consumption, short_share, S_new = self.holders.consume(self.S, Stot, cn_in, inflow - cn_in,
                                                                self.nc_contract, outflow, demand, self.T,
                                                                p["restock_days"][:, None])
+        self._stocks(S_new, buy_cn, release, imports_cn, base, consumption, demand, dem_safe, feed, ref)
         self.Stot = S_new                          # users' stocks (Σ over holder groups) for tomorrow
-        self.G += buy_cn - release
-        cn_tmp = self.Scn + imports_cn
-        share_tmp = np.divide(cn_tmp, base, out=np.zeros_like(base), where=base > 0)
-        self.Scn = np.clip(cn_tmp - exports_cn - share_tmp * (consumption + buy_cn), 0.0, S_new)
-        self.Scn[:, :, CHINA] = S_new[:, :, CHINA]
-        self.served = np.where(demand > 0, consumption / dem_safe, 1.0)
         self.short_prev = short_share
         # 8. prices from cover relative to buyers' target cover, China and the ex-China pool
-        Td = self.T * demand
-        users = demand > 0                      # stocks passing through a region with no users are not cover
-        held_ex = np.where(users, S_new, 0.0)
-        held = np.stack([S_new[:, :, CHINA], held_ex.sum(2) - held_ex[:, :, CHINA]], axis=1)
-        target = np.stack([Td[:, :, CHINA], Td.sum(2) - Td[:, :, CHINA]], axis=1)
-        # a side with no users of the item (China makes china_sourced_chips only for export) has no cover of its
-        # own: its price follows the other side's through export parity, so its cover counts as on target
-        big = np.maximum(target.max(axis=(1, 2), keepdims=True), 1e-300)
-        cov = np.divide(held, target, out=np.ones_like(held), where=target > 1e-12 * big)
-        # export parity: the netback of an export sale, in China-price terms, lifts China's floor only by the
-        # pass-through share of its premium over China's reference (licences ration quantities, not prices)
-        netback = self.parity * self.P[:, 1] * ref[0] / ref[1]
-        floor = np.where(netback > ref[0], ref[0] + p["parity_pass"] * (netback - ref[0]), netback)
-        price_step(self.P, ref, cov, -np.stack([p["alpha_cn"], p["alpha_ex"]]), d.ceiling, 1.0 / p["tau_price"],
-                   floor)
+        price_step(self.P, ref, self.cov, self.neg_alpha, d.ceiling, self.inv_tau, self.floor)
         # 9. alternative supply
         self.extra, newcap = self.projects.step(day, self.P[:, 1], ref[1])
         self.cap_now = d.capacity + self.extra
         # 10. events and record
-        unmet = demand - consumption
-        unmet[unmet <= 1e-9 * demand] = 0.0                 # rounding is not a shortage
+        unmet = self.unmet
         self._short_events(day, unmet, demand, short_share)
         self._licence_events(day)
         vals = {"production": production, "imports": imports, "exports": exports, "consumption": consumption,
-                "demand": demand, "feed_use": feed * self.served, "unmet_demand": unmet, "industry_stock": S_new,
-                "days_of_cover": np.where(demand > 0, S_new / dem_safe, 0.0), "strategic_stock": self.G,
-                "stock_change": S_new - Stot + buy_cn - release, "spot_imports": spot_in, "spot_exports": spot_out,
+                "demand": demand, "feed_use": self.feed_used, "unmet_demand": unmet, "industry_stock": S_new,
+                "days_of_cover": self.cover, "strategic_stock": self.G, "stock_change": self.stock_change,
+                "spot_imports": spot_in, "spot_exports": spot_out,
                 "imports_chinese_origin": imports_cn, "users_short_share": short_share,
                 "china_exports": exports[:, :, CHINA], "newcap": newcap}
         self._write(day, vals, ship, leak)
