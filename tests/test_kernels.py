@@ -103,9 +103,11 @@ def test_lanes_gamma_draws_numpys_numbers_up_to_each_lanes_width():
 
 
 # ----- a day of the mineral markets: each compiled section against its numpy twin --------------------------------
+import dataclasses  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from simulator.engine import world as W  # noqa: E402
+from simulator.engine.market.data import CHINA  # noqa: E402
 from simulator.engine.market.markets import MineralMarkets  # noqa: E402
 from simulator.engine.streams import replication_seeds  # noqa: E402
 from simulator.scenario.load import load_scenario  # noqa: E402
@@ -224,6 +226,47 @@ def test_market_stocks_match_numpy(markets, seed):
     s = _twins(mm, "stocks", [S_new, buy, _cells(rng, cells, 1), imports_cn, base, consumption,
                               demand, np.maximum(demand, 1e-300), _cells(rng, cells), ref])
     assert (s["cov"] == 1.0).any() and (s["unmet"] == 0.0).any() and (s["unmet"] > 0).any()
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(4))
+def test_market_supply_matches_numpy(markets, seed):
+    mm = markets
+    rng = np.random.default_rng(20 + seed)
+    n, I, R, E = mm.n, mm.I, mm.R, mm.E
+    cells = (n, I, R)
+    slot = 3 + 60 * seed
+    mm.transit[slot] = _cells(rng, (n, E), 2)
+    mm.transit_cn[slot] = mm.transit[slot] * rng.choice([0.0, 0.5, 1.0], (n, E))
+    mm.spot[slot] = _cells(rng, cells, 1) * (seed % 2)
+    mm.spot_cn[slot] = mm.spot[slot] * rng.choice([0.0, 1.0], cells)
+    mm.in_transit, mm.spot_pipe = _cells(rng, (n, E), 30), _cells(rng, cells, 3)
+    ratio = rng.choice([0.5, 0.8, 1.0, 1.3, 2.5], (n, 2, I)) * rng.choice([1.0, 1.01], (n, 2, I))
+    rel = np.repeat(ratio[:, 1, :, None], R, axis=2)
+    rel[:, :, CHINA] = ratio[:, 0]
+    mm.L, mm.sigma = rng.uniform(0.5, 1.5, cells), rng.uniform(0, 0.3, mm.sigma.shape)
+    mm.extra, mm.cap_now = _cells(rng, cells, 2), _cells(rng, cells, 5)
+    mm.follow_own, mm.follow_base = rng.uniform(0, 2, mm.follow_own.shape), _cells(rng, mm.follow_base.shape, 2)
+    mm.follow_on = mm.follow_base > 0
+    mm.restricted_item = rng.random((n, I)) < 0.5
+    mm.Q = _cells(rng, cells, 5)
+    mm.served = rng.choice([0.0, 0.3, 0.9, 1.0], cells)
+    mm.Stot, mm.G = _cells(rng, cells, 50), _cells(rng, cells, 20)
+    mm.releasing = rng.random(cells) < 0.3
+    mm.short_prev = rng.choice([0.0, 0.0, 0.05, 0.5], cells)
+    mm.x_prev = _cells(rng, cells, 3)
+    d0, s0 = mm.d, (mm._s_from, mm._s_to, mm.sigma)
+    # substitution pairs (no world has any yet): 0 → 1, 2 → 1, then 1 → 3 after both
+    mm.d = dataclasses.replace(d0, s_from=np.array([0, 2, 1]), s_to=np.array([1, 1, 3]),
+                               s_max=np.array([0.3, 0.5, 0.2]), s_full_ratio=np.array([2.0, 1.5, 3.0]),
+                               s_days=np.array([60.0, 30.0, 90.0]))
+    mm._s_from, mm._s_to, mm.sigma = mm.d.s_from, mm.d.s_to, rng.uniform(0, 0.3, (n, 3, R))
+    try:
+        s = _twins(mm, "supply", [slot, ratio, rel, rel ** mm.el_d, rel ** mm.el_s, rel ** mm.supply_el])
+    finally:
+        mm.d, (mm._s_from, mm._s_to, mm.sigma) = d0, s0
+    assert (s["release"] > 0).any() and (s["release"] == 0).any() and (s["allow"] < 1).any()
+    assert len(mm.d.f_down) and len(mm.follow) and s["follow_on"].any() and not s["follow_on"].all()
 
 
 @needs_numba

@@ -442,7 +442,115 @@ def market_stocks(china, Stot, S_new, buy_cn, release, imports_cn, exports_cn, b
             floor[lane, i] = r0 + parity_pass[i] * (nb - r0) if nb > r0 else nb
 
 
+def market_supply(slot, china, e_m, e_x, e_i, transit, transit_cn, in_transit, spot, spot_cn, spot_pipe, ratio, rel,
+                  p_dem, p_fin, p_sup, demand_days, final0, L, s_from, s_to, s_max, s_full, s_days, sigma,
+                  primary0, extra, cap_now, follow_m, follow_r, follow_on, follow_own, follow_base, restricted_item,
+                  cut_below, cut_max, supply_days, Q, served, f_down, f_up, f_ratio, recycling, Stot, G, releasing,
+                  short_prev, rel_trigger, cover_trigger, short_trigger, cover_target, release_rate, x_prev,
+                  const0, restock_days, imports, imports_cn, spot_in, final, qt, allow, production, feed, demand,
+                  dem_safe, cover_now, release, releasing_now, physical, flow_need):
+    """Arrivals, demand, production and strategic release of a day (see ``MineralMarkets._supply_numpy`` for
+    the model), per lane and cell (I, R): takes today's arrivals off the rings (H, lanes, E) and (H, lanes, I, R)
+    and out of ``in_transit``/``spot_pipe``; updates ``L``, ``sigma``, ``Q`` in place; writes ``imports``,
+    ``imports_cn``, ``spot_in``, ``final``, ``qt``, ``allow``, ``production``, ``feed``, ``demand``,
+    ``dem_safe``, ``cover_now``, ``release``, ``releasing_now``, ``physical`` and ``flow_need`` (lanes, I, R).
+    ``p_dem``, ``p_fin``, ``p_sup`` are numpy's powers ``rel ** el`` (lanes, I, R)."""
+    n, I, R = L.shape
+    E = e_m.shape[0]
+    for lane in range(n):
+        for i in range(I):
+            for r in range(R):
+                imports[lane, i, r] = 0.0
+                imports_cn[lane, i, r] = 0.0
+                physical[lane, i, r] = 0.0
+        for e in range(E):
+            a = transit[slot, lane, e]
+            acn = transit_cn[slot, lane, e]
+            transit[slot, lane, e] = 0.0
+            transit_cn[slot, lane, e] = 0.0
+            in_transit[lane, e] -= a
+            imports[lane, e_m[e], e_i[e]] += a
+            imports_cn[lane, e_m[e], e_i[e]] += acn
+        for e in range(E):
+            physical[lane, e_m[e], e_i[e]] += in_transit[lane, e]
+        for i in range(I):
+            for r in range(R):
+                si = spot[slot, lane, i, r]
+                spot_in[lane, i, r] = si
+                imports[lane, i, r] += si
+                imports_cn[lane, i, r] += spot_cn[slot, lane, i, r]
+                spot_pipe[lane, i, r] -= si
+                spot[slot, lane, i, r] = 0.0
+                spot_cn[slot, lane, i, r] = 0.0
+                physical[lane, i, r] += spot_pipe[lane, i, r]
+                # demand: long-run level L, short-run response, at the price the region faces
+                lv = L[lane, i, r]
+                lv += (p_dem[lane, i, r] - lv) / demand_days[i]
+                L[lane, i, r] = lv
+                final[lane, i, r] = (final0[i, r] * lv) * p_fin[lane, i, r]
+                qt[lane, i, r] = _npmin(primary0[i, r] * p_sup[lane, i, r] + extra[lane, i, r], cap_now[lane, i, r])
+                allow[lane, i, r] = 1.0
+                feed[lane, i, r] = 0.0
+        for k in range(s_from.shape[0]):
+            i, j = s_from[k], s_to[k]
+            x = (ratio[lane, 1, i] / ratio[lane, 1, j] - 1.0) / (s_full[k] - 1.0)
+            tgt = s_max[k] * _npmin(_npmax(x, 0.0), 1.0)
+            for r in range(R):
+                sg = sigma[lane, k, r]
+                sg += (tgt - sg) / s_days[k]
+                sigma[lane, k, r] = sg
+                shift = sg * final[lane, i, r]
+                final[lane, i, r] -= shift
+                final[lane, j, r] += shift
+        for f in range(follow_m.shape[0]):
+            if follow_on[lane, f]:
+                qt[lane, follow_m[f], follow_r[f]] *= follow_own[lane, f] / follow_base[lane, f]
+        for i in range(I):
+            if restricted_item[lane, i]:
+                depth = _npmin(_npmax((cut_below[i] - ratio[lane, 0, i]) / 0.2, 0.0), 1.0)
+                cut = depth * cut_max[i]
+            else:
+                cut = 0.0
+            qt[lane, i, china] *= 1.0 - cut
+            for r in range(R):
+                q = Q[lane, i, r]
+                q += (qt[lane, i, r] - q) / supply_days[i]
+                Q[lane, i, r] = q
+        for k in range(f_down.shape[0]):
+            for r in range(R):
+                allow[lane, f_down[k], r] = _npmin(allow[lane, f_down[k], r], served[lane, f_up[k], r])
+                feed[lane, f_up[k], r] += f_ratio[k] * Q[lane, f_down[k], r]
+        for i in range(I):
+            for r in range(R):
+                prod = Q[lane, i, r] * allow[lane, i, r]
+                prod += recycling[i, r]
+                production[lane, i, r] = prod
+                dm = final[lane, i, r] + feed[lane, i, r]
+                demand[lane, i, r] = dm
+                ds = _npmax(dm, 1e-300)
+                dem_safe[lane, i, r] = ds
+                cv = Stot[lane, i, r] / ds
+                cover_now[lane, i, r] = cv
+                # strategic release: starts on any trigger, stops at half the premium with cover restored
+                rl, sh = rel[lane, i, r], short_prev[lane, i, r]
+                rt = rel_trigger[i]
+                if releasing[lane, i, r]:
+                    on = not ((rl < 1.0 + (rt - 1.0) / 2) and (cv >= cover_target[i, r]) and (sh <= 0.0))
+                else:
+                    on = (rl >= rt) or (cv < cover_trigger[i]) or (sh >= short_trigger[i])
+                g = G[lane, i, r]
+                on = on and g > 0
+                releasing_now[lane, i, r] = on
+                rs = _npmin(g, release_rate[i, r]) if on else 0.0
+                release[lane, i, r] = rs
+                fn = dm - prod
+                fn += x_prev[lane, i, r]
+                fn += const0[i, r]
+                flow_need[lane, i, r] = fn - rs
+
+
 _PY.update({"_npmin": _npmin, "_npmax": _npmax, "market_ship": market_ship,
-            "market_stocks": market_stocks})
+            "market_stocks": market_stocks, "market_supply": market_supply})
 _DEPENDS.update({"market_ship": ("_npmin", "_npmax"),
-                 "market_stocks": ("_npmin", "_npmax", "pairwise_sum")})
+                 "market_stocks": ("_npmin", "_npmax", "pairwise_sum"),
+                 "market_supply": ("_npmin", "_npmax")})

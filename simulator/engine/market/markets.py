@@ -111,6 +111,16 @@ class MineralMarkets(LaneMechanism):
         self.stock_change, self.feed_used = np.zeros((n, I, R)), np.zeros((n, I, R))
         self.held, self.target, self.cov = np.zeros((n, 2, I)), np.zeros((n, 2, I)), np.zeros((n, 2, I))
         self.floor = np.zeros((n, I))
+        cells = lambda: np.zeros((n, I, R))  # noqa: E731
+        self.imports, self.imports_cn, self.spot_in, self.final, self.qt = cells(), cells(), cells(), cells(), cells()
+        self.allow, self.production, self.feed, self.demand, self.dem_safe = cells(), cells(), cells(), cells(), cells()
+        self.cover_now, self.release, self.physical, self.flow_need = cells(), cells(), cells(), cells()
+        self.releasing_now = np.zeros((n, I, R), dtype=bool)
+        self.rel = cells()
+        self.ref_days = np.ascontiguousarray(np.stack([d.p_ref_cn, d.p_ref_ex]).transpose(2, 0, 1))  # (days, 2, I)
+        self.release_rate = d.strategic0 / p["release_days"][:, None]
+        self._s_from, self._s_to = np.asarray(d.s_from, np.int64), np.asarray(d.s_to, np.int64)
+        self._f_down, self._f_up = np.asarray(d.f_down, np.int64), np.asarray(d.f_up, np.int64)
         self.neg_alpha = -np.stack([p["alpha_cn"], p["alpha_ex"]])    # price_step's arguments, fixed
         self.inv_tau = 1.0 / p["tau_price"]
         self.cap_now = _lanes(d.capacity, n)
@@ -153,9 +163,10 @@ class MineralMarkets(LaneMechanism):
         self._pv = [-1] * n
         self._clock = -1
         self._register()
-        self._kernels = {k: kernels.compiled(k) for k in ("market_ship", "market_stocks")} if fast else {}
+        self._kernels = {k: kernels.compiled(k) for k in ("market_ship", "market_stocks", "market_supply")} if fast else {}
         self._ship = self._ship_compiled if fast else self._ship_numpy
         self._stocks = self._stocks_compiled if fast else self._stocks_numpy
+        self._supply = self._supply_compiled if fast else self._supply_numpy
         # items whose production in a region follows another model part (Chinese chips follow the fab model):
         # capacity × today's value of the series ÷ the paired baseline run's value (1 in the baseline itself)
         self.follow = []
@@ -168,6 +179,11 @@ class MineralMarkets(LaneMechanism):
             paired = np.array([b is not None for b in base])
             self.follow.append((m, r, LaneReader(own),
                                 LaneReader([b if b is not None else o for b, o in zip(base, own)]), paired))
+        F = len(self.follow)
+        self.follow_own, self.follow_base = np.zeros((n, F)), np.ones((n, F))
+        self.follow_on = np.zeros((n, F), dtype=bool)
+        self._follow_m = np.array([f[0] for f in self.follow], dtype=np.int64)
+        self._follow_r = np.array([f[1] for f in self.follow], dtype=np.int64)
 
     def _origin_share0(self) -> np.ndarray:
         """Steady-state Chinese-origin share (I, R) of each region's stock: what flows in is Chinese (imports from
@@ -390,14 +406,92 @@ class MineralMarkets(LaneMechanism):
             self.served, self.unmet, self.cover, self.stock_change, self.feed_used, self.held, self.target,
             self.cov, self.floor, self._scratch_r)
 
-    def _follow_factor(self, day: int, qt: np.ndarray) -> None:
-        """Chinese output that follows another part of the model: × today's value over the paired baseline's."""
-        for m, r, own, base, paired in self.follow:
-            s = own.read(day)
-            b = base.read(day)
-            on = paired & (b > 0)
+    def _follow_today(self, day: int) -> None:
+        """Today's values of the series that Chinese output follows (see ``follow``), per lane: the lane's own
+        ``follow_own`` and its paired baseline's ``follow_base``; ``follow_on`` where paired and the baseline's
+        value is positive."""
+        for f, (m, r, own, base, paired) in enumerate(self.follow):
+            self.follow_own[:, f] = own.read(day)
+            b = self.follow_base[:, f] = base.read(day)
+            self.follow_on[:, f] = paired & (b > 0)
+
+    def _supply_numpy(self, slot: int, ratio: np.ndarray, rel: np.ndarray, p_dem: np.ndarray, p_fin: np.ndarray,
+                      p_sup: np.ndarray) -> None:
+        """Today's arrivals, demand, production and strategic release, from the price ratios ``ratio`` (lanes,
+        2, I) [China; ex-China] to today's references, the ratio ``rel`` (lanes, I, R) each region faces and its
+        powers ``rel ** el``: ``p_dem`` (long-run demand elasticity), ``p_fin`` (short-run), ``p_sup`` (supply).
+        Arrivals: goods due today leave the transit and spot rings (in ``imports``, ``imports_cn``, ``spot_in``).
+        Demand: the long-run level ``L`` follows prices over ``adjustment_days``, final use responds at once, and
+        substitution shifts demand ``sigma`` from an item to its substitute as their price ratio rises. Supply:
+        utilisation ``qt`` follows price up to capacity (times the model part Chinese output follows, cut by
+        Chinese producers under a restriction as the domestic price falls); output ``Q`` follows it over
+        ``adjustment_days``, limited by the share of its feeds served yesterday (``allow``). Writes
+        ``production``, ``feed`` use, ``demand``, ``dem_safe`` (demand, at least 1e-300), industry
+        ``cover_now`` (days), the strategic ``release`` and ``releasing_now`` (see :func:`.stocks.strategic_release`),
+        the ``physical`` supply line (in transit and spot pipeline) and ``flow_need`` (the flow that keeps stocks
+        level), all (lanes, I, R) per day."""
+        d, p = self.d, self.d.per
+        arr, arr_cn = self.transit[slot].copy(), self.transit_cn[slot].copy()
+        self.transit[slot] = 0.0
+        self.transit_cn[slot] = 0.0
+        self.in_transit -= arr
+        imports = self.imports
+        imports[:] = self._per_cell(self.l_mi, arr)
+        self.imports_cn[:] = self._per_cell(self.l_mi, arr_cn)
+        spot_in = self.spot_in
+        spot_in[:] = self.spot[slot]
+        imports += spot_in
+        self.imports_cn += self.spot_cn[slot]
+        self.spot_pipe -= spot_in
+        self.spot[slot] = 0.0
+        self.spot_cn[slot] = 0.0
+        self.L += (p_dem - self.L) / p["demand_days"][:, None]
+        final = np.multiply(d.final0 * self.L, p_fin, out=self.final)
+        for k in range(len(d.s_from)):
+            i, j = d.s_from[k], d.s_to[k]
+            target = d.s_max[k] * np.clip((ratio[:, 1, i] / ratio[:, 1, j] - 1.0) / (d.s_full_ratio[k] - 1.0),
+                                          0.0, 1.0)
+            sig = self.sigma[:, k]
+            sig += (target[:, None] - sig) / d.s_days[k]
+            shift = sig * final[:, i]
+            final[:, i] -= shift
+            final[:, j] += shift
+        qt = np.minimum(d.primary0 * p_sup + self.extra, self.cap_now, out=self.qt)
+        for f, (m, r, *_) in enumerate(self.follow):
+            on = self.follow_on[:, f]
             if on.any():
-                qt[on, m, r] *= s[on] / b[on]
+                qt[on, m, r] *= self.follow_own[on, f] / self.follow_base[on, f]
+        cut = china_cut(ratio[:, 0], self.restricted_item, p["cut_below"], p["cut_max"])
+        qt[:, :, CHINA] *= 1.0 - cut
+        self.Q += (qt - self.Q) / p["supply_days"][:, None]
+        allow = self.allow
+        allow[:] = feed_allowance(self.served, d.f_down, d.f_up)
+        production = np.add(self.Q * allow, d.recycling, out=self.production)
+        self.feed[:] = d.feed_use0(self.Q)
+        demand = np.add(final, self.feed, out=self.demand)
+        dem_safe = np.maximum(demand, 1e-300, out=self.dem_safe)
+        cover_now = np.divide(self.Stot, dem_safe, out=self.cover_now)
+        self.release[:], self.releasing_now[:] = strategic_release(
+            self.G, self.releasing, rel, cover_now, self.short_prev, p["release_ratio"][:, None],
+            p["release_cover"][:, None], p["release_short"][:, None], d.cover_days, self.release_rate)
+        np.add(self._per_cell(self.l_mi, self.in_transit), self.spot_pipe, out=self.physical)
+        self.flow_need[:] = demand - production + self.x_prev + self.const0 - self.release
+
+    def _supply_compiled(self, slot: int, ratio: np.ndarray, rel: np.ndarray, p_dem: np.ndarray,
+                         p_fin: np.ndarray, p_sup: np.ndarray) -> None:
+        """:meth:`_supply_numpy` as one compiled loop (same numbers, see :mod:`simulator.engine.kernels`)."""
+        d, p = self.d, self.d.per
+        self._kernels["market_supply"](
+            slot, CHINA, d.e_m, d.e_x, d.e_i, self.transit, self.transit_cn, self.in_transit, self.spot,
+            self.spot_cn, self.spot_pipe, ratio, rel, p_dem, p_fin, p_sup, p["demand_days"], d.final0, self.L,
+            self._s_from, self._s_to, d.s_max, d.s_full_ratio, d.s_days, self.sigma, d.primary0, self.extra,
+            self.cap_now, self._follow_m, self._follow_r, self.follow_on, self.follow_own, self.follow_base,
+            self.restricted_item, p["cut_below"], p["cut_max"], p["supply_days"], self.Q, self.served,
+            self._f_down, self._f_up, d.f_ratio, d.recycling, self.Stot, self.G, self.releasing, self.short_prev,
+            p["release_ratio"], p["release_cover"], p["release_short"], d.cover_days, self.release_rate,
+            self.x_prev, self.const0, p["restock_days"], self.imports, self.imports_cn, self.spot_in, self.final,
+            self.qt, self.allow, self.production, self.feed, self.demand, self.dem_safe, self.cover_now,
+            self.release, self.releasing_now, self.physical, self.flow_need)
 
     # ----- one day ---------------------------------------------------------------------------------------
     def step(self, day: int) -> None:
@@ -408,55 +502,22 @@ class MineralMarkets(LaneMechanism):
         if self.lanes.clock.version != self._clock:
             self._refresh_policy()
         Stot = self.Stot
-        # 1. arrivals
+        # 1.–4. arrivals; demand at the prices each region faces (China domestic in China, ex-China elsewhere);
+        # production; strategic release
         slot = day % H_TRANSIT
-        arr, arr_cn = self.transit[slot].copy(), self.transit_cn[slot].copy()
-        self.transit[slot] = 0.0
-        self.transit_cn[slot] = 0.0
-        self.in_transit -= arr
-        imports = self._per_cell(self.l_mi, arr)
-        imports_cn = self._per_cell(self.l_mi, arr_cn)
-        spot_in = self.spot[slot].copy()
-        imports += spot_in
-        imports_cn += self.spot_cn[slot]
-        self.spot_pipe -= spot_in
-        self.spot[slot] = 0.0
-        self.spot_cn[slot] = 0.0
-        # 2. demand at the prices each region faces (China domestic in China, ex-China elsewhere)
-        ref = np.stack([d.p_ref_cn[:, day], d.p_ref_ex[:, day]])
+        ref = self.ref_days[day]
         ratio = self.P / ref
-        rel = np.repeat(ratio[:, 1, :, None], R, axis=2)
+        rel = self.rel
+        rel[:] = ratio[:, 1, :, None]
         rel[:, :, CHINA] = ratio[:, 0]
-        self.L += (rel ** self.el_d - self.L) / p["demand_days"][:, None]
-        final = d.final0 * self.L * rel ** self.el_s
-        for k in range(len(d.s_from)):
-            i, j = d.s_from[k], d.s_to[k]
-            target = d.s_max[k] * np.clip((ratio[:, 1, i] / ratio[:, 1, j] - 1.0) / (d.s_full_ratio[k] - 1.0),
-                                          0.0, 1.0)
-            sig = self.sigma[:, k]
-            sig += (target[:, None] - sig) / d.s_days[k]
-            shift = sig * final[:, i]
-            final[:, i] -= shift
-            final[:, j] += shift
-        # 3. production: utilisation follows price up to capacity; Chinese cuts; feed limits
-        qt = np.minimum(d.primary0 * rel ** self.supply_el + self.extra, self.cap_now)
-        self._follow_factor(day, qt)
-        cut = china_cut(ratio[:, 0], self.restricted_item, p["cut_below"], p["cut_max"])
-        qt[:, :, CHINA] *= 1.0 - cut
-        self.Q += (qt - self.Q) / p["supply_days"][:, None]
-        primary = self.Q * feed_allowance(self.served, d.f_down, d.f_up)
-        production = primary + d.recycling
-        feed = d.feed_use0(self.Q)
-        demand = final + feed
-        dem_safe = np.maximum(demand, 1e-300)
-        # 4. strategic release; China's state reserve buying
-        cover_now = Stot / dem_safe
-        was = self.releasing
-        release, self.releasing = strategic_release(
-            self.G, was, rel, cover_now, self.short_prev, p["release_ratio"][:, None], p["release_cover"][:, None],
-            p["release_short"][:, None], d.cover_days, d.strategic0 / p["release_days"][:, None])
+        self._follow_today(day)
+        self._supply(slot, ratio, rel, rel ** self.el_d, rel ** self.el_s, rel ** self.supply_el)
+        imports, imports_cn, spot_in = self.imports, self.imports_cn, self.spot_in
+        production, feed, demand, dem_safe = self.production, self.feed, self.demand, self.dem_safe
+        release, physical, flow_need = self.release, self.physical, self.flow_need
+        was, self.releasing, self.releasing_now = self.releasing, self.releasing_now, self.releasing
         if (self.releasing != was).any():
-            self._release_events(day, was, rel, cover_now)
+            self._release_events(day, was, rel, self.cover_now)
         buy_cn = np.zeros((n, I, R))
         reserving = self.restricted_item.any(axis=1)
         if reserving.any():
@@ -464,8 +525,6 @@ class MineralMarkets(LaneMechanism):
                                                     p["reserve_rate"], production[:, :, CHINA], Stot[:, :, CHINA])
             self._reserve_events(day, buy_cn[:, :, CHINA] > 0, reserving)
         # 5. orders: close the gap to target cover, counting the supply line and pending licences
-        physical = self._per_cell(self.l_mi, self.in_transit) + self.spot_pipe
-        flow_need = demand - production + self.x_prev + self.const0 - release
         ship, leak = self._orders(day, demand, Stot, physical, flow_need)
         # 6. exporters ship what their stock allows beyond what they keep; restricted buyers get no Chinese origin
         self._ship(slot, demand, production, imports, ship, leak)
