@@ -270,6 +270,28 @@ def test_market_supply_matches_numpy(markets, seed):
 
 
 @needs_numba
+@pytest.mark.parametrize("seed", range(6))
+def test_market_spot_matches_numpy(markets, seed):
+    """Lanes with buyers and sellers, a lane without sellers, a closed lane; every lane closed (seed 5)."""
+    mm = markets
+    rng = np.random.default_rng(30 + seed)
+    n, I, R, E = mm.n, mm.I, mm.R, mm.E
+    cells = (n, I, R)
+    mm.spot_on = np.resize([True, seed % 2 == 0, True], n) & (seed != 5)
+    demand = _cells(rng, cells, 5)
+    mm.avail, mm.exports = _cells(rng, cells, 40), _cells(rng, cells, 30)
+    mm.avail[1 % n] = 0.0                                       # a lane with nothing to sell
+    mm.cn_share = rng.choice([0.0, 0.4, 1.0], cells)
+    mm.restricted = rng.random(cells) < 0.4
+    mm.exports_cn = mm.exports * mm.cn_share
+    mm.spot_pipe = _cells(rng, cells, 2)
+    p_spot = rng.choice([0.3, 0.8, 1.0, 1.7], cells)
+    s = _twins(mm, "spot", [11 + 50 * seed, p_spot, demand, _cells(rng, cells, 60), _cells(rng, cells, 20),
+                            _cells(rng, cells, 4) - 2.0, _cells(rng, (n, E), 1)])
+    assert seed == 5 or (s["spot_out"] > 0).any()
+
+
+@needs_numba
 def test_compiled_market_sections_give_the_numbers_of_numpy(monkeypatch):
     """Three replications of the headline, every recorded array and event, numba forced vs off."""
     a = _headline_batch(3, "200d", True, monkeypatch)[0]

@@ -549,8 +549,114 @@ def market_supply(slot, china, e_m, e_x, e_i, transit, transit_cn, in_transit, s
                 flow_need[lane, i, r] = fn - rs
 
 
+def market_spot(slot, china, keep_share, p_spot, cover_days, demand, Stot, physical, restock_days, flow_need, out,
+                e_m, e_i, avail, spot_cap, cn_share, restricted, spot_tol, spot_on, tau_spot, spot, spot_cn,
+                spot_pipe, exports, exports_cn, sold, buy, sell, got, got_cn, sold_cn, trading, bought, row_a, row_b,
+                row_c, row_d):
+    """The ex-China spot market of a day (see ``MineralMarkets._spot_numpy`` and ``stocks.spot_market`` for the
+    model): per lane, item and region. ``p_spot`` is numpy's power ``rel ** −spot_el`` (lanes, I, R). Writes
+    spot sales ``sold`` (lanes, I, R); in lanes that bought, puts purchases on the spot rings (H, lanes, I, R)
+    and in ``spot_pipe``, sales in ``exports``/``exports_cn``. ``buy`` … ``sold_cn`` (lanes, I, R), ``trading``,
+    ``bought`` (lanes,) and ``row_*`` (R,) scratch."""
+    n, I, R = demand.shape
+    E = e_m.shape[0]
+    H = spot.shape[0]
+    any_trading = False
+    for lane in range(n):
+        net = buy[lane]                         # holds net until buy is known
+        for i in range(I):
+            for r in range(R):
+                net[i, r] = 0.0
+        for e in range(E):
+            net[e_m[e], e_i[e]] += out[lane, e]
+        nb, ns = 0, 0
+        for i in range(I):
+            tol = spot_tol[i, 0]
+            for r in range(R):
+                des = _npmax(keep_share[i], p_spot[lane, i, r]) * cover_days[i, r]
+                des *= demand[lane, i, r]
+                x = (des - Stot[lane, i, r]) - physical[lane, i, r]
+                x = x / restock_days[i] + flow_need[lane, i, r]
+                x -= net[i, r]
+                sp = _npmax(avail[lane, i, r] - exports[lane, i, r], 0.0)
+                if r == china:
+                    x = 0.0
+                    sp = 0.0
+                b = _npmin(x, spot_cap[i, r])
+                b *= 1.0 if b > tol else 0.0
+                sl = _npmin(-x, sp)
+                sl *= 1.0 if sl > tol else 0.0
+                buy[lane, i, r] = b
+                sell[lane, i, r] = sl
+                if b != 0:
+                    nb += 1
+                if sl != 0:
+                    ns += 1
+        trading[lane] = nb > 0 and ns > 0
+        any_trading = any_trading or trading[lane]
+    any_bought = False
+    for lane in range(n):
+        nz = False
+        for i in range(I):
+            if any_trading and trading[lane]:
+                for r in range(R):
+                    sl, b = sell[lane, i, r], buy[lane, i, r]
+                    scn = sl * cn_share[lane, i, r]
+                    row_a[r] = scn
+                    row_b[r] = sl - scn
+                    nr_ = b if restricted[lane, i, r] else 0.0
+                    row_c[r] = b - nr_
+                    row_d[r] = nr_
+                o_cn, o_nc = pairwise_sum(row_a, 0, R), pairwise_sum(row_b, 0, R)
+                nu, nr = pairwise_sum(row_c, 0, R), pairwise_sum(row_d, 0, R)
+                u_cn = _npmin(nu, o_cn)
+                rest_u = nu - u_cn
+                den = rest_u + nr
+                f = _npmin(1.0, o_nc / den if den > 0 else 0.0)
+                share_u_cn = u_cn / nu if nu > 0 else 0.0
+                k_cn = u_cn / o_cn if o_cn > 0 else 0.0
+                k_nc = (den * f) / o_nc if o_nc > 0 else 0.0
+                for r in range(R):
+                    nu_r = row_c[r]
+                    g_cn = nu_r * share_u_cn
+                    g = g_cn + (nu_r - g_cn) * f
+                    g += row_d[r] * f
+                    s_cn = row_a[r] * k_cn
+                    got[lane, i, r] = g
+                    got_cn[lane, i, r] = g_cn
+                    sold_cn[lane, i, r] = s_cn
+                    sold[lane, i, r] = s_cn + row_b[r] * k_nc if spot_on[lane] else 0.0
+                    if g != 0:
+                        nz = True
+            else:
+                for r in range(R):
+                    got[lane, i, r] = 0.0
+                    got_cn[lane, i, r] = 0.0
+                    sold_cn[lane, i, r] = 0.0
+                    sold[lane, i, r] = 0.0
+        bought[lane] = spot_on[lane] and nz
+        any_bought = any_bought or bought[lane]
+    if not any_bought:
+        return
+    for lane in range(n):
+        for i in range(I):
+            row = (slot + tau_spot[i]) % H
+            for r in range(R):
+                if bought[lane]:
+                    g, gc, s, sc = got[lane, i, r], got_cn[lane, i, r], sold[lane, i, r], sold_cn[lane, i, r]
+                else:
+                    g, gc, s, sc = 0.0, 0.0, 0.0, 0.0
+                spot[row, lane, i, r] += g
+                spot_cn[row, lane, i, r] += gc
+                spot_pipe[lane, i, r] += g
+                exports[lane, i, r] += s
+                exports_cn[lane, i, r] += sc
+
+
 _PY.update({"_npmin": _npmin, "_npmax": _npmax, "market_ship": market_ship,
-            "market_stocks": market_stocks, "market_supply": market_supply})
+            "market_stocks": market_stocks, "market_supply": market_supply,
+            "market_spot": market_spot})
 _DEPENDS.update({"market_ship": ("_npmin", "_npmax"),
                  "market_stocks": ("_npmin", "_npmax", "pairwise_sum"),
-                 "market_supply": ("_npmin", "_npmax")})
+                 "market_supply": ("_npmin", "_npmax"),
+                 "market_spot": ("_npmin", "_npmax", "pairwise_sum")})

@@ -111,6 +111,10 @@ class MineralMarkets(LaneMechanism):
         self.stock_change, self.feed_used = np.zeros((n, I, R)), np.zeros((n, I, R))
         self.held, self.target, self.cov = np.zeros((n, 2, I)), np.zeros((n, 2, I)), np.zeros((n, 2, I))
         self.floor = np.zeros((n, I))
+        self.spot_out = np.zeros((n, I, R))
+        self.neg_spot_el = -p["spot_el"][:, None]
+        self._spot_scratch = ([np.zeros((n, I, R)) for _ in range(5)] + [np.zeros(n, dtype=bool) for _ in range(2)]
+                              + [np.zeros(R) for _ in range(4)])      # the spot kernel's (see kernels.market_spot)
         cells = lambda: np.zeros((n, I, R))  # noqa: E731
         self.imports, self.imports_cn, self.spot_in, self.final, self.qt = cells(), cells(), cells(), cells(), cells()
         self.allow, self.production, self.feed, self.demand, self.dem_safe = cells(), cells(), cells(), cells(), cells()
@@ -163,10 +167,11 @@ class MineralMarkets(LaneMechanism):
         self._pv = [-1] * n
         self._clock = -1
         self._register()
-        self._kernels = {k: kernels.compiled(k) for k in ("market_ship", "market_stocks", "market_supply")} if fast else {}
+        self._kernels = {k: kernels.compiled(k) for k in ("market_ship", "market_stocks", "market_supply", "market_spot")} if fast else {}
         self._ship = self._ship_compiled if fast else self._ship_numpy
         self._stocks = self._stocks_compiled if fast else self._stocks_numpy
         self._supply = self._supply_compiled if fast else self._supply_numpy
+        self._spot = self._spot_compiled if fast else self._spot_numpy
         # items whose production in a region follows another model part (Chinese chips follow the fab model):
         # capacity × today's value of the series ÷ the paired baseline run's value (1 in the baseline itself)
         self.follow = []
@@ -528,13 +533,14 @@ class MineralMarkets(LaneMechanism):
         ship, leak = self._orders(day, demand, Stot, physical, flow_need)
         # 6. exporters ship what their stock allows beyond what they keep; restricted buyers get no Chinese origin
         self._ship(slot, demand, production, imports, ship, leak)
-        avail, cn_share, exports, exports_cn = self.avail, self.cn_share, self.exports, self.exports_cn
+        exports = self.exports
         out = ship + leak
         # 6b. ex-China spot market for what the edges did not deliver
-        spot_out = np.zeros((n, I, R))
+        spot_out = self.spot_out
         if self.spot_on.any():
-            spot_out = self._spot(slot, rel, demand, Stot, physical, flow_need, out, avail, exports, exports_cn,
-                                  cn_share)
+            self._spot(slot, rel ** self.neg_spot_el, demand, Stot, physical, flow_need, out)
+        else:
+            spot_out.fill(0.0)
         # 7. consumption by holder group; stocks; origin
         inflow = production + imports + release
         outflow = exports + buy_cn
@@ -564,23 +570,26 @@ class MineralMarkets(LaneMechanism):
                 "china_exports": exports[:, :, CHINA], "newcap": newcap}
         self._write(day, vals, ship, leak)
 
-    def _spot(self, slot: int, rel: np.ndarray, demand: np.ndarray, Stot: np.ndarray, physical: np.ndarray,
-              flow_need: np.ndarray, out: np.ndarray, avail: np.ndarray, exports: np.ndarray,
-              exports_cn: np.ndarray, cn_share: np.ndarray) -> np.ndarray:
-        """The ex-China spot market in the lanes where it is open: purchases go into the spot pipeline, sales
-        into ``exports``/``exports_cn`` (in place). Returns spot sales (lanes, I, R); zero in closed lanes."""
+    def _spot_numpy(self, slot: int, p_spot: np.ndarray, demand: np.ndarray, Stot: np.ndarray,
+                    physical: np.ndarray, flow_need: np.ndarray, out: np.ndarray) -> None:
+        """The ex-China spot market in the lanes where it is open (see :func:`.stocks.spot_market`): a region
+        buys what keeps its stock at a price-dependent desired cover (``p_spot`` = ``rel ** −spot_el``, lanes, I,
+        R), counting its supply line ``physical``, ``flow_need`` and today's edge shipments ``out`` (lanes, E);
+        holders sell their ``avail``able stock beyond today's ``exports``. Purchases go into the spot ring and
+        pipeline, sales into ``exports``/``exports_cn`` (in place). Writes spot sales ``spot_out`` (lanes, I, R)
+        per day; zero in closed lanes."""
         d, n, I = self.d, self.n, self.I
         p = d.per
-        desired = np.maximum(p["keep_share"][:, None], rel ** -p["spot_el"][:, None]) * d.cover_days * demand
+        desired = np.maximum(p["keep_share"][:, None], p_spot) * d.cover_days * demand
         net = (desired - Stot - physical) / p["restock_days"][:, None] + flow_need
         net -= self._per_cell(self.l_mi, out)
         net[:, :, CHINA] = 0.0
-        spare = np.maximum(avail - exports, 0.0)
+        spare = np.maximum(self.avail - self.exports, 0.0)
         spare[:, :, CHINA] = 0.0
-        got, sold, got_cn, sold_cn = spot_market(net, spare, self.spot_cap, cn_share, self.restricted,
+        got, sold, got_cn, sold_cn = spot_market(net, spare, self.spot_cap, self.cn_share, self.restricted,
                                                  self.spot_tol)
         open_ = self.spot_on[:, None, None]
-        sold = np.where(open_, sold, 0.0)
+        self.spot_out[:] = np.where(open_, sold, 0.0)
         bought = self.spot_on & (np.count_nonzero(got.reshape(n, -1), axis=1) > 0)
         if bought.any():
             g = bought[:, None, None]
@@ -590,9 +599,18 @@ class MineralMarkets(LaneMechanism):
             self.spot[s2, :, ii] += got.transpose(1, 0, 2)
             self.spot_cn[s2, :, ii] += got_cn.transpose(1, 0, 2)
             self.spot_pipe += got
-            exports += np.where(g, sold, 0.0)
-            exports_cn += np.where(g, sold_cn, 0.0)
-        return sold
+            self.exports += np.where(g, self.spot_out, 0.0)
+            self.exports_cn += np.where(g, sold_cn, 0.0)
+
+    def _spot_compiled(self, slot: int, p_spot: np.ndarray, demand: np.ndarray, Stot: np.ndarray,
+                       physical: np.ndarray, flow_need: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`_spot_numpy` as one compiled loop (same numbers, see :mod:`simulator.engine.kernels`)."""
+        d, p, sc = self.d, self.d.per, self._spot_scratch
+        self._kernels["market_spot"](
+            slot, CHINA, p["keep_share"], p_spot, d.cover_days, demand, Stot, physical, p["restock_days"],
+            flow_need, out, d.e_m, d.e_i, self.avail, self.spot_cap, self.cn_share, self.restricted, self.spot_tol,
+            self.spot_on, self.tau_spot, self.spot, self.spot_cn, self.spot_pipe, self.exports, self.exports_cn,
+            self.spot_out, *sc)
 
     # ----- events ----------------------------------------------------------------------------------------
     def _release_events(self, day: int, was: np.ndarray, rel: np.ndarray, cover: np.ndarray) -> None:
