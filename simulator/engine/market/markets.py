@@ -12,7 +12,10 @@ exporters' limits (stock, origin) → spot market → consumption by holder grou
 
 All runs of a batch (lanes) are stepped together: every state array carries a leading lane axis, each lane has
 its own trade rules (its own policy board) and project lead times (its own random streams), and a lane's numbers
-are exactly those it would have alone.
+are exactly those it would have alone. The day's sections (arrivals to strategic release, exporters' shipments, the
+spot market, stocks after consumption) are each a method pair: ``_<section>_numpy`` and ``_<section>_compiled``,
+the latter one compiled loop of :mod:`..kernels` giving the same bits, used when the batch is large enough; both
+write into arrays allocated once.
 
 Mass balance per item, region and day: production + imports − exports − consumption − stock_change = 0, where
 stock_change counts users' and strategic stocks (goods in transit belong to neither region) and consumption counts
@@ -102,31 +105,31 @@ class MineralMarkets(LaneMechanism):
         self.served = np.ones((n, I, R))
         self.short_prev = np.zeros((n, I, R))
         self.x_prev = _lanes(self.exports0, n)
-        # a day's intermediate results, written in place by its sections
-        self.avail, self.cn_share = np.zeros((n, I, R)), np.zeros((n, I, R))
-        self.exports, self.exports_cn = np.zeros((n, I, R)), np.zeros((n, I, R))
+        # a day's results (lanes, I, R) unless noted, written in place by its sections (see step)
+        cells = lambda: np.zeros((n, I, R))  # noqa: E731
+        self.rel, self.imports, self.imports_cn, self.spot_in = cells(), cells(), cells(), cells()
+        self.final, self.qt, self.allow, self.production, self.feed = cells(), cells(), cells(), cells(), cells()
+        self.demand, self.dem_safe, self.cover_now, self.release = cells(), cells(), cells(), cells()
+        self.releasing_now = np.zeros((n, I, R), dtype=bool)
+        self.physical, self.flow_need = cells(), cells()
+        self.avail, self.cn_share, self.exports, self.exports_cn = cells(), cells(), cells(), cells()
         self.ship_cn = np.zeros((n, E))
-        self._scratch_a, self._scratch_b, self._scratch_r = np.zeros((I, R)), np.zeros((I, R)), np.zeros(R)
-        self.unmet, self.cover = np.zeros((n, I, R)), np.zeros((n, I, R))
-        self.stock_change, self.feed_used = np.zeros((n, I, R)), np.zeros((n, I, R))
+        self.spot_out = cells()
+        self.unmet, self.cover, self.stock_change, self.feed_used = cells(), cells(), cells(), cells()
         self.held, self.target, self.cov = np.zeros((n, 2, I)), np.zeros((n, 2, I)), np.zeros((n, 2, I))
         self.floor = np.zeros((n, I))
-        self.spot_out = np.zeros((n, I, R))
-        self.neg_spot_el = -p["spot_el"][:, None]
-        self._spot_scratch = ([np.zeros((n, I, R)) for _ in range(5)] + [np.zeros(n, dtype=bool) for _ in range(2)]
-                              + [np.zeros(R) for _ in range(4)])      # the spot kernel's (see kernels.market_spot)
-        cells = lambda: np.zeros((n, I, R))  # noqa: E731
-        self.imports, self.imports_cn, self.spot_in, self.final, self.qt = cells(), cells(), cells(), cells(), cells()
-        self.allow, self.production, self.feed, self.demand, self.dem_safe = cells(), cells(), cells(), cells(), cells()
-        self.cover_now, self.release, self.physical, self.flow_need = cells(), cells(), cells(), cells()
-        self.releasing_now = np.zeros((n, I, R), dtype=bool)
-        self.rel = cells()
+        # scratch of the compiled sections (see kernels.market_*)
+        self._scratch_a, self._scratch_b, self._scratch_r = np.zeros((I, R)), np.zeros((I, R)), np.zeros(R)
+        self._spot_scratch = ([cells() for _ in range(5)] + [np.zeros(n, dtype=bool) for _ in range(2)]
+                              + [np.zeros(R) for _ in range(4)])
+        # fixed inputs, worked out once
         self.ref_days = np.ascontiguousarray(np.stack([d.p_ref_cn, d.p_ref_ex]).transpose(2, 0, 1))  # (days, 2, I)
         self.release_rate = d.strategic0 / p["release_days"][:, None]
+        self.neg_spot_el = -p["spot_el"][:, None]
+        self.neg_alpha = -np.stack([p["alpha_cn"], p["alpha_ex"]])
+        self.inv_tau = 1.0 / p["tau_price"]
         self._s_from, self._s_to = np.asarray(d.s_from, np.int64), np.asarray(d.s_to, np.int64)
         self._f_down, self._f_up = np.asarray(d.f_down, np.int64), np.asarray(d.f_up, np.int64)
-        self.neg_alpha = -np.stack([p["alpha_cn"], p["alpha_ex"]])    # price_step's arguments, fixed
-        self.inv_tau = 1.0 / p["tau_price"]
         self.cap_now = _lanes(d.capacity, n)
         self.extra = np.zeros((n, I, R))
         self.P = _lanes(np.stack([d.p_ref_cn[:, 0], d.p_ref_ex[:, 0]]), n)
@@ -167,11 +170,12 @@ class MineralMarkets(LaneMechanism):
         self._pv = [-1] * n
         self._clock = -1
         self._register()
-        self._kernels = {k: kernels.compiled(k) for k in ("market_ship", "market_stocks", "market_supply", "market_spot")} if fast else {}
-        self._ship = self._ship_compiled if fast else self._ship_numpy
-        self._stocks = self._stocks_compiled if fast else self._stocks_numpy
+        sections = ("market_supply", "market_ship", "market_spot", "market_stocks")
+        self._kernels = {k: kernels.compiled(k) for k in sections} if fast else {}
         self._supply = self._supply_compiled if fast else self._supply_numpy
+        self._ship = self._ship_compiled if fast else self._ship_numpy
         self._spot = self._spot_compiled if fast else self._spot_numpy
+        self._stocks = self._stocks_compiled if fast else self._stocks_numpy
         # items whose production in a region follows another model part (Chinese chips follow the fab model):
         # capacity × today's value of the series ÷ the paired baseline run's value (1 in the baseline itself)
         self.follow = []
