@@ -100,3 +100,206 @@ def test_lanes_gamma_draws_numpys_numbers_up_to_each_lanes_width():
         assert np.array_equal(out[lane, :w], g.gamma(shape[lane, :w], scale[lane, :w]))
         assert (out[lane, w:] == -1).all()
     assert _same_streams(a, b)
+
+
+# ----- a day of the mineral markets: each compiled section against its numpy twin --------------------------------
+import dataclasses  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from simulator.engine import world as W  # noqa: E402
+from simulator.engine.market.data import CHINA  # noqa: E402
+from simulator.engine.market.markets import MineralMarkets  # noqa: E402
+from simulator.engine.streams import replication_seeds  # noqa: E402
+from simulator.scenario.load import load_scenario  # noqa: E402
+
+HEADLINE = str(Path(__file__).resolve().parents[1] / "scenarios" / "japan_servicing_ban.yaml")
+
+
+def _headline_batch(reps, horizon, compiled, monkeypatch):
+    """The headline scenario's batch of ``reps`` replications (scenario and baseline lanes), run to its horizon
+    with the markets' compiled sections on or off; returns the lanes and the markets."""
+    monkeypatch.setattr(kernels, "worth_compiling", lambda *a, **k: compiled)
+    loaded = load_scenario(HEADLINE, [f"replications={reps}", f"horizon={horizon}"])
+    seeds = replication_seeds(loaded.scenario.seed, reps)
+    specs = []
+    for i in range(reps):
+        specs.append(W.LaneSpec(i, seeds[i], True))
+        specs.append(W.LaneSpec(i, seeds[i], False, len(specs) - 1))
+    lanes, mechs = W.build_lanes(loaded.scenario, loaded.world.values, specs)
+    W.run_lanes(lanes, mechs)
+    return lanes, next(m for m in mechs if isinstance(m, MineralMarkets))
+
+
+@pytest.fixture(scope="module")
+def markets():
+    """Markets of 3 lanes of the headline after 120 days (a servicing ban in force, stocks drawn down)."""
+    mp = pytest.MonkeyPatch()
+    try:
+        yield _headline_batch(2, "120d", True, mp)[1]
+    finally:
+        mp.undo()
+
+
+def _state(mm):
+    return {k: v.copy() for k, v in vars(mm).items() if isinstance(v, np.ndarray) and not k.startswith("_scratch")}
+
+
+def _same_bits(a, b) -> bool:
+    """The same shape and bytes (``array_equal`` takes -0.0 for 0.0)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and np.ascontiguousarray(a).tobytes() == \
+        np.ascontiguousarray(b).tobytes()
+
+
+def _twins(mm, section, args):
+    """Run ``_<section>_numpy`` and ``_<section>_compiled`` from the same state on copies of ``args``; assert
+    that every array of the markets and every argument comes out with the same bits."""
+    before = _state(mm)
+    outs = []
+    for kind in ("numpy", "compiled"):
+        for k, v in before.items():
+            setattr(mm, k, v.copy())
+        a = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+        ret = getattr(mm, f"_{section}_{kind}")(*a)
+        outs.append((_state(mm), a, ret))
+    (s1, a1, r1), (s2, a2, r2) = outs
+    for k in s1:
+        assert _same_bits(s1[k], s2[k]), k
+    for x, y in zip(a1, a2):
+        assert not isinstance(x, np.ndarray) or _same_bits(x, y)
+    if r1 is not None:
+        for x, y in zip(r1, r2):
+            assert _same_bits(x, y)
+    for k, v in before.items():
+        setattr(mm, k, v)
+    return s1
+
+
+def _cells(rng, shape, hi=10.0):
+    """Random flows with zeros (some -0.0), exact ties and tiny values."""
+    x = rng.uniform(0, hi, shape)
+    x[rng.random(shape) < 0.2] = 0.0
+    x[rng.random(shape) < 0.1] = hi / 2
+    x[rng.random(shape) < 0.05] = 1e-300
+    x[rng.random(shape) < 0.05] = -0.0
+    return x
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(4))
+def test_market_ship_matches_numpy(markets, seed):
+    mm = markets
+    rng = np.random.default_rng(seed)
+    n, I, R, E = mm.n, mm.I, mm.R, mm.E
+    mm.Stot = _cells(rng, (n, I, R), 50)
+    mm.Scn = mm.Stot * rng.choice([0.0, 0.3, 1.0, 1.0 - 1e-12, 1.2], (n, I, R))
+    mm.restricted = rng.random((n, I, R)) < 0.4
+    ship, leak = _cells(rng, (n, E), 3), _cells(rng, (n, E), 1) * (seed % 2)
+    dem, prod, imp = _cells(rng, (n, I, R)), _cells(rng, (n, I, R)), _cells(rng, (n, I, R))
+    s = _twins(mm, "ship", [7 + seed * 100, dem, prod, imp, ship, leak])
+    assert (s["cn_share"] == 1.0).any() and (s["avail"] == 0).any()
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(4))
+def test_market_stocks_match_numpy(markets, seed):
+    mm = markets
+    rng = np.random.default_rng(10 + seed)
+    n, I, R = mm.n, mm.I, mm.R
+    cells = (n, I, R)
+    demand = _cells(rng, cells)
+    demand[:, 0] = 0.0                                          # an item without users
+    demand[:, 1, :] = np.where(np.arange(R) == 0, 0.0, demand[:, 1, :])
+    consumption = np.where(rng.random(cells) < 0.5, demand, demand * rng.uniform(0, 1, cells))
+    mm.Stot, mm.Scn, mm.G = _cells(rng, cells, 50), _cells(rng, cells, 30), _cells(rng, cells, 20)
+    mm.exports_cn = _cells(rng, cells, 3)
+    mm.T = rng.uniform(0, 90, cells)
+    mm.parity = rng.choice([0.0, 0.5, 0.9, 1.0], (n, I))
+    mm.P = rng.uniform(0.5, 3, (n, 2, I))
+    S_new = _cells(rng, cells, 50)
+    ref = rng.uniform(0.5, 2, (2, I))
+    buy, imports_cn = _cells(rng, cells, 1), _cells(rng, cells, 5)
+    mm.Scn[:, 2, 3] = imports_cn[:, 2, 3] = -0.0                # origin stock −0.0: clip's lower bound gives +0.0
+    base = _cells(rng, cells, 80)
+    mm.exports_cn[:, 2, 3] = consumption[:, 2, 3] = buy[:, 2, 3] = base[:, 2, 3] = 0.0
+    S_new[:, 2, 3] = 5.0
+    s = _twins(mm, "stocks", [S_new, buy, _cells(rng, cells, 1), imports_cn, base, consumption,
+                              demand, np.maximum(demand, 1e-300), _cells(rng, cells), ref])
+    assert (s["cov"] == 1.0).any() and (s["unmet"] == 0.0).any() and (s["unmet"] > 0).any()
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(4))
+def test_market_supply_matches_numpy(markets, seed):
+    mm = markets
+    rng = np.random.default_rng(20 + seed)
+    n, I, R, E = mm.n, mm.I, mm.R, mm.E
+    cells = (n, I, R)
+    slot = 3 + 60 * seed
+    mm.transit[slot] = _cells(rng, (n, E), 2)
+    mm.transit_cn[slot] = mm.transit[slot] * rng.choice([0.0, 0.5, 1.0], (n, E))
+    mm.spot[slot] = _cells(rng, cells, 1) * (seed % 2)
+    mm.spot_cn[slot] = mm.spot[slot] * rng.choice([0.0, 1.0], cells)
+    mm.in_transit, mm.spot_pipe = _cells(rng, (n, E), 30), _cells(rng, cells, 3)
+    ratio = rng.choice([0.5, 0.8, 1.0, 1.3, 2.5], (n, 2, I)) * rng.choice([1.0, 1.01], (n, 2, I))
+    rel = np.repeat(ratio[:, 1, :, None], R, axis=2)
+    rel[:, :, CHINA] = ratio[:, 0]
+    mm.L, mm.sigma = rng.uniform(0.5, 1.5, cells), rng.uniform(0, 0.3, mm.sigma.shape)
+    mm.extra, mm.cap_now = _cells(rng, cells, 2), _cells(rng, cells, 5)
+    mm.follow_own, mm.follow_base = rng.uniform(0, 2, mm.follow_own.shape), _cells(rng, mm.follow_base.shape, 2)
+    mm.follow_on = mm.follow_base > 0
+    mm.restricted_item = rng.random((n, I)) < 0.5
+    mm.Q = _cells(rng, cells, 5)
+    mm.served = rng.choice([0.0, 0.3, 0.9, 1.0], cells)
+    mm.Stot, mm.G = _cells(rng, cells, 50), _cells(rng, cells, 20)
+    mm.releasing = rng.random(cells) < 0.3
+    mm.short_prev = rng.choice([0.0, 0.0, 0.05, 0.5], cells)
+    mm.x_prev = _cells(rng, cells, 3)
+    d0, s0 = mm.d, (mm._s_from, mm._s_to, mm.sigma)
+    # substitution pairs (no world has any yet): 0 → 1, 2 → 1, then 1 → 3 after both
+    mm.d = dataclasses.replace(d0, s_from=np.array([0, 2, 1]), s_to=np.array([1, 1, 3]),
+                               s_max=np.array([0.3, 0.5, 0.2]), s_full_ratio=np.array([2.0, 1.5, 3.0]),
+                               s_days=np.array([60.0, 30.0, 90.0]))
+    mm._s_from, mm._s_to, mm.sigma = mm.d.s_from, mm.d.s_to, rng.uniform(0, 0.3, (n, 3, R))
+    try:
+        s = _twins(mm, "supply", [slot, ratio, rel, rel ** mm.el_d, rel ** mm.el_s, rel ** mm.supply_el])
+    finally:
+        mm.d, (mm._s_from, mm._s_to, mm.sigma) = d0, s0
+    assert (s["release"] > 0).any() and (s["release"] == 0).any() and (s["allow"] < 1).any()
+    assert len(mm.d.f_down) and len(mm.follow) and s["follow_on"].any() and not s["follow_on"].all()
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(6))
+def test_market_spot_matches_numpy(markets, seed):
+    """Lanes with buyers and sellers, a lane without sellers, a closed lane; every lane closed (seed 5)."""
+    mm = markets
+    rng = np.random.default_rng(30 + seed)
+    n, I, R, E = mm.n, mm.I, mm.R, mm.E
+    cells = (n, I, R)
+    mm.spot_on = np.resize([True, seed % 2 == 0, True], n) & (seed != 5)
+    demand = _cells(rng, cells, 5)
+    mm.avail, mm.exports = _cells(rng, cells, 40), _cells(rng, cells, 30)
+    mm.avail[1 % n] = 0.0                                       # a lane with nothing to sell
+    mm.cn_share = rng.choice([0.0, 0.4, 1.0], cells)
+    mm.restricted = rng.random(cells) < 0.4
+    mm.exports_cn = mm.exports * mm.cn_share
+    mm.spot_pipe = _cells(rng, cells, 2)
+    p_spot = rng.choice([0.3, 0.8, 1.0, 1.7], cells)
+    s = _twins(mm, "spot", [11 + 50 * seed, p_spot, demand, _cells(rng, cells, 60), _cells(rng, cells, 20),
+                            _cells(rng, cells, 4) - 2.0, _cells(rng, (n, E), 1)])
+    assert seed == 5 or (s["spot_out"] > 0).any()
+
+
+@needs_numba
+def test_compiled_market_sections_give_the_numbers_of_numpy(monkeypatch):
+    """Three replications of the headline, every recorded array and event, numba forced vs off."""
+    a = _headline_batch(3, "200d", True, monkeypatch)[0]
+    b = _headline_batch(3, "200d", False, monkeypatch)[0]
+    assert len(a.runs) == len(b.runs) == 6
+    for x, y in zip(a.runs, b.runs):
+        assert list(x.recorder.data) == list(y.recorder.data)
+        for key in x.recorder.data:
+            assert _same_bits(x.recorder.data[key], y.recorder.data[key]), key
+        assert [(e.day, e.entity, e.event, e.cause) for e in x.recorder.events] == \
+            [(e.day, e.entity, e.event, e.cause) for e in y.recorder.events]

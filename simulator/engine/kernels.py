@@ -16,7 +16,7 @@ numpy calls would (see the section below).
 numba is optional: without it (or with ``SIMULATOR_NUMBA=0`` in the environment) the numpy code runs. It is
 imported only once a process has simulated enough to pay for it (:data:`MIN_LANE_DAYS`). Compiled code is
 cached on disk (``cache=True``), so only the first run after an install pays the compile (~1.5 s for the holder day,
-~3–5 s for the fab draws; then ~0.5 s and ~0.04 s a process).
+~3–5 s for the fab draws, ~5.7 s for the four market sections; then ~0.5 s, ~0.04 s and ~0.04 s a process).
 """
 from __future__ import annotations
 
@@ -278,3 +278,385 @@ _DEPENDS = {"holder_day": ("pairwise_sum", "_fmin", "_fmax"),
 #: numba's own functions a kernel calls, by the module that defines them
 _NUMBA = {"next_double": "numba.np.random.generator_core", "random_poisson_mult": "numba.np.random.distributions",
           "random_loggam": "numba.np.random.distributions", "List": "numba.typed"}
+
+
+# ----- a day of the mineral markets ----------------------------------------------------------------------------
+# Sections of ``market.markets.MineralMarkets.step``, each one loop over lanes and cells (item, region) or trade
+# edges, writing into arrays the markets allocate once. Each has a numpy twin in ``MineralMarkets``
+# (``_<section>_numpy``, same arguments) that gives the same bits. Powers (``rel ** el``), exponentials and
+# logarithms stay in numpy (its SIMD versions may round differently from the compiled ones); the kernels only add,
+# multiply, divide, compare and select. ``np.bincount(bins, w)`` adds each bin's weights in index order, from 0.
+
+def _npmin(a: float, b: float) -> float:
+    """``numpy.minimum`` of two floats bit for bit: NaN propagates (the first), and of two equal values the
+    second (``minimum(0.0, -0.0)`` is ``-0.0``, as numpy's loops give on every path)."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a < b else b
+
+
+def _npmax(a: float, b: float) -> float:
+    """``numpy.maximum`` of two floats bit for bit (``maximum(-0.0, 0.0)`` is ``0.0``); also ``numpy.clip``'s
+    lower bound, whose upper bound is :func:`_npmin`."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a > b else b
+
+
+def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, ship, leak, restricted, from_china,
+                e_m, e_x, e_i, tau_e, tau_leak, china, transit, transit_cn, in_transit, avail, cn_share, ship_cn,
+                exports, exports_cn, x_prev, asked, scale):
+    """Exporters ship what their stock allows (see ``MineralMarkets._ship_numpy`` for the model): per lane,
+    cells (I, R) and edges E (item ``e_m``, exporter ``e_x``, importer ``e_i``). Scales ``ship`` and ``leak``
+    (lanes, E) in place, puts them on the transit rings (H, lanes, E) and adds them to ``in_transit``; writes
+    ``avail``, ``cn_share`` (lanes, I, R), ``ship_cn`` (lanes, E), ``exports``, ``exports_cn`` and ``x_prev``
+    (lanes, I, R). ``asked``, ``scale`` (I, R) scratch."""
+    n, I, R = T.shape
+    E = e_m.shape[0]
+    H = transit.shape[0]
+    any_leak = False
+    for lane in range(n):
+        for i in range(I):
+            for r in range(R):
+                keep = keep_share[i] * T[lane, i, r]
+                keep *= demand[lane, i, r]
+                a = (Stot[lane, i, r] + production[lane, i, r]) + imports[lane, i, r]
+                avail[lane, i, r] = _npmax(a - keep, 0.0)
+                s = Stot[lane, i, r]
+                c = Scn[lane, i, r] / s if s > 0 else 0.0
+                if r == china or c > 1.0 - 1e-9:
+                    c = 1.0
+                cn_share[lane, i, r] = c
+                asked[i, r] = 0.0
+        for e in range(E):
+            asked[e_m[e], e_x[e]] += ship[lane, e] + leak[lane, e]
+        for i in range(I):
+            for r in range(R):
+                q = asked[i, r]
+                scale[i, r] = _npmin(1.0, avail[lane, i, r] / q if q > 0 else 1.0)
+                asked[i, r] = 0.0
+        for e in range(E):
+            f = scale[e_m[e], e_x[e]]
+            ship[lane, e] *= f
+            leak[lane, e] *= f
+            if leak[lane, e] != 0:
+                any_leak = True
+            cut = restricted[lane, e_m[e], e_i[e]] and not from_china[e]
+            asked[e_m[e], e_x[e]] += ship[lane, e] * (1.0 if cut else 0.0)
+        for i in range(I):
+            for r in range(R):
+                q = asked[i, r]
+                a = avail[lane, i, r] * (1.0 - cn_share[lane, i, r])
+                scale[i, r] = _npmin(1.0, a / q if q > 0 else 1.0)
+        for e in range(E):
+            m, x = e_m[e], e_x[e]
+            cut = restricted[lane, m, e_i[e]] and not from_china[e]
+            if cut:
+                ship[lane, e] *= scale[m, x]
+            s = ship[lane, e]
+            ship_cn[lane, e] = s if from_china[e] else (0.0 if cut else s * cn_share[lane, m, x])
+    for e in range(E):              # the rings: edge by edge, so that a day's row of an edge is one run of lanes
+        row = (slot + tau_e[e]) % H
+        for lane in range(n):
+            transit[row, lane, e] += ship[lane, e]
+            transit_cn[row, lane, e] += ship_cn[lane, e]
+        if any_leak:
+            row = (slot + tau_leak[e]) % H
+            for lane in range(n):
+                transit[row, lane, e] += leak[lane, e]
+                transit_cn[row, lane, e] += leak[lane, e]
+    for lane in range(n):
+        for i in range(I):
+            for r in range(R):
+                exports[lane, i, r] = 0.0
+                exports_cn[lane, i, r] = 0.0
+        for e in range(E):
+            m, x = e_m[e], e_x[e]
+            lk = leak[lane, e]
+            o = ship[lane, e] + lk
+            in_transit[lane, e] += o
+            exports[lane, m, x] += o
+            exports_cn[lane, m, x] += ship_cn[lane, e] + lk
+        for i in range(I):
+            for r in range(R):
+                x_prev[lane, i, r] = exports[lane, i, r]
+
+
+def market_stocks(china, Stot, S_new, buy_cn, release, imports_cn, exports_cn, base, consumption, demand, dem_safe,
+                  feed, T, parity, P, ref, parity_pass, G, Scn, served, unmet, cover, stock_change, feed_used,
+                  held, target, cov, floor, row):
+    """Stocks, origin and the inputs of the price step after the holder groups' day (see
+    ``MineralMarkets._stocks_numpy`` for the model): per lane and cell (I, R). Updates ``G``, ``Scn`` and
+    ``served`` (lanes, I, R) in place; writes the recorded ``unmet``, ``cover``, ``stock_change``, ``feed_used``
+    (lanes, I, R), the stock ``held`` and ``target`` (lanes, 2, I), their ratio ``cov`` and China's price
+    ``floor`` (lanes, I). ``row`` (R,) scratch."""
+    n, I, R = Stot.shape
+    for lane in range(n):
+        for i in range(I):
+            for r in range(R):
+                b, s = buy_cn[lane, i, r], release[lane, i, r]
+                G[lane, i, r] += b - s
+                ct = Scn[lane, i, r] + imports_cn[lane, i, r]
+                sh = ct / base[lane, i, r] if base[lane, i, r] > 0 else 0.0
+                c = consumption[lane, i, r]
+                sn = S_new[lane, i, r]
+                x = ct - exports_cn[lane, i, r]
+                x -= sh * (c + b)
+                Scn[lane, i, r] = sn if r == china else _npmin(_npmax(x, 0.0), sn)
+                d = demand[lane, i, r]
+                sv = c / dem_safe[lane, i, r] if d > 0 else 1.0
+                served[lane, i, r] = sv
+                u = d - c
+                unmet[lane, i, r] = 0.0 if u <= 1e-9 * d else u
+                cover[lane, i, r] = sn / dem_safe[lane, i, r] if d > 0 else 0.0
+                stock_change[lane, i, r] = ((sn - Stot[lane, i, r]) + b) - s
+                feed_used[lane, i, r] = feed[lane, i, r] * sv
+            for r in range(R):
+                row[r] = S_new[lane, i, r] if demand[lane, i, r] > 0 else 0.0
+            held[lane, 0, i] = S_new[lane, i, china]
+            held[lane, 1, i] = pairwise_sum(row, 0, R) - row[china]
+            for r in range(R):
+                row[r] = T[lane, i, r] * demand[lane, i, r]
+            target[lane, 0, i] = row[china]
+            target[lane, 1, i] = pairwise_sum(row, 0, R) - row[china]
+        big = target[lane, 0, 0]
+        for j in range(2):
+            for i in range(I):
+                t = target[lane, j, i]
+                if big == big and (t != t or t > big):
+                    big = t
+        big = _npmax(big, 1e-300)
+        for j in range(2):
+            for i in range(I):
+                t = target[lane, j, i]
+                cov[lane, j, i] = held[lane, j, i] / t if t > 1e-12 * big else 1.0
+        for i in range(I):
+            nb = parity[lane, i] * P[lane, 1, i]
+            nb *= ref[0, i]
+            nb /= ref[1, i]
+            r0 = ref[0, i]
+            floor[lane, i] = r0 + parity_pass[i] * (nb - r0) if nb > r0 else nb
+
+
+def market_supply(slot, china, e_m, e_x, e_i, transit, transit_cn, in_transit, spot, spot_cn, spot_pipe, ratio, rel,
+                  p_dem, p_fin, p_sup, demand_days, final0, L, s_from, s_to, s_max, s_full, s_days, sigma,
+                  primary0, extra, cap_now, follow_m, follow_r, follow_on, follow_own, follow_base, restricted_item,
+                  cut_below, cut_max, supply_days, Q, served, f_down, f_up, f_ratio, recycling, Stot, G, releasing,
+                  short_prev, rel_trigger, cover_trigger, short_trigger, cover_target, release_rate, x_prev,
+                  const0, restock_days, imports, imports_cn, spot_in, final, qt, allow, production, feed, demand,
+                  dem_safe, cover_now, release, releasing_now, physical, flow_need):
+    """Arrivals, demand, production and strategic release of a day (see ``MineralMarkets._supply_numpy`` for
+    the model), per lane and cell (I, R): takes today's arrivals off the rings (H, lanes, E) and (H, lanes, I, R)
+    and out of ``in_transit``/``spot_pipe``; updates ``L``, ``sigma``, ``Q`` in place; writes ``imports``,
+    ``imports_cn``, ``spot_in``, ``final``, ``qt``, ``allow``, ``production``, ``feed``, ``demand``,
+    ``dem_safe``, ``cover_now``, ``release``, ``releasing_now``, ``physical`` and ``flow_need`` (lanes, I, R).
+    ``p_dem``, ``p_fin``, ``p_sup`` are numpy's powers ``rel ** el`` (lanes, I, R)."""
+    n, I, R = L.shape
+    E = e_m.shape[0]
+    for lane in range(n):
+        for i in range(I):
+            for r in range(R):
+                imports[lane, i, r] = 0.0
+                imports_cn[lane, i, r] = 0.0
+                physical[lane, i, r] = 0.0
+        for e in range(E):
+            a = transit[slot, lane, e]
+            acn = transit_cn[slot, lane, e]
+            transit[slot, lane, e] = 0.0
+            transit_cn[slot, lane, e] = 0.0
+            in_transit[lane, e] -= a
+            imports[lane, e_m[e], e_i[e]] += a
+            imports_cn[lane, e_m[e], e_i[e]] += acn
+        for e in range(E):
+            physical[lane, e_m[e], e_i[e]] += in_transit[lane, e]
+        for i in range(I):
+            for r in range(R):
+                si = spot[slot, lane, i, r]
+                spot_in[lane, i, r] = si
+                imports[lane, i, r] += si
+                imports_cn[lane, i, r] += spot_cn[slot, lane, i, r]
+                spot_pipe[lane, i, r] -= si
+                spot[slot, lane, i, r] = 0.0
+                spot_cn[slot, lane, i, r] = 0.0
+                physical[lane, i, r] += spot_pipe[lane, i, r]
+                # demand: long-run level L, short-run response, at the price the region faces
+                lv = L[lane, i, r]
+                lv += (p_dem[lane, i, r] - lv) / demand_days[i]
+                L[lane, i, r] = lv
+                final[lane, i, r] = (final0[i, r] * lv) * p_fin[lane, i, r]
+                qt[lane, i, r] = _npmin(primary0[i, r] * p_sup[lane, i, r] + extra[lane, i, r], cap_now[lane, i, r])
+                allow[lane, i, r] = 1.0
+                feed[lane, i, r] = 0.0
+        for k in range(s_from.shape[0]):
+            i, j = s_from[k], s_to[k]
+            x = (ratio[lane, 1, i] / ratio[lane, 1, j] - 1.0) / (s_full[k] - 1.0)
+            tgt = s_max[k] * _npmin(_npmax(x, 0.0), 1.0)
+            for r in range(R):
+                sg = sigma[lane, k, r]
+                sg += (tgt - sg) / s_days[k]
+                sigma[lane, k, r] = sg
+                shift = sg * final[lane, i, r]
+                final[lane, i, r] -= shift
+                final[lane, j, r] += shift
+        for f in range(follow_m.shape[0]):
+            if follow_on[lane, f]:
+                qt[lane, follow_m[f], follow_r[f]] *= follow_own[lane, f] / follow_base[lane, f]
+        for i in range(I):
+            if restricted_item[lane, i]:
+                depth = _npmin(_npmax((cut_below[i] - ratio[lane, 0, i]) / 0.2, 0.0), 1.0)
+                cut = depth * cut_max[i]
+            else:
+                cut = 0.0
+            qt[lane, i, china] *= 1.0 - cut
+            for r in range(R):
+                q = Q[lane, i, r]
+                q += (qt[lane, i, r] - q) / supply_days[i]
+                Q[lane, i, r] = q
+        for k in range(f_down.shape[0]):
+            for r in range(R):
+                allow[lane, f_down[k], r] = _npmin(allow[lane, f_down[k], r], served[lane, f_up[k], r])
+                feed[lane, f_up[k], r] += f_ratio[k] * Q[lane, f_down[k], r]
+        for i in range(I):
+            for r in range(R):
+                prod = Q[lane, i, r] * allow[lane, i, r]
+                prod += recycling[i, r]
+                production[lane, i, r] = prod
+                dm = final[lane, i, r] + feed[lane, i, r]
+                demand[lane, i, r] = dm
+                ds = _npmax(dm, 1e-300)
+                dem_safe[lane, i, r] = ds
+                cv = Stot[lane, i, r] / ds
+                cover_now[lane, i, r] = cv
+                # strategic release: starts on any trigger, stops at half the premium with cover restored
+                rl, sh = rel[lane, i, r], short_prev[lane, i, r]
+                rt = rel_trigger[i]
+                if releasing[lane, i, r]:
+                    on = not ((rl < 1.0 + (rt - 1.0) / 2) and (cv >= cover_target[i, r]) and (sh <= 0.0))
+                else:
+                    on = (rl >= rt) or (cv < cover_trigger[i]) or (sh >= short_trigger[i])
+                g = G[lane, i, r]
+                on = on and g > 0
+                releasing_now[lane, i, r] = on
+                rs = _npmin(g, release_rate[i, r]) if on else 0.0
+                release[lane, i, r] = rs
+                fn = dm - prod
+                fn += x_prev[lane, i, r]
+                fn += const0[i, r]
+                flow_need[lane, i, r] = fn - rs
+
+
+def market_spot(slot, china, keep_share, p_spot, cover_days, demand, Stot, physical, restock_days, flow_need, out,
+                e_m, e_i, avail, spot_cap, cn_share, restricted, spot_tol, spot_on, tau_spot, spot, spot_cn,
+                spot_pipe, exports, exports_cn, sold, buy, sell, got, got_cn, sold_cn, trading, bought, row_a, row_b,
+                row_c, row_d):
+    """The ex-China spot market of a day (see ``MineralMarkets._spot_numpy`` and ``stocks.spot_market`` for the
+    model): per lane, item and region. ``p_spot`` is numpy's power ``rel ** −spot_el`` (lanes, I, R). Writes
+    spot sales ``sold`` (lanes, I, R); in lanes that bought, puts purchases on the spot rings (H, lanes, I, R)
+    and in ``spot_pipe``, sales in ``exports``/``exports_cn``. ``buy`` … ``sold_cn`` (lanes, I, R), ``trading``,
+    ``bought`` (lanes,) and ``row_*`` (R,) scratch."""
+    n, I, R = demand.shape
+    E = e_m.shape[0]
+    H = spot.shape[0]
+    any_trading = False
+    for lane in range(n):
+        net = buy[lane]                         # holds net until buy is known
+        for i in range(I):
+            for r in range(R):
+                net[i, r] = 0.0
+        for e in range(E):
+            net[e_m[e], e_i[e]] += out[lane, e]
+        nb, ns = 0, 0
+        for i in range(I):
+            tol = spot_tol[i, 0]
+            for r in range(R):
+                des = _npmax(keep_share[i], p_spot[lane, i, r]) * cover_days[i, r]
+                des *= demand[lane, i, r]
+                x = (des - Stot[lane, i, r]) - physical[lane, i, r]
+                x = x / restock_days[i] + flow_need[lane, i, r]
+                x -= net[i, r]
+                sp = _npmax(avail[lane, i, r] - exports[lane, i, r], 0.0)
+                if r == china:
+                    x = 0.0
+                    sp = 0.0
+                b = _npmin(x, spot_cap[i, r])
+                b *= 1.0 if b > tol else 0.0
+                sl = _npmin(-x, sp)
+                sl *= 1.0 if sl > tol else 0.0
+                buy[lane, i, r] = b
+                sell[lane, i, r] = sl
+                if b != 0:
+                    nb += 1
+                if sl != 0:
+                    ns += 1
+        trading[lane] = nb > 0 and ns > 0
+        any_trading = any_trading or trading[lane]
+    any_bought = False
+    for lane in range(n):
+        nz = False
+        for i in range(I):
+            if any_trading and trading[lane]:
+                for r in range(R):
+                    sl, b = sell[lane, i, r], buy[lane, i, r]
+                    scn = sl * cn_share[lane, i, r]
+                    row_a[r] = scn
+                    row_b[r] = sl - scn
+                    nr_ = b if restricted[lane, i, r] else 0.0
+                    row_c[r] = b - nr_
+                    row_d[r] = nr_
+                o_cn, o_nc = pairwise_sum(row_a, 0, R), pairwise_sum(row_b, 0, R)
+                nu, nr = pairwise_sum(row_c, 0, R), pairwise_sum(row_d, 0, R)
+                u_cn = _npmin(nu, o_cn)
+                rest_u = nu - u_cn
+                den = rest_u + nr
+                f = _npmin(1.0, o_nc / den if den > 0 else 0.0)
+                share_u_cn = u_cn / nu if nu > 0 else 0.0
+                k_cn = u_cn / o_cn if o_cn > 0 else 0.0
+                k_nc = (den * f) / o_nc if o_nc > 0 else 0.0
+                for r in range(R):
+                    nu_r = row_c[r]
+                    g_cn = nu_r * share_u_cn
+                    g = g_cn + (nu_r - g_cn) * f
+                    g += row_d[r] * f
+                    s_cn = row_a[r] * k_cn
+                    got[lane, i, r] = g
+                    got_cn[lane, i, r] = g_cn
+                    sold_cn[lane, i, r] = s_cn
+                    sold[lane, i, r] = s_cn + row_b[r] * k_nc if spot_on[lane] else 0.0
+                    if g != 0:
+                        nz = True
+            else:
+                for r in range(R):
+                    got[lane, i, r] = 0.0
+                    got_cn[lane, i, r] = 0.0
+                    sold_cn[lane, i, r] = 0.0
+                    sold[lane, i, r] = 0.0
+        bought[lane] = spot_on[lane] and nz
+        any_bought = any_bought or bought[lane]
+    if not any_bought:
+        return
+    for lane in range(n):
+        for i in range(I):
+            row = (slot + tau_spot[i]) % H
+            for r in range(R):
+                if bought[lane]:
+                    g, gc, s, sc = got[lane, i, r], got_cn[lane, i, r], sold[lane, i, r], sold_cn[lane, i, r]
+                else:
+                    g, gc, s, sc = 0.0, 0.0, 0.0, 0.0
+                spot[row, lane, i, r] += g
+                spot_cn[row, lane, i, r] += gc
+                spot_pipe[lane, i, r] += g
+                exports[lane, i, r] += s
+                exports_cn[lane, i, r] += sc
+
+
+_PY.update({"_npmin": _npmin, "_npmax": _npmax, "market_ship": market_ship,
+            "market_stocks": market_stocks, "market_supply": market_supply,
+            "market_spot": market_spot})
+_DEPENDS.update({"market_ship": ("_npmin", "_npmax"),
+                 "market_stocks": ("_npmin", "_npmax", "pairwise_sum"),
+                 "market_supply": ("_npmin", "_npmax"),
+                 "market_spot": ("_npmin", "_npmax", "pairwise_sum")})

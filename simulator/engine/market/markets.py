@@ -12,7 +12,10 @@ exporters' limits (stock, origin) → spot market → consumption by holder grou
 
 All runs of a batch (lanes) are stepped together: every state array carries a leading lane axis, each lane has
 its own trade rules (its own policy board) and project lead times (its own random streams), and a lane's numbers
-are exactly those it would have alone.
+are exactly those it would have alone. The day's sections (arrivals to strategic release, exporters' shipments, the
+spot market, stocks after consumption) are each a method pair: ``_<section>_numpy`` and ``_<section>_compiled``,
+the latter one compiled loop of :mod:`..kernels` giving the same bits, used when the batch is large enough; both
+write into arrays allocated once.
 
 Mass balance per item, region and day: production + imports − exports − consumption − stock_change = 0, where
 stock_change counts users' and strategic stocks (goods in transit belong to neither region) and consumption counts
@@ -89,7 +92,8 @@ class MineralMarkets(LaneMechanism):
         hw, hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
                                                    p["sourcing_concentration"])
         S0 = hw * cover * self.demand0[:, :, None]
-        self.holders = HolderGroups(hw, hc, kernels.worth_compiling(n * lanes.days, lanes))
+        fast = kernels.worth_compiling(n * lanes.days, lanes)       # compiled sections of the day (same numbers)
+        self.holders = HolderGroups(hw, hc, fast)
         self.S = _lanes(S0, n)
         self.Stot = self.S.sum(axis=3)
         self.Scn = _lanes(S0.sum(axis=2) * share0, n)
@@ -101,6 +105,31 @@ class MineralMarkets(LaneMechanism):
         self.served = np.ones((n, I, R))
         self.short_prev = np.zeros((n, I, R))
         self.x_prev = _lanes(self.exports0, n)
+        # a day's results (lanes, I, R) unless noted, written in place by its sections (see step)
+        cells = lambda: np.zeros((n, I, R))  # noqa: E731
+        self.rel, self.imports, self.imports_cn, self.spot_in = cells(), cells(), cells(), cells()
+        self.final, self.qt, self.allow, self.production, self.feed = cells(), cells(), cells(), cells(), cells()
+        self.demand, self.dem_safe, self.cover_now, self.release = cells(), cells(), cells(), cells()
+        self.releasing_now = np.zeros((n, I, R), dtype=bool)
+        self.physical, self.flow_need = cells(), cells()
+        self.avail, self.cn_share, self.exports, self.exports_cn = cells(), cells(), cells(), cells()
+        self.ship_cn = np.zeros((n, E))
+        self.spot_out = cells()
+        self.unmet, self.cover, self.stock_change, self.feed_used = cells(), cells(), cells(), cells()
+        self.held, self.target, self.cov = np.zeros((n, 2, I)), np.zeros((n, 2, I)), np.zeros((n, 2, I))
+        self.floor = np.zeros((n, I))
+        # scratch of the compiled sections (see kernels.market_*)
+        self._scratch_a, self._scratch_b, self._scratch_r = np.zeros((I, R)), np.zeros((I, R)), np.zeros(R)
+        self._spot_scratch = ([cells() for _ in range(5)] + [np.zeros(n, dtype=bool) for _ in range(2)]
+                              + [np.zeros(R) for _ in range(4)])
+        # fixed inputs, worked out once
+        self.ref_days = np.ascontiguousarray(np.stack([d.p_ref_cn, d.p_ref_ex]).transpose(2, 0, 1))  # (days, 2, I)
+        self.release_rate = d.strategic0 / p["release_days"][:, None]
+        self.neg_spot_el = -p["spot_el"][:, None]
+        self.neg_alpha = -np.stack([p["alpha_cn"], p["alpha_ex"]])
+        self.inv_tau = 1.0 / p["tau_price"]
+        self._s_from, self._s_to = np.asarray(d.s_from, np.int64), np.asarray(d.s_to, np.int64)
+        self._f_down, self._f_up = np.asarray(d.f_down, np.int64), np.asarray(d.f_up, np.int64)
         self.cap_now = _lanes(d.capacity, n)
         self.extra = np.zeros((n, I, R))
         self.P = _lanes(np.stack([d.p_ref_cn[:, 0], d.p_ref_ex[:, 0]]), n)
@@ -141,6 +170,12 @@ class MineralMarkets(LaneMechanism):
         self._pv = [-1] * n
         self._clock = -1
         self._register()
+        sections = ("market_supply", "market_ship", "market_spot", "market_stocks")
+        self._kernels = {k: kernels.compiled(k) for k in sections} if fast else {}
+        self._supply = self._supply_compiled if fast else self._supply_numpy
+        self._ship = self._ship_compiled if fast else self._ship_numpy
+        self._spot = self._spot_compiled if fast else self._spot_numpy
+        self._stocks = self._stocks_compiled if fast else self._stocks_numpy
         # items whose production in a region follows another model part (Chinese chips follow the fab model):
         # capacity × today's value of the series ÷ the paired baseline run's value (1 in the baseline itself)
         self.follow = []
@@ -153,6 +188,11 @@ class MineralMarkets(LaneMechanism):
             paired = np.array([b is not None for b in base])
             self.follow.append((m, r, LaneReader(own),
                                 LaneReader([b if b is not None else o for b, o in zip(base, own)]), paired))
+        F = len(self.follow)
+        self.follow_own, self.follow_base = np.zeros((n, F)), np.ones((n, F))
+        self.follow_on = np.zeros((n, F), dtype=bool)
+        self._follow_m = np.array([f[0] for f in self.follow], dtype=np.int64)
+        self._follow_r = np.array([f[1] for f in self.follow], dtype=np.int64)
 
     def _origin_share0(self) -> np.ndarray:
         """Steady-state Chinese-origin share (I, R) of each region's stock: what flows in is Chinese (imports from
@@ -272,93 +312,26 @@ class MineralMarkets(LaneMechanism):
         req = want.reshape(n, I * R)[:, self.e_mi] * self.share
         return tr.apply(day, req)
 
-    def _follow_factor(self, day: int, qt: np.ndarray) -> None:
-        """Chinese output that follows another part of the model: × today's value over the paired baseline's."""
-        for m, r, own, base, paired in self.follow:
-            s = own.read(day)
-            b = base.read(day)
-            on = paired & (b > 0)
-            if on.any():
-                qt[on, m, r] *= s[on] / b[on]
-
-    # ----- one day ---------------------------------------------------------------------------------------
-    def step(self, day: int) -> None:
-        d = self.d
-        I, R = d.shape
-        n = self.n
-        p = d.per
-        if self.lanes.clock.version != self._clock:
-            self._refresh_policy()
+    def _ship_numpy(self, slot: int, demand: np.ndarray, production: np.ndarray, imports: np.ndarray,
+                    ship: np.ndarray, leak: np.ndarray) -> None:
+        """Exporters ship what their stock allows beyond what they keep: the orders ``ship`` and ``leak``
+        (lanes, E) per day, scaled in place to each exporter's available stock (goods that arrived today can
+        leave today), then, on edges to restricted buyers, to its non-Chinese-origin part (restricted buyers get
+        no Chinese origin except by leakage); puts them in transit. Writes the available stock ``avail``, the
+        Chinese-origin share of stock ``cn_share``, ``exports`` and their Chinese-origin part ``exports_cn``
+        (lanes, I, R) per day, ``x_prev`` (today's exports, for tomorrow) and ``ship_cn`` (lanes, E)."""
+        n, I, R = self.n, self.I, self.R
         Stot = self.Stot
-        # 1. arrivals
-        slot = day % H_TRANSIT
-        arr, arr_cn = self.transit[slot].copy(), self.transit_cn[slot].copy()
-        self.transit[slot] = 0.0
-        self.transit_cn[slot] = 0.0
-        self.in_transit -= arr
-        imports = self._per_cell(self.l_mi, arr)
-        imports_cn = self._per_cell(self.l_mi, arr_cn)
-        spot_in = self.spot[slot].copy()
-        imports += spot_in
-        imports_cn += self.spot_cn[slot]
-        self.spot_pipe -= spot_in
-        self.spot[slot] = 0.0
-        self.spot_cn[slot] = 0.0
-        # 2. demand at the prices each region faces (China domestic in China, ex-China elsewhere)
-        ref = np.stack([d.p_ref_cn[:, day], d.p_ref_ex[:, day]])
-        ratio = self.P / ref
-        rel = np.repeat(ratio[:, 1, :, None], R, axis=2)
-        rel[:, :, CHINA] = ratio[:, 0]
-        self.L += (rel ** self.el_d - self.L) / p["demand_days"][:, None]
-        final = d.final0 * self.L * rel ** self.el_s
-        for k in range(len(d.s_from)):
-            i, j = d.s_from[k], d.s_to[k]
-            target = d.s_max[k] * np.clip((ratio[:, 1, i] / ratio[:, 1, j] - 1.0) / (d.s_full_ratio[k] - 1.0),
-                                          0.0, 1.0)
-            sig = self.sigma[:, k]
-            sig += (target[:, None] - sig) / d.s_days[k]
-            shift = sig * final[:, i]
-            final[:, i] -= shift
-            final[:, j] += shift
-        # 3. production: utilisation follows price up to capacity; Chinese cuts; feed limits
-        qt = np.minimum(d.primary0 * rel ** self.supply_el + self.extra, self.cap_now)
-        self._follow_factor(day, qt)
-        cut = china_cut(ratio[:, 0], self.restricted_item, p["cut_below"], p["cut_max"])
-        qt[:, :, CHINA] *= 1.0 - cut
-        self.Q += (qt - self.Q) / p["supply_days"][:, None]
-        primary = self.Q * feed_allowance(self.served, d.f_down, d.f_up)
-        production = primary + d.recycling
-        feed = d.feed_use0(self.Q)
-        demand = final + feed
-        dem_safe = np.maximum(demand, 1e-300)
-        # 4. strategic release; China's state reserve buying
-        cover_now = Stot / dem_safe
-        was = self.releasing
-        release, self.releasing = strategic_release(
-            self.G, was, rel, cover_now, self.short_prev, p["release_ratio"][:, None], p["release_cover"][:, None],
-            p["release_short"][:, None], d.cover_days, d.strategic0 / p["release_days"][:, None])
-        if (self.releasing != was).any():
-            self._release_events(day, was, rel, cover_now)
-        buy_cn = np.zeros((n, I, R))
-        reserving = self.restricted_item.any(axis=1)
-        if reserving.any():
-            buy_cn[:, :, CHINA] = reserve_purchases(ratio[:, 0], self.restricted_item, p["reserve_below"],
-                                                    p["reserve_rate"], production[:, :, CHINA], Stot[:, :, CHINA])
-            self._reserve_events(day, buy_cn[:, :, CHINA] > 0, reserving)
-        # 5. orders: close the gap to target cover, counting the supply line and pending licences
-        physical = self._per_cell(self.l_mi, self.in_transit) + self.spot_pipe
-        flow_need = demand - production + self.x_prev + self.const0 - release
-        ship, leak = self._orders(day, demand, Stot, physical, flow_need)
-        # 6. exporters ship what their stock allows beyond what they keep; restricted buyers get no Chinese origin
-        keep = p["keep_share"][:, None] * self.T * demand
-        avail = np.maximum(Stot + production + imports - keep, 0.0)     # goods that arrived today can leave today
-        cn_share = np.divide(self.Scn, Stot, out=np.zeros_like(Stot), where=Stot > 0)
+        keep = self.d.per["keep_share"][:, None] * self.T * demand
+        avail = np.maximum(Stot + production + imports - keep, 0.0, out=self.avail)
+        cn_share = self.cn_share
+        cn_share.fill(0.0)
+        np.divide(self.Scn, Stot, out=cn_share, where=Stot > 0)
         cn_share[:, :, CHINA] = 1.0
         cn_share[cn_share > 1.0 - 1e-9] = 1.0          # rounding must not make all-Chinese stock re-exportable
         cn_flat = cn_share.reshape(n, I * R)
         avail_flat = avail.reshape(n, I * R)
-        out = ship + leak
-        asked = np.bincount(self.l_mx, out.ravel(), minlength=n * I * R).reshape(n, I * R)
+        asked = np.bincount(self.l_mx, (ship + leak).ravel(), minlength=n * I * R).reshape(n, I * R)
         sc = np.minimum(1.0, np.divide(avail_flat, asked, out=np.ones((n, I * R)), where=asked > 0))[:, self.e_mx]
         ship *= sc
         leak *= sc
@@ -368,8 +341,9 @@ class MineralMarkets(LaneMechanism):
             avail_nc = avail_flat * (1.0 - cn_flat)
             sr = np.minimum(1.0, np.divide(avail_nc, asked_r, out=np.ones((n, I * R)),
                                            where=asked_r > 0))[:, self.e_mx]
-            ship = np.where(r_edge, ship * sr, ship)
-        ship_cn = np.where(self.from_china, ship, np.where(r_edge, 0.0, ship * cn_flat[:, self.e_mx]))
+            np.multiply(ship, sr, out=ship, where=r_edge)
+        ship_cn = self.ship_cn
+        ship_cn[:] = np.where(self.from_china, ship, np.where(r_edge, 0.0, ship * cn_flat[:, self.e_mx]))
         idx = np.arange(self.E)
         rows = (slot + self.tau_e) % H_TRANSIT
         self.transit[rows, :, idx] += ship.T
@@ -380,14 +354,197 @@ class MineralMarkets(LaneMechanism):
             self.transit_cn[rows, :, idx] += leak.T
         out = ship + leak
         self.in_transit += out
-        exports = self._per_cell(self.l_mx, out)
-        exports_cn = self._per_cell(self.l_mx, ship_cn + leak)
-        self.x_prev = exports.copy()
+        self.exports[:] = self._per_cell(self.l_mx, out)
+        self.exports_cn[:] = self._per_cell(self.l_mx, ship_cn + leak)
+        self.x_prev[:] = self.exports
+
+    def _ship_compiled(self, slot: int, demand: np.ndarray, production: np.ndarray, imports: np.ndarray,
+                       ship: np.ndarray, leak: np.ndarray) -> None:
+        """:meth:`_ship_numpy` as one compiled loop (same numbers, see :mod:`simulator.engine.kernels`)."""
+        self._kernels["market_ship"](
+            slot, self.d.per["keep_share"], self.T, demand, self.Stot, production, imports, self.Scn, ship, leak,
+            self.restricted, self.from_china, self.d.e_m, self.d.e_x, self.d.e_i, self.tau_e, self.tau_leak, CHINA,
+            self.transit, self.transit_cn, self.in_transit, self.avail, self.cn_share, self.ship_cn, self.exports,
+            self.exports_cn, self.x_prev, self._scratch_a, self._scratch_b)
+
+    def _stocks_numpy(self, S_new: np.ndarray, buy_cn: np.ndarray, release: np.ndarray, imports_cn: np.ndarray,
+                      base: np.ndarray, consumption: np.ndarray, demand: np.ndarray, dem_safe: np.ndarray,
+                      feed: np.ndarray, ref: np.ndarray) -> None:
+        """After the holder groups' day (users' stocks ``self.Stot`` → ``S_new``): the strategic stock ``G`` buys
+        ``buy_cn`` and releases ``release``; the Chinese-origin stock ``Scn`` gains its arrivals ``imports_cn``,
+        loses its exports and its share (of the stock ``base`` before outflows) of consumption and reserve
+        buying, within [0, stock] (all of China's own stock); the ``served`` share of demand (feeds tomorrow's
+        allowance). Writes the recorded ``unmet`` demand (rounding is not a shortage), days of ``cover``,
+        ``stock_change`` and ``feed_used`` (lanes, I, R), and the inputs of the price step (lanes, 2, I) [China;
+        ex-China pool]: ``held`` stock where there are users, buyers' ``target`` (target cover × demand), their
+        ratio ``cov`` — 1 for a side without users of the item, whose price follows the other side's through
+        export parity — and China's export-parity price ``floor`` (lanes, I): the netback of an export sale in
+        China-price terms (``ref`` (2, I) today's references) lifts it only by the pass-through share of its
+        premium over China's reference (licences ration quantities, not prices)."""
+        p = self.d.per
+        self.G += buy_cn - release
+        cn_tmp = self.Scn + imports_cn
+        share_tmp = np.divide(cn_tmp, base, out=np.zeros_like(base), where=base > 0)
+        np.clip(cn_tmp - self.exports_cn - share_tmp * (consumption + buy_cn), 0.0, S_new, out=self.Scn)
+        self.Scn[:, :, CHINA] = S_new[:, :, CHINA]
+        users = demand > 0                      # stocks passing through a region with no users are not cover
+        self.served[:] = np.where(users, consumption / dem_safe, 1.0)
+        unmet = np.subtract(demand, consumption, out=self.unmet)
+        unmet[unmet <= 1e-9 * demand] = 0.0
+        self.cover[:] = np.where(users, S_new / dem_safe, 0.0)
+        self.stock_change[:] = S_new - self.Stot + buy_cn - release
+        np.multiply(feed, self.served, out=self.feed_used)
+        Td = self.T * demand
+        held_ex = np.where(users, S_new, 0.0)
+        self.held[:] = np.stack([S_new[:, :, CHINA], held_ex.sum(2) - held_ex[:, :, CHINA]], axis=1)
+        target = self.target
+        target[:] = np.stack([Td[:, :, CHINA], Td.sum(2) - Td[:, :, CHINA]], axis=1)
+        big = np.maximum(target.max(axis=(1, 2), keepdims=True), 1e-300)
+        self.cov.fill(1.0)
+        np.divide(self.held, target, out=self.cov, where=target > 1e-12 * big)
+        netback = self.parity * self.P[:, 1] * ref[0] / ref[1]
+        self.floor[:] = np.where(netback > ref[0], ref[0] + p["parity_pass"] * (netback - ref[0]), netback)
+
+    def _stocks_compiled(self, S_new: np.ndarray, buy_cn: np.ndarray, release: np.ndarray, imports_cn: np.ndarray,
+                         base: np.ndarray, consumption: np.ndarray, demand: np.ndarray, dem_safe: np.ndarray,
+                         feed: np.ndarray, ref: np.ndarray) -> None:
+        """:meth:`_stocks_numpy` as one compiled loop (same numbers, see :mod:`simulator.engine.kernels`)."""
+        self._kernels["market_stocks"](
+            CHINA, self.Stot, S_new, buy_cn, release, imports_cn, self.exports_cn, base, consumption, demand,
+            dem_safe, feed, self.T, self.parity, self.P, ref, self.d.per["parity_pass"], self.G, self.Scn,
+            self.served, self.unmet, self.cover, self.stock_change, self.feed_used, self.held, self.target,
+            self.cov, self.floor, self._scratch_r)
+
+    def _follow_today(self, day: int) -> None:
+        """Today's values of the series that Chinese output follows (see ``follow``), per lane: the lane's own
+        ``follow_own`` and its paired baseline's ``follow_base``; ``follow_on`` where paired and the baseline's
+        value is positive."""
+        for f, (m, r, own, base, paired) in enumerate(self.follow):
+            self.follow_own[:, f] = own.read(day)
+            b = self.follow_base[:, f] = base.read(day)
+            self.follow_on[:, f] = paired & (b > 0)
+
+    def _supply_numpy(self, slot: int, ratio: np.ndarray, rel: np.ndarray, p_dem: np.ndarray, p_fin: np.ndarray,
+                      p_sup: np.ndarray) -> None:
+        """Today's arrivals, demand, production and strategic release, from the price ratios ``ratio`` (lanes,
+        2, I) [China; ex-China] to today's references, the ratio ``rel`` (lanes, I, R) each region faces and its
+        powers ``rel ** el``: ``p_dem`` (long-run demand elasticity), ``p_fin`` (short-run), ``p_sup`` (supply).
+        Arrivals: goods due today leave the transit and spot rings (in ``imports``, ``imports_cn``, ``spot_in``).
+        Demand: the long-run level ``L`` follows prices over ``adjustment_days``, final use responds at once, and
+        substitution shifts demand ``sigma`` from an item to its substitute as their price ratio rises. Supply:
+        utilisation ``qt`` follows price up to capacity (times the model part Chinese output follows, cut by
+        Chinese producers under a restriction as the domestic price falls); output ``Q`` follows it over
+        ``adjustment_days``, limited by the share of its feeds served yesterday (``allow``). Writes
+        ``production``, ``feed`` use, ``demand``, ``dem_safe`` (demand, at least 1e-300), industry
+        ``cover_now`` (days), the strategic ``release`` and ``releasing_now`` (see :func:`.stocks.strategic_release`),
+        the ``physical`` supply line (in transit and spot pipeline) and ``flow_need`` (the flow that keeps stocks
+        level), all (lanes, I, R) per day."""
+        d, p = self.d, self.d.per
+        arr, arr_cn = self.transit[slot].copy(), self.transit_cn[slot].copy()
+        self.transit[slot] = 0.0
+        self.transit_cn[slot] = 0.0
+        self.in_transit -= arr
+        imports = self.imports
+        imports[:] = self._per_cell(self.l_mi, arr)
+        self.imports_cn[:] = self._per_cell(self.l_mi, arr_cn)
+        spot_in = self.spot_in
+        spot_in[:] = self.spot[slot]
+        imports += spot_in
+        self.imports_cn += self.spot_cn[slot]
+        self.spot_pipe -= spot_in
+        self.spot[slot] = 0.0
+        self.spot_cn[slot] = 0.0
+        self.L += (p_dem - self.L) / p["demand_days"][:, None]
+        final = np.multiply(d.final0 * self.L, p_fin, out=self.final)
+        for k in range(len(d.s_from)):
+            i, j = d.s_from[k], d.s_to[k]
+            target = d.s_max[k] * np.clip((ratio[:, 1, i] / ratio[:, 1, j] - 1.0) / (d.s_full_ratio[k] - 1.0),
+                                          0.0, 1.0)
+            sig = self.sigma[:, k]
+            sig += (target[:, None] - sig) / d.s_days[k]
+            shift = sig * final[:, i]
+            final[:, i] -= shift
+            final[:, j] += shift
+        qt = np.minimum(d.primary0 * p_sup + self.extra, self.cap_now, out=self.qt)
+        for f, (m, r, *_) in enumerate(self.follow):
+            on = self.follow_on[:, f]
+            if on.any():
+                qt[on, m, r] *= self.follow_own[on, f] / self.follow_base[on, f]
+        cut = china_cut(ratio[:, 0], self.restricted_item, p["cut_below"], p["cut_max"])
+        qt[:, :, CHINA] *= 1.0 - cut
+        self.Q += (qt - self.Q) / p["supply_days"][:, None]
+        allow = self.allow
+        allow[:] = feed_allowance(self.served, d.f_down, d.f_up)
+        production = np.add(self.Q * allow, d.recycling, out=self.production)
+        self.feed[:] = d.feed_use0(self.Q)
+        demand = np.add(final, self.feed, out=self.demand)
+        dem_safe = np.maximum(demand, 1e-300, out=self.dem_safe)
+        cover_now = np.divide(self.Stot, dem_safe, out=self.cover_now)
+        self.release[:], self.releasing_now[:] = strategic_release(
+            self.G, self.releasing, rel, cover_now, self.short_prev, p["release_ratio"][:, None],
+            p["release_cover"][:, None], p["release_short"][:, None], d.cover_days, self.release_rate)
+        np.add(self._per_cell(self.l_mi, self.in_transit), self.spot_pipe, out=self.physical)
+        self.flow_need[:] = demand - production + self.x_prev + self.const0 - self.release
+
+    def _supply_compiled(self, slot: int, ratio: np.ndarray, rel: np.ndarray, p_dem: np.ndarray,
+                         p_fin: np.ndarray, p_sup: np.ndarray) -> None:
+        """:meth:`_supply_numpy` as one compiled loop (same numbers, see :mod:`simulator.engine.kernels`)."""
+        d, p = self.d, self.d.per
+        self._kernels["market_supply"](
+            slot, CHINA, d.e_m, d.e_x, d.e_i, self.transit, self.transit_cn, self.in_transit, self.spot,
+            self.spot_cn, self.spot_pipe, ratio, rel, p_dem, p_fin, p_sup, p["demand_days"], d.final0, self.L,
+            self._s_from, self._s_to, d.s_max, d.s_full_ratio, d.s_days, self.sigma, d.primary0, self.extra,
+            self.cap_now, self._follow_m, self._follow_r, self.follow_on, self.follow_own, self.follow_base,
+            self.restricted_item, p["cut_below"], p["cut_max"], p["supply_days"], self.Q, self.served,
+            self._f_down, self._f_up, d.f_ratio, d.recycling, self.Stot, self.G, self.releasing, self.short_prev,
+            p["release_ratio"], p["release_cover"], p["release_short"], d.cover_days, self.release_rate,
+            self.x_prev, self.const0, p["restock_days"], self.imports, self.imports_cn, self.spot_in, self.final,
+            self.qt, self.allow, self.production, self.feed, self.demand, self.dem_safe, self.cover_now,
+            self.release, self.releasing_now, self.physical, self.flow_need)
+
+    # ----- one day ---------------------------------------------------------------------------------------
+    def step(self, day: int) -> None:
+        d = self.d
+        I, R = d.shape
+        n = self.n
+        p = d.per
+        if self.lanes.clock.version != self._clock:
+            self._refresh_policy()
+        Stot = self.Stot
+        # 1.–4. arrivals; demand at the prices each region faces (China domestic in China, ex-China elsewhere);
+        # production; strategic release
+        slot = day % H_TRANSIT
+        ref = self.ref_days[day]
+        ratio = self.P / ref
+        rel = self.rel
+        rel[:] = ratio[:, 1, :, None]
+        rel[:, :, CHINA] = ratio[:, 0]
+        self._follow_today(day)
+        self._supply(slot, ratio, rel, rel ** self.el_d, rel ** self.el_s, rel ** self.supply_el)
+        imports, imports_cn, spot_in = self.imports, self.imports_cn, self.spot_in
+        production, feed, demand, dem_safe = self.production, self.feed, self.demand, self.dem_safe
+        release, physical, flow_need = self.release, self.physical, self.flow_need
+        was, self.releasing, self.releasing_now = self.releasing, self.releasing_now, self.releasing
+        if (self.releasing != was).any():
+            self._release_events(day, was, rel, self.cover_now)
+        buy_cn = np.zeros((n, I, R))
+        reserving = self.restricted_item.any(axis=1)
+        if reserving.any():
+            buy_cn[:, :, CHINA] = reserve_purchases(ratio[:, 0], self.restricted_item, p["reserve_below"],
+                                                    p["reserve_rate"], production[:, :, CHINA], Stot[:, :, CHINA])
+            self._reserve_events(day, buy_cn[:, :, CHINA] > 0, reserving)
+        # 5. orders: close the gap to target cover, counting the supply line and pending licences
+        ship, leak = self._orders(day, demand, Stot, physical, flow_need)
+        # 6. exporters ship what their stock allows beyond what they keep; restricted buyers get no Chinese origin
+        self._ship(slot, demand, production, imports, ship, leak)
+        exports = self.exports
+        out = ship + leak
         # 6b. ex-China spot market for what the edges did not deliver
-        spot_out = np.zeros((n, I, R))
+        spot_out = self.spot_out
         if self.spot_on.any():
-            spot_out = self._spot(slot, rel, demand, Stot, physical, flow_need, out, avail, exports, exports_cn,
-                                  cn_share)
+            self._spot(slot, rel ** self.neg_spot_el, demand, Stot, physical, flow_need, out)
+        else:
+            spot_out.fill(0.0)
         # 7. consumption by holder group; stocks; origin
         inflow = production + imports + release
         outflow = exports + buy_cn
@@ -397,63 +554,46 @@ class MineralMarkets(LaneMechanism):
         consumption, short_share, S_new = self.holders.consume(self.S, Stot, cn_in, inflow - cn_in,
                                                                self.nc_contract, outflow, demand, self.T,
                                                                p["restock_days"][:, None])
+        self._stocks(S_new, buy_cn, release, imports_cn, base, consumption, demand, dem_safe, feed, ref)
         self.Stot = S_new                          # users' stocks (Σ over holder groups) for tomorrow
-        self.G += buy_cn - release
-        cn_tmp = self.Scn + imports_cn
-        share_tmp = np.divide(cn_tmp, base, out=np.zeros_like(base), where=base > 0)
-        self.Scn = np.clip(cn_tmp - exports_cn - share_tmp * (consumption + buy_cn), 0.0, S_new)
-        self.Scn[:, :, CHINA] = S_new[:, :, CHINA]
-        self.served = np.where(demand > 0, consumption / dem_safe, 1.0)
         self.short_prev = short_share
         # 8. prices from cover relative to buyers' target cover, China and the ex-China pool
-        Td = self.T * demand
-        users = demand > 0                      # stocks passing through a region with no users are not cover
-        held_ex = np.where(users, S_new, 0.0)
-        held = np.stack([S_new[:, :, CHINA], held_ex.sum(2) - held_ex[:, :, CHINA]], axis=1)
-        target = np.stack([Td[:, :, CHINA], Td.sum(2) - Td[:, :, CHINA]], axis=1)
-        # a side with no users of the item (China makes china_sourced_chips only for export) has no cover of its
-        # own: its price follows the other side's through export parity, so its cover counts as on target
-        big = np.maximum(target.max(axis=(1, 2), keepdims=True), 1e-300)
-        cov = np.divide(held, target, out=np.ones_like(held), where=target > 1e-12 * big)
-        # export parity: the netback of an export sale, in China-price terms, lifts China's floor only by the
-        # pass-through share of its premium over China's reference (licences ration quantities, not prices)
-        netback = self.parity * self.P[:, 1] * ref[0] / ref[1]
-        floor = np.where(netback > ref[0], ref[0] + p["parity_pass"] * (netback - ref[0]), netback)
-        price_step(self.P, ref, cov, -np.stack([p["alpha_cn"], p["alpha_ex"]]), d.ceiling, 1.0 / p["tau_price"],
-                   floor)
+        price_step(self.P, ref, self.cov, self.neg_alpha, d.ceiling, self.inv_tau, self.floor)
         # 9. alternative supply
         self.extra, newcap = self.projects.step(day, self.P[:, 1], ref[1])
         self.cap_now = d.capacity + self.extra
         # 10. events and record
-        unmet = demand - consumption
-        unmet[unmet <= 1e-9 * demand] = 0.0                 # rounding is not a shortage
+        unmet = self.unmet
         self._short_events(day, unmet, demand, short_share)
         self._licence_events(day)
         vals = {"production": production, "imports": imports, "exports": exports, "consumption": consumption,
-                "demand": demand, "feed_use": feed * self.served, "unmet_demand": unmet, "industry_stock": S_new,
-                "days_of_cover": np.where(demand > 0, S_new / dem_safe, 0.0), "strategic_stock": self.G,
-                "stock_change": S_new - Stot + buy_cn - release, "spot_imports": spot_in, "spot_exports": spot_out,
+                "demand": demand, "feed_use": self.feed_used, "unmet_demand": unmet, "industry_stock": S_new,
+                "days_of_cover": self.cover, "strategic_stock": self.G, "stock_change": self.stock_change,
+                "spot_imports": spot_in, "spot_exports": spot_out,
                 "imports_chinese_origin": imports_cn, "users_short_share": short_share,
                 "china_exports": exports[:, :, CHINA], "newcap": newcap}
         self._write(day, vals, ship, leak)
 
-    def _spot(self, slot: int, rel: np.ndarray, demand: np.ndarray, Stot: np.ndarray, physical: np.ndarray,
-              flow_need: np.ndarray, out: np.ndarray, avail: np.ndarray, exports: np.ndarray,
-              exports_cn: np.ndarray, cn_share: np.ndarray) -> np.ndarray:
-        """The ex-China spot market in the lanes where it is open: purchases go into the spot pipeline, sales
-        into ``exports``/``exports_cn`` (in place). Returns spot sales (lanes, I, R); zero in closed lanes."""
+    def _spot_numpy(self, slot: int, p_spot: np.ndarray, demand: np.ndarray, Stot: np.ndarray,
+                    physical: np.ndarray, flow_need: np.ndarray, out: np.ndarray) -> None:
+        """The ex-China spot market in the lanes where it is open (see :func:`.stocks.spot_market`): a region
+        buys what keeps its stock at a price-dependent desired cover (``p_spot`` = ``rel ** −spot_el``, lanes, I,
+        R), counting its supply line ``physical``, ``flow_need`` and today's edge shipments ``out`` (lanes, E);
+        holders sell their ``avail``able stock beyond today's ``exports``. Purchases go into the spot ring and
+        pipeline, sales into ``exports``/``exports_cn`` (in place). Writes spot sales ``spot_out`` (lanes, I, R)
+        per day; zero in closed lanes."""
         d, n, I = self.d, self.n, self.I
         p = d.per
-        desired = np.maximum(p["keep_share"][:, None], rel ** -p["spot_el"][:, None]) * d.cover_days * demand
+        desired = np.maximum(p["keep_share"][:, None], p_spot) * d.cover_days * demand
         net = (desired - Stot - physical) / p["restock_days"][:, None] + flow_need
         net -= self._per_cell(self.l_mi, out)
         net[:, :, CHINA] = 0.0
-        spare = np.maximum(avail - exports, 0.0)
+        spare = np.maximum(self.avail - self.exports, 0.0)
         spare[:, :, CHINA] = 0.0
-        got, sold, got_cn, sold_cn = spot_market(net, spare, self.spot_cap, cn_share, self.restricted,
+        got, sold, got_cn, sold_cn = spot_market(net, spare, self.spot_cap, self.cn_share, self.restricted,
                                                  self.spot_tol)
         open_ = self.spot_on[:, None, None]
-        sold = np.where(open_, sold, 0.0)
+        self.spot_out[:] = np.where(open_, sold, 0.0)
         bought = self.spot_on & (np.count_nonzero(got.reshape(n, -1), axis=1) > 0)
         if bought.any():
             g = bought[:, None, None]
@@ -463,9 +603,18 @@ class MineralMarkets(LaneMechanism):
             self.spot[s2, :, ii] += got.transpose(1, 0, 2)
             self.spot_cn[s2, :, ii] += got_cn.transpose(1, 0, 2)
             self.spot_pipe += got
-            exports += np.where(g, sold, 0.0)
-            exports_cn += np.where(g, sold_cn, 0.0)
-        return sold
+            self.exports += np.where(g, self.spot_out, 0.0)
+            self.exports_cn += np.where(g, sold_cn, 0.0)
+
+    def _spot_compiled(self, slot: int, p_spot: np.ndarray, demand: np.ndarray, Stot: np.ndarray,
+                       physical: np.ndarray, flow_need: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`_spot_numpy` as one compiled loop (same numbers, see :mod:`simulator.engine.kernels`)."""
+        d, p, sc = self.d, self.d.per, self._spot_scratch
+        self._kernels["market_spot"](
+            slot, CHINA, p["keep_share"], p_spot, d.cover_days, demand, Stot, physical, p["restock_days"],
+            flow_need, out, d.e_m, d.e_i, self.avail, self.spot_cap, self.cn_share, self.restricted, self.spot_tol,
+            self.spot_on, self.tau_spot, self.spot, self.spot_cn, self.spot_pipe, self.exports, self.exports_cn,
+            self.spot_out, *sc)
 
     # ----- events ----------------------------------------------------------------------------------------
     def _release_events(self, day: int, was: np.ndarray, rel: np.ndarray, cover: np.ndarray) -> None:
