@@ -114,21 +114,23 @@ def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
 
 
 def _fmin(a: float, b: float) -> float:
-    """``numpy.minimum`` of two floats (NaN propagates)."""
+    """``numpy.minimum`` of two floats bit for bit: NaN propagates (the first), and of two equal values the
+    second (``minimum(0.0, -0.0)`` is ``-0.0``, as numpy's loops give on every path)."""
     if a != a:
         return a
     if b != b:
         return b
-    return a if a <= b else b
+    return a if a < b else b
 
 
 def _fmax(a: float, b: float) -> float:
-    """``numpy.maximum`` of two floats (NaN propagates)."""
+    """``numpy.maximum`` of two floats bit for bit (``maximum(-0.0, 0.0)`` is ``0.0``); also ``numpy.clip``'s
+    lower bound, whose upper bound is :func:`_fmin`."""
     if a != a:
         return a
     if b != b:
         return b
-    return a if a >= b else b
+    return a if a > b else b
 
 
 def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f_cn, f_nc, cons, short, held):
@@ -287,26 +289,6 @@ _NUMBA = {"next_double": "numba.np.random.generator_core", "random_poisson_mult"
 # logarithms stay in numpy (its SIMD versions may round differently from the compiled ones); the kernels only add,
 # multiply, divide, compare and select. ``np.bincount(bins, w)`` adds each bin's weights in index order, from 0.
 
-def _npmin(a: float, b: float) -> float:
-    """``numpy.minimum`` of two floats bit for bit: NaN propagates (the first), and of two equal values the
-    second (``minimum(0.0, -0.0)`` is ``-0.0``, as numpy's loops give on every path)."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a < b else b
-
-
-def _npmax(a: float, b: float) -> float:
-    """``numpy.maximum`` of two floats bit for bit (``maximum(-0.0, 0.0)`` is ``0.0``); also ``numpy.clip``'s
-    lower bound, whose upper bound is :func:`_npmin`."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a > b else b
-
-
 def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, ship, leak, restricted, from_china,
                 e_m, e_x, e_i, tau_e, tau_leak, china, transit, transit_cn, in_transit, avail, cn_share, ship_cn,
                 exports, exports_cn, x_prev, asked, scale):
@@ -325,7 +307,7 @@ def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, shi
                 keep = keep_share[i] * T[lane, i, r]
                 keep *= demand[lane, i, r]
                 a = (Stot[lane, i, r] + production[lane, i, r]) + imports[lane, i, r]
-                avail[lane, i, r] = _npmax(a - keep, 0.0)
+                avail[lane, i, r] = _fmax(a - keep, 0.0)
                 s = Stot[lane, i, r]
                 c = Scn[lane, i, r] / s if s > 0 else 0.0
                 if r == china or c > 1.0 - 1e-9:
@@ -337,7 +319,7 @@ def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, shi
         for i in range(I):
             for r in range(R):
                 q = asked[i, r]
-                scale[i, r] = _npmin(1.0, avail[lane, i, r] / q if q > 0 else 1.0)
+                scale[i, r] = _fmin(1.0, avail[lane, i, r] / q if q > 0 else 1.0)
                 asked[i, r] = 0.0
         for e in range(E):
             f = scale[e_m[e], e_x[e]]
@@ -351,7 +333,7 @@ def market_ship(slot, keep_share, T, demand, Stot, production, imports, Scn, shi
             for r in range(R):
                 q = asked[i, r]
                 a = avail[lane, i, r] * (1.0 - cn_share[lane, i, r])
-                scale[i, r] = _npmin(1.0, a / q if q > 0 else 1.0)
+                scale[i, r] = _fmin(1.0, a / q if q > 0 else 1.0)
         for e in range(E):
             m, x = e_m[e], e_x[e]
             cut = restricted[lane, m, e_i[e]] and not from_china[e]
@@ -406,7 +388,7 @@ def market_stocks(china, Stot, S_new, buy_cn, release, imports_cn, exports_cn, b
                 sn = S_new[lane, i, r]
                 x = ct - exports_cn[lane, i, r]
                 x -= sh * (c + b)
-                Scn[lane, i, r] = sn if r == china else _npmin(_npmax(x, 0.0), sn)
+                Scn[lane, i, r] = sn if r == china else _fmin(_fmax(x, 0.0), sn)
                 d = demand[lane, i, r]
                 sv = c / dem_safe[lane, i, r] if d > 0 else 1.0
                 served[lane, i, r] = sv
@@ -429,7 +411,7 @@ def market_stocks(china, Stot, S_new, buy_cn, release, imports_cn, exports_cn, b
                 t = target[lane, j, i]
                 if big == big and (t != t or t > big):
                     big = t
-        big = _npmax(big, 1e-300)
+        big = _fmax(big, 1e-300)
         for j in range(2):
             for i in range(I):
                 t = target[lane, j, i]
@@ -488,13 +470,13 @@ def market_supply(slot, china, e_m, e_x, e_i, transit, transit_cn, in_transit, s
                 lv += (p_dem[lane, i, r] - lv) / demand_days[i]
                 L[lane, i, r] = lv
                 final[lane, i, r] = (final0[i, r] * lv) * p_fin[lane, i, r]
-                qt[lane, i, r] = _npmin(primary0[i, r] * p_sup[lane, i, r] + extra[lane, i, r], cap_now[lane, i, r])
+                qt[lane, i, r] = _fmin(primary0[i, r] * p_sup[lane, i, r] + extra[lane, i, r], cap_now[lane, i, r])
                 allow[lane, i, r] = 1.0
                 feed[lane, i, r] = 0.0
         for k in range(s_from.shape[0]):
             i, j = s_from[k], s_to[k]
             x = (ratio[lane, 1, i] / ratio[lane, 1, j] - 1.0) / (s_full[k] - 1.0)
-            tgt = s_max[k] * _npmin(_npmax(x, 0.0), 1.0)
+            tgt = s_max[k] * _fmin(_fmax(x, 0.0), 1.0)
             for r in range(R):
                 sg = sigma[lane, k, r]
                 sg += (tgt - sg) / s_days[k]
@@ -507,7 +489,7 @@ def market_supply(slot, china, e_m, e_x, e_i, transit, transit_cn, in_transit, s
                 qt[lane, follow_m[f], follow_r[f]] *= follow_own[lane, f] / follow_base[lane, f]
         for i in range(I):
             if restricted_item[lane, i]:
-                depth = _npmin(_npmax((cut_below[i] - ratio[lane, 0, i]) / 0.2, 0.0), 1.0)
+                depth = _fmin(_fmax((cut_below[i] - ratio[lane, 0, i]) / 0.2, 0.0), 1.0)
                 cut = depth * cut_max[i]
             else:
                 cut = 0.0
@@ -518,7 +500,7 @@ def market_supply(slot, china, e_m, e_x, e_i, transit, transit_cn, in_transit, s
                 Q[lane, i, r] = q
         for k in range(f_down.shape[0]):
             for r in range(R):
-                allow[lane, f_down[k], r] = _npmin(allow[lane, f_down[k], r], served[lane, f_up[k], r])
+                allow[lane, f_down[k], r] = _fmin(allow[lane, f_down[k], r], served[lane, f_up[k], r])
                 feed[lane, f_up[k], r] += f_ratio[k] * Q[lane, f_down[k], r]
         for i in range(I):
             for r in range(R):
@@ -527,7 +509,7 @@ def market_supply(slot, china, e_m, e_x, e_i, transit, transit_cn, in_transit, s
                 production[lane, i, r] = prod
                 dm = final[lane, i, r] + feed[lane, i, r]
                 demand[lane, i, r] = dm
-                ds = _npmax(dm, 1e-300)
+                ds = _fmax(dm, 1e-300)
                 dem_safe[lane, i, r] = ds
                 cv = Stot[lane, i, r] / ds
                 cover_now[lane, i, r] = cv
@@ -541,7 +523,7 @@ def market_supply(slot, china, e_m, e_x, e_i, transit, transit_cn, in_transit, s
                 g = G[lane, i, r]
                 on = on and g > 0
                 releasing_now[lane, i, r] = on
-                rs = _npmin(g, release_rate[i, r]) if on else 0.0
+                rs = _fmin(g, release_rate[i, r]) if on else 0.0
                 release[lane, i, r] = rs
                 fn = dm - prod
                 fn += x_prev[lane, i, r]
@@ -573,18 +555,18 @@ def market_spot(slot, china, keep_share, p_spot, cover_days, demand, Stot, physi
         for i in range(I):
             tol = spot_tol[i, 0]
             for r in range(R):
-                des = _npmax(keep_share[i], p_spot[lane, i, r]) * cover_days[i, r]
+                des = _fmax(keep_share[i], p_spot[lane, i, r]) * cover_days[i, r]
                 des *= demand[lane, i, r]
                 x = (des - Stot[lane, i, r]) - physical[lane, i, r]
                 x = x / restock_days[i] + flow_need[lane, i, r]
                 x -= net[i, r]
-                sp = _npmax(avail[lane, i, r] - exports[lane, i, r], 0.0)
+                sp = _fmax(avail[lane, i, r] - exports[lane, i, r], 0.0)
                 if r == china:
                     x = 0.0
                     sp = 0.0
-                b = _npmin(x, spot_cap[i, r])
+                b = _fmin(x, spot_cap[i, r])
                 b *= 1.0 if b > tol else 0.0
-                sl = _npmin(-x, sp)
+                sl = _fmin(-x, sp)
                 sl *= 1.0 if sl > tol else 0.0
                 buy[lane, i, r] = b
                 sell[lane, i, r] = sl
@@ -609,10 +591,10 @@ def market_spot(slot, china, keep_share, p_spot, cover_days, demand, Stot, physi
                     row_d[r] = nr_
                 o_cn, o_nc = pairwise_sum(row_a, 0, R), pairwise_sum(row_b, 0, R)
                 nu, nr = pairwise_sum(row_c, 0, R), pairwise_sum(row_d, 0, R)
-                u_cn = _npmin(nu, o_cn)
+                u_cn = _fmin(nu, o_cn)
                 rest_u = nu - u_cn
                 den = rest_u + nr
-                f = _npmin(1.0, o_nc / den if den > 0 else 0.0)
+                f = _fmin(1.0, o_nc / den if den > 0 else 0.0)
                 share_u_cn = u_cn / nu if nu > 0 else 0.0
                 k_cn = u_cn / o_cn if o_cn > 0 else 0.0
                 k_nc = (den * f) / o_nc if o_nc > 0 else 0.0
@@ -653,10 +635,10 @@ def market_spot(slot, china, keep_share, p_spot, cover_days, demand, Stot, physi
                 exports_cn[lane, i, r] += sc
 
 
-_PY.update({"_npmin": _npmin, "_npmax": _npmax, "market_ship": market_ship,
+_PY.update({"market_ship": market_ship,
             "market_stocks": market_stocks, "market_supply": market_supply,
             "market_spot": market_spot})
-_DEPENDS.update({"market_ship": ("_npmin", "_npmax"),
-                 "market_stocks": ("_npmin", "_npmax", "pairwise_sum"),
-                 "market_supply": ("_npmin", "_npmax"),
-                 "market_spot": ("_npmin", "_npmax", "pairwise_sum")})
+_DEPENDS.update({"market_ship": ("_fmin", "_fmax"),
+                 "market_stocks": ("_fmin", "_fmax", "pairwise_sum"),
+                 "market_supply": ("_fmin", "_fmax"),
+                 "market_spot": ("_fmin", "_fmax", "pairwise_sum")})
