@@ -92,3 +92,18 @@ def test_plan_still_reports_a_later_point_whose_world_values_the_model_cannot_us
     with pytest.raises(ScenarioError) as exc:
         _plan(tmp_path, "overrides.minerals.common.spot.transport_days=5,300")
     assert "sweep point 1" in str(exc.value) and "the model cannot run with these world values" in str(exc.value)
+
+
+def test_a_sweep_writes_its_tables_without_reading_back_the_runs_it_did(tmp_path: Path, monkeypatch):
+    """The parent keeps what the tables need from each finished task (status, error, headline metrics, as
+    stored), so a sweep does not parse its own ~200 KB run files again at the end."""
+    from simulator.sweep import store
+    plan = _plan(tmp_path, "controls.jp_servicing_ban.compliance=0.5,0.9")
+    reads = []
+    real = store.read_run
+    monkeypatch.setattr(store, "read_run", lambda out, rid: reads.append(rid) or real(out, rid))
+    counts = batch.execute(plan, tmp_path, jobs=1, progress=False)       # the folder the plan was made for
+    assert counts[store.SUCCEEDED] == 2 and reads == []
+    rows = (tmp_path / "runs.csv").read_text().splitlines()
+    stored = [real(tmp_path, s.run_id)["metrics"] for s in plan.specs]
+    assert len(rows) == 3 and all(m for m in stored)      # the files hold what the tables were written from

@@ -156,6 +156,7 @@ def execute(plan: Plan, out: str | os.PathLike, executor: str = "local", jobs: i
     check_out(out, resume)
     check_scheduler(scheduler)
     status: dict[str, str] = {}
+    known: dict[str, dict] = {}   # runs done now: what the tables need, as stored (no need to read them back)
     for s in plan.specs:      # a corrupt run file stops here (StoreError), before anything is written
         st = store.status_of(out, s.run_id) if resume else store.PENDING
         status[s.run_id] = st if st == store.SUCCEEDED else store.PENDING
@@ -175,15 +176,16 @@ def execute(plan: Plan, out: str | os.PathLike, executor: str = "local", jobs: i
         _write_manifest(plan, out, executor, jobs, command)
         _status(out, plan, status)
         if todo:
-            _run_all(plan, out, todo, ex, slots, status, progress)
+            _run_all(plan, out, todo, ex, slots, status, known, progress)
     _status(out, plan, status)
     from .tables import write_tables
-    return write_tables(out, plan.design, plan.specs, plan.scenario_name, plan.root_seed)
+    return write_tables(out, plan.design, plan.specs, plan.scenario_name, plan.root_seed, known)
 
 
 def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, status: dict[str, str],
-             progress: bool | None) -> None:
-    """Submit ``todo`` to ``ex``, at most a few per slot at a time, and record completions."""
+             known: dict[str, dict], progress: bool | None) -> None:
+    """Submit ``todo`` to ``ex``, at most a few per slot at a time, and record completions: their status in
+    ``status``, their status, error and headline metrics (as stored in their run files) in ``known``."""
     bar = Progress(len(plan.specs), done=len(plan.specs) - len(todo), enabled=progress)
     last_status = time.monotonic()
     from .worker import execute_batch
@@ -203,17 +205,17 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
         for fut in done:
             task = inflight.pop(fut)
             try:
-                sts = [r["status"] for r in fut.result()]
+                recs = fut.result()
             except Exception as exc:  # the worker itself died: record it, go on
-                for s in task:
-                    store.write_run(out, {"run_id": s.run_id, "params": dict(s.params),
-                                          "replication": s.replication, "seed": s.seed,
-                                          "status": store.FAILED, "metrics": {}, "summary": [],
-                                          "error": f"{type(exc).__name__}: {exc}".replace("\n", " ")})
-                sts = [store.FAILED] * len(task)
-            for s, st in zip(task, sts):
-                status[s.run_id] = st
-                bar.update(failed=st == store.FAILED)
+                recs = [store.write_run(out, {"run_id": s.run_id, "params": dict(s.params),
+                                              "replication": s.replication, "seed": s.seed,
+                                              "status": store.FAILED, "metrics": {}, "summary": [],
+                                              "error": f"{type(exc).__name__}: {exc}".replace("\n", " ")})
+                        for s in task]
+            for s, rec in zip(task, recs):
+                status[s.run_id] = rec["status"]
+                known[s.run_id] = {k: rec[k] for k in ("status", "error", "metrics")}
+                bar.update(failed=rec["status"] == store.FAILED)
         fill()
         if time.monotonic() - last_status > 2.0:
             _status(out, plan, status)

@@ -69,13 +69,15 @@ def checksum(record: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def write_run(out: str | Path, record: dict) -> None:
-    """Store one run's record (written by the worker), with its checksum."""
+def write_run(out: str | Path, record: dict) -> dict:
+    """Store one run's record (written by the worker), with its checksum; returns it as stored (what
+    :func:`read_run` will give back)."""
     path = run_path(out, record["run_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
     rec = _clean(record)
     rec["sha256"] = checksum(rec)
     write_text_atomically(path, json.dumps(rec, sort_keys=True, indent=1, allow_nan=False) + "\n")
+    return rec
 
 
 MAX_RUN_FILE_BYTES = 50_000_000

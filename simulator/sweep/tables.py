@@ -27,13 +27,16 @@ from .runspec import RunSpec
 MODEL_NAME = "retaliation_simulator"
 
 
-def _records(out: Path, specs: Iterable[RunSpec]) -> list[tuple[RunSpec, dict]]:
-    """Each run's status, error and headline metrics, its file read once (a run file is ~200 KB of JSON with
-    the run's whole summary, which the tables do not use): ~1 KB a run kept in memory, the tables then written
-    from these."""
+def _records(out: Path, specs: Iterable[RunSpec], known: dict[str, dict] | None = None
+             ) -> list[tuple[RunSpec, dict]]:
+    """Each run's status, error and headline metrics: from ``known`` (the runs of this session, as their
+    workers stored them), else from its file, read once (a run file is ~200 KB of JSON with the run's whole
+    summary, which the tables do not use). ~1 KB a run is kept in memory; the tables are written from these."""
+    known = known or {}
     out_list = []
     for s in specs:
-        rec = store.read_run(out, s.run_id) or {"status": store.PENDING, "error": "", "metrics": {}}
+        rec = known.get(s.run_id) or store.read_run(out, s.run_id) or \
+            {"status": store.PENDING, "error": "", "metrics": {}}
         out_list.append((s, {k: rec[k] for k in ("status", "error", "metrics") if k in rec}))
     return out_list
 
@@ -63,11 +66,13 @@ def _point_stats(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return stats, plain
 
 
-def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name: str, root_seed: int) -> dict:
-    """Write runs, summary, experiments, outcomes (and sensitivity) CSVs; returns status counts."""
+def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name: str, root_seed: int,
+                 known: dict[str, dict] | None = None) -> dict:
+    """Write runs, summary, experiments, outcomes (and sensitivity) CSVs; returns status counts. ``known``: the
+    stored records of runs done in this session, by run id (others are read from their files)."""
     out = Path(out)
     keys = list(design.keys)
-    records = _records(out, specs)
+    records = _records(out, specs, known)
     metrics = metric_names(records)
     counts = {store.PENDING: 0, store.SUCCEEDED: 0, store.FAILED: 0}
     sens_means = np.full((len(design), len(metrics)), np.nan) if design.sensitivity else None

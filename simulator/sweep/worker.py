@@ -61,11 +61,13 @@ def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dic
 
 def _store(spec: RunSpec, runtime_s: float, **result: Any) -> dict[str, Any]:
     """Write the run file of ``spec`` with its ``result`` (status, error, metrics, summary[, traceback]) and
-    return the small record the parent keeps."""
+    return the small record the parent keeps (status, error and headline metrics, as stored: the sweep's tables
+    need no more, so the parent does not read back the run files of this session)."""
     record = {"run_id": spec.run_id, "params": dict(spec.params), "replication": spec.replication,
               "seed": spec.seed, **result, "runtime_s": round(runtime_s, 6)}
-    store.write_run(spec.out, record)
-    return {"run_id": spec.run_id, "status": record["status"], "error": record["error"]}
+    stored = store.write_run(spec.out, record)
+    return {"run_id": spec.run_id, "status": stored["status"], "error": stored["error"],
+            "metrics": stored["metrics"]}
 
 
 def execute(spec: RunSpec) -> dict[str, Any]:
