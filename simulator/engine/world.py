@@ -218,15 +218,22 @@ def _daily(lanes: Lanes, mechs: list) -> Iterator:
         yield env.timeout(1.0)
 
 
+#: lane-days from which a batch's model is collected as soon as its run ends (~100 MB of day arrays and more)
+COLLECT_LANE_DAYS = 5_000
+
+
 def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec]) -> list[Recorder]:
     """Run a batch of lanes to the horizon; returns their recorders in lane order. The batch's model (SimPy
-    processes, mechanisms, their day arrays: hundreds of MB for a big batch) holds reference cycles, so it is
-    collected here, before the next batch of a worker is built: without it a worker held two batches at its peak
-    (a sweep worker: 1.9 GB instead of 1.2 GB for tasks of 64 one-year runs)."""
+    processes, mechanisms, their day arrays: hundreds of MB for a big batch) holds reference cycles, so a big
+    batch's is collected here, before the next batch of a worker is built: without it a worker held two batches
+    at its peak (a sweep worker: 1.9 GB instead of 1.2 GB for tasks of 64 one-year runs). A collection costs
+    ~25 ms or more, so small batches leave it to Python's own schedule."""
     lanes, mechs = build_lanes(scenario, world, specs)
+    big = lanes.n * lanes.days >= COLLECT_LANE_DAYS
     recs = run_lanes(lanes, mechs)
     del lanes, mechs
-    gc.collect()
+    if big:
+        gc.collect()
     return recs
 
 
