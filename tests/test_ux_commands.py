@@ -125,3 +125,12 @@ def test_compare_sweep_folders_point_by_point_or_refuses(tmp_path, capsys):
     assert main(["compare", str(a), str(c)]) == 2
     err = capsys.readouterr().err
     assert "A is a sweep folder and B is not" in err and "KeyError" not in err
+
+
+def test_loading_a_scenario_leaves_the_worlds_shared_names_alone():
+    """A world's names are worked out once and shared by its copies: a load must not add to them (``all`` is a
+    name for measures' targets, not a region a control can be ``by``)."""
+    from simulator.scenario.load import load_scenario
+    load_scenario(ROOT / "scenarios" / "japan_servicing_ban.yaml")
+    again = load_scenario(ROOT / "scenarios" / "japan_servicing_ban.yaml")     # a copy of the same parsed world
+    assert "all" not in again.world.names()["region"]

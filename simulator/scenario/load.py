@@ -273,7 +273,7 @@ def trigger_cycle(graph: dict[str, str]) -> list[str]:
 
 
 def _check_names(sc: Scenario, world: World, file: str, doc: Document) -> None:
-    vocab = world.names()
+    vocab = dict(world.names())                      # shared by the world's copies: never changed in place
     if "region" in vocab:
         vocab["region"] = vocab["region"] | {"all"}
 
