@@ -3,9 +3,10 @@
 Planning loads the scenario once per parameter point with the point's values, exactly as ``--set`` would, so a
 misspelt key or a value out of range is reported before anything runs (an unknown key once, naming the factor
 that sweeps it); the checks that build the model run on the first point and on points that set world values
-(:func:`_needs_model`). Executing submits runs to a ``concurrent.futures``-style executor, at most a few per slot at a
-time, and counts completions; each worker writes its own run file, the parent only keeps statuses. At the end
-the tables are streamed from the run files (``tables.py``).
+(:func:`_needs_model`). Executing submits tasks of runs (:func:`tasks`) to a ``concurrent.futures``-style
+executor, at most a few per slot at a time, and counts completions; each worker writes its own run files and
+hands back each run's status, error and headline metrics, which the parent keeps. At the end the tables are
+written from those, and from the run files of runs done before a ``--resume`` (``tables.py``).
 """
 from __future__ import annotations
 
