@@ -30,7 +30,7 @@ from ..engine.recorder import SeriesInfo
 from ..scenario.schema import Scenario
 from .fold import Reduced
 from .layout import EXPANDED, impact_statistic
-from .metrics import wilson
+from .metrics import spread, wilson
 from .reduce import bucket_means as _bucket_means  # noqa: F401  (kept for callers of the old name)
 
 #: what the table functions take: the folded replications, or the full pairs (``runner.Pair``) of a run
@@ -98,15 +98,17 @@ def summary(sc: Scenario, runs: Runs) -> pd.DataFrame:
 def _plain_stats(M: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, ...] | None:
     """For every metric slot at once: (plain, p05, p50, p95, mean, baseline mean), where ``plain`` marks the
     slots whose scenario values are all finite and whose baseline values are not all NaN; for those, the same
-    numbers :func:`_row` computes one slot at a time (numpy reduces each contiguous row in the same order)."""
+    numbers :func:`_row` computes one slot at a time (see :func:`.metrics.spread`)."""
     if M.shape[1] == 0:
         return None
-    plain = np.isfinite(M).all(axis=1) & (~np.isnan(B)).any(axis=1)
-    q = M.T.repeat(3, axis=0) if M.shape[1] == 1 else np.percentile(M, [5, 50, 95], axis=1)
+    stats, plain = spread(M)
+    if M.shape[1] == 1:          # one replication (a sweep run): its value as is, as _row gives it
+        stats[:3] = M[:, 0]
+    plain &= (~np.isnan(B)).any(axis=1)
     nan_b = np.isnan(B)
     with np.errstate(invalid="ignore", divide="ignore"):
         bmean = np.where(nan_b, 0.0, B).sum(axis=1) / (~nan_b).sum(axis=1)
-    return plain, q[0], q[1], q[2], M.mean(axis=1), bmean
+    return plain, stats[0], stats[1], stats[2], stats[3], bmean
 
 
 def _row(sc: Scenario, info: SeriesInfo, name: str, kind: str, vals: np.ndarray, base: np.ndarray,

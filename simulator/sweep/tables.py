@@ -20,6 +20,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..report.metrics import spread
 from . import store
 from .design import Design
 from .runspec import RunSpec
@@ -53,19 +54,6 @@ def _value(rec: dict, m: str) -> float:
     return math.nan if v is None else float(v)
 
 
-def _point_stats(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For a point's (metrics, runs) ``table``: (p05, p50, p95, mean) per metric (4, metrics) and which metrics
-    they hold for (every run has a finite value); numpy reduces each contiguous row as it would the row alone,
-    so these are the numbers of one metric at a time (~30× faster for a sweep's 150+ headline metrics)."""
-    plain = np.isfinite(table).all(axis=1) & (table.shape[1] > 0)
-    stats = np.full((4, table.shape[0]), math.nan)
-    if plain.any():
-        rows = table[plain]
-        stats[:3, plain] = np.percentile(rows, [5, 50, 95], axis=1)
-        stats[3, plain] = rows.mean(axis=1)
-    return stats, plain
-
-
 def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name: str, root_seed: int,
                  known: dict[str, dict] | None = None) -> dict:
     """Write runs, summary, experiments, outcomes (and sensitivity) CSVs; returns status counts. ``known``: the
@@ -90,7 +78,7 @@ def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name:
                 return
             params = design.point(cur_point)
             table = np.array([[_value(r, m) for r in acc] for m in metrics], dtype=float).reshape(len(metrics), -1)
-            stats, plain = _point_stats(table)
+            stats, plain = spread(table)
             for j, m in enumerate(metrics):
                 if plain[j]:
                     mean, q = stats[3, j], stats[:3, j]
