@@ -215,7 +215,7 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
                         for s in task]
             for s, rec in zip(task, recs):
                 status[s.run_id] = rec["status"]
-                known[s.run_id] = {k: rec[k] for k in ("status", "error", "metrics")}
+                known[s.run_id] = rec
                 bar.update(failed=rec["status"] == store.FAILED)
         fill()
         if time.monotonic() - last_status > 2.0:
