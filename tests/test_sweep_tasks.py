@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from simulator.sweep import batch, worker
 from simulator.sweep.runspec import RunSpec, replication_seed
 
@@ -86,11 +88,12 @@ def test_plan_builds_the_model_once_for_points_differing_only_in_numbers(tmp_pat
     assert len(calls) == 3           # the base scenario, the key check (first level), the first point
 
 
-def test_plan_still_reports_a_later_point_whose_world_values_the_model_cannot_use(tmp_path: Path):
-    import pytest
+@pytest.mark.parametrize("key", ["overrides.minerals.common.spot.transport_days",
+                                 "minerals.common.spot.transport_days"])          # a world path either way
+def test_plan_still_reports_a_later_point_whose_world_values_the_model_cannot_use(tmp_path: Path, key: str):
     from simulator.scenario.errors import ScenarioError
     with pytest.raises(ScenarioError) as exc:
-        _plan(tmp_path, "overrides.minerals.common.spot.transport_days=5,300")
+        _plan(tmp_path, f"{key}=5,300")
     assert "sweep point 1" in str(exc.value) and "the model cannot run with these world values" in str(exc.value)
 
 

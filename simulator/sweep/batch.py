@@ -91,7 +91,9 @@ def make_plan(scenario_file: str | os.PathLike, cli: DesignSpec, base_sets: list
         point = {k: plain(v) for k, v in design.point(i).items()}
         sets = base_sets + [f"{k}={set_text(v)}" for k, v in point.items()]
         try:
-            pl = load_scenario(file, sets, model_checks=i == 0 or _needs_model(point))
+            pl = load_scenario(file, sets, model_checks=False)
+            if i == 0 or _needs_model(point, pl.scenario.overrides, sc.overrides):
+                pl = load_scenario(file, sets)      # with the checks that build the model
         except ScenarioError as exc:
             where = ", ".join(f"{k}={v}" for k, v in point.items())
             raise ScenarioError(f"sweep point {i} ({where})", None, exc.path, exc.message) from None
@@ -103,13 +105,14 @@ def make_plan(scenario_file: str | os.PathLike, cli: DesignSpec, base_sets: list
     return Plan(file, sc.name, loaded.input_hash, sc.seed, reps, design, specs, days)
 
 
-def _needs_model(point: dict[str, Any]) -> bool:
+def _needs_model(point: dict[str, Any], overrides: dict[str, Any], base_overrides: dict[str, Any]) -> bool:
     """Whether a point's model checks (a build, and a dry run of world values) can differ from the first
-    point's: when it sets world values (``overrides.*``, ``world``) or a value that is not a number (a name the
-    model must know). Other points differ from the first only in numbers the schema validates (compliance,
-    dates, durations...), and skipping their checks saves ~20 ms a point."""
-    return any(k.startswith("overrides.") or k == "world" or not isinstance(v, (int, float)) or isinstance(v, bool)
-               for k, v in point.items())
+    point's: when its world values differ from the scenario's (its resolved ``overrides``, however the keys were
+    written) or it sets a value that is not a number (a name the model must know). Other points differ from the
+    first only in numbers the schema validates (compliance, dates, durations...), and skipping their checks
+    saves ~20 ms a point."""
+    return overrides != base_overrides or any(not isinstance(v, (int, float)) or isinstance(v, bool)
+                                              for v in point.values())
 
 
 class SweepFolderError(Exception):
