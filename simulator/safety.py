@@ -2,7 +2,9 @@
 ``--jobs``, and an estimate of memory and output size checked against a limit before anything is simulated.
 
 - ``timeout``, job schedulers and ``kill`` send SIGTERM: :func:`handle_sigterm` turns it into the same
-  ``KeyboardInterrupt`` as Ctrl-C, so pools are shut down, temporary folders removed, earlier results kept.
+  ``KeyboardInterrupt`` as Ctrl-C, so pools are shut down, temporary folders removed, earlier results kept. An
+  interrupt that lands in a callback (where Python would drop it) is raised again; one that lands in a numba
+  compile waits until the compile ends.
 - A worker process calls :func:`die_with_parent` first: ``PR_SET_PDEATHSIG`` (Linux) sends it SIGKILL when the
   parent dies, and a watchdog thread (any POSIX) exits it when its parent PID changes (re-parented to PID 1),
   so a ``kill -9`` of the parent never leaves workers blocked for ever holding the caller's stdout open.
@@ -23,23 +25,60 @@ WATCHDOG_PERIOD_S = 0.5
 CSV_BYTES_PER_TIDY_ROW = 75   # one line of timeseries.csv, measured 60-80
 
 
+#: how long after an interrupt was swallowed (raised inside a finaliser or callback) it is raised again, in s
+REARM_S = 0.002
+
+_held = 0            # depth of sections that must not be interrupted (numba compiling: see hold_interrupts)
+_pending = False     # an interrupt arrived while held
+
+
 def _raise_interrupt(signum, frame) -> None:
+    """Handler of SIGINT, SIGTERM (and the re-arming SIGALRM) in the main process: Ctrl-C's KeyboardInterrupt,
+    kept for later while a section holds interrupts."""
+    global _pending
+    if _held:
+        _pending = True
+        return
     raise KeyboardInterrupt
 
 
+def hold_interrupts() -> None:
+    """Enter a section that an interrupt must not cut in two (a numba compile: cut inside llvmlite's callbacks
+    it is swallowed, or leaves the compiler's state broken for the rest of the process). Sections nest; an
+    interrupt arriving meanwhile is raised when the outermost one ends (:func:`release_interrupts`)."""
+    global _held
+    _held += 1
+
+
+def release_interrupts() -> None:
+    """Leave a section entered with :func:`hold_interrupts`; raise the interrupt that arrived meanwhile."""
+    global _held, _pending
+    _held = max(0, _held - 1)
+    if not _held and _pending:
+        _pending = False
+        raise KeyboardInterrupt
+
+
 def _quiet_unraisable(unraisable) -> None:
-    """An interrupt that lands inside a finaliser or weakref callback cannot propagate; Python would print
-    "Exception ignored in ..." with a traceback. The run stops through the interrupt already raised, so say
-    nothing; any other unraisable error keeps Python's report."""
+    """An interrupt that lands inside a finaliser, weakref callback or ctypes callback cannot propagate: Python
+    would print "Exception ignored in ..." with a traceback and carry on as if nothing happened, so the run
+    would finish and exit 0. Say nothing, and raise it again :data:`REARM_S` later, out of the callback (a
+    one-shot SIGALRM timer; should it land in another callback, it is re-armed again). Any other unraisable
+    error keeps Python's report."""
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGALRM, _raise_interrupt)
+            signal.setitimer(signal.ITIMER_REAL, REARM_S)
         return
     sys.__unraisablehook__(unraisable)
 
 
 def handle_sigterm() -> None:
-    """Make SIGTERM behave like Ctrl-C in this (main) process, and keep interrupts free of tracebacks."""
+    """Make SIGTERM behave like Ctrl-C in this (main) process, keep interrupts free of tracebacks, and never
+    lose one to a callback or a compile (see :func:`hold_interrupts`)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGINT, _raise_interrupt)
         sys.unraisablehook = _quiet_unraisable
 
 

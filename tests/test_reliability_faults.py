@@ -184,3 +184,62 @@ def test_sigterm_is_handled_like_ctrl_c_in_a_serial_run(tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["simulate: interrupted; earlier results are untouched"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.yaml"]
+
+
+def _run_script(code: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_an_interrupt_that_lands_in_a_callback_is_raised_again():
+    """Python drops an exception raised inside a weakref callback; a SIGTERM handled there used to be lost, and
+    the run finished with exit 0 (seen in CI: the signal arrived while a WeakSet entry was being removed)."""
+    code = ("import os, signal, time, weakref\n"
+            "from simulator.safety import handle_sigterm\n"
+            "handle_sigterm()\n"
+            "class A: pass\n"
+            "a = A()\n"
+            "def cb(_):\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    for _ in range(1000): pass\n"
+            "r = weakref.ref(a, cb)\n"
+            "try:\n"
+            "    del a\n"
+            "    t = time.monotonic()\n"
+            "    while time.monotonic() - t < 3: time.sleep(0.001)\n"
+            "    print('lost')\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted')\n")
+    out = _run_script(code)
+    assert out.stdout.strip() == "interrupted", out.stderr
+    assert out.stderr == ""
+
+
+def test_an_interrupt_during_a_numba_compile_waits_for_the_compile():
+    """A SIGTERM while numba compiles is raised once the compile ends, and the compiled function stays usable
+    (cut inside llvmlite's callbacks it was swallowed, or left numba's state broken: exit 1, "no compiled
+    object yet")."""
+    pytest.importorskip("numba")
+    code = ("import os, signal\n"
+            "from simulator.safety import handle_sigterm\n"
+            "from simulator.engine import kernels\n"
+            "handle_sigterm()\n"
+            "assert kernels.available()\n"
+            "import numba\n"
+            "from numba.core import event\n"
+            "f = numba.njit(lambda x: x + 1)\n"
+            "class Kill(event.Listener):\n"
+            "    sent = False\n"
+            "    def on_start(self, ev):\n"
+            "        if not self.sent: self.sent = True; os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    def on_end(self, ev): pass\n"
+            "event.register('numba:compiler_lock', Kill())\n"
+            "try:\n"
+            "    f(1)\n"
+            "    print('not interrupted')\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted', len(f.signatures))\n"
+            "print(f(2))\n")
+    out = _run_script(code)
+    assert out.stdout.split() == ["interrupted", "1", "3"], out.stderr

@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import safety
+
 #: lane-days a process simulates before compiled loops pay for loading numba (~1.1 s per process: import and
 #: cached machine code). Measured: a batch of 10 replications × 3 years (21,920 lane-days) took 5.4–5.9 s with
 #: numba, load included, and 6.9–7.2 s without, so the compiled holder day saves ~110 µs a lane-day at that size
@@ -50,7 +52,29 @@ def available() -> bool:
                 _numba = numba
             except ImportError:  # pragma: no cover - depends on the installation
                 _numba = None
+            else:
+                _guard_compiles(numba)
     return _numba is not None
+
+
+def _guard_compiles(numba: Any) -> None:
+    """Hold Ctrl-C and SIGTERM while numba compiles or loads cached code (its global compiler lock is held): an
+    interrupt inside llvmlite's callbacks is swallowed, elsewhere it can leave a kernel half-registered ("no
+    compiled object yet" for the rest of the process). The interrupt is raised when the compile ends, ≤ ~6 s
+    on the first run after an install, milliseconds later on. Uses numba's event API; without it, no guard."""
+    try:
+        from numba.core import event
+    except ImportError:  # pragma: no cover - depends on the numba version
+        return
+
+    class _HoldInterrupts(event.Listener):
+        def on_start(self, ev: Any) -> None:
+            safety.hold_interrupts()
+
+        def on_end(self, ev: Any) -> None:
+            safety.release_interrupts()
+
+    event.register("numba:compiler_lock", _HoldInterrupts())
 
 
 _lane_days_seen = 0
