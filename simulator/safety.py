@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import sys
@@ -51,12 +52,15 @@ def hold_interrupts() -> None:
 
 
 def release_interrupts() -> None:
-    """Leave a section entered with :func:`hold_interrupts`; raise the interrupt that arrived meanwhile."""
+    """Leave a section entered with :func:`hold_interrupts`; raise the interrupt that arrived meanwhile (in
+    the main thread, where Ctrl-C belongs)."""
     global _held, _pending
     _held = max(0, _held - 1)
     if not _held and _pending:
         _pending = False
-        raise KeyboardInterrupt
+        if threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt
+        _thread.interrupt_main(signal.SIGINT)    # a compile in another thread: the interrupt is the main one's
 
 
 def _quiet_unraisable(unraisable) -> None:
