@@ -228,3 +228,23 @@ def test_killed_and_interrupted_sweep_resumes_to_the_same_bytes(tmp_path, capsys
     assert got == expected
     leftovers = [p.name for p in out.rglob("*") if p.name.startswith(".") or p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_while_charts_are_drawn_prints_one_line(previous, sig):
+    """The chart processes are stopped with SIGTERM: they end without a word (they used to inherit the
+    parent's SIGTERM handler and each printed a KeyboardInterrupt traceback)."""
+    out, before, long_ = previous
+    scen = long_.with_name("charts.yaml")
+    scen.write_text(SCEN.format(horizon="180d", reps=1))
+    proc = start(str(scen), "--out", str(out), "--quiet", "--force")
+    assert wait_for(lambda: any(out.parent.glob(f".{out.name}.tmp-*/plots/*.png")) or proc.poll() is not None)
+    proc.send_signal(sig)
+    code, err = finish(proc)
+    assert "Traceback" not in err
+    if code == 130:
+        assert err.strip().splitlines() == ["simulate: interrupted; earlier results are untouched"]
+        assert snapshot(out) == before
+    else:   # the charts won the race
+        assert code == 0, err
+    assert siblings(out) == []

@@ -86,10 +86,11 @@ class Painters:
 
 
 def _chart_process(res: "Result", folder: Path, charts: "list[Chart]", queue: ChartQueue, parent: int) -> None:
-    """A forked chart process: Ctrl-C is the parent's to handle (it stops this process and cleans up), and
-    it dies with its parent, so a killed run leaves no orphan writing into its temporary folder."""
+    """A forked chart process: Ctrl-C is the parent's to handle (it stops this process with SIGTERM, which
+    ends it without a word, and cleans up), and it dies with its parent, so a killed run leaves no orphan writing into its temporary folder."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)   # the parent's terminate(): end now, no traceback
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
@@ -125,8 +126,8 @@ def start(res: "Result", folder: Path, painters_out: list) -> Painters:
     for _ in range(n):
         proc = ctx.Process(target=_chart_process, args=(res, folder, charts, painters.queue, os.getpid()),
                            daemon=True)
-        # A Ctrl-C inside fork()'s bookkeeping would be swallowed ("Exception ignored ..."): hold it until after.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # A Ctrl-C or SIGTERM inside fork()'s bookkeeping would be swallowed: hold them until after.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             proc.start()
             painters.procs.append(proc)
