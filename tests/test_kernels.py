@@ -102,6 +102,51 @@ def test_lanes_gamma_draws_numpys_numbers_up_to_each_lanes_width():
     assert _same_streams(a, b)
 
 
+def _lane_rows(rng, lanes: int, rows: int) -> np.ndarray:
+    """Bounds of each lane's rows (lanes in order, some with none)."""
+    return np.searchsorted(np.sort(rng.integers(0, lanes, rows)), np.arange(lanes + 1))
+
+
+@needs_numba
+@pytest.mark.parametrize("shared", [False, True])
+def test_lanes_multinomial_draws_numpys_numbers(shared):
+    """Each lane's rows as ``gen.multinomial(n, pvals)`` would draw them: small and large counts (numpy's
+    inversion and BTPE binomials), zero counts and zero shares (no draw), one pvals row per row or one shared
+    vector (a broadcast view)."""
+    rng = np.random.default_rng(7)
+    lanes, rows, d = 5, 4000, 4
+    bounds = _lane_rows(rng, lanes, rows)
+    n = rng.choice([0, 1, 3, 25, 400, 10 ** 5], rows)
+    pvals = rng.random((rows, d)) ** 3
+    pvals[rng.random(rows) < 0.2, 1] = 0.0
+    pvals /= pvals.sum(axis=1, keepdims=True)
+    if shared:
+        pvals = np.broadcast_to(pvals[0], (rows, d))
+    a, b = _generators(8, lanes), _generators(8, lanes)
+    out = np.full((rows, d), -1, dtype=np.int64)
+    kernels.compiled("lanes_multinomial")(kernels.generator_list(a), n, pvals, bounds, out)
+    for lane, g in enumerate(b):
+        lo, hi = bounds[lane], bounds[lane + 1]
+        assert np.array_equal(out[lo:hi], g.multinomial(n[lo:hi], pvals[lo:hi]))
+    assert _same_streams(a, b)
+
+
+@needs_numba
+def test_lanes_binomial_rows_draw_numpys_numbers():
+    rng = np.random.default_rng(9)
+    lanes, rows = 6, 5000
+    bounds = _lane_rows(rng, lanes, rows)
+    n = rng.choice([0, 1, 3, 40, 1000, 10 ** 6], rows)
+    p = rng.choice([0.0, 1e-12, 0.2, 0.5, 0.75, 1.0], rows)
+    a, b = _generators(10, lanes), _generators(10, lanes)
+    out = np.full(rows, -1, dtype=np.int64)
+    kernels.compiled("lanes_binomial_rows")(kernels.generator_list(a), n, p, bounds, out)
+    for lane, g in enumerate(b):
+        lo, hi = bounds[lane], bounds[lane + 1]
+        assert np.array_equal(out[lo:hi], g.binomial(n[lo:hi], p[lo:hi]))
+    assert _same_streams(a, b)
+
+
 # ----- a day of the mineral markets: each compiled section against its numpy twin --------------------------------
 import dataclasses  # noqa: E402
 from pathlib import Path  # noqa: E402

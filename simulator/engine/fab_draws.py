@@ -7,7 +7,12 @@ What is drawn, per lane and cohort (identical tools of one vendor in one tool gr
   itself, binomial with the cohort's stopped service share;
 - **repair time** (``fabs.repair_hours``): Gamma of shape (failures) and scale (repair time of one, days): the
   sum of the failures' exponential repair times, in tool-days; a lane under a cut draws its vendor then its
-  local repairs (``2·C`` values), any other lane its ``C`` vendor repairs.
+  local repairs (``2·C`` values), any other lane its ``C`` vendor repairs;
+- under a parts cut, at the (lane, cohort) pairs that need them (``fab_parts.py``, ``fabs.py``): the part a
+  failure needs (``fabs.oem_parts``, multinomial), refurbishments that succeed (``fabs.refurb``) and tools
+  retired for want of a part (``fabs.retire``, binomial), and the days a tool waits for a grey part
+  (``fabs.parts_wait``, multinomial). Their numpy versions stay at the call sites; here only the compiled ones
+  (``lanes_multinomial``, ``lanes_binomial_rows``), over every lane's pairs at once.
 
 A lane draws from its own generators exactly the numbers it draws alone, whatever its batch (see ``fabs.py``).
 Two ways, same numbers: one numpy call per lane and kind of draw (~8 µs each, whatever the size), or, once a
@@ -28,11 +33,14 @@ class FleetDraws:
 
     def __init__(self, streams: list[dict[str, np.random.Generator]], compiled: bool):
         kinds = ("failures", "local_repairs", "repair_hours")
+        self._streams = streams
         if compiled:
             try:
                 self._poisson = kernels.compiled("lanes_poisson")
                 self._binomial = kernels.compiled("lanes_binomial")
                 self._gamma = kernels.compiled("lanes_gamma")
+                self._multinomial = kernels.compiled("lanes_multinomial")
+                self._binomial_rows = kernels.compiled("lanes_binomial_rows")
                 self._gens = {k: kernels.generator_list([st[k] for st in streams]) for k in kinds}
             except (ImportError, AttributeError):   # a numba without the internals used: numpy, same numbers
                 compiled = False
@@ -70,3 +78,22 @@ class FleetDraws:
             return
         for lane, (g, w) in enumerate(zip(gens, width.tolist())):
             out[lane, :w] = g.gamma(shape[lane, :w], scale[lane, :w])
+
+    def _lane_gens(self, kind: str):
+        """The typed list of every lane's ``kind`` generator (made at first use: most runs cut no parts)."""
+        gens = self._gens.get(kind)
+        if gens is None:
+            gens = self._gens[kind] = kernels.generator_list([st[kind] for st in self._streams])
+        return gens
+
+    def multinomial(self, kind: str, n: np.ndarray, pvals: np.ndarray, bounds: np.ndarray,
+                    out: np.ndarray) -> None:
+        """Compiled only: ``out[a:b] = streams[l][kind].multinomial(n[a:b], pvals[a:b])`` with ``a, b =
+        bounds[l], bounds[l + 1]`` for every lane ``l`` (rows in lane order; ``pvals`` (rows, d), a broadcast
+        view for one vector)."""
+        self._multinomial(self._lane_gens(kind), n, pvals, bounds, out)
+
+    def binomial(self, kind: str, n: np.ndarray, p: np.ndarray, bounds: np.ndarray, out: np.ndarray) -> None:
+        """Compiled only: ``out[a:b] = streams[l][kind].binomial(n[a:b], p[a:b])`` for every lane ``l`` (see
+        :meth:`multinomial`); a zero ``n`` draws nothing, as in numpy."""
+        self._binomial_rows(self._lane_gens(kind), n, p, bounds, out)

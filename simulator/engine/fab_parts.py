@@ -29,6 +29,7 @@ lanes=L)``); the random draws stay one call per lane, with that lane's own gener
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -207,7 +208,7 @@ class PartsLedger:
         return self._at
 
     def failures(self, fails: np.ndarray, active: np.ndarray, idx: np.ndarray | None, learn: np.ndarray,
-                 day: int, streams: dict | list[dict]
+                 day: int, streams: dict | list[dict], draws: Any = None
                  ) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray] | None:
         """Failures that need a vendor part under the cut, at the cohorts whose parts flow is cut (see
         :meth:`set_need`; for one run ``idx`` are those cohorts, None to take them from there; with lanes the
@@ -225,6 +226,9 @@ class PartsLedger:
         f_at = fails[at]
         if self.lanes is None:
             cnt = gens[0]["oem_parts"].multinomial(f_at, P)
+        elif draws is not None and draws.compiled:       # the same draws, every lane in one compiled loop
+            cnt = np.empty((f_at.size, 4), dtype=np.int64)
+            draws.multinomial("oem_parts", f_at, P, self._bounds, cnt)
         else:
             b = self._bounds
             cnt = np.concatenate([gens[lane]["oem_parts"].multinomial(f_at[b[lane]:b[lane + 1]], P[b[lane]:b[lane + 1]])
@@ -253,9 +257,12 @@ class PartsLedger:
         if use[1].any():
             p_ok = refurb_success(self.refurb0, self.refurb_best, learn[i])
             ok = np.zeros(hit.size, dtype=np.int64)
-            for lane, sl in lane_slices(lane_of, len(gens)):
-                if use[1][sl].any():              # as alone: a lane draws only when its own swaps need it
-                    ok[sl] = small_binomial(gens[lane]["refurb"], use[1][sl], p_ok[sl])
+            if draws is not None and draws.compiled:   # a lane without swaps draws nothing (n = 0)
+                draws.binomial("refurb", use[1], p_ok, lane_bounds(lane_of, len(gens)), ok)
+            else:
+                for lane, sl in lane_slices(lane_of, len(gens)):
+                    if use[1][sl].any():              # as alone: a lane draws only when its own swaps need it
+                        ok[sl] = small_binomial(gens[lane]["refurb"], use[1][sl], p_ok[sl])
             self.refurb_ring[((day + self.refurb_d) % self.ring_days,) + i] += ok
             self.in_refurb += np.bincount(lane_of, weights=ok, minlength=self.in_refurb.size)
         return i, short, use[1] + n_tp

@@ -63,7 +63,8 @@ import numpy as np
 from . import kernels
 from .fab_draws import FleetDraws
 from .fab_origin import flow_shares, origin_bill
-from .fab_parts import RING_DAYS, PartsLedger, lane_slices, small_binomial, small_multinomial, spare_stock, wright
+from .fab_parts import (RING_DAYS, PartsLedger, lane_bounds, lane_slices, small_binomial, small_multinomial, spare_stock,
+                        wright)
 from .fab_procurement import Procurement, lead_days
 from .world import LaneMechanism, Lanes
 
@@ -481,7 +482,8 @@ class FabFleets(LaneMechanism):
         cut, then the repair times (two gamma arrays, vendor | local, in a lane under a cut). Returns the
         active tools (less those retired or waiting for a part)."""
         C, streams = self.C, self.streams
-        got = self.parts.failures(fails, active, None, learn, day, streams) if self._any["has_part"] else None
+        got = (self.parts.failures(fails, active, None, learn, day, streams, self.draws) if self._any["has_part"]
+               else None)
         if got is not None:
             ip, short, swaps = got
             fails[ip] -= short                   # the rest are repaired
@@ -511,9 +513,14 @@ class FabFleets(LaneMechanism):
         cannibalise some, the others wait for a grey/domestic part."""
         pl, pc = at
         ret = np.zeros(short.size, dtype=np.int64)
+        fast = self.draws.compiled            # the same draws, every lane in one compiled loop
+        if fast:
+            bounds = lane_bounds(lane_of, self.L)
+            self.draws.binomial("retire", short, np.full(short.size, self.retire_share), bounds, ret)
         slices = list(lane_slices(lane_of, self.L))
-        for lane, sl in slices:
-            ret[sl] = small_binomial(self.streams[lane]["retire"], short[sl], self.retire_share)
+        if not fast:
+            for lane, sl in slices:
+                ret[sl] = small_binomial(self.streams[lane]["retire"], short[sl], self.retire_share)
         wait = short - ret
         if ret.any():                     # lanes retiring none add 0 below
             self.fleet[at] -= ret
@@ -527,9 +534,12 @@ class FabFleets(LaneMechanism):
         if wait.any():
             self.waiting[at] += wait
             back = np.zeros((short.size, self.wait_offs.size), dtype=np.int64)
-            for lane, sl in slices:
-                if wait[sl].any():
-                    back[sl] = small_multinomial(self.streams[lane]["parts_wait"], wait[sl], self.wait_p)
+            if fast:                      # a lane without waiting tools draws nothing (n = 0)
+                self.draws.multinomial("parts_wait", wait, np.broadcast_to(self.wait_p, back.shape), bounds, back)
+            else:
+                for lane, sl in slices:
+                    if wait[sl].any():
+                        back[sl] = small_multinomial(self.streams[lane]["parts_wait"], wait[sl], self.wait_p)
             rows = (day + self.wait_offs) % self.R_back
             self.ring_back[rows[:, None], pl[None, :], pc[None, :]] += back.T
         new_ret = (ret > 0) & ~self._retired_any[at]

@@ -271,6 +271,42 @@ def lanes_gamma(gens: Any, shape: np.ndarray, scale: np.ndarray, width: np.ndarr
             out[lane, i] = g.gamma(shape[lane, i], scale[lane, i])
 
 
+def multinomial_row(g: Any, n: int, pvals: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = g.multinomial(n, pvals)``: numpy's algorithm (``random_multinomial``), one binomial per
+    category but the last, of the failures not yet placed with the category's share of what is left."""
+    d = pvals.size
+    for j in range(d):
+        out[j] = 0
+    remaining = 1.0
+    dn = n
+    for j in range(d - 1):
+        out[j] = g.binomial(dn, pvals[j] / remaining)
+        dn -= out[j]
+        if dn <= 0:
+            break
+        remaining -= pvals[j]
+    if dn > 0:
+        out[d - 1] = dn
+
+
+def lanes_multinomial(gens: Any, n: np.ndarray, pvals: np.ndarray, bounds: np.ndarray, out: np.ndarray) -> None:
+    """``out[a:b] = gens[l].multinomial(n[a:b], pvals[a:b])`` with ``a, b = bounds[l], bounds[l + 1]``, for
+    every lane ``l`` (rows of ``n`` (k,), ``pvals`` and ``out`` (k, d) in lane order)."""
+    for lane in range(bounds.size - 1):
+        g = gens[lane]
+        for r in range(bounds[lane], bounds[lane + 1]):
+            multinomial_row(g, n[r], pvals[r], out[r])
+
+
+def lanes_binomial_rows(gens: Any, n: np.ndarray, p: np.ndarray, bounds: np.ndarray, out: np.ndarray) -> None:
+    """``out[a:b] = gens[l].binomial(n[a:b], p[a:b])`` with ``a, b = bounds[l], bounds[l + 1]``, for every
+    lane ``l`` (entries in lane order). A zero ``n`` or ``p`` draws nothing, as in numpy."""
+    for lane in range(bounds.size - 1):
+        g = gens[lane]
+        for r in range(bounds[lane], bounds[lane + 1]):
+            out[r] = g.binomial(n[r], p[r])
+
+
 def _new_generator_list(gen: Any) -> Any:
     """A typed list holding ``gen``."""
     gens = List()
@@ -295,11 +331,13 @@ def generator_list(gens: list[np.random.Generator]) -> Any:
 
 _PY = {"pairwise_sum": pairwise_sum, "_fmin": _fmin, "_fmax": _fmax, "holder_day": holder_day,
        "poisson": poisson, "lanes_poisson": lanes_poisson, "lanes_binomial": lanes_binomial,
-       "lanes_gamma": lanes_gamma, "_new_generator_list": _new_generator_list,
+       "lanes_gamma": lanes_gamma, "multinomial_row": multinomial_row, "lanes_multinomial": lanes_multinomial,
+       "lanes_binomial_rows": lanes_binomial_rows, "_new_generator_list": _new_generator_list,
        "_append_generator": _append_generator}
 _DEPENDS = {"holder_day": ("pairwise_sum", "_fmin", "_fmax"),
             "poisson": ("next_double", "random_poisson_mult", "random_loggam"),
             "lanes_poisson": ("poisson",),
+            "lanes_multinomial": ("multinomial_row",),
             "_new_generator_list": ("List",)}
 #: numba's own functions a kernel calls, by the module that defines them
 _NUMBA = {"next_double": "numba.np.random.generator_core", "random_poisson_mult": "numba.np.random.distributions",
