@@ -535,7 +535,8 @@ class FabFleets(LaneMechanism):
             self.waiting[at] += wait
             back = np.zeros((short.size, self.wait_offs.size), dtype=np.int64)
             if fast:                      # a lane without waiting tools draws nothing (n = 0)
-                self.draws.multinomial("parts_wait", wait, np.broadcast_to(self.wait_p, back.shape), bounds, back)
+                p = np.broadcast_to(self.wait_p, back.shape).copy()      # contiguous: one compiled kind
+                self.draws.multinomial("parts_wait", wait, p, bounds, back)
             else:
                 for lane, sl in slices:
                     if wait[sl].any():
