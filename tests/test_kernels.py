@@ -337,6 +337,48 @@ def test_market_spot_matches_numpy(markets, seed):
 
 
 @needs_numba
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_trade_rules_kernel_matches_numpy(markets, seed):
+    """Every edge kind (free, licensing, quota, ban) in random mixes per lane, a lane with no measure but a live
+    licence queue, decisions due and not, zero orders: five days of ``TradeRules.apply``, compiled and numpy,
+    give the same bits in shipments, leaks and the queue's state."""
+    import copy
+
+    from simulator.engine.market.trade import H_LICENCE
+    rng = np.random.default_rng(seed)
+    tr = copy.deepcopy(markets.trade)
+    n, E = tr.n, tr.E
+    tr.kind[:] = rng.choice([0, 1, 2, 3], (n, E), p=[0.4, 0.2, 0.2, 0.2])
+    tr.kind[n - 2:] = 0                                 # no measure in force ...
+    tr.active[:] = tr.kind.any(axis=1)
+    tr.quota_cap[:] = rng.uniform(0, 5, (n, E))
+    tr.leak[:] = rng.choice([0.0, 0.1, 0.3], (n, E))
+    tr.approval[:] = rng.choice([0.0, 0.5, 1.0], (n, E))
+    days = np.arange(tr.days)
+    for k in range(n):
+        lic = tr.lic_edges[k] = np.flatnonzero(tr.kind[k] == 1)
+        delay = rng.integers(1, 4, (lic.size, tr.days))
+        tr.lic_qidx[k] = k * (H_LICENCE * E) + ((days + delay) % H_LICENCE) * E + lic[:, None]
+    tr.queue[:] = np.where(rng.random(tr.queue.shape) < 0.02, rng.uniform(0, 3, tr.queue.shape), 0.0)
+    tr.pending[:] = np.where(rng.random((n, E)) < 0.3, rng.uniform(0, 9, (n, E)), 0.0)
+    tr.queue_live[:] = rng.random(n) < 0.7
+    tr.queue_live[n - 2:] = True                        # ... but licence decisions still due, or none left
+    tr.queue[n - 2] = tr.pending[n - 2] = 0.0
+    a, b = copy.deepcopy(tr), copy.deepcopy(tr)
+    a._kernel, b._kernel = None, kernels.compiled("trade_apply")
+    decided = 0
+    for day in range(5):
+        req = np.where(rng.random((n, E)) < 0.2, 0.0, rng.uniform(0, 10, (n, E)))
+        (sa, la), (sb, lb) = a.apply(day, req.copy()), b.apply(day, req.copy())
+        assert _same_bits(sa, sb) and _same_bits(la, lb), day
+        for name in ("pending", "queue", "queue_live", "approved_today"):
+            assert _same_bits(getattr(a, name), getattr(b, name)), (day, name)
+        decided += int((a.approved_today != 0).any())
+    assert decided and (tr.kind == 2).any() and (tr.kind == 3).any()      # every branch was taken
+    assert not b.queue_live[n - 2]                                        # an idle queue stops
+
+
+@needs_numba
 def test_compiled_market_sections_give_the_numbers_of_numpy(monkeypatch):
     """Three replications of the headline, every recorded array and event, numba forced vs off."""
     a = _headline_batch(3, "200d", True, monkeypatch)[0]

@@ -697,10 +697,84 @@ def market_spot(slot, china, keep_share, p_spot, cover_days, demand, Stot, physi
                 exports_cn[lane, i, r] += sc
 
 
+def trade_apply(slot, req, kind, quota_cap, leak_share, approval, alt_w, e_mi, busy, queue_live, queue, pending,
+                approved_today, ship, leak, blocked, per_imp):
+    """The trade rules of a day for every lane (``market.trade.TradeRules.apply``, whose numpy code is the model
+    and the reference; today's licence applications are already in ``queue``): orders ``req`` (lanes, E) become
+    direct shipments ``ship`` and leaked ones ``leak`` (lanes, E), written here. Edge kinds: 0 free, 1 licensing,
+    2 quota, 3 ban. Updates ``pending``, ``queue_live``, ``approved_today`` and today's slot ``slot`` of
+    ``queue`` (lanes, H, E) in place. ``blocked`` (E), ``per_imp`` (cells) scratch."""
+    n, E = req.shape
+    for k in range(n):
+        for e in range(E):
+            approved_today[k, e] = 0.0
+        if not busy[k]:
+            for e in range(E):
+                ship[k, e] = req[k, e]
+                leak[k, e] = 0.0
+            continue
+        any_lic = False
+        for e in range(E):                     # licensing: applied for, re-ordered elsewhere; quota and ban: capped
+            r = req[k, e]
+            kd = kind[k, e]
+            if kd == 1:
+                pending[k, e] += r
+                ship[k, e] = 0.0
+                blocked[e] = r
+                any_lic = True
+            elif kd >= 2:
+                allowed = _fmin(r, quota_cap[k, e]) if kd == 2 else 0.0
+                blocked[e] = r - allowed
+                ship[k, e] = allowed
+            else:
+                ship[k, e] = r
+                blocked[e] = 0.0
+        if any_lic:
+            queue_live[k] = True
+        some = False
+        for e in range(E):
+            lk = leak_share[k, e] * blocked[e]
+            if kind[k, e] == 1:
+                lk = 0.0
+            leak[k, e] = lk
+            blocked[e] = blocked[e] - lk       # now what is re-ordered
+            if blocked[e] != 0.0:
+                some = True
+        if some:                               # re-ordered on the importer's other edges by baseline shares
+            for c in range(per_imp.size):
+                per_imp[c] = 0.0
+            for e in range(E):
+                per_imp[e_mi[e]] += blocked[e]
+            for e in range(E):
+                ship[k, e] = ship[k, e] + alt_w[e] * per_imp[e_mi[e]]
+        if queue_live[k]:                      # licence decisions due today
+            got = False
+            for e in range(E):
+                if queue[k, slot, e] != 0.0:
+                    got = True
+            if got:
+                for e in range(E):
+                    dec = queue[k, slot, e]
+                    pending[k, e] = pending[k, e] - dec
+                    a = dec * approval[k, e]
+                    approved_today[k, e] = a
+                    ship[k, e] = ship[k, e] + a
+                    leak[k, e] = leak[k, e] + leak_share[k, e] * dec * (1.0 - approval[k, e])
+                    queue[k, slot, e] = 0.0
+            else:
+                left = False
+                for e in range(E):
+                    if pending[k, e] != 0.0:
+                        left = True
+                if not left:
+                    queue_live[k] = False
+
+
 _PY.update({"market_ship": market_ship,
             "market_stocks": market_stocks, "market_supply": market_supply,
-            "market_spot": market_spot})
+            "market_spot": market_spot, "trade_apply": trade_apply})
 _DEPENDS.update({"market_ship": ("_fmin", "_fmax"),
                  "market_stocks": ("_fmin", "_fmax", "pairwise_sum"),
                  "market_supply": ("_fmin", "_fmax"),
-                 "market_spot": ("_fmin", "_fmax", "pairwise_sum")})
+                 "market_spot": ("_fmin", "_fmax", "pairwise_sum"),
+                 "trade_apply": ("_fmin",)})

@@ -161,7 +161,7 @@ class MineralMarkets(LaneMechanism):
                 z_lic[lane, e] = ctx.streams.get(f"minerals.{d.e_names[e]}.licence").standard_normal(lanes.days)
             zp[lane] = [ctx.streams.get(f"minerals.{d.items[d.p_m[k]]}.project.{d.p_names[k]}").standard_normal()
                         for k in range(len(d.p_names))]
-        self.trade = TradeRules(d, lanes.days, z_lic)
+        self.trade = TradeRules(d, lanes.days, z_lic, kernels.compiled("trade_apply") if fast else None)
         self.projects = Projects(d, lanes.days, zp, lanes.event)
         self.restricted = np.zeros((n, I, R), dtype=bool)
         self.restricted_item = np.zeros((n, I), dtype=bool)

@@ -33,8 +33,9 @@ class TradeRules:
     """The per-edge view of the countermeasures in force and the licence queue, for every lane of a batch: each
     state array is (lanes, E) — a lane's own board decides its restrictions."""
 
-    def __init__(self, d: MarketData, days: int, z_licence: np.ndarray):
-        """``z_licence`` (lanes, E, days): standard normals for the licence delays of every lane."""
+    def __init__(self, d: MarketData, days: int, z_licence: np.ndarray, kernel: Any = None):
+        """``z_licence`` (lanes, E, days): standard normals for the licence delays of every lane. ``kernel``:
+        the compiled day (``kernels.trade_apply``, same numbers as :meth:`apply`'s numpy code), or None."""
         self.d = d
         I, R = d.shape
         E = len(d.e_names)
@@ -65,6 +66,8 @@ class TradeRules:
         self.has_alt = imp_open > 0                                    # per flat (item, importer)
         off = (np.arange(n) * (I * R))[:, None]
         self._l_mi = (off + self.e_mi).ravel()
+        self._kernel = kernel
+        self._blocked, self._per_imp = np.zeros(E), np.zeros(I * R)      # the kernel's scratch
 
     def refresh(self, lane: int, board: Any) -> None:
         """Rebuild lane ``lane``'s per-edge restrictions from its board's countermeasures in force and
@@ -126,6 +129,16 @@ class TradeRules:
         nb = np.where(kind == LICENSING, self.approval[lane] * np.exp(-carry * wait), nb)
         return np.where(kind >= QUOTA, self.leak[lane] * np.exp(-carry * d.per["leak_delay"][d.e_m]), nb)
 
+    def _queue_applications(self, day: int, req: np.ndarray) -> list[int]:
+        """Today's licence applications (the orders ``req`` on licensing edges) into the queue slot of the day
+        each will be decided (never today's: delays are ≥ 1 day); returns the lanes with licensing edges."""
+        lanes = [k for k in range(self.n) if self.lic_edges[k].size]
+        if lanes:
+            idx = np.concatenate([self.lic_qidx[k][:, day] for k in lanes])
+            vals = np.concatenate([req[k, self.lic_edges[k]] for k in lanes])
+            np.add.at(self.queue.reshape(-1), idx, vals)
+        return lanes
+
     @property
     def busy(self) -> np.ndarray:
         """Lanes (bool per lane) whose edges a measure restricts or whose licence queue still holds decisions."""
@@ -140,14 +153,18 @@ class TradeRules:
         busy = self.busy
         if not busy.any():
             return req, np.zeros((n, E))
+        if self._kernel is not None:               # the same day, one compiled loop over lanes and edges
+            self._queue_applications(day, req)
+            ship, leak = np.empty((n, E)), np.empty((n, E))
+            self._kernel(day % H_LICENCE, req, self.kind, self.quota_cap, self.leak, self.approval, self.alt_w,
+                         self.e_mi, busy, self.queue_live, self.queue, self.pending, self.approved_today, ship, leak,
+                         self._blocked, self._per_imp)
+            return ship, leak
         ship = req.copy()
         blocked = np.zeros((n, E))
         lic = self.kind == LICENSING
         if lic.any():                              # applications wait for a decision, and are re-ordered elsewhere
-            lanes = [k for k in range(n) if self.lic_edges[k].size]
-            idx = np.concatenate([self.lic_qidx[k][:, day] for k in lanes])
-            vals = np.concatenate([req[k, self.lic_edges[k]] for k in lanes])
-            np.add.at(self.queue.reshape(-1), idx, vals)
+            lanes = self._queue_applications(day, req)
             np.add(self.pending, req, out=self.pending, where=lic)
             ship[lic] = 0.0
             blocked[lic] = req[lic]
