@@ -16,7 +16,9 @@ numpy calls would (see the section below).
 numba is optional: without it (or with ``SIMULATOR_NUMBA=0`` in the environment) the numpy code runs. It is
 imported only once a process has simulated enough to pay for it (:data:`MIN_LANE_DAYS`). Compiled code is
 cached on disk (``cache=True``), so only the first run after an install pays the compile (~1.5 s for the holder day,
-~3–5 s for the fab draws, ~5.7 s for the four market sections; then ~0.5 s, ~0.04 s and ~0.04 s a process).
+~3–5 s for the fab draws, ~1.8 s for the spare-parts draws, ~5.7 s for the four market sections, ~0.9 s for the
+trade rules; then ~0.5 s a process, numba's own start-up included). Ctrl-C and SIGTERM wait while numba
+compiles or loads (:func:`_guard_compiles`).
 """
 from __future__ import annotations
 
