@@ -87,3 +87,16 @@ def test_new_capacity_appears_only_after_its_lead_time():
     assert new.max() <= p["capacity"] * (1 + 1e-9)
     sea = s.get("testium_metal.Southeast_Asia.production")
     assert sea[:int(online[0])].max() <= 100 / 365.25 * (1 + 1e-12) < sea[-1]
+
+
+def test_china_reserve_buying_stops_when_the_last_restriction_ends():
+    """The reserve buys only under an export restriction: when the ban ends, buying stops that day, with an event
+    saying why (it used to stop silently, and a later restriction would not report buying again)."""
+    _, s = run_tw([measure(against=["all"], ends="2026-07-20")], NO_CUTS)
+    ended = events(s, "ended", "cm")
+    assert events(s, "state_reserve_buying_started", "testium_metal.China")[0] < ended[0]
+    assert events(s, "state_reserve_buying_stopped", "testium_metal.China") == ended
+    assert [e.cause for e in s.events if e.event == "state_reserve_buying_stopped"] == ["export restriction ended"]
+    g = s.get("testium_metal.China.strategic_stock")
+    end = int(ended[0])
+    assert g[end - 1] > g[end - 30] and np.all(np.diff(g[end:]) <= 0.0)     # bought until the end, not after

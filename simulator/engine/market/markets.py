@@ -528,11 +528,11 @@ class MineralMarkets(LaneMechanism):
         if (self.releasing != was).any():
             self._release_events(day, was, rel, self.cover_now)
         buy_cn = np.zeros((n, I, R))
-        reserving = self.restricted_item.any(axis=1)
-        if reserving.any():
+        if self.restricted_item.any():
             buy_cn[:, :, CHINA] = reserve_purchases(ratio[:, 0], self.restricted_item, p["reserve_below"],
                                                     p["reserve_rate"], production[:, :, CHINA], Stot[:, :, CHINA])
-            self._reserve_events(day, buy_cn[:, :, CHINA] > 0, reserving)
+        if self.restricted_item.any() or self.reserve_on.any():    # started, or stopped (the restriction too)
+            self._reserve_events(day, buy_cn[:, :, CHINA] > 0)
         # 5. orders: close the gap to target cover, counting the supply line and pending licences
         ship, leak = self._orders(day, demand, Stot, physical, flow_need)
         # 6. exporters ship what their stock allows beyond what they keep; restricted buyers get no Chinese origin
@@ -628,15 +628,20 @@ class MineralMarkets(LaneMechanism):
                 self.lanes.event(lane, day, ent, "strategic_release_stopped",
                                  "stockpile empty" if self.G[lane, m, r] <= 0 else "price and cover restored")
 
-    def _reserve_events(self, day: int, on: np.ndarray, lanes: np.ndarray) -> None:
-        """China's reserve buying starting or stopping, in the ``lanes`` where an export restriction is in force."""
-        changed = (on != self.reserve_on) & lanes[:, None]
+    def _reserve_events(self, day: int, on: np.ndarray) -> None:
+        """China's reserve buying (``on``: lanes × items buying today) starting or stopping: it stops when the
+        domestic price recovers or when the item's last export restriction ends."""
+        changed = on != self.reserve_on
         if changed.any():
             for lane, m in zip(*np.nonzero(changed)):
-                self.lanes.event(lane, day, f"{self.d.items[m]}.China",
-                                 "state_reserve_buying_started" if on[lane, m] else "state_reserve_buying_stopped",
-                                 "domestic price below the reserve's buying level under an export restriction"
-                                 if on[lane, m] else "domestic price recovered or restriction ended")
+                if on[lane, m]:
+                    event, cause = ("state_reserve_buying_started",
+                                    "domestic price below the reserve's buying level under an export restriction")
+                else:
+                    event = "state_reserve_buying_stopped"
+                    cause = ("domestic price recovered" if self.restricted_item[lane, m]
+                             else "export restriction ended")
+                self.lanes.event(lane, day, f"{self.d.items[m]}.China", event, cause)
             self.reserve_on[changed] = on[changed]
 
     def _short_events(self, day: int, unmet: np.ndarray, demand: np.ndarray, short_share: np.ndarray) -> None:
