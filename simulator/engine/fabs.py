@@ -63,8 +63,8 @@ import numpy as np
 from . import kernels
 from .fab_draws import FleetDraws
 from .fab_origin import flow_shares, origin_bill
-from .fab_parts import (RING_DAYS, PartsLedger, lane_bounds, lane_slices, small_binomial, small_multinomial, spare_stock,
-                        wright)
+from .fab_parts import (RING_DAYS, PartsLedger, lane_bounds, lane_slices, small_binomial, small_multinomial,
+                        spare_stock, wright)
 from .fab_procurement import Procurement, lead_days
 from .world import LaneMechanism, Lanes
 

@@ -87,7 +87,8 @@ class Painters:
 
 def _chart_process(res: "Result", folder: Path, charts: "list[Chart]", queue: ChartQueue, parent: int) -> None:
     """A forked chart process: Ctrl-C is the parent's to handle (it stops this process with SIGTERM, which
-    ends it without a word, and cleans up), and it dies with its parent, so a killed run leaves no orphan writing into its temporary folder."""
+    ends it without a word, and cleans up), and it dies with its parent, so a killed run leaves no orphan
+    writing into its temporary folder."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)   # the parent's terminate(): end now, no traceback
