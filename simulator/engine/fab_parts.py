@@ -285,11 +285,12 @@ class PartsLedger:
         self.modules[idx] += retired * self.cannibal
 
 
-def lane_slices(lane_of: np.ndarray, lanes: int):
-    """``(lane, slice)`` of each lane with entries in ``lane_of`` (lanes ascending)."""
+def lane_slices(lane_of: np.ndarray, lanes: int, bounds: np.ndarray | None = None):
+    """``(lane, slice)`` of each lane with entries in ``lane_of`` (lanes ascending); ``bounds``: its
+    :func:`lane_bounds`, when the caller has them already."""
     if lanes == 1:
         yield 0, slice(0, lane_of.size)
         return
-    b = lane_bounds(lane_of, lanes)
+    b = lane_bounds(lane_of, lanes) if bounds is None else bounds
     for lane in np.flatnonzero(np.diff(b)).tolist():
         yield lane, slice(int(b[lane]), int(b[lane + 1]))

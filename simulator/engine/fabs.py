@@ -514,10 +514,10 @@ class FabFleets(LaneMechanism):
         pl, pc = at
         ret = np.zeros(short.size, dtype=np.int64)
         fast = self.draws.compiled            # the same draws, every lane in one compiled loop
+        bounds = lane_bounds(lane_of, self.L)
         if fast:
-            bounds = lane_bounds(lane_of, self.L)
             self.draws.binomial("retire", short, np.full(short.size, self.retire_share), bounds, ret)
-        slices = list(lane_slices(lane_of, self.L))
+        slices = list(lane_slices(lane_of, self.L, bounds))
         if not fast:
             for lane, sl in slices:
                 ret[sl] = small_binomial(self.streams[lane]["retire"], short[sl], self.retire_share)

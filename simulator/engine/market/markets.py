@@ -528,10 +528,11 @@ class MineralMarkets(LaneMechanism):
         if (self.releasing != was).any():
             self._release_events(day, was, rel, self.cover_now)
         buy_cn = np.zeros((n, I, R))
-        if self.restricted_item.any():
+        restricting = self.restricted_item.any()
+        if restricting:
             buy_cn[:, :, CHINA] = reserve_purchases(ratio[:, 0], self.restricted_item, p["reserve_below"],
                                                     p["reserve_rate"], production[:, :, CHINA], Stot[:, :, CHINA])
-        if self.restricted_item.any() or self.reserve_on.any():    # started, or stopped (the restriction too)
+        if restricting or self.reserve_on.any():        # started, or stopped (the restriction too)
             self._reserve_events(day, buy_cn[:, :, CHINA] > 0)
         # 5. orders: close the gap to target cover, counting the supply line and pending licences
         ship, leak = self._orders(day, demand, Stot, physical, flow_need)
