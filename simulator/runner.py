@@ -18,7 +18,7 @@ import numpy as np
 
 from .engine.recorder import Recorder
 from .engine.streams import replication_seeds
-from .engine.world import LaneSpec, simulate_lanes
+from .engine.world import LaneSpec, Lanes, lane_native, simulate_lanes
 from .scenario.errors import SimulationError
 from .scenario.schema import Scenario
 
@@ -87,18 +87,31 @@ def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[i
     the recorders are then trimmed to the reported period, so the report starts from a state that already
     reflects them instead of switching them all on at day 0."""
     seeds = replication_seeds(scenario.seed, max(replications) + 1)
-    pairs = run_runs([(i, scenario, seeds[i]) for i in replications], world)
+    runs = [(i, scenario, seeds[i]) for i in replications]
+    if reduce is not None and callable(getattr(reduce, "fold", None)) and lane_native(world):
+        return run_runs(runs, world, reduce)
+    pairs = run_runs(runs, world)
     if reduce is not None:
         return [reduce(p) for p in pairs]
     return pairs
 
 
-def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Mapping[str, Any]) -> list[Pair]:
+#: days a batch folded as it runs keeps recorded (a ring): one piece of the fold (``report.day_fold``)
+FOLD_WINDOW = 128
+
+
+def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Mapping[str, Any],
+             reduce: Any = None) -> list[Any]:
     """Runs ``(replication, scenario, seed sequence)`` that share a world and a calendar, stepped together as
     one batch: the replications of a scenario, or the points of a sweep over measure values (each lane plays
     its own scenario's measures). Runs with the same seed share one baseline lane, which is the same run for
     all of them. Returns one pair per run, in order (shared baselines are the same recorder); measures dated
-    before ``start`` are played as a spin-up and trimmed off (see :func:`run_batch`)."""
+    before ``start`` are played as a spin-up and trimmed off (see :func:`run_batch`).
+
+    With ``reduce`` (a ``report.reduce.Reducer``: ``reduce.fold(info)`` gives a fold of one pair's days,
+    ``reduce.summary(pair, fold)`` its summary), the lanes keep only :data:`FOLD_WINDOW` days recorded, each
+    window's days are checked for NaN and folded as soon as it is full, and one summary per run is returned
+    instead of its pair: the same numbers as ``reduce`` applied to the pair, in a fraction of the memory."""
     first, lead = played(runs[0][1])
     specs: list[LaneSpec] = []
     base_lane: dict[tuple, int] = {}
@@ -110,17 +123,62 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
             base_lane[key] = len(specs)
             specs.append(LaneSpec(rep, seq, True))
         specs.append(LaneSpec(rep, seq, False, base_lane[key], tuple(sc.measures)))
-    recs = simulate_lanes(first, world, specs)
+    scen_lanes = [i for i, sp in enumerate(specs) if not sp.is_baseline]
+    folds: list[Any] = []
+    if reduce is not None:
+        def sink_for(lanes: Lanes) -> Callable[[int, int], None]:
+            recs = [ctx.recorder for ctx in lanes.runs]
+            folds.extend(reduce.fold(recs[0].info) for _ in runs)
+            keys = list(recs[0].info)
+            return lambda first_day, n: _fold_window(runs, specs, scen_lanes, recs, keys, folds, first_day, n)
+        recs = simulate_lanes(first, world, specs, FOLD_WINDOW, lead, sink_for)
+    else:
+        recs = simulate_lanes(first, world, specs)
     for rec in recs:
         rec.trim(lead)
     pairs = []
-    scen_lanes = [i for i, sp in enumerate(specs) if not sp.is_baseline]
     for (rep, sc, _), i in zip(runs, scen_lanes):
         base, scen = recs[specs[i].baseline_lane], recs[i]
-        for which, rec in (("baseline", base), ("scenario", scen)):
-            check_numbers(rec, sc, rep, which)
+        if reduce is None:
+            for which, rec in (("baseline", base), ("scenario", scen)):
+                check_numbers(rec, sc, rep, which)
         pairs.append(Pair(rep, sc.seed, base, scen))
+    if reduce is not None:
+        return [reduce.summary(p, f) for p, f in zip(pairs, folds)]
     return pairs
+
+
+def _fold_window(runs: list, specs: list[LaneSpec], scen_lanes: list[int], recs: list[Recorder], keys: list[str],
+                 folds: list[Any], first_day: int, n: int) -> None:
+    """Check and fold the ``n`` days from reporting day ``first_day`` on that the ring recorders ``recs`` hold
+    in rows ``0 .. n``: each run's scenario lane against its baseline lane (read once when shared)."""
+    uses: dict[int, int] = {}
+    for i in scen_lanes:
+        uses[specs[i].baseline_lane] = uses.get(specs[i].baseline_lane, 0) + 1
+    bases: dict[int, np.ndarray] = {}
+
+    def days_of(lane: int, sc: Scenario, rep: int, which: str) -> np.ndarray:
+        m = recs[lane].matrix(keys, 0, n)
+        if np.isnan(m).any():     # the first series (recording order) with a NaN, and its first day
+            r, d = np.unravel_index(int(np.argmax(np.isnan(m))), m.shape)
+            _not_a_number(sc, keys[r], first_day + int(d), rep, which)
+        return m
+
+    for (rep, sc, _), i, fold in zip(runs, scen_lanes, folds):
+        b = specs[i].baseline_lane
+        if b not in bases:
+            bases[b] = days_of(b, sc, rep, "baseline")
+        fold.add(days_of(i, sc, rep, "scenario"), bases[b])
+        uses[b] -= 1
+        if not uses[b]:
+            del bases[b]
+
+
+def _not_a_number(scenario: Scenario, key: str, day: int, replication: int, which: str) -> None:
+    date = scenario.start + _dt.timedelta(days=day)
+    raise SimulationError(f"{scenario.name}: series {key} is not a number (NaN) from {date} (day {day}) in "
+                          f"the {which} of replication {replication}; a world value probably makes the model "
+                          f"divide by zero or overflow (check overrides and world data); no results written")
 
 
 def run_pair(scenario: Scenario, world: Mapping[str, Any], replication: int) -> Pair:
@@ -140,11 +198,7 @@ def check_numbers(rec: Recorder, scenario: Scenario, replication: int, which: st
     """Fail the run (SimulationError) if a recorded series holds NaN, naming the series and its first day."""
     hit = rec.first_nan()
     if hit is not None:
-        key, day = hit
-        date = scenario.start + _dt.timedelta(days=day)
-        raise SimulationError(f"{scenario.name}: series {key} is not a number (NaN) from {date} (day {day}) in "
-                              f"the {which} of replication {replication}; a world value probably makes the model "
-                              f"divide by zero or overflow (check overrides and world data); no results written")
+        _not_a_number(scenario, hit[0], hit[1], replication, which)
 
 
 def _run_batch_args(args: tuple) -> list[Any]:

@@ -176,7 +176,7 @@ class Economy(LaneMechanism):
         lost = np.zeros((L, self.table.n))
         if not self.feeds:
             return lost
-        v = self.reader.read(day).reshape(len(self.feeds), L, 4)
+        v = self.reader.read(self.lanes.row(day)).reshape(len(self.feeds), L, 4)
         s_out, s_plan, b_out, b_plan = v[..., 0], v[..., 1], v[..., 2], v[..., 3]
         with np.errstate(invalid="ignore", over="ignore"):
             s_short = s_plan * self.s_unit - s_out
@@ -196,7 +196,7 @@ class Economy(LaneMechanism):
             return
         lost = self.direct_losses(day)
         if self.direct is not None:
-            self.direct[day, self.shocked] = lost[:, self.fed_cells]
+            self.direct[self.lanes.row(day), self.shocked] = lost[:, self.fed_cells]
         if not self.started.all():
             new = np.flatnonzero(~self.started & lost.any(axis=1))
             if new.size:
@@ -214,8 +214,9 @@ class Economy(LaneMechanism):
         capacity = np.clip(1.0 - np.where(x0 > 0, lost / np.where(x0 > 0, x0, 1.0), 0.0), 0.0, 1.0)
         x = self.model.step_runs(self.state, capacity)
         va_lost = self.va0 - self.model.va_coeff * x
-        self.cells[day, self.active] = va_lost
+        row = self.lanes.row(day)
+        self.cells[row, self.active] = va_lost
         k, nr, ns = len(self.active), len(self.regions), len(self.sectors)
         loss = va_lost.reshape(k, nr, ns).sum(axis=-1)
-        self.regional[day, self.active] = np.stack([self.gdp0 - loss, loss, loss / self.gdp0 * 100.0],
+        self.regional[row, self.active] = np.stack([self.gdp0 - loss, loss, loss / self.gdp0 * 100.0],
                                                    axis=-1).reshape(k, -1)

@@ -602,4 +602,4 @@ class FabFleets(LaneMechanism):
         g[:, 6] = user_g
         g[:, 7] = supp_g
         g[:, 8] = inst_g
-        self.block[day] = self.vals
+        self.block[self.lanes.row(day)] = self.vals

@@ -188,7 +188,7 @@ class Industries(LaneMechanism):
     # ----- the day --------------------------------------------------------------------------------------------------
     def _read(self, day: int) -> np.ndarray:
         """Day ``day`` of every upstream series, ``[row, lane]``."""
-        return self.reader.read(day).reshape(len(self.keys), self.n)
+        return self.reader.read(self.lanes.row(day)).reshape(len(self.keys), self.n)
 
     def _cost(self, price: np.ndarray) -> np.ndarray:
         """Unit cost change (share, not %) ``[s, l]``: Σ over inputs with a price of ``cost_share × (price ÷
@@ -259,7 +259,7 @@ class Industries(LaneMechanism):
         parts = [a[self.lim_j, self.lim_s], out, out * self.value, self.const, stopped, cost * 100.0]
         if self.chips is not None:
             parts.append(self._chip_supply(vals))
-        self.block[day] = np.concatenate(parts)[self.take].T
+        self.block[self.lanes.row(day)] = np.concatenate(parts)[self.take].T
         self._events(day, stopped, allow, binding)
 
     def _chip_supply(self, vals: np.ndarray) -> np.ndarray:

@@ -194,9 +194,9 @@ class PolicyBoard:
         for w in self._watches:
             if w.fired.triggered:
                 continue
-            v = w.series[day]
+            v = w.series[self.recorder.row(day)]
             if w.base is not None:
-                b = w.base[day]
+                b = w.base[self.baseline.row(day)]
                 v = v / b if b else np.nan
             c = w.cond
             hold = (v < c.below) if c.below is not None else (v > c.above)

@@ -51,10 +51,15 @@ def series_info(spec: tuple) -> SeriesInfo:
 class Recorder:
     """Daily series and events of one simulation run (a scenario or its baseline)."""
 
-    def __init__(self, days: int):
+    def __init__(self, days: int, rows: int | None = None, offset: int = 0):
         if days < 1:
             raise ValueError(f"days(={days}) must be >= 1")
         self.days = days
+        #: a ring recorder (``rows`` given) keeps only its last ``rows`` days, day ``d`` in row ``(d - offset) %
+        #: rows``: a batch whose days are folded as they are recorded (``world.Lanes``); else every day, in row d
+        self.ring = rows is not None
+        self.rows = days if rows is None else rows
+        self.offset = offset
         self.info: dict[str, SeriesInfo] = {}
         self.data: dict[str, np.ndarray] = {}
         self.events: list[Event] = []
@@ -68,7 +73,7 @@ class Recorder:
         if info.key in self.data:
             raise ValueError(f"series {info.key!r} registered twice")
         if arr is None:
-            arr = np.full(self.days, np.nan)
+            arr = np.full(self.rows, np.nan)
         self.info[info.key] = info
         self.data[info.key] = arr
         return arr
@@ -81,9 +86,9 @@ class Recorder:
         ``(days, len(specs))`` array to use, a lane's view of a block shared by many runs (see ``lanes``), and
         ``infos`` the specs already checked by :func:`series_info` (when many runs register the same block)."""
         if arr is None:
-            arr = np.full((self.days, len(specs)), np.nan)   # C order: a day is one contiguous row
-        elif arr.shape != (self.days, len(specs)):
-            raise ValueError(f"block array of shape {arr.shape}, expected {(self.days, len(specs))}")
+            arr = np.full((self.rows, len(specs)), np.nan)   # C order: a day is one contiguous row
+        elif arr.shape != (self.rows, len(specs)):
+            raise ValueError(f"block array of shape {arr.shape}, expected {(self.rows, len(specs))}")
         if infos is None:
             infos = [series_info(spec) for spec in specs]
         keys = [i.key for i in infos]
@@ -96,11 +101,13 @@ class Recorder:
         self._blocks.append((arr, keys))
         return arr
 
-    def matrix(self, keys: list[str]) -> np.ndarray:
-        """key × day matrix of the series ``keys``, one row per key in order. Series of a block are copied with
-        one transposing copy of the block where many of its columns are wanted (a market block of 2,000+ series
-        in 6.5 ms where a strided copy per series takes 29 ms)."""
-        out = np.empty((len(keys), self.days))
+    def matrix(self, keys: list[str], start: int = 0, stop: int | None = None) -> np.ndarray:
+        """key × day matrix of the series ``keys`` over rows ``start .. stop`` (default: every day), one row per
+        key in order. Series of a block are copied with one transposing copy of the block where many of its
+        columns are wanted (a market block of 2,000+ series in 6.5 ms where a strided copy per series takes
+        29 ms)."""
+        stop = self.rows if stop is None else stop
+        out = np.empty((len(keys), stop - start))
         where = {k: i for i, k in enumerate(keys)}
         done = np.zeros(len(keys), dtype=bool)
         for arr, bkeys in self._blocks:
@@ -113,25 +120,33 @@ class Recorder:
             if not rows:
                 continue
             r0, n = rows[0], len(rows)
+            part = arr[start:stop]
             if n == len(bkeys) and rows == list(range(r0, r0 + n)) and cols == list(range(n)):
-                out[r0:r0 + n] = arr.T                # the whole block, in order: one transposing copy
+                out[r0:r0 + n] = part.T               # the whole block, in order: one transposing copy
             else:
-                out[rows] = np.ascontiguousarray(arr.T)[cols] if 4 * len(cols) > len(bkeys) else arr[:, cols].T
+                out[rows] = np.ascontiguousarray(part.T)[cols] if 4 * len(cols) > len(bkeys) else part[:, cols].T
             done[rows] = True
         for i in np.flatnonzero(~done):
-            out[i] = self.data[keys[i]]
+            out[i] = self.data[keys[i]][start:stop]
         return out
+
+    def row(self, day: int) -> int:
+        """The row of day ``day`` in the recorder's arrays."""
+        return (day - self.offset) % self.rows if self.ring else day
 
     def trim(self, days: int) -> None:
         """Drop the first ``days`` days (a spin-up before the reporting start): series start later, event
-        days shift so that day 0 is the new first day (spin-up events keep negative days)."""
+        days shift so that day 0 is the new first day (spin-up events keep negative days). A ring recorder
+        only shifts its events (its days were folded from the reporting start on)."""
         if days <= 0:
             return
         if days >= self.days:
             raise ValueError(f"trim(days={days}) must be < the recorded {self.days} days")
         self.days -= days
-        self.data = {k: v[days:] for k, v in self.data.items()}
-        self._blocks = [(arr[days:], keys) for arr, keys in self._blocks]
+        if not self.ring:
+            self.rows = self.days
+            self.data = {k: v[days:] for k, v in self.data.items()}
+            self._blocks = [(arr[days:], keys) for arr, keys in self._blocks]
         for e in self.events:
             e.day -= days
 

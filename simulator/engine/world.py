@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import gc
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import numpy as np
 import simpy
@@ -113,18 +113,23 @@ class Lanes:
     A lane's paired baseline is ``runs[l].baseline`` (a :class:`Recorder`, or None for a baseline): the
     recorder of an earlier lane of the batch, or of a run that already ended (``simulate(..., baseline=)``)."""
 
-    def __init__(self, scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec]):
+    def __init__(self, scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec],
+                 window: int | None = None, offset: int = 0):
         if not specs:
             raise ValueError("a batch needs at least one lane")
         self.env = simpy.Environment()
         self.start = scenario.start
         self.days = scenario.days
+        #: rows of the recorded arrays: every day, or (``window``) a ring of the last ``window`` days from day
+        #: ``offset`` on, handed over to a sink as each window fills (see :func:`run_lanes`)
+        self.window, self.offset = window, offset
+        self.rows = self.days if window is None else window
         self.world = world
         self.clock = Clock()
         self.specs = list(specs)
         self.runs: list[RunContext] = []
         for i, sp in enumerate(self.specs):
-            rec = Recorder(self.days)
+            rec = Recorder(self.days, window, offset)
             streams = Streams(sp.seed_seq)
             base = None
             if sp.baseline_lane is not None:
@@ -141,14 +146,19 @@ class Lanes:
     def boards(self) -> list[PolicyBoard]:
         return [ctx.policy for ctx in self.runs]
 
+    def row(self, day: int) -> int:
+        """The row of day ``day`` in the recorded arrays (``day`` itself unless they are a ring)."""
+        return day if self.window is None else (day - self.offset) % self.window
+
     def block(self, specs: list[tuple]) -> np.ndarray:
         """Register ``specs`` (see :meth:`Recorder.block`) in every lane's recorder; returns one
         ``(days, lanes, len(specs))`` array whose ``[:, l, :]`` is lane ``l``'s block, so a mechanism writes a
-        day of every lane with ``block[day] = values`` (``values`` of shape ``(lanes, len(specs))``). The
+        day of every lane with ``block[lanes.row(day)] = values`` (``values`` of shape ``(lanes, len(specs))``;
+        a ring of ``window`` rows instead of ``days`` when the batch is folded as it runs). The
         mechanism writes every column every day; the block starts at zero, not NaN, because a zeroed block of
         hundreds of MB is ~20× faster to fill day by day than a NaN-filled or uninitialised one (measured: 0.15
         s against 2.7–3.8 s for 40 lanes × 3 years of the market block; the kernel hands out zeroed pages)."""
-        arr = np.zeros((self.days, self.n, len(specs)))
+        arr = np.zeros((self.rows, self.n, len(specs)))
         infos = [series_info(spec) for spec in specs]
         for i, ctx in enumerate(self.runs):
             ctx.recorder.block(specs, arr[:, i, :], infos)
@@ -156,8 +166,9 @@ class Lanes:
 
     def series(self, entity: str, metric: str, unit: str, summary: tuple[str, ...] = (),
                headline: bool = False) -> np.ndarray:
-        """Register one series in every lane; returns a ``(days, lanes)`` array (column ``l`` is lane ``l``'s)."""
-        arr = np.full((self.days, self.n), np.nan)
+        """Register one series in every lane; returns a ``(days, lanes)`` array (column ``l`` is lane ``l``'s;
+        ``window`` rows for a ring)."""
+        arr = np.full((self.rows, self.n), np.nan)
         for i, ctx in enumerate(self.runs):
             ctx.recorder.series(entity, metric, unit, summary, headline, arr[:, i])
         return arr
@@ -177,12 +188,22 @@ def mechanism_classes() -> list[type]:
     return list(MECHANISMS)
 
 
+def lane_native(world: Mapping[str, Any]) -> bool:
+    """Whether every model part of ``world`` steps all lanes at once (a batch of them can record into a ring
+    and be folded as it runs; a single-run :class:`Mechanism` writes every day of its own arrays)."""
+    return all(getattr(cls, "lane_native", False) for cls in mechanism_classes() if cls.section in world)
+
+
 def build_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec],
-                baseline: Recorder | None = None) -> tuple[Lanes, list]:
+                baseline: Recorder | None = None, window: int | None = None, offset: int = 0
+                ) -> tuple[Lanes, list]:
     """Build a batch of runs without running it: the lanes and the model parts in step order (each one a
     :class:`LaneMechanism` or a :class:`PerLane` of single-run mechanisms). ``baseline``, for a batch of one
-    scenario lane, is the recorder of its baseline run that already ended."""
-    lanes = Lanes(scenario, world, specs)
+    scenario lane, is the recorder of its baseline run that already ended. ``window``: record into a ring of
+    that many days from day ``offset`` on (see :func:`run_lanes`; lane-native worlds only)."""
+    if window is not None and (baseline is not None or not lane_native(world)):
+        raise ValueError("a ring of recorded days needs lane-native model parts and every baseline in the batch")
+    lanes = Lanes(scenario, world, specs, window, offset)
     if baseline is not None:
         if lanes.n != 1 or specs[0].is_baseline:
             raise ValueError("an ended baseline run pairs with a batch of one scenario lane")
@@ -197,24 +218,32 @@ def build_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSp
     return lanes, mechs
 
 
-def run_lanes(lanes: Lanes, mechs: list) -> list[Recorder]:
-    """Play built lanes to the horizon; returns their recorders in lane order."""
+def run_lanes(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None = None) -> list[Recorder]:
+    """Play built lanes to the horizon; returns their recorders in lane order. For lanes recording into a ring
+    (``window``), ``sink(first, n)`` is called each time the ring is full and at the last day: rows ``0 .. n``
+    then hold days ``offset + first .. offset + first + n`` of every lane, to be used before the next day
+    overwrites them."""
     for b in lanes.boards:
         b.start_processes()
-    lanes.env.process(_daily(lanes, mechs))
+    lanes.env.process(_daily(lanes, mechs, sink if lanes.window is not None else None))
     lanes.env.run(until=lanes.days)
     return [ctx.recorder for ctx in lanes.runs]
 
 
-def _daily(lanes: Lanes, mechs: list) -> Iterator:
+def _daily(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None) -> Iterator:
     env = lanes.env
     boards = lanes.boards
+    window, offset, last = lanes.window or 0, lanes.offset, lanes.days - 1
     yield env.timeout(0.5)
     for day in range(lanes.days):
         for m in mechs:
             m.step(day)
         for b in boards:
             b.check_conditions(day)
+        if sink is not None and day >= offset:
+            k = day - offset
+            if (k + 1) % window == 0 or day == last:
+                sink(k - k % window, k % window + 1)
         yield env.timeout(1.0)
 
 
@@ -222,15 +251,19 @@ def _daily(lanes: Lanes, mechs: list) -> Iterator:
 COLLECT_LANE_DAYS = 5_000
 
 
-def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec]) -> list[Recorder]:
+def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec], window: int | None = None,
+                   offset: int = 0, sink_for: Callable[[Lanes], Callable[[int, int], None]] | None = None
+                   ) -> list[Recorder]:
     """Run a batch of lanes to the horizon; returns their recorders in lane order. The batch's model (SimPy
     processes, mechanisms, their day arrays: hundreds of MB for a big batch) holds reference cycles, so a big
     batch's is collected here, before the next batch of a worker is built: without it a worker held two batches
     at its peak (a sweep worker: 1.9 GB instead of 1.2 GB for tasks of 64 one-year runs). A collection costs
-    ~25 ms or more, so small batches leave it to Python's own schedule."""
-    lanes, mechs = build_lanes(scenario, world, specs)
+    ~25 ms or more, so small batches leave it to Python's own schedule. With ``window``, the lanes record into a
+    ring of that many days from day ``offset`` on, and ``sink_for(lanes)`` gives the sink that takes each
+    ring's days (see :func:`run_lanes`)."""
+    lanes, mechs = build_lanes(scenario, world, specs, window=window, offset=offset)
     big = lanes.n * lanes.days >= COLLECT_LANE_DAYS
-    recs = run_lanes(lanes, mechs)
+    recs = run_lanes(lanes, mechs, sink_for(lanes) if sink_for is not None else None)
     del lanes, mechs
     if big:
         gc.collect()

@@ -49,7 +49,7 @@ class Reduced:
         lay = Layout(sc, pairs[0].scenario.info) if pairs else None
         out = []
         for p in pairs:
-            s = reduce_pair(sc, p, layout=lay, runs=len(pairs), daily=daily)
+            s = reduce_pair(sc, p, layout=lay, daily=daily)
             if s.info is None and not out:     # a list not starting at replication 0: describe from it anyway
                 s.info = dict(p.scenario.info)
             out.append(s)

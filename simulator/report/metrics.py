@@ -4,6 +4,10 @@ Pure functions over day-indexed arrays (day 0 = scenario start). Each takes one 
 or one series per replication (2-D ``replications × days``, returns one value per replication). Thresholds are
 relative to the same day's baseline: *impact* means output below ``threshold`` (default 90%) of baseline;
 *recovery* is the day after the last day below it (NaN when never impacted or not recovered within the horizon).
+
+Sums over days (:func:`day_sum`) add numpy's pairwise sums of consecutive ``PIECE_DAYS``-day pieces in day order,
+so a run's daily values can be folded piece by piece as they are recorded (``report.day_fold``) and give the same
+bytes as these functions applied to the whole series.
 """
 from __future__ import annotations
 
@@ -15,6 +19,19 @@ import numpy as np
 IMPACT_THRESHOLD = 0.9      # share of baseline: "output first falls below 90% of baseline" (issue 3)
 PRICE_JUMP = 0.5            # +50% over baseline for days_above_50pct (issue 4)
 EXHAUSTED = 1e-6            # a stock at or below this share of its baseline peak counts as empty
+PIECE_DAYS = 128            # days summed pairwise before pieces are added in order (numpy's pairwise block size)
+
+
+def day_sum(x: np.ndarray) -> np.ndarray:
+    """Σ over the last axis (days), NaN as 0: numpy's (pairwise) sum of each ``PIECE_DAYS``-day piece from day 0,
+    the pieces' sums added in day order. Deterministic, and what a fold of the pieces gives (``report.day_fold``);
+    it differs from one pairwise sum of all days only in the last bits."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[-1]
+    out = np.nansum(np.ascontiguousarray(x[..., :PIECE_DAYS]), axis=-1)
+    for d0 in range(PIECE_DAYS, n, PIECE_DAYS):
+        out = out + np.nansum(np.ascontiguousarray(x[..., d0:d0 + PIECE_DAYS]), axis=-1)
+    return out
 
 
 def _rowwise(fn: Callable[..., np.ndarray]) -> Callable[..., float | np.ndarray]:
@@ -36,24 +53,42 @@ def _first(mask: np.ndarray) -> np.ndarray:
     return np.where(hit, mask.argmax(axis=1), np.nan).astype(float)
 
 
-def _below(s: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
+def _below(s: np.ndarray, b: np.ndarray, threshold: float = IMPACT_THRESHOLD) -> np.ndarray:
+    """Days the scenario is below ``threshold`` × a positive baseline."""
     with np.errstate(invalid="ignore"):
         return (b > 0) & (s < threshold * b)
+
+
+def drop_share(s: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(baseline − scenario) ÷ baseline on days with a positive baseline, −inf on the others."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drop = np.where(b > 0, (b - s) / b, -np.inf)
+    return np.where(np.isnan(drop), -np.inf, drop)
+
+
+def above_jump(s: np.ndarray, b: np.ndarray, jump: float = PRICE_JUMP) -> np.ndarray:
+    """Days the scenario is more than ``jump`` above a positive baseline."""
+    with np.errstate(invalid="ignore"):
+        return (b > 0) & (s > (1.0 + jump) * b)
+
+
+def stopped(s: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """Days a share is positive while the baseline's is not (a line stop of the scenario's own)."""
+    with np.errstate(invalid="ignore"):
+        base = np.zeros_like(s) if b is None else np.nan_to_num(b)
+        return (s > 1e-9) & (base <= 1e-9)
 
 
 @_rowwise
 def lost(s: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cumulative shortfall: Σ (baseline − scenario) over days, in the series unit × day."""
-    return np.nansum(b - s, axis=1)
+    return day_sum(b - s)
 
 
 @_rowwise
 def max_drop_pct(s: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Largest daily drop below baseline, in percent of that day's baseline (0 when never below)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drop = np.where(b > 0, (b - s) / b, -np.inf)
-    drop = np.where(np.isnan(drop), -np.inf, drop)
-    return np.maximum(0.0, drop.max(axis=1)) * 100.0
+    return np.maximum(0.0, drop_share(s, b).max(axis=1)) * 100.0
 
 
 @_rowwise
@@ -74,7 +109,7 @@ def recovery(s: np.ndarray, b: np.ndarray, threshold: float = IMPACT_THRESHOLD) 
 @_rowwise
 def total(s: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Σ of daily values (a flow per day summed to the horizon)."""
-    return np.nansum(s, axis=1)
+    return day_sum(s)
 
 
 @_rowwise
@@ -95,8 +130,7 @@ def peak_day(s: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
 @_rowwise
 def days_above_50pct(s: np.ndarray, b: np.ndarray, jump: float = PRICE_JUMP) -> np.ndarray:
     """Number of days the scenario is more than ``jump`` (50%) above the same day's baseline."""
-    with np.errstate(invalid="ignore"):
-        return np.count_nonzero((b > 0) & (s > (1.0 + jump) * b), axis=1).astype(float)
+    return np.count_nonzero(above_jump(s, b, jump), axis=1).astype(float)
 
 
 @_rowwise
@@ -110,17 +144,15 @@ def exhaustion(s: np.ndarray, b: np.ndarray) -> np.ndarray:
 @_rowwise
 def first_stop(s: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """First day a share (of firms stopped, of users short) is positive: the first line stop (NaN if none)."""
-    with np.errstate(invalid="ignore"):
-        base = np.zeros_like(s) if b is None else np.nan_to_num(b)
-        return _first((s > 1e-9) & (base <= 1e-9))
+    return _first(stopped(s, b))
 
 
 @_rowwise
 def mean(s: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-    """Average daily value."""
-    ok = ~np.isnan(s).all(axis=1)
-    with np.errstate(invalid="ignore"):
-        return np.where(ok, np.nanmean(np.where(ok[:, None], s, 0.0), axis=1), np.nan)
+    """Average daily value (NaN days left out)."""
+    count = (~np.isnan(s)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, day_sum(s) / count, np.nan)
 
 
 def spread(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,9 +2,10 @@
 result tables and charts need (a few hundred kB), in the worker process that ran it.
 
 :func:`reduce_pair` is applied to each pair before it leaves its worker (``runner.run_replications(...,
-reduce=...)``), so no daily series travels between processes unless asked for. Every number is computed per
-replication exactly as the tables computed it from the stacked replications before (the metrics work row by row),
-so folding the summaries in replication order gives the same tables whatever the batching or the workers.
+reduce=...)``), so no daily series travels between processes unless asked for; a batch under way is folded
+while it runs (:class:`Reducer` gives the runner a :class:`~.day_fold.DayFold` per pair and turns it into the
+summary with :func:`summarize`). Every number of a replication depends on that replication alone, so folding the
+summaries in replication order gives the same tables whatever the batching or the workers.
 """
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..engine.recorder import Event, Recorder, SeriesInfo
+from ..engine.recorder import Event, SeriesInfo
 from ..scenario.schema import Scenario
-from .layout import Layout, impact_statistic
-from .metrics import METRICS
+from .day_fold import PIECE_DAYS, DayFold, period_sums
+from .layout import Layout
+from .metrics import day_sum
 from .spool import load_array, save_arrays
 
 WHICH = ("scenario", "baseline")
@@ -46,15 +48,26 @@ class PairSummary:
 
 
 def bucket_means(arr: np.ndarray, step: int) -> np.ndarray:
-    """Mean over consecutive ``step``-day periods (the last one may be shorter), NaN-aware; arr is (..., days)."""
+    """Mean over consecutive ``step``-day periods (the last one may be shorter), NaN-aware; arr is (..., days).
+    A period's sum adds its parts in each ``PIECE_DAYS``-day piece, as the fold of recorded pieces does."""
     if step == 1:
         return arr
-    starts = np.arange(0, arr.shape[-1], step)
-    if not np.isnan(arr).any():   # recorded series hold no NaN (runner.check_numbers): same numbers, faster
-        lengths = np.diff(np.append(starts, arr.shape[-1])).astype(float)
-        return np.add.reduceat(arr, starts, axis=-1) / lengths
-    sums = np.add.reduceat(np.nan_to_num(arr), starts, axis=-1)
-    counts = np.add.reduceat((~np.isnan(arr)).astype(float), starts, axis=-1)
+    arr = np.asarray(arr, dtype=float)
+    days = arr.shape[-1]
+    starts = np.arange(0, days, step)
+    lengths = np.diff(np.append(starts, days)).astype(float)
+    nan = bool(np.isnan(arr).any())
+    sums = np.empty(arr.shape[:-1] + (len(starts),))
+    counts = np.empty_like(sums) if nan else None
+    for d0 in range(0, days, PIECE_DAYS):
+        piece = arr[..., d0:d0 + PIECE_DAYS]
+        if nan:
+            period_sums(np.nan_to_num(piece), d0, step, sums, d0 > 0)
+            period_sums((~np.isnan(piece)).astype(float), d0, step, counts, d0 > 0)
+        else:
+            period_sums(piece, d0, step, sums, d0 > 0)
+    if not nan:   # recorded series hold no NaN (runner.check_numbers)
+        return sums / lengths
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
@@ -63,92 +76,63 @@ def stat_values(arr: np.ndarray, statistic: str) -> np.ndarray:
     """One value per row of ``arr`` (replications × days); NaN where a row recorded nothing."""
     empty = np.isnan(arr).all(axis=1)
     safe = np.where(empty[:, None], 0.0, arr)
-    with np.errstate(invalid="ignore"):
-        out = {"total": lambda: np.nansum(safe, axis=1), "peak": lambda: np.nanmax(safe, axis=1),
-               "low": lambda: np.nanmin(safe, axis=1), "mean": lambda: np.nanmean(safe, axis=1)}[statistic]()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if statistic == "total":
+            out = day_sum(safe)
+        elif statistic == "peak":
+            out = np.nanmax(safe, axis=1)
+        elif statistic == "low":
+            out = np.nanmin(safe, axis=1)
+        else:
+            out = day_sum(safe) / (~np.isnan(safe)).sum(axis=1)
     return np.where(empty, np.nan, out)
 
 
-def _metrics(lay: Layout, S: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """(2, metric slots) from the key × day matrices ``S`` and ``B``: each metric is applied once to the
-    (contiguous) rows of the series that declare it; the metrics work row by row, so every value is the one
-    computed from that series' replications × days stack."""
-    row = {k: j for j, k in enumerate(lay.keys)}
-    out = np.empty((2, len(lay.metric_slots)))
-    by_name: dict[str, list[int]] = {}
-    for j, (_, name, _) in enumerate(lay.metric_slots):
-        by_name.setdefault(name, []).append(j)
-    for name, slots in by_name.items():
-        idx = [row[lay.metric_slots[j][0]] for j in slots]
-        s_rows, b_rows = S[idx], B[idx]
-        fn = METRICS[name][0]
-        out[0, slots] = fn(s_rows, b_rows)
-        out[1, slots] = fn(b_rows, b_rows)
-    return out
-
-
-def _stats(lay: Layout, S: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """(2, impact keys): the impacts statistic of each series, grouped by statistic as in :func:`_metrics`."""
-    row = {k: j for j, k in enumerate(lay.keys)}
-    out = np.empty((2, len(lay.impact_keys)))
-    by_stat: dict[str, list[int]] = {}
-    for j, key in enumerate(lay.impact_keys):
-        by_stat.setdefault(impact_statistic(lay.info[key]), []).append(j)
-    for stat, cols in by_stat.items():
-        idx = [row[lay.impact_keys[j]] for j in cols]
-        out[0, cols] = stat_values(S[idx], stat)
-        out[1, cols] = stat_values(B[idx], stat)
-    return out
-
-
-def quarter_sum(days: np.ndarray, sequential: bool) -> float:
-    """Σ of one quarter's daily values (NaN as 0), in the order the stacked computation used: numpy sums
-    each row of a boolean-masked (replications × days) array one day after the other when there are several
-    replications (the masked copy is not row-contiguous), pairwise when there is one."""
+def quarter_sum(days: np.ndarray) -> float:
+    """Σ of one quarter's daily values (NaN as 0), one day after the other (so a fold of recorded pieces,
+    which carries a quarter's running sum from one piece to the next, gives the same number)."""
     days = np.nan_to_num(np.asarray(days, dtype=float))
-    if not days.size:
-        return 0.0
-    return float(np.cumsum(days)[-1]) if sequential else float(np.sum(days))
-
-
-def _gdp(lay: Layout, s: Recorder, b: Recorder, runs: int) -> np.ndarray:
-    out = np.empty((2, len(lay.regions), len(lay.quarter_masks)))
-    for w, rec in enumerate((s, b)):
-        for r, region in enumerate(lay.regions):
-            row = np.asarray(rec.data[f"economy.{region}.gdp"], dtype=float)
-            for q, (_, m) in enumerate(lay.quarter_masks):
-                out[w, r, q] = quarter_sum(row[m], runs > 1)
-    return out
+    return float(np.cumsum(days)[-1]) if days.size else 0.0
 
 
 def reduce_pair(sc: Scenario, pair: Any, spool: str | Path | None = None,
-                layout: Layout | None = None, runs: int | None = None, daily: bool = True) -> PairSummary:
-    """The summary of one replication ``pair`` (a ``runner.Pair``) of ``sc``, one of ``runs`` replications
-    (default ``sc.replications``). With ``spool`` (a folder), the bucketed and plotted series go to files
-    there (see :mod:`.spool`) instead of into the summary, and for ``output.replications: all`` the
-    replication's series are also written as a Parquet partition. With ``daily=False`` only the statistics
-    (impact metrics, impacts, GDP) are kept, no period means or charted series: what a sweep run needs."""
+                layout: Layout | None = None, daily: bool = True) -> PairSummary:
+    """The summary of one finished replication ``pair`` (a ``runner.Pair``) of ``sc``, its recorded days folded
+    piece by piece (:class:`~.day_fold.DayFold`) as the engine folds a run under way. With ``spool`` (a folder),
+    the bucketed and plotted series go to files there (see :mod:`.spool`) instead of into the summary, and for
+    ``output.replications: all`` the replication's series are also written as a Parquet partition. With
+    ``daily=False`` only the statistics (impact metrics, impacts, GDP) are kept, no period means or charted
+    series: what a sweep run needs."""
     s, b = pair.scenario, pair.baseline
     lay = layout if layout is not None else Layout(sc, s.info)
-    S, B = s.matrix(lay.keys), b.matrix(lay.keys)
+    fold = DayFold(lay, daily)
+    for d0 in range(0, lay.sc.days, PIECE_DAYS):
+        d1 = min(d0 + PIECE_DAYS, lay.sc.days)
+        fold.add(s.matrix(lay.keys, d0, d1), b.matrix(lay.keys, d0, d1))
+    return summarize(sc, pair, fold, lay, spool)
+
+
+def summarize(sc: Scenario, pair: Any, fold: DayFold, lay: Layout, spool: str | Path | None = None
+              ) -> PairSummary:
+    """The :class:`PairSummary` of replication ``pair`` (its recorders give the events and, for replication 0,
+    the series descriptions) from the completed ``fold`` of its days; see :func:`reduce_pair` for ``spool``."""
+    s, b = pair.scenario, pair.baseline
+    metrics, stats, gdp, buckets, plot = fold.finish()
     summary = PairSummary(
         replication=pair.replication, seed_entropy=pair.seed_entropy,
-        info=dict(s.info) if pair.replication == 0 else None,
-        metrics=_metrics(lay, S, B), stats=_stats(lay, S, B), gdp=_gdp(lay, s, b, sc.replications if runs is None else runs),
+        info=dict(s.info) if pair.replication == 0 else None, metrics=metrics, stats=stats, gdp=gdp,
         events=(list(s.events), list(b.events)), buckets=None, plot=None)
-    if not daily:
+    if buckets is None:
         return summary
-    bs = [bucket_means(S, lay.step), bucket_means(B, lay.step)]    # daily: S and B themselves, no copy
-    plots = [rec.matrix(lay.plot_keys) for rec in (s, b)]
     if spool is not None:
-        save_arrays(spool, pair.replication, "buckets", bs)
-        save_arrays(spool, pair.replication, "plot", plots)
+        save_arrays(spool, pair.replication, "buckets", list(buckets))
+        save_arrays(spool, pair.replication, "plot", list(plot))
         if sc.output.replications == "all":
             from .parquet import write_partition
-            write_partition(Path(spool), lay, pair.replication, bs)
+            write_partition(Path(spool), lay, pair.replication, list(buckets))
         summary.spool = str(spool)
     else:
-        summary.buckets, summary.plot = np.stack(bs), np.stack(plots)
+        summary.buckets, summary.plot = buckets, plot
     return summary
 
 
@@ -164,7 +148,19 @@ class Reducer:
     def __getstate__(self) -> Mapping[str, Any]:
         return {"sc": self.sc, "spool": self.spool, "_layout": None}
 
+    def layout(self, info: Mapping[str, SeriesInfo]) -> Layout:
+        """The layout of runs recording the series ``info``."""
+        if self._layout is None or self._layout.keys != list(info):
+            self._layout = Layout(self.sc, info)
+        return self._layout
+
     def __call__(self, pair: Any) -> PairSummary:
-        if self._layout is None or self._layout.keys != list(pair.scenario.info):
-            self._layout = Layout(self.sc, pair.scenario.info)
-        return reduce_pair(self.sc, pair, self.spool, self._layout)
+        return reduce_pair(self.sc, pair, self.spool, self.layout(pair.scenario.info))
+
+    def fold(self, info: Mapping[str, SeriesInfo]) -> DayFold:
+        """An empty fold of one replication recording the series ``info`` (for a batch folded as it runs)."""
+        return DayFold(self.layout(info))
+
+    def summary(self, pair: Any, fold: DayFold) -> PairSummary:
+        """The summary of replication ``pair`` from the completed ``fold`` of its days."""
+        return summarize(self.sc, pair, fold, self.layout(pair.scenario.info), self.spool)

@@ -13,6 +13,7 @@ class ScenarioError(Exception):
     def __init__(self, file: str, mark: Mark | None, path: str, message: str):
         self.file, self.mark, self.path, self.message = file, mark, path, message
         super().__init__(str(self))
+        self.args = (file, mark, path, message)   # type(e)(*e.args) is e again (SimPy re-raises so)
 
     def __str__(self) -> str:
         where = self.file + (f":{self.mark.line}:{self.mark.col}" if self.mark else "")
@@ -25,6 +26,7 @@ class SimulationError(ScenarioError):
 
     def __init__(self, message: str):
         super().__init__("simulate", None, "", message)
+        self.args = (message,)
 
     def __str__(self) -> str:
         return one_line(f"simulate: {self.message}")

@@ -257,7 +257,7 @@ class MineralMarkets(LaneMechanism):
     def _write(self, day: int, vals: dict[str, np.ndarray], flow: np.ndarray, leak: np.ndarray) -> None:
         """Today's row of every lane, written straight into the recorder's block."""
         I, n, k = self.I, self.n, self.n_cells
-        row = self.block[day]
+        row = self.block[self.lanes.row(day)]
         row[:, :I] = self.P[:, 0]
         row[:, I:2 * I] = self.P[:, 1]
         row[:, 2 * I:3 * I] = vals["china_exports"]
@@ -419,9 +419,10 @@ class MineralMarkets(LaneMechanism):
         """Today's values of the series that Chinese output follows (see ``follow``), per lane: the lane's own
         ``follow_own`` and its paired baseline's ``follow_base``; ``follow_on`` where paired and the baseline's
         value is positive."""
+        row = self.lanes.row(day)
         for f, (m, r, own, base, paired) in enumerate(self.follow):
-            self.follow_own[:, f] = own.read(day)
-            b = self.follow_base[:, f] = base.read(day)
+            self.follow_own[:, f] = own.read(row)
+            b = self.follow_base[:, f] = base.read(row)
             self.follow_on[:, f] = paired & (b > 0)
 
     def _supply_numpy(self, slot: int, ratio: np.ndarray, rel: np.ndarray, p_dem: np.ndarray, p_fin: np.ndarray,

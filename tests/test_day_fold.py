@@ -1,0 +1,162 @@
+"""A run's days folded piece by piece (report.day_fold) give the numbers of the whole-series definitions
+(report.metrics, reduce.stat_values / bucket_means / quarter_sum), byte for byte; and a batch folded while it
+runs (a ring of recorded days) gives the summaries of its finished pairs folded afterwards."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulator import runner
+from simulator.engine.recorder import SeriesInfo
+from simulator.report.day_fold import PIECE_DAYS, DayFold
+from simulator.report.layout import Layout, impact_statistic
+from simulator.report.metrics import METRICS, day_sum
+from simulator.report.reduce import Reducer, bucket_means, quarter_sum, stat_values
+from simulator.scenario.load import load_scenario
+
+SCENARIO = "scenarios/japan_servicing_ban.yaml"
+REPLAY = "scenarios/replay_antimony_2024.yaml"   # measures dated before start: a 182-day spin-up
+LADDER = "scenarios/escalation_ladder.yaml"      # a `when` trigger reading a series against its baseline
+
+
+def _synthetic_info() -> dict[str, SeriesInfo]:
+    """Series declaring every impact metric and every impacts statistic, and two regions' GDP."""
+    info = {}
+    for i, summary in enumerate([("lost", "max_drop_pct", "time_to_impact", "recovery"), ("total",),
+                                 ("peak", "days_above_50pct"), ("exhaustion",), ("mean",), ("first_stop",),
+                                 ("lost",), ("peak",), ()]):
+        unit = "t/day" if "total" in summary or "lost" in summary else "t"
+        info[f"thing{i}.x"] = SeriesInfo(f"thing{i}", "x", unit, summary, headline=i < 3)
+    for region in ("Japan", "US"):
+        info[f"economy.{region}.gdp"] = SeriesInfo(f"economy.{region}", "gdp", "USD/day", ("lost",))
+    return info
+
+
+def _reference(lay: Layout, S: np.ndarray, B: np.ndarray):
+    """The summary's numbers from whole series (keys × days), one series at a time."""
+    row = {k: j for j, k in enumerate(lay.keys)}
+    metrics = np.empty((2, len(lay.metric_slots)))
+    for j, (key, name, _) in enumerate(lay.metric_slots):
+        fn = METRICS[name][0]
+        metrics[0, j] = fn(S[row[key]], B[row[key]])
+        metrics[1, j] = fn(B[row[key]], B[row[key]])
+    stats = np.empty((2, len(lay.impact_keys)))
+    for j, key in enumerate(lay.impact_keys):
+        stat = impact_statistic(lay.info[key])
+        stats[0, j] = stat_values(S[[row[key]]], stat)[0]
+        stats[1, j] = stat_values(B[[row[key]]], stat)[0]
+    gdp = np.array([[[quarter_sum(X[row[f"economy.{r}.gdp"]][m]) for _, m in lay.quarter_masks]
+                     for r in lay.regions] for X in (S, B)])
+    buckets = np.stack([bucket_means(S, lay.step), bucket_means(B, lay.step)])
+    plot = np.stack([X[[row[k] for k in lay.plot_keys]] for X in (S, B)])
+    return metrics, stats, gdp, buckets, plot
+
+
+def _same(a, b) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True) and \
+        np.array_equal(np.signbit(a), np.signbit(b))
+
+
+@pytest.mark.parametrize("days,frequency", [(300, "7d"), (300, "1d"), (300, "30d"), (257, "200d"), (100, "7d")])
+def test_fold_gives_the_whole_series_numbers(days, frequency):
+    sc = load_scenario(SCENARIO, ["replications=2", f"horizon={days}d", f"output.frequency={frequency}"]).scenario
+    lay = Layout(sc, _synthetic_info())
+    rng = np.random.default_rng(days)
+    K = len(lay.keys)
+    B = rng.uniform(50.0, 150.0, (K, days)) * 10.0 ** rng.integers(-3, 12, (K, 1))
+    S = B * rng.uniform(0.3, 1.7, (K, days))
+    S[3, 150:] = 0.0                # a stock that runs out (exhaustion)
+    S[5, :40], B[5] = 0.0, 0.0      # a share that turns positive on day 40 (first stop)
+    S[7] = B[7] = 42.0              # a peak held every day: its day is the first
+    fold = DayFold(lay)
+    for d0 in range(0, days, PIECE_DAYS):
+        fold.add(np.ascontiguousarray(S[:, d0:d0 + PIECE_DAYS]), np.ascontiguousarray(B[:, d0:d0 + PIECE_DAYS]))
+    got, want = fold.finish(), _reference(lay, S, B)
+    for name, g, w in zip(("metrics", "stats", "gdp", "buckets", "plot"), got, want):
+        assert _same(g, w), name
+    slot = {(k, m): j for j, (k, m, _) in enumerate(lay.metric_slots)}
+    if days > 150:
+        assert got[0][0, slot[("thing3.x", "exhaustion")]] == 150.0
+    assert got[0][0, slot[("thing5.x", "first_stop")]] == 40.0
+    assert got[0][0, slot[("thing7.x", "peak_day")]] == 0.0
+
+
+def test_fold_refuses_pieces_out_of_step():
+    sc = load_scenario(SCENARIO, ["horizon=300d"]).scenario
+    lay = Layout(sc, _synthetic_info())
+    fold = DayFold(lay)
+    K = len(lay.keys)
+    with pytest.raises(ValueError, match="pieces"):
+        fold.add(np.ones((K, 100)), np.ones((K, 100)))        # a first piece must be 128 days
+    fold.add(np.ones((K, PIECE_DAYS)), np.ones((K, PIECE_DAYS)))
+    with pytest.raises(ValueError, match="has 128 of 300 days"):
+        fold.finish()
+
+
+@pytest.mark.parametrize("step", [2, 7, 30, 200, 500])
+def test_period_means_are_the_means_of_the_periods(step):
+    x = np.random.default_rng(step).uniform(1.0, 2.0, (3, 1000)) * 1e3
+    x[1, 5] = np.nan
+    starts = np.arange(0, 1000, step)
+    want = np.stack([np.nanmean(x[:, a:a + step], axis=1) for a in starts], axis=1)
+    got = bucket_means(x, step)
+    assert got.shape == want.shape and np.allclose(got, want, rtol=1e-13, atol=0)
+    assert np.allclose(bucket_means(x[[0, 2]], step), want[[0, 2]], rtol=1e-13, atol=0)
+
+
+def test_day_sum_adds_pieces_in_order():
+    x = np.random.default_rng(3).standard_normal((4, 1096)) * 1e6
+    want = np.nansum(x[:, :128], axis=1)
+    for d0 in range(128, 1096, 128):
+        want = want + np.nansum(x[:, d0:d0 + 128], axis=1)
+    assert np.array_equal(day_sum(x), want)
+    assert np.allclose(day_sum(x), x.sum(axis=1), rtol=1e-12, atol=1e-3)
+
+
+def _summaries_equal(a, b):
+    assert a.replication == b.replication and a.seed_entropy == b.seed_entropy
+    for part in ("metrics", "stats", "gdp", "buckets", "plot"):
+        assert _same(getattr(a, part), getattr(b, part)), part
+    assert a.events == b.events
+    assert (a.info is None) == (b.info is None)
+
+
+@pytest.mark.parametrize("path,sets", [(SCENARIO, ["horizon=200d", "output.frequency=1d"]),
+                                       (REPLAY, ["horizon=300d", "output.frequency=30d"]),
+                                       (LADDER, ["horizon=500d"])])
+def test_a_batch_folded_while_it_runs_gives_the_summaries_of_its_finished_pairs(path, sets, monkeypatch):
+    loaded = load_scenario(path, ["replications=3"] + sets)
+    sc, world = loaded.scenario, loaded.world.values
+    assert path != REPLAY or runner.spin_up_days(sc) > 0
+    assert path != LADDER or any(getattr(m.trigger, "when", None) is not None for m in sc.measures if m.trigger)
+    rows = []
+    real = runner.simulate_lanes
+
+    def spy(*args, **kw):
+        recs = real(*args, **kw)
+        rows.extend(r.rows for r in recs)
+        return recs
+    monkeypatch.setattr(runner, "simulate_lanes", spy)
+    folded = runner.run_batch(sc, world, [0, 1, 2], Reducer(sc))
+    assert rows and set(rows) == {runner.FOLD_WINDOW}       # every lane kept a ring of 128 days, no more
+    rows.clear()
+    pairs = runner.run_batch(sc, world, [0, 1, 2])
+    assert set(rows) == {sc.days + runner.spin_up_days(sc)}
+    after = [Reducer(sc)(p) for p in pairs]
+    for a, b in zip(folded, after):
+        _summaries_equal(a, b)
+
+
+def test_a_nan_in_a_batch_folded_while_it_runs_fails_it_naming_series_and_day():
+    from simulator.scenario.errors import SimulationError
+    loaded = load_scenario(SCENARIO, ["replications=2", "horizon=200d"])
+    world = loaded.world.values
+    world["minerals"]["common"]["price"]["tau_days"] = 0.0      # bypasses validation: the engine divides by it
+    messages = []
+    for reduce in (Reducer(loaded.scenario), None):
+        with pytest.raises(SimulationError) as exc, np.errstate(all="ignore"):
+            runner.run_batch(loaded.scenario, world, [0, 1], reduce)
+        messages.append(str(exc.value))
+    assert "is not a number (NaN) from 2025-01-0" in messages[0] and "in the baseline of replication 0" in messages[0]
+    assert messages[0] == messages[1]
