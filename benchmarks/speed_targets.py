@@ -3,8 +3,8 @@
 Reference: the time of 1,000,000 bare SimPy timeouts (one process yielding ``env.timeout(1)``), measured here.
 
 - engine: µs per lane-day (one run, scenario or baseline, one day) of the headline scenario with the whole model,
-  for batches of 2 lanes (one replication) up to 40 (its 20 replications); per model part at the largest batch
-  (target ≤ 60 µs per run-day);
+  folded into summaries as it runs (as ``simulate`` runs it), for batches of 2 lanes (one replication) up to 40
+  (its 20 replications); per model part at the largest batch (target ≤ 60 µs per run-day);
 - headline: ``simulate scenarios/japan_servicing_ban.yaml`` end to end, CSVs and plots (target ≤ 2.5 × reference,
   ≤ 3 s on the idle 2-core machine);
 - sweep: one-year runs of the headline per second with local processes and with Dask (2 workers), from two
@@ -28,17 +28,21 @@ from collections import defaultdict
 from _common import ROOT, bare_simpy, machine, table
 
 
+from simulator import runner
 from simulator.engine import world as W
 from simulator.engine.streams import replication_seeds
+from simulator.report.reduce import Reducer
 from simulator.scenario.load import load_scenario
 
 SCENARIO = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
 
 
 def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int]:
-    """(CPU seconds of the batch's run, CPU seconds per model part, lane-days) for ``reps`` replications. The
-    parts also hold "system" (the kernel's share of the run's CPU: mostly zeroing the recorder's fresh pages,
-    which varies with the machine's memory state from run to run)."""
+    """(CPU seconds of the batch's run, CPU seconds per model part, lane-days) for ``reps`` replications, run as
+    ``simulate`` runs a batch: recording into a ring of days that is checked and folded into the replications'
+    summaries as it fills (the fold is a part of its own). The parts also hold "system" (the kernel's share of
+    the run's CPU: mostly zeroing fresh memory, which varies with the machine's memory state from run to
+    run)."""
     sets = [f"replications={reps}"] + ([f"horizon={horizon}"] if horizon else [])
     loaded = load_scenario(SCENARIO, sets)
     sc = loaded.scenario
@@ -47,7 +51,7 @@ def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int
     for i in range(reps):
         specs.append(W.LaneSpec(i, seeds[i], True))
         specs.append(W.LaneSpec(i, seeds[i], False, len(specs) - 1))
-    lanes, mechs = W.build_lanes(sc, loaded.world.values, specs)
+    lanes, mechs = W.build_lanes(sc, loaded.world.values, specs, window=runner.FOLD_WINDOW)
     parts: dict[str, float] = defaultdict(float)
     for m in mechs:
         name = type(m.parts[0]).__name__ + " (per lane)" if isinstance(m, W.PerLane) else type(m).__name__
@@ -58,8 +62,18 @@ def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int
             step(day)
             parts[name] += time.process_time() - t
         m.step = timed
+    recs = [ctx.recorder for ctx in lanes.runs]
+    reducer = Reducer(sc)
+    folds = [reducer.fold(recs[0].info) for _ in range(reps)]
+    runs = [(i, sc, seeds[i]) for i in range(reps)]
+    scen_lanes = [i for i, sp in enumerate(specs) if not sp.is_baseline]
+
+    def sink(first: int, n: int) -> None:
+        t = time.process_time()
+        runner.fold_window(runs, specs, scen_lanes, recs, list(recs[0].info), folds, first, n)
+        parts["fold (NaN check, reduction)"] += time.process_time() - t
     t0, r0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
-    W.run_lanes(lanes, mechs)
+    W.run_lanes(lanes, mechs, sink)
     cpu, r1 = time.process_time() - t0, resource.getrusage(resource.RUSAGE_SELF)
     parts["system (of all the above)"] = r1.ru_stime - r0.ru_stime
     return cpu, dict(parts), 2 * reps * sc.days
@@ -110,7 +124,7 @@ def main() -> None:
     system = parts.pop("system (of all the above)")
     for name, sec in sorted(parts.items(), key=lambda kv: -kv[1]):
         rows.append((f"  of which {name}", f"{sec / lane_days * 1e6:.0f} µs/lane-day", "", ""))
-    rows.append(("  of all these, system time (zeroing fresh recorder pages)",
+    rows.append(("  of all these, system time (zeroing fresh memory)",
                  f"{system / lane_days * 1e6:.0f} µs/lane-day", "", ""))
     with tempfile.TemporaryDirectory() as d:
         t = headline(f"{d}/h")

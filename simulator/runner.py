@@ -130,7 +130,7 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
             recs = [ctx.recorder for ctx in lanes.runs]
             folds.extend(reduce.fold(recs[0].info) for _ in runs)
             keys = list(recs[0].info)
-            return lambda first_day, n: _fold_window(runs, specs, scen_lanes, recs, keys, folds, first_day, n)
+            return lambda first_day, n: fold_window(runs, specs, scen_lanes, recs, keys, folds, first_day, n)
         recs = simulate_lanes(first, world, specs, FOLD_WINDOW, lead, sink_for)
     else:
         recs = simulate_lanes(first, world, specs)
@@ -148,7 +148,7 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
     return pairs
 
 
-def _fold_window(runs: list, specs: list[LaneSpec], scen_lanes: list[int], recs: list[Recorder], keys: list[str],
+def fold_window(runs: list, specs: list[LaneSpec], scen_lanes: list[int], recs: list[Recorder], keys: list[str],
                  folds: list[Any], first_day: int, n: int) -> None:
     """Check and fold the ``n`` days from reporting day ``first_day`` on that the ring recorders ``recs`` hold
     in rows ``0 .. n``: each run's scenario lane against its baseline lane (read once when shared)."""

@@ -8,7 +8,7 @@ import pytest
 
 from simulator import runner
 from simulator.engine.recorder import SeriesInfo
-from simulator.report.day_fold import PIECE_DAYS, DayFold
+from simulator.report.day_fold import DayFold
 from simulator.report.layout import Layout, impact_statistic
 from simulator.report.metrics import METRICS, day_sum
 from simulator.report.reduce import Reducer, bucket_means, quarter_sum, stat_values
@@ -58,8 +58,9 @@ def _same(a, b) -> bool:
         np.array_equal(np.signbit(a), np.signbit(b))
 
 
-@pytest.mark.parametrize("days,frequency", [(300, "7d"), (300, "1d"), (300, "30d"), (257, "200d"), (100, "7d")])
-def test_fold_gives_the_whole_series_numbers(days, frequency):
+@pytest.mark.parametrize("days,frequency,pieces", [(300, "7d", [128]), (300, "1d", [128]), (300, "30d", [50, 3, 128]),
+                                                   (257, "200d", [128]), (100, "7d", [1, 99]), (400, "91d", [13])])
+def test_fold_gives_the_whole_series_numbers(days, frequency, pieces):
     sc = load_scenario(SCENARIO, ["replications=2", f"horizon={days}d", f"output.frequency={frequency}"]).scenario
     lay = Layout(sc, _synthetic_info())
     rng = np.random.default_rng(days)
@@ -70,8 +71,11 @@ def test_fold_gives_the_whole_series_numbers(days, frequency):
     S[5, :40], B[5] = 0.0, 0.0      # a share that turns positive on day 40 (first stop)
     S[7] = B[7] = 42.0              # a peak held every day: its day is the first
     fold = DayFold(lay)
-    for d0 in range(0, days, PIECE_DAYS):
-        fold.add(np.ascontiguousarray(S[:, d0:d0 + PIECE_DAYS]), np.ascontiguousarray(B[:, d0:d0 + PIECE_DAYS]))
+    d0, k = 0, 0
+    while d0 < days:                  # pieces of the given lengths, in turn: the fold does not depend on them
+        d1 = min(days, d0 + pieces[k % len(pieces)])
+        fold.add(np.ascontiguousarray(S[:, d0:d1]), np.ascontiguousarray(B[:, d0:d1]))
+        d0, k = d1, k + 1
     got, want = fold.finish(), _reference(lay, S, B)
     for name, g, w in zip(("metrics", "stats", "gdp", "buckets", "plot"), got, want):
         assert _same(g, w), name
@@ -82,14 +86,16 @@ def test_fold_gives_the_whole_series_numbers(days, frequency):
     assert got[0][0, slot[("thing7.x", "peak_day")]] == 0.0
 
 
-def test_fold_refuses_pieces_out_of_step():
+def test_fold_refuses_days_it_cannot_place():
     sc = load_scenario(SCENARIO, ["horizon=300d"]).scenario
     lay = Layout(sc, _synthetic_info())
     fold = DayFold(lay)
     K = len(lay.keys)
-    with pytest.raises(ValueError, match="pieces"):
-        fold.add(np.ones((K, 100)), np.ones((K, 100)))        # a first piece must be 128 days
-    fold.add(np.ones((K, PIECE_DAYS)), np.ones((K, PIECE_DAYS)))
+    with pytest.raises(ValueError, match="next days"):
+        fold.add(np.ones((K - 1, 100)), np.ones((K - 1, 100)))   # not every series
+    fold.add(np.ones((K, 128)), np.ones((K, 128)))
+    with pytest.raises(ValueError, match="at most 172 more"):
+        fold.add(np.ones((K, 173)), np.ones((K, 173)))
     with pytest.raises(ValueError, match="has 128 of 300 days"):
         fold.finish()
 
@@ -105,13 +111,14 @@ def test_period_means_are_the_means_of_the_periods(step):
     assert np.allclose(bucket_means(x[[0, 2]], step), want[[0, 2]], rtol=1e-13, atol=0)
 
 
-def test_day_sum_adds_pieces_in_order():
+def test_day_sum_adds_the_days_in_order():
     x = np.random.default_rng(3).standard_normal((4, 1096)) * 1e6
-    want = np.nansum(x[:, :128], axis=1)
-    for d0 in range(128, 1096, 128):
-        want = want + np.nansum(x[:, d0:d0 + 128], axis=1)
+    x[2, 7] = np.nan
+    want = np.zeros(4)
+    for d in range(1096):
+        want = want + np.nan_to_num(x[:, d])
     assert np.array_equal(day_sum(x), want)
-    assert np.allclose(day_sum(x), x.sum(axis=1), rtol=1e-12, atol=1e-3)
+    assert np.allclose(day_sum(x), np.nansum(x, axis=1), rtol=1e-12, atol=1e-3)
 
 
 def _summaries_equal(a, b):

@@ -1,42 +1,63 @@
-"""One replication's recorded days folded into its summary, ``PIECE_DAYS`` (128) days at a time.
+"""One replication's recorded days folded into its summary, a piece of days at a time.
 
 A replication pair (a scenario run and its paired baseline) is reduced to what the tables and charts need: the
 impact metrics of every series (scenario against baseline, and baseline against itself), each series' impacts
 statistic, GDP summed over quarters, period means and the charted days. :class:`DayFold` takes the pair's days
-in consecutive pieces of ``PIECE_DAYS`` days from day 0 and keeps only running values (sums, extremes, first and
-last days, counts, the periods' sums) between pieces, plus the few series it needs whole (charted series, and
-stocks for the exhaustion metric, whose threshold is the baseline's peak over the whole run).
+in consecutive pieces and keeps only running values between them (sums, extremes, first and last days, counts,
+the periods' sums), plus the few series it needs whole (charted series, and stocks for the exhaustion metric,
+whose threshold is the baseline's peak over the whole run). Every sum over days adds the days one after the
+other in day order, carried from one piece to the next, so the result does not depend on where the pieces end.
 
-The engine hands a batch's pieces over as soon as they are recorded (``runner``: it keeps a ring of 128 days
-instead of every day), and a finished run is folded from its recorders the same way (``reduce.reduce_pair``),
-so both give the same bytes; these are the numbers of the whole-series functions of :mod:`.metrics` (whose sums
-over days add the same pieces, :func:`~.metrics.day_sum`), which the tests check.
+The engine hands a batch's days over each time its ring of recorded days is full (``runner``: 128 days instead
+of every day of the horizon), and a finished run is folded from its recorders (``reduce.reduce_pair``), so both
+give the same bytes; these are the numbers of the whole-series functions of :mod:`.metrics` and
+:mod:`.reduce` (``bucket_means``, ``stat_values``, ``quarter_sum``), which the tests check.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .layout import Layout, impact_statistic
-from .metrics import PIECE_DAYS, _below, above_jump, drop_share, exhaustion, stopped
+from .metrics import _below, above_jump, drop_share, exhaustion, stopped
 
-__all__ = ["DayFold", "PIECE_DAYS", "period_sums"]
+__all__ = ["DayFold", "period_sums", "running_sum"]
+
+
+def running_sum(x: np.ndarray, carry: np.ndarray | None = None) -> np.ndarray:
+    """Σ over the last axis of ``x``, one day after the other in day order, continuing from ``carry`` (the
+    running sum of earlier days) when given: ``((carry + x0) + x1) + ...``."""
+    y = np.array(x, dtype=float)
+    if carry is not None:
+        y[..., 0] += carry
+    np.add.accumulate(y, axis=-1, out=y)
+    return y[..., -1]
+
+
+def _seq(v: np.ndarray, carry: np.ndarray | None = None) -> np.ndarray:
+    """:func:`running_sum` of a short last axis, as one vector addition per day (fast for many rows)."""
+    acc = v[..., 0] + carry if carry is not None else v[..., 0].copy()
+    for j in range(1, v.shape[-1]):
+        acc += v[..., j]
+    return acc
 
 
 def period_sums(x: np.ndarray, d0: int, step: int, out: np.ndarray, started: bool) -> None:
-    """Add the days ``d0 .. d0 + n`` of ``x`` (``(..., n)``, within one ``PIECE_DAYS`` piece) into ``out``
-    (``(..., periods)``), the sums of ``step``-day periods from day 0: a period's part in the piece is summed
-    with numpy (``reduceat``), and added to what its earlier part left in ``out`` when the period began in an
-    earlier piece (``started`` says a piece came before)."""
+    """Sums of ``step``-day periods from day 0 into ``out`` (``(..., periods)``), of the days ``d0 .. d0 + n``
+    of ``x`` (``(..., n)``); days of a period are added one after the other, a period that began before
+    ``d0`` continuing from its running sum in ``out`` (``started``: earlier days were added)."""
     n = x.shape[-1]
-    p0 = d0 // step
-    starts = np.arange((p0 + (d0 % step != 0)) * step, d0 + n, step) - d0
-    segs = np.concatenate([[0], starts[starts > 0]]).astype(np.intp)
-    sums = np.add.reduceat(np.ascontiguousarray(x), segs, axis=-1)
-    if started and d0 % step:
-        out[..., p0] += sums[..., 0]
-        out[..., p0 + 1:p0 + len(segs)] = sums[..., 1:]
-    else:
-        out[..., p0:p0 + len(segs)] = sums
+    head = min(n, (-d0) % step)          # the rest of a period that began before d0
+    if head:
+        p = d0 // step
+        out[..., p] = _seq(x[..., :head], out[..., p] if started else None)
+    m = (n - head) // step               # whole periods
+    p = -(-d0 // step)
+    if m:
+        full = x[..., head:head + m * step].reshape(x.shape[:-1] + (m, step))
+        out[..., p:p + m] = _seq(full)
+    tail = n - head - m * step           # a period that goes on after this piece (or the run's last, short)
+    if tail:
+        out[..., p + m] = _seq(x[..., n - tail:])
 
 
 class DayFold:
@@ -81,12 +102,11 @@ class DayFold:
     # ------------------------------------------------------------------------------------------------ add
     def add(self, S: np.ndarray, B: np.ndarray) -> None:
         """The next days of the scenario run (``S``) and its baseline (``B``), each ``(keys, days)`` in layout
-        order: ``PIECE_DAYS`` days, fewer only for the run's last piece."""
+        order, following the days already added."""
         d0, n = self.day, S.shape[1]
-        if S.shape != B.shape or S.shape[0] != len(self.lay.keys) or n == 0 or d0 + n > self.days \
-                or (n != PIECE_DAYS and d0 + n != self.days):
-            raise ValueError(f"a fold takes {PIECE_DAYS}-day pieces of {len(self.lay.keys)} series from day 0; "
-                             f"got {S.shape} and {B.shape} at day {d0} of {self.days}")
+        if S.shape != B.shape or S.shape[0] != len(self.lay.keys) or n == 0 or d0 + n > self.days:
+            raise ValueError(f"a fold takes the next days of {len(self.lay.keys)} series, at most {self.days - d0} "
+                             f"more; got {S.shape} and {B.shape} at day {d0} of {self.days}")
         first = d0 == 0
         for name, _, rows in self.groups:
             b = B[rows]
@@ -94,8 +114,7 @@ class DayFold:
         for stat, _, rows in self.stat_groups:
             X = np.stack([S[rows], B[rows]])
             if stat in ("total", "mean"):
-                v = np.nansum(X, axis=-1)
-                self.stat_acc[stat] = v if first else self.stat_acc[stat] + v
+                self.stat_acc[stat] = running_sum(X, None if first else self.stat_acc[stat])
             elif stat == "peak":
                 v = X.max(axis=-1)
                 self.stat_acc[stat] = v if first else np.maximum(self.stat_acc[stat], v)
@@ -118,8 +137,7 @@ class DayFold:
         acc = self.acc.get(name)
         n = X.shape[-1]
         if name in ("lost", "total", "mean"):
-            v = np.nansum(b - X if name == "lost" else X, axis=-1)
-            self.acc[name] = [v if first else acc[0] + v]
+            self.acc[name] = [running_sum(b - X if name == "lost" else X, None if first else acc[0])]
         elif name == "max_drop_pct":
             v = drop_share(X, b).max(axis=-1)
             self.acc[name] = [v if first else np.maximum(acc[0], v)]
@@ -155,10 +173,7 @@ class DayFold:
             a, z = max(q0, d0), min(q1, d0 + n)
             if a >= z:
                 continue
-            piece = X[..., a - d0:z - d0]
-            if q0 < d0:
-                piece = np.concatenate([self.gdp_carry[..., None], piece], axis=-1)
-            total = np.cumsum(piece, axis=-1)[..., -1]
+            total = running_sum(X[..., a - d0:z - d0], self.gdp_carry if q0 < d0 else None)
             if z == q1:
                 self.gdp[:, :, q] = total
             else:

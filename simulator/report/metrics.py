@@ -5,9 +5,9 @@ or one series per replication (2-D ``replications × days``, returns one value p
 relative to the same day's baseline: *impact* means output below ``threshold`` (default 90%) of baseline;
 *recovery* is the day after the last day below it (NaN when never impacted or not recovered within the horizon).
 
-Sums over days (:func:`day_sum`) add numpy's pairwise sums of consecutive ``PIECE_DAYS``-day pieces in day order,
-so a run's daily values can be folded piece by piece as they are recorded (``report.day_fold``) and give the same
-bytes as these functions applied to the whole series.
+Sums over days (:func:`day_sum`) add the days one after the other, in day order, so a run's daily values can be
+folded piece by piece as they are recorded (``report.day_fold``) and give the same bytes as these functions
+applied to the whole series.
 """
 from __future__ import annotations
 
@@ -19,19 +19,16 @@ import numpy as np
 IMPACT_THRESHOLD = 0.9      # share of baseline: "output first falls below 90% of baseline" (issue 3)
 PRICE_JUMP = 0.5            # +50% over baseline for days_above_50pct (issue 4)
 EXHAUSTED = 1e-6            # a stock at or below this share of its baseline peak counts as empty
-PIECE_DAYS = 128            # days summed pairwise before pieces are added in order (numpy's pairwise block size)
 
 
 def day_sum(x: np.ndarray) -> np.ndarray:
-    """Σ over the last axis (days), NaN as 0: numpy's (pairwise) sum of each ``PIECE_DAYS``-day piece from day 0,
-    the pieces' sums added in day order. Deterministic, and what a fold of the pieces gives (``report.day_fold``);
-    it differs from one pairwise sum of all days only in the last bits."""
-    x = np.asarray(x, dtype=float)
-    n = x.shape[-1]
-    out = np.nansum(np.ascontiguousarray(x[..., :PIECE_DAYS]), axis=-1)
-    for d0 in range(PIECE_DAYS, n, PIECE_DAYS):
-        out = out + np.nansum(np.ascontiguousarray(x[..., d0:d0 + PIECE_DAYS]), axis=-1)
-    return out
+    """Σ over the last axis (days), NaN as 0, adding the days one after the other in day order (a running sum,
+    ``cumsum``): what a fold of the days piece by piece gives too (``report.day_fold``). It differs from numpy's
+    pairwise ``sum`` only in the last bits (relative error below days × 1e-16)."""
+    x = np.nan_to_num(np.asarray(x, dtype=float))
+    if not x.shape[-1]:
+        return np.zeros(x.shape[:-1])
+    return np.cumsum(x, axis=-1)[..., -1]
 
 
 def _rowwise(fn: Callable[..., np.ndarray]) -> Callable[..., float | np.ndarray]:

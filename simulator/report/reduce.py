@@ -17,12 +17,15 @@ import numpy as np
 
 from ..engine.recorder import Event, SeriesInfo
 from ..scenario.schema import Scenario
-from .day_fold import PIECE_DAYS, DayFold, period_sums
+from .day_fold import DayFold, period_sums
 from .layout import Layout
 from .metrics import day_sum
 from .spool import load_array, save_arrays
 
 WHICH = ("scenario", "baseline")
+
+#: days of a finished run folded at a time (a fold's numbers do not depend on it; it bounds the copies' size)
+FOLD_DAYS = 128
 
 
 @dataclass
@@ -49,25 +52,20 @@ class PairSummary:
 
 def bucket_means(arr: np.ndarray, step: int) -> np.ndarray:
     """Mean over consecutive ``step``-day periods (the last one may be shorter), NaN-aware; arr is (..., days).
-    A period's sum adds its parts in each ``PIECE_DAYS``-day piece, as the fold of recorded pieces does."""
+    A period's days are added one after the other (as the fold of recorded days does, see ``period_sums``)."""
     if step == 1:
         return arr
     arr = np.asarray(arr, dtype=float)
     days = arr.shape[-1]
     starts = np.arange(0, days, step)
     lengths = np.diff(np.append(starts, days)).astype(float)
-    nan = bool(np.isnan(arr).any())
     sums = np.empty(arr.shape[:-1] + (len(starts),))
-    counts = np.empty_like(sums) if nan else None
-    for d0 in range(0, days, PIECE_DAYS):
-        piece = arr[..., d0:d0 + PIECE_DAYS]
-        if nan:
-            period_sums(np.nan_to_num(piece), d0, step, sums, d0 > 0)
-            period_sums((~np.isnan(piece)).astype(float), d0, step, counts, d0 > 0)
-        else:
-            period_sums(piece, d0, step, sums, d0 > 0)
-    if not nan:   # recorded series hold no NaN (runner.check_numbers)
+    if not np.isnan(arr).any():   # recorded series hold no NaN (runner.check_numbers)
+        period_sums(arr, 0, step, sums, False)
         return sums / lengths
+    counts = np.empty_like(sums)
+    period_sums(np.nan_to_num(arr), 0, step, sums, False)
+    period_sums((~np.isnan(arr)).astype(float), 0, step, counts, False)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
@@ -89,10 +87,9 @@ def stat_values(arr: np.ndarray, statistic: str) -> np.ndarray:
 
 
 def quarter_sum(days: np.ndarray) -> float:
-    """Σ of one quarter's daily values (NaN as 0), one day after the other (so a fold of recorded pieces,
-    which carries a quarter's running sum from one piece to the next, gives the same number)."""
-    days = np.nan_to_num(np.asarray(days, dtype=float))
-    return float(np.cumsum(days)[-1]) if days.size else 0.0
+    """Σ of one quarter's daily values (NaN as 0), one day after the other (as the fold of recorded days adds
+    them, carrying a quarter's running sum from one piece to the next)."""
+    return float(day_sum(np.asarray(days, dtype=float)))
 
 
 def reduce_pair(sc: Scenario, pair: Any, spool: str | Path | None = None,
@@ -106,8 +103,8 @@ def reduce_pair(sc: Scenario, pair: Any, spool: str | Path | None = None,
     s, b = pair.scenario, pair.baseline
     lay = layout if layout is not None else Layout(sc, s.info)
     fold = DayFold(lay, daily)
-    for d0 in range(0, lay.sc.days, PIECE_DAYS):
-        d1 = min(d0 + PIECE_DAYS, lay.sc.days)
+    for d0 in range(0, lay.sc.days, FOLD_DAYS):
+        d1 = min(d0 + FOLD_DAYS, lay.sc.days)
         fold.add(s.matrix(lay.keys, d0, d1), b.matrix(lay.keys, d0, d1))
     return summarize(sc, pair, fold, lay, spool)
 
