@@ -88,7 +88,7 @@ def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[i
     reflects them instead of switching them all on at day 0."""
     seeds = replication_seeds(scenario.seed, max(replications) + 1)
     runs = [(i, scenario, seeds[i]) for i in replications]
-    if reduce is not None and callable(getattr(reduce, "fold", None)) and lane_native(world):
+    if reduce is not None and callable(getattr(reduce, "fold", None)):
         return run_runs(runs, world, reduce)
     pairs = run_runs(runs, world)
     if reduce is not None:
@@ -111,7 +111,10 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
     With ``reduce`` (a ``report.reduce.Reducer``: ``reduce.fold(info)`` gives a fold of one pair's days,
     ``reduce.summary(pair, fold)`` its summary), the lanes keep only :data:`FOLD_WINDOW` days recorded, each
     window's days are checked for NaN and folded as soon as it is full, and one summary per run is returned
-    instead of its pair: the same numbers as ``reduce`` applied to the pair, in a fraction of the memory."""
+    instead of its pair: the same numbers as ``reduce`` applied to the pair, in a fraction of the memory. (A
+    world with single-run model parts records every day and is reduced afterwards.)"""
+    if reduce is not None and not lane_native(world):
+        return [reduce(p) for p in run_runs(runs, world)]
     first, lead = played(runs[0][1])
     specs: list[LaneSpec] = []
     base_lane: dict[tuple, int] = {}

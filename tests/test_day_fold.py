@@ -167,3 +167,30 @@ def test_a_nan_in_a_batch_folded_while_it_runs_fails_it_naming_series_and_day():
         messages.append(str(exc.value))
     assert "is not a number (NaN) from 2025-01-0" in messages[0] and "in the baseline of replication 0" in messages[0]
     assert messages[0] == messages[1]
+
+
+def test_sweep_runs_sharing_a_baseline_are_folded_as_they_run(monkeypatch):
+    points = [load_scenario(SCENARIO, ["replications=1", "horizon=300d", f"controls.jp_servicing_ban.compliance={c}"])
+              for c in (0.5, 1.0)]
+    world = points[0].world.values
+    sc0, points = points[0].scenario, [p.scenario for p in points]
+    seed = runner.replication_seeds(sc0.seed, 1)[0]
+    runs = [(0, sc, seed) for sc in points]          # one seed: both points share one baseline lane
+    rows = []
+    real = runner.simulate_lanes
+
+    def spy(*args, **kw):
+        recs = real(*args, **kw)
+        rows.append(len(recs))
+        rows.extend(r.rows for r in recs)
+        return recs
+    monkeypatch.setattr(runner, "simulate_lanes", spy)
+    folded = runner.run_runs(runs, world, Reducer(sc0, daily=False))
+    assert rows == [3] + [runner.FOLD_WINDOW] * 3     # a shared baseline lane and two scenario lanes, a ring each
+    pairs = runner.run_runs(runs, world)
+    assert pairs[0].baseline is pairs[1].baseline
+    for a, p in zip(folded, pairs):
+        b = Reducer(sc0, daily=False)(p)
+        assert a.buckets is None and a.plot is None
+        _summaries_equal(a, b)
+    assert not _same(folded[0].metrics, folded[1].metrics)   # the points differ

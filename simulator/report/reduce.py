@@ -134,16 +134,19 @@ def summarize(sc: Scenario, pair: Any, fold: DayFold, lay: Layout, spool: str | 
 
 
 class Reducer:
-    """``reduce_pair`` with its scenario and spool bound, picklable, for ``runner.run_replications(reduce=)``.
-    Caches the layout of the first pair it sees (series are the same in every replication)."""
+    """``reduce_pair`` with its scenario, spool and ``daily`` bound, picklable, for ``runner.run_replications(
+    reduce=)`` and ``runner.run_runs(reduce=)``. Caches the layout of the first pair it sees (series are the same
+    in every replication). Runs of a sweep batch differ from ``sc`` in measure values only, which the statistics
+    kept with ``daily=False`` do not depend on."""
 
-    def __init__(self, sc: Scenario, spool: str | Path | None = None):
+    def __init__(self, sc: Scenario, spool: str | Path | None = None, daily: bool = True):
         self.sc = sc
         self.spool = None if spool is None else str(spool)
+        self.daily = daily
         self._layout: Layout | None = None
 
     def __getstate__(self) -> Mapping[str, Any]:
-        return {"sc": self.sc, "spool": self.spool, "_layout": None}
+        return {"sc": self.sc, "spool": self.spool, "daily": self.daily, "_layout": None}
 
     def layout(self, info: Mapping[str, SeriesInfo]) -> Layout:
         """The layout of runs recording the series ``info``."""
@@ -152,11 +155,11 @@ class Reducer:
         return self._layout
 
     def __call__(self, pair: Any) -> PairSummary:
-        return reduce_pair(self.sc, pair, self.spool, self.layout(pair.scenario.info))
+        return reduce_pair(self.sc, pair, self.spool, self.layout(pair.scenario.info), self.daily)
 
     def fold(self, info: Mapping[str, SeriesInfo]) -> DayFold:
         """An empty fold of one replication recording the series ``info`` (for a batch folded as it runs)."""
-        return DayFold(self.layout(info))
+        return DayFold(self.layout(info), self.daily)
 
     def summary(self, pair: Any, fold: DayFold) -> PairSummary:
         """The summary of replication ``pair`` from the completed ``fold`` of its days."""

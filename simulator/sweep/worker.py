@@ -44,6 +44,7 @@ def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dic
     from ..engine.streams import replication_seeds
     from ..report import frames
     from ..report.fold import Reduced
+    from ..report.reduce import Reducer
     from ..runner import run_runs
     from .cache import load_point
     runs = []
@@ -53,9 +54,9 @@ def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dic
         runs.append((0, sc, replication_seeds(s.seed, 1)[0]))
     world = copy.deepcopy(load_point(specs[0].scenario_file, specs[0].sets).world.values)
     out = []
-    for (_, sc, _), pair in zip(runs, run_runs(runs, world)):
-        summary = frames.summary(sc, Reduced.from_pairs(sc, [pair], daily=False))
-        out.append((headline_metrics(summary, pair.scenario.info), _summary_rows(summary)))
+    for (_, sc, _), folded in zip(runs, run_runs(runs, world, Reducer(runs[0][1], daily=False))):
+        summary = frames.summary(sc, Reduced(sc, [folded]))
+        out.append((headline_metrics(summary, folded.info), _summary_rows(summary)))
     return out
 
 
