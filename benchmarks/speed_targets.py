@@ -70,7 +70,7 @@ def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int
 
     def sink(first: int, n: int) -> None:
         t = time.process_time()
-        runner.fold_window(runs, specs, scen_lanes, recs, list(recs[0].info), folds, first, n)
+        runner.fold_window(runs, specs, scen_lanes, recs, folds, first, n)
         parts["fold (NaN check, reduction)"] += time.process_time() - t
     t0, r0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
     W.run_lanes(lanes, mechs, sink)

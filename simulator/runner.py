@@ -132,8 +132,7 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
         def sink_for(lanes: Lanes) -> Callable[[int, int], None]:
             recs = [ctx.recorder for ctx in lanes.runs]
             folds.extend(reduce.fold(recs[0].info) for _ in runs)
-            keys = list(recs[0].info)
-            return lambda first_day, n: fold_window(runs, specs, scen_lanes, recs, keys, folds, first_day, n)
+            return lambda first_day, n: fold_window(runs, specs, scen_lanes, recs, folds, first_day, n)
         recs = simulate_lanes(first, world, specs, FOLD_WINDOW, lead, sink_for)
     else:
         recs = simulate_lanes(first, world, specs)
@@ -151,30 +150,15 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
     return pairs
 
 
-def fold_window(runs: list, specs: list[LaneSpec], scen_lanes: list[int], recs: list[Recorder], keys: list[str],
-                 folds: list[Any], first_day: int, n: int) -> None:
+def fold_window(runs: list, specs: list[LaneSpec], scen_lanes: list[int], recs: list[Recorder], folds: list[Any],
+                first_day: int, n: int) -> None:
     """Check and fold the ``n`` days from reporting day ``first_day`` on that the ring recorders ``recs`` hold
-    in rows ``0 .. n``: each run's scenario lane against its baseline lane (read once when shared)."""
-    uses: dict[int, int] = {}
-    for i in scen_lanes:
-        uses[specs[i].baseline_lane] = uses.get(specs[i].baseline_lane, 0) + 1
-    bases: dict[int, np.ndarray] = {}
-
-    def days_of(lane: int, sc: Scenario, rep: int, which: str) -> np.ndarray:
-        m = recs[lane].matrix(keys, 0, n)
-        if np.isnan(m).any():     # the first series (recording order) with a NaN, and its first day
-            r, d = np.unravel_index(int(np.argmax(np.isnan(m))), m.shape)
-            _not_a_number(sc, keys[r], first_day + int(d), rep, which)
-        return m
-
+    in rows ``0 .. n``: each run's scenario lane against its baseline lane."""
     for (rep, sc, _), i, fold in zip(runs, scen_lanes, folds):
-        b = specs[i].baseline_lane
-        if b not in bases:
-            bases[b] = days_of(b, sc, rep, "baseline")
-        fold.add(days_of(i, sc, rep, "scenario"), bases[b])
-        uses[b] -= 1
-        if not uses[b]:
-            del bases[b]
+        bad = fold.add_recorders(recs[i], recs[specs[i].baseline_lane], 0, n)
+        if bad is not None:      # the first series (recording order) with a NaN, and its first day
+            which, key, day = bad
+            _not_a_number(sc, key, first_day + day, rep, which)
 
 
 def _not_a_number(scenario: Scenario, key: str, day: int, replication: int, which: str) -> None:

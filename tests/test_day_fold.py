@@ -194,3 +194,34 @@ def test_sweep_runs_sharing_a_baseline_are_folded_as_they_run(monkeypatch):
         assert a.buckets is None and a.plot is None
         _summaries_equal(a, b)
     assert not _same(folded[0].metrics, folded[1].metrics)   # the points differ
+
+
+@pytest.mark.parametrize("sets", [["horizon=400d"], ["horizon=200d", "output.frequency=1d"],
+                                  ["horizon=300d", "output.frequency=30d"]])
+def test_the_compiled_fold_gives_the_numpy_folds_numbers(sets):
+    from simulator.engine import kernels
+    if not kernels.available():
+        pytest.skip("numba is not available or turned off")
+    loaded = load_scenario(LADDER, ["replications=2"] + sets)
+    sc = loaded.scenario
+    pairs = runner.run_batch(sc, loaded.world.values, [0, 1])
+    lay = Layout(sc, pairs[0].scenario.info)
+    for p in pairs:
+        out = []
+        for compiled in (False, True):
+            fold = DayFold(lay, compiled=compiled)
+            assert (fold.kernel is not None) == compiled
+            for d0 in range(0, sc.days, 128):
+                assert fold.add_recorders(p.scenario, p.baseline, d0, min(sc.days, d0 + 128)) is None
+            out.append(fold.finish())
+        for name, a, b in zip(("metrics", "stats", "gdp", "buckets", "plot"), *out):
+            assert _same(a, b), name
+    # a NaN: both report the baseline's first, the first series in recording order, its first day
+    s, b = pairs[0].scenario, pairs[0].baseline
+    keys = lay.keys
+    s.data[keys[40]][30] = np.nan
+    s.data[keys[7]][90] = np.nan
+    assert [DayFold(lay, compiled=c).add_recorders(s, b, 0, 128) for c in (False, True)] == [("scenario", keys[7], 90)] * 2
+    b.data[keys[900]][100] = b.data[keys[900]][60] = np.nan
+    got = [DayFold(lay, compiled=c).add_recorders(s, b, 0, 128) for c in (False, True)]
+    assert got[0] == got[1] == ("baseline", keys[900], 60)

@@ -97,6 +97,24 @@ def worth_compiling(lane_days: int, batch: object | None = None) -> bool:
     return (always or _numba is not None or _lane_days_seen >= MIN_LANE_DAYS) and available()
 
 
+def in_use() -> bool:
+    """Whether this process runs compiled loops already (numba loaded for the engine, or forced with
+    ``SIMULATOR_NUMBA=always``): what a part outside the engine (the report's fold) follows."""
+    return (_numba is not None or os.environ.get("SIMULATOR_NUMBA") == "always") and available()
+
+
+def compile_external(fn: Callable) -> Callable:
+    """``fn`` (a plain function of another module, numbers and arrays only) compiled like this module's
+    kernels, once per process (cached on disk)."""
+    key = f"{fn.__module__}.{fn.__qualname__}"
+    got = _compiled.get(key)
+    if got is None:
+        if not available():
+            raise RuntimeError("numba is not available")
+        got = _compiled[key] = _numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+    return got
+
+
 def compiled(name: str) -> Callable:
     """The compiled version of this module's function ``name`` (compiled, or loaded from the disk cache, once)."""
     fn = _compiled.get(name)

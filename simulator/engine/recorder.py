@@ -64,6 +64,7 @@ class Recorder:
         self.data: dict[str, np.ndarray] = {}
         self.events: list[Event] = []
         self._blocks: list[tuple[np.ndarray, list[str]]] = []
+        self._parts: tuple[int, list[tuple[np.ndarray, int]]] | None = None
 
     def series(self, entity: str, metric: str, unit: str, summary: tuple[str, ...] = (),
                headline: bool = False, arr: np.ndarray | None = None) -> np.ndarray:
@@ -130,6 +131,17 @@ class Recorder:
             out[i] = self.data[keys[i]][start:stop]
         return out
 
+    def parts(self) -> list[tuple[np.ndarray, int]]:
+        """Every series as columns of 2-D ``(rows, columns)`` arrays, each with the registration index of its
+        first series: the blocks as they are, a series registered alone as one column (worked out once)."""
+        if self._parts is None or self._parts[0] != len(self.info):
+            pos = {k: i for i, k in enumerate(self.info)}
+            in_blocks = {k for _, keys in self._blocks for k in keys}
+            out = [(arr, pos[keys[0]]) for arr, keys in self._blocks if keys]
+            out += [(arr[:, None], pos[k]) for k, arr in self.data.items() if k not in in_blocks]
+            self._parts = (len(self.info), out)
+        return self._parts[1]
+
     def row(self, day: int) -> int:
         """The row of day ``day`` in the recorder's arrays."""
         return (day - self.offset) % self.rows if self.ring else day
@@ -143,6 +155,7 @@ class Recorder:
         if days >= self.days:
             raise ValueError(f"trim(days={days}) must be < the recorded {self.days} days")
         self.days -= days
+        self._parts = None
         if not self.ring:
             self.rows = self.days
             self.data = {k: v[days:] for k, v in self.data.items()}
@@ -153,6 +166,7 @@ class Recorder:
     def __getstate__(self) -> dict:
         """Pickle each block once as a whole (a worker process sends its recorder back to the parent)."""
         state = dict(self.__dict__)
+        state["_parts"] = None
         in_blocks = {k for _, keys in self._blocks for k in keys}
         state["data"] = {k: (None if k in in_blocks else v) for k, v in self.data.items()}
         return state

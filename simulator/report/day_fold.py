@@ -15,12 +15,24 @@ give the same bytes; these are the numbers of the whole-series functions of :mod
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
+from ..engine import kernels
 from .layout import Layout, impact_statistic
-from .metrics import _below, above_jump, drop_share, exhaustion, stopped
+from .metrics import IMPACT_THRESHOLD, PRICE_JUMP, _below, above_jump, drop_share, exhaustion, stopped
 
 __all__ = ["DayFold", "period_sums", "running_sum"]
+
+#: running values a series may need, one bit each (a series' ``flags`` say which): Σ(baseline − value),
+#: Σ value, largest drop share, days below the impact threshold (first and last), largest value (and its first
+#: day), smallest value, days above the price jump, first line stop
+LOST, SUMX, DROP, BELOW, TOP, LOW, ABOVE, FSTOP = 1, 2, 4, 8, 16, 32, 64, 128
+NEEDS = {"lost": LOST, "total": SUMX, "mean": SUMX, "max_drop_pct": DROP, "time_to_impact": BELOW,
+         "recovery": BELOW, "peak": TOP, "peak_day": TOP, "days_above_50pct": ABOVE, "first_stop": FSTOP,
+         "exhaustion": 0}
+STAT_NEEDS = {"total": SUMX, "mean": SUMX, "peak": TOP, "low": LOW}
 
 
 def running_sum(x: np.ndarray, carry: np.ndarray | None = None) -> np.ndarray:
@@ -61,110 +73,178 @@ def period_sums(x: np.ndarray, d0: int, step: int, out: np.ndarray, started: boo
 
 
 class DayFold:
-    """The summary of one replication pair under way; :meth:`add` its days piece by piece, then :meth:`finish`.
+    """The summary of one replication pair under way: :meth:`add` (or :meth:`add_recorders`) its days piece by
+    piece, then :meth:`finish`.
 
-    ``daily=False`` keeps only the statistics (impact metrics, impacts, GDP), no period means or charted days:
-    what a sweep run needs. Days must hold numbers (the runner checks them for NaN before they come here)."""
+    Running values are kept per series, as ``(2, series)`` arrays (row 0 the scenario against its baseline,
+    row 1 the baseline against itself), only for the series that need them. ``daily=False`` keeps only the
+    statistics (impact metrics, impacts, GDP), no period means or charted days: what a sweep run needs.
+    ``compiled``: update them in one compiled loop over the recorded days (:func:`fold_part`, same numbers);
+    default: when the engine uses compiled loops. Days must hold numbers (see :meth:`add_recorders`)."""
 
-    def __init__(self, lay: Layout, daily: bool = True):
+    def __init__(self, lay: Layout, daily: bool = True, compiled: bool | None = None):
         self.lay, self.daily = lay, daily
         self.days = lay.sc.days
         self.day = 0
+        K = len(lay.keys)
         row = {k: j for j, k in enumerate(lay.keys)}
         by_name: dict[str, list[int]] = {}
         for j, (_, name, _) in enumerate(lay.metric_slots):
             by_name.setdefault(name, []).append(j)
+        self.flags = np.zeros(K, dtype=np.int64)
         #: (metric name, its slots in the metrics row, the series rows they read)
-        self.groups = [(name, np.array(slots, dtype=np.intp),
-                        np.array([row[lay.metric_slots[j][0]] for j in slots], dtype=np.intp))
-                       for name, slots in by_name.items()]
+        self.groups = []
+        for name, slots in by_name.items():
+            rows = np.array([row[lay.metric_slots[j][0]] for j in slots], dtype=np.intp)
+            self.groups.append((name, np.array(slots, dtype=np.intp), rows))
+            self.flags[rows] |= NEEDS[name]
         by_stat: dict[str, list[int]] = {}
         for j, key in enumerate(lay.impact_keys):
             by_stat.setdefault(impact_statistic(lay.info[key]), []).append(j)
-        self.stat_groups = [(stat, np.array(cols, dtype=np.intp),
-                             np.array([row[lay.impact_keys[j]] for j in cols], dtype=np.intp))
-                            for stat, cols in by_stat.items()]
+        self.stat_groups = []
+        for stat, cols in by_stat.items():
+            rows = np.array([row[lay.impact_keys[j]] for j in cols], dtype=np.intp)
+            self.stat_groups.append((stat, np.array(cols, dtype=np.intp), rows))
+            self.flags[rows] |= STAT_NEEDS[stat]
+        self.rows = {bit: np.flatnonzero(self.flags & bit) for bit in (LOST, SUMX, DROP, BELOW, TOP, LOW, ABOVE, FSTOP)}
+        nan = np.full((2, K), np.nan)
+        self.lost, self.sumx, self.drop, self.top, self.low = (np.zeros((2, K)) for _ in range(5))
+        self.tti, self.rec, self.topday, self.fstop = nan.copy(), nan.copy(), nan.copy(), nan
+        self.above = np.zeros((2, K))
+        # series needed whole or gathered apart (few): GDP, charted series, stocks for exhaustion
         self.gdp_rows = np.array([row[f"economy.{r}.gdp"] for r in lay.regions], dtype=np.intp)
         self.quarters = [(int(np.argmax(m)), int(len(m) - np.argmax(m[::-1]))) for _, m in lay.quarter_masks]
-        self.acc: dict[str, list[np.ndarray]] = {}
-        self.stat_acc: dict[str, np.ndarray] = {}
         self.gdp = np.zeros((2, len(lay.regions), len(self.quarters)))
         self.gdp_carry = np.zeros((2, len(lay.regions)))
-        self.whole: dict[str, np.ndarray] = {}
-        for name, _, rows in self.groups:
-            if name == "exhaustion":   # the threshold is the baseline's peak of the whole run: keep the days
-                self.whole["exhaustion"] = np.empty((3, len(rows), self.days))
-        if daily:
-            self.plot_rows = np.array([row[k] for k in lay.plot_keys], dtype=np.intp)
-            self.plot = np.empty((2, len(self.plot_rows), self.days))
-            self.bucket_sums = np.empty((2, len(lay.keys), len(lay.periods)))
+        exh = next((rows for name, _, rows in self.groups if name == "exhaustion"), np.zeros(0, dtype=np.intp))
+        self.exh_rows = exh
+        self.exh = np.empty((3, len(exh), self.days))    # scenario, baseline, baseline (its reference)
+        self.plot_rows = np.array([row[k] for k in lay.plot_keys] if daily else [], dtype=np.intp)
+        self.plot = np.empty((2, len(self.plot_rows), self.days)) if daily else None
+        self.small_rows = np.concatenate([self.gdp_rows, self.exh_rows, self.plot_rows])
+        self._gather: list[tuple[int, np.ndarray, np.ndarray]] | None = None
+        #: (2, periods, series) period sums (days themselves when ``step`` is 1): a day's writes are contiguous
+        self.bucket_sums = np.empty((2, self.days if lay.step == 1 else len(lay.periods), K)) if daily else None
+        if compiled is None:
+            compiled = kernels.in_use()
+        self.kernel: Callable | None = kernels.compile_external(fold_part) if compiled else None
 
     # ------------------------------------------------------------------------------------------------ add
+    def add_recorders(self, s: Any, b: Any, start: int, stop: int) -> tuple[str, str, int] | None:
+        """Fold rows ``start .. stop`` of the scenario recorder ``s`` and its baseline's ``b`` (``Recorder``s
+        of the layout's series) as the next days. Returns ``(which, series, day)`` of the first NaN (the
+        baseline's first, then the scenario's; the first series in recording order, its first day in these
+        rows), leaving the fold unusable, or None."""
+        n = stop - start
+        self._check(n, len(self.lay.keys))
+        if self.kernel is None:
+            for which, rec in (("baseline", b), ("scenario", s)):
+                m = rec.matrix(self.lay.keys, start, stop)
+                if np.isnan(m).any():
+                    k, d = np.unravel_index(int(np.argmax(np.isnan(m))), m.shape)
+                    return which, self.lay.keys[k], int(d)
+                if which == "baseline":
+                    B = m
+            self.add(m, B)
+            return None
+        nan = np.full(4, np.iinfo(np.int64).max, dtype=np.int64)
+        step = self.lay.step if self.daily else 0
+        buckets = self.bucket_sums if self.daily else np.zeros((2, 1, 1))
+        for (sa, k0), (ba, _) in zip(s.parts(), b.parts()):
+            self.kernel(sa[start:stop], ba[start:stop], k0, self.day, step, self.flags, IMPACT_THRESHOLD,
+                        1.0 + PRICE_JUMP, self.lost, self.sumx, self.drop, self.tti, self.rec, self.top,
+                        self.topday, self.low, self.above, self.fstop, buckets, nan)
+        for w, which in ((0, "baseline"), (2, "scenario")):
+            if nan[w] < len(self.lay.keys):
+                return which, self.lay.keys[int(nan[w])], int(nan[w + 1])
+        sp, bp = s.parts(), b.parts()
+        if self._gather is None:
+            self._gather = self._gather_plan([k0 for _, k0 in sp], [a.shape[1] for a, _ in sp])
+        S, B = (np.empty((len(self.small_rows), n)) for _ in range(2))
+        for p, cols, dest in self._gather:
+            S[dest] = sp[p][0][start:stop, cols].T
+            B[dest] = bp[p][0][start:stop, cols].T
+        self._small(S, B)
+        self.day += n
+        return None
+
+    def _gather_plan(self, starts: list[int], widths: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """``(part, its columns, rows of the gathered matrix)`` of the few series read apart (``small_rows``),
+        from the recorders' parts (their first series' index and width)."""
+        plan = []
+        for p, (k0, w) in enumerate(zip(starts, widths)):
+            dest = np.flatnonzero((self.small_rows >= k0) & (self.small_rows < k0 + w))
+            if len(dest):
+                plan.append((p, self.small_rows[dest] - k0, dest))
+        return plan
+
+    def _check(self, n: int, keys: int) -> None:
+        if keys != len(self.lay.keys) or n <= 0 or self.day + n > self.days:
+            raise ValueError(f"a fold takes the next days of {len(self.lay.keys)} series, at most "
+                             f"{self.days - self.day} more; got {n} days of {keys} series at day {self.day} of "
+                             f"{self.days}")
+
     def add(self, S: np.ndarray, B: np.ndarray) -> None:
         """The next days of the scenario run (``S``) and its baseline (``B``), each ``(keys, days)`` in layout
-        order, following the days already added."""
+        order, following the days already added (numpy; :func:`fold_part` is the compiled twin)."""
         d0, n = self.day, S.shape[1]
-        if S.shape != B.shape or S.shape[0] != len(self.lay.keys) or n == 0 or d0 + n > self.days:
-            raise ValueError(f"a fold takes the next days of {len(self.lay.keys)} series, at most {self.days - d0} "
-                             f"more; got {S.shape} and {B.shape} at day {d0} of {self.days}")
+        if S.shape != B.shape:
+            raise ValueError(f"scenario days {S.shape} and baseline days {B.shape} differ")
+        self._check(n, S.shape[0])
         first = d0 == 0
-        for name, _, rows in self.groups:
+        for bit, rows in self.rows.items():
+            if not len(rows):
+                continue
             b = B[rows]
-            self._metric(name, np.stack([S[rows], b]), b, d0, first)
-        for stat, _, rows in self.stat_groups:
-            X = np.stack([S[rows], B[rows]])
-            if stat in ("total", "mean"):
-                self.stat_acc[stat] = running_sum(X, None if first else self.stat_acc[stat])
-            elif stat == "peak":
-                v = X.max(axis=-1)
-                self.stat_acc[stat] = v if first else np.maximum(self.stat_acc[stat], v)
-            else:   # low
+            X = np.stack([S[rows], b])
+            if bit == LOST:
+                self.lost[:, rows] = running_sum(b - X, None if first else self.lost[:, rows])
+            elif bit == SUMX:
+                self.sumx[:, rows] = running_sum(X, None if first else self.sumx[:, rows])
+            elif bit == DROP:
+                v = drop_share(X, b).max(axis=-1)
+                self.drop[:, rows] = v if first else np.maximum(self.drop[:, rows], v)
+            elif bit == BELOW:
+                mask = _below(X, b)
+                hit = mask.any(axis=-1)
+                tti = self.tti[:, rows]
+                self.tti[:, rows] = np.where(np.isnan(tti), np.where(hit, d0 + mask.argmax(axis=-1), np.nan), tti)
+                self.rec[:, rows] = np.where(hit, d0 + n - 1 - mask[..., ::-1].argmax(axis=-1), self.rec[:, rows])
+            elif bit == TOP:
+                top, at = X.max(axis=-1), (d0 + X.argmax(axis=-1)).astype(float)
+                higher = top > self.top[:, rows] if not first else np.ones(top.shape, dtype=bool)
+                self.top[:, rows] = np.where(higher, top, self.top[:, rows])
+                self.topday[:, rows] = np.where(higher, at, self.topday[:, rows])
+            elif bit == LOW:
                 v = X.min(axis=-1)
-                self.stat_acc[stat] = v if first else np.minimum(self.stat_acc[stat], v)
-        if len(self.gdp_rows):
-            self._gdp(np.stack([S[self.gdp_rows], B[self.gdp_rows]]), d0)
+                self.low[:, rows] = v if first else np.minimum(self.low[:, rows], v)
+            elif bit == ABOVE:
+                self.above[:, rows] += np.count_nonzero(above_jump(X, b), axis=-1)
+            else:   # FSTOP
+                mask = stopped(X, b)
+                at = np.where(mask.any(axis=-1), d0 + mask.argmax(axis=-1), np.nan)
+                self.fstop[:, rows] = np.where(np.isnan(self.fstop[:, rows]), at, self.fstop[:, rows])
         if self.daily:
             for w, X in enumerate((S, B)):
-                self.plot[w, :, d0:d0 + n] = X[self.plot_rows]
                 if self.lay.step == 1:
-                    self.bucket_sums[w, :, d0:d0 + n] = X
+                    self.bucket_sums[w, d0:d0 + n] = X.T
                 else:
-                    period_sums(X, d0, self.lay.step, self.bucket_sums[w], not first)
+                    period_sums(X, d0, self.lay.step, self.bucket_sums[w].T, not first)
+        self._small(S[self.small_rows], B[self.small_rows])
         self.day += n
 
-    def _metric(self, name: str, X: np.ndarray, b: np.ndarray, d0: int, first: bool) -> None:
-        """Update metric ``name`` of the rows of ``X`` (2, rows, days: scenario, baseline) against ``b``."""
-        acc = self.acc.get(name)
-        n = X.shape[-1]
-        if name in ("lost", "total", "mean"):
-            self.acc[name] = [running_sum(b - X if name == "lost" else X, None if first else acc[0])]
-        elif name == "max_drop_pct":
-            v = drop_share(X, b).max(axis=-1)
-            self.acc[name] = [v if first else np.maximum(acc[0], v)]
-        elif name in ("time_to_impact", "first_stop"):
-            mask = _below(X, b) if name == "time_to_impact" else stopped(X, b)
-            at = np.where(mask.any(axis=-1), d0 + mask.argmax(axis=-1), np.nan)
-            self.acc[name] = [at if first else np.where(np.isnan(acc[0]), at, acc[0])]
-        elif name == "recovery":
-            mask = _below(X, b)
-            hit = mask.any(axis=-1)
-            last = np.where(hit, d0 + n - 1 - mask[..., ::-1].argmax(axis=-1), np.nan)
-            self.acc[name] = [last if first else np.where(hit, last, acc[0])]
-        elif name in ("peak", "peak_day"):
-            top, at = X.max(axis=-1), (d0 + X.argmax(axis=-1)).astype(float)
-            if first:
-                self.acc[name] = [top, at]
-            else:
-                higher = top > acc[0]
-                self.acc[name] = [np.where(higher, top, acc[0]), np.where(higher, at, acc[1])]
-        elif name == "days_above_50pct":
-            v = np.count_nonzero(above_jump(X, b), axis=-1)
-            self.acc[name] = [v if first else acc[0] + v]
-        elif name == "exhaustion":
-            self.whole[name][:2, :, d0:d0 + n] = X
-            self.whole[name][2, :, d0:d0 + n] = b
-        else:  # pragma: no cover - a metric added to METRICS without its fold
-            raise KeyError(f"no fold for impact metric {name!r}")
+    def _small(self, S: np.ndarray, B: np.ndarray) -> None:
+        """GDP, stocks kept whole and charted series from their rows (``small_rows``) of the next days."""
+        d0, n = self.day, S.shape[1]
+        g, e = len(self.gdp_rows), len(self.exh_rows)
+        if g:
+            self._gdp(np.stack([S[:g], B[:g]]), d0)
+        if e:
+            self.exh[0, :, d0:d0 + n] = S[g:g + e]
+            self.exh[1, :, d0:d0 + n] = self.exh[2, :, d0:d0 + n] = B[g:g + e]
+        if self.daily:
+            self.plot[0, :, d0:d0 + n] = S[g + e:]
+            self.plot[1, :, d0:d0 + n] = B[g + e:]
 
     def _gdp(self, X: np.ndarray, d0: int) -> None:
         """Quarter sums of daily GDP (2, regions, days), day after day in order (a quarter may span pieces)."""
@@ -186,38 +266,108 @@ class DayFold:
         if self.day != self.days:
             raise ValueError(f"the fold has {self.day} of {self.days} days")
         metrics = np.empty((2, len(self.lay.metric_slots)))
-        for name, slots, _ in self.groups:
-            metrics[:, slots] = self._final(name)
+        for name, slots, rows in self.groups:
+            metrics[:, slots] = self._final(name, rows)
         stats = np.empty((2, len(self.lay.impact_keys)))
-        for stat, cols, _ in self.stat_groups:
-            v = self.stat_acc[stat]
-            stats[:, cols] = v / self.days if stat == "mean" else v
-        buckets = plot = None
+        for stat, cols, rows in self.stat_groups:
+            stats[:, cols] = {"total": self.sumx, "mean": self.sumx, "peak": self.top, "low": self.low}[stat][:, rows]
+            if stat == "mean":
+                stats[:, cols] /= self.days
+        buckets = None
         if self.daily:
-            plot = self.plot
-            if self.lay.step == 1:
-                buckets = self.bucket_sums
-            else:
-                lengths = np.diff(np.append(self.lay.periods, self.days)).astype(float)
-                buckets = self.bucket_sums / lengths
-        return metrics, stats, self.gdp, buckets, plot
+            buckets = np.ascontiguousarray(self.bucket_sums.transpose(0, 2, 1))
+            if self.lay.step != 1:
+                buckets /= np.diff(np.append(self.lay.periods, self.days)).astype(float)
+        return metrics, stats, self.gdp, buckets, self.plot
 
-    def _final(self, name: str) -> np.ndarray:
-        acc = self.acc.get(name)
-        if name in ("lost", "total", "time_to_impact", "first_stop"):
-            return acc[0]
+    def _final(self, name: str, rows: np.ndarray) -> np.ndarray:
+        if name == "lost":
+            return self.lost[:, rows]
+        if name == "total":
+            return self.sumx[:, rows]
         if name == "mean":
-            return acc[0] / self.days
+            return self.sumx[:, rows] / self.days
         if name == "max_drop_pct":
-            return np.maximum(0.0, acc[0]) * 100.0
+            return np.maximum(0.0, self.drop[:, rows]) * 100.0
+        if name == "time_to_impact":
+            return self.tti[:, rows]
         if name == "recovery":
-            last = acc[0]
+            last = self.rec[:, rows]
             return np.where(np.isnan(last) | (last + 1 >= self.days), np.nan, last + 1)
         if name == "peak":
-            return acc[0]
+            return self.top[:, rows]
         if name == "peak_day":
-            return acc[1]
+            return self.topday[:, rows]
         if name == "days_above_50pct":
-            return acc[0].astype(float)
-        w = self.whole["exhaustion"]
-        return np.stack([exhaustion(w[0], w[2]), exhaustion(w[1], w[2])])
+            return self.above[:, rows]
+        if name == "first_stop":
+            return self.fstop[:, rows]
+        return np.stack([exhaustion(self.exh[0], self.exh[2]), exhaustion(self.exh[1], self.exh[2])])
+
+
+def fold_part(s, b, k0, d0, step, flags, threshold, jump, lost, sumx, drop, tti, rec, top, topday, low, above,
+              fstop, buckets, nan):
+    """:meth:`DayFold.add` for the columns ``k0 ..`` of one recorded part, compiled (see
+    ``engine.kernels.compile_external``): ``s`` and ``b`` are ``(days, columns)`` of the scenario and its
+    baseline from day ``d0`` on; updates the running values of the series whose ``flags`` ask for them (row 0
+    the scenario against ``b``, row 1 ``b`` against itself) with the same operations in the same order, and the
+    period sums ``buckets`` (``(2, periods, series)``; ``step`` days; 1: the days themselves; 0: none). A NaN is not
+    folded: the first
+    (series, day) of the baseline's goes to ``nan[0:2]``, of the scenario's to ``nan[2:4]``."""
+    n, c = s.shape
+    for d in range(n):
+        day = d0 + d
+        first = day == 0
+        p = day // step if step > 1 else day
+        new = step <= 1 or day % step == 0
+        for j in range(c):
+            k = k0 + j
+            xb = b[d, j]
+            xs = s[d, j]
+            if xb != xb or xs != xs:
+                w = 0 if xb != xb else 2
+                if k < nan[w] or (k == nan[w] and d < nan[w + 1]):
+                    nan[w] = k
+                    nan[w + 1] = d
+                continue
+            if step > 0:
+                if new:
+                    buckets[0, p, k] = xs
+                    buckets[1, p, k] = xb
+                else:
+                    buckets[0, p, k] += xs
+                    buckets[1, p, k] += xb
+            f = flags[k]
+            if f == 0:
+                continue
+            for v in range(2):
+                x = xs if v == 0 else xb
+                if f & 1:
+                    y = xb - x
+                    lost[v, k] = y if first else lost[v, k] + y
+                if f & 2:
+                    sumx[v, k] = x if first else sumx[v, k] + x
+                if f & 4:
+                    dr = (xb - x) / xb if xb > 0 else -np.inf
+                    if dr != dr:
+                        dr = -np.inf
+                    if first or dr > drop[v, k]:
+                        drop[v, k] = dr
+                if f & 8:
+                    if xb > 0 and x < threshold * xb:
+                        if tti[v, k] != tti[v, k]:
+                            tti[v, k] = day
+                        rec[v, k] = day
+                if f & 16:
+                    if first or x > top[v, k]:
+                        top[v, k] = x
+                        topday[v, k] = day
+                if f & 32:
+                    if first or x < low[v, k]:
+                        low[v, k] = x
+                if f & 64:
+                    if xb > 0 and x > jump * xb:
+                        above[v, k] += 1.0
+                if f & 128:
+                    if x > 1e-9 and xb <= 1e-9 and fstop[v, k] != fstop[v, k]:
+                        fstop[v, k] = day

@@ -104,8 +104,9 @@ def reduce_pair(sc: Scenario, pair: Any, spool: str | Path | None = None,
     lay = layout if layout is not None else Layout(sc, s.info)
     fold = DayFold(lay, daily)
     for d0 in range(0, lay.sc.days, FOLD_DAYS):
-        d1 = min(d0 + FOLD_DAYS, lay.sc.days)
-        fold.add(s.matrix(lay.keys, d0, d1), b.matrix(lay.keys, d0, d1))
+        bad = fold.add_recorders(s, b, d0, min(d0 + FOLD_DAYS, lay.sc.days))
+        if bad is not None:
+            raise ValueError(f"{bad[1]} of the {bad[0]} is not a number on day {d0 + bad[2]}")
     return summarize(sc, pair, fold, lay, spool)
 
 
