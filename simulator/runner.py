@@ -45,9 +45,9 @@ def spin_up_days(scenario: Scenario) -> int:
 
 
 #: replications stepped together in one batch (two lanes each): large enough that the model's ~200 numpy
-#: calls a day work on many lanes at once (the market part: ~140 µs a lane-day at 20 lanes, ~90 at 40), small
-#: enough that a worker's batch of daily series (~50 MB a pair for the default world over 3 years, ~500 MB a
-#: batch) stays well within memory; the headline's 20 replications on 2 workers are two batches of 10 anyway.
+#: calls a day work on many lanes at once (the whole engine: ~150 µs a lane-day at 20 lanes, ~125 at 40), and
+#: the headline's 20 replications on 2 workers are two batches of 10. (A batch folded as it runs holds ~15 MB a
+#: pair for the default world over 3 years at weekly output: its ring of 128 days and its period sums.)
 #: When every replication's daily series are written, batches shrink further (:data:`ALL_BATCH_BYTES`).
 #: Measured in benchmarks/speed_targets.py and output_bench.py.
 BATCH_REPLICATIONS = 10

@@ -166,16 +166,17 @@ class Estimate:
 
 
 def estimate(series: int, days: int, replications: int, frequency_days: float, all_replications: bool,
-             xlsx: bool = False, jobs: int = 1, batch: int = 16) -> Estimate:
-    """Memory: the daily arrays (float64) of the batches in flight — each worker holds its batch of at most
-    ``batch`` replications, scenario and baseline, until it has reduced them — plus the parent's means at
-    ``frequency_days``; every replication's series are streamed to disk, not held. Output: the tidy and wide
-    CSVs (xlsx doubles the wide part)."""
+             xlsx: bool = False, jobs: int = 1, batch: int = 16, window: int = 128) -> Estimate:
+    """Memory: the arrays (float64) of the batches in flight — each worker's batch of at most ``batch``
+    replications, scenario and baseline, records its last ``window`` days (a ring, folded as it fills) and
+    keeps every replication's period sums at ``frequency_days`` until it ends — plus the parent's means; every
+    replication's series are streamed to disk, not held. Output: the tidy and wide CSVs (xlsx doubles the wide
+    part)."""
     step = max(1, int(round(frequency_days)))
     periods = -(-days // step)
     n_batches = max(-(-replications // batch), min(jobs, replications))
     per_batch = -(-replications // n_batches)
-    arrays = min(jobs, n_batches) * per_batch * 2 * series * days * 8
+    arrays = min(jobs, n_batches) * per_batch * 2 * series * (min(days, window) + periods) * 8
     means = 2 * series * periods * 8 * 3                             # mean, running sums, one replication's
     memory = arrays + means + 200_000_000                            # + the interpreter and libraries
     tidy_rows = 2 * series * periods * (replications if all_replications else 1)

@@ -221,7 +221,8 @@ def test_the_compiled_fold_gives_the_numpy_folds_numbers(sets):
     keys = lay.keys
     s.data[keys[40]][30] = np.nan
     s.data[keys[7]][90] = np.nan
-    assert [DayFold(lay, compiled=c).add_recorders(s, b, 0, 128) for c in (False, True)] == [("scenario", keys[7], 90)] * 2
+    got = [DayFold(lay, compiled=c).add_recorders(s, b, 0, 128) for c in (False, True)]
+    assert got == [("scenario", keys[7], 90)] * 2
     b.data[keys[900]][100] = b.data[keys[900]][60] = np.nan
     got = [DayFold(lay, compiled=c).add_recorders(s, b, 0, 128) for c in (False, True)]
     assert got[0] == got[1] == ("baseline", keys[900], 60)

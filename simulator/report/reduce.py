@@ -1,5 +1,5 @@
-"""One replication (a :class:`~simulator.runner.Pair` of recorders, ~50 MB for three years) reduced to what the
-result tables and charts need (a few hundred kB), in the worker process that ran it.
+"""One replication (a :class:`~simulator.runner.Pair` of recorders, or its days as they are recorded) reduced to
+what the result tables and charts need (a few hundred kB), in the worker process that ran it.
 
 :func:`reduce_pair` is applied to each pair before it leaves its worker (``runner.run_replications(...,
 reduce=...)``), so no daily series travels between processes unless asked for; a batch under way is folded
