@@ -96,7 +96,8 @@ def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[i
     return pairs
 
 
-#: days a batch folded as it runs keeps recorded (a ring): one piece of the fold (``report.day_fold``)
+#: days a batch folded as it runs keeps recorded (a ring, handed to the folds each time it is full): its memory
+#: is ~128/1096 of every day's over 3 years, and a fold's numbers do not depend on it (``report.day_fold``)
 FOLD_WINDOW = 128
 
 
