@@ -123,6 +123,7 @@ class DayFold:
         self.plot = np.empty((2, len(self.plot_rows), self.days)) if daily else None
         self.small_rows = np.concatenate([self.gdp_rows, self.exh_rows, self.plot_rows])
         self._gather: list[tuple[int, np.ndarray, np.ndarray]] | None = None
+        self._cols: dict[tuple[int, int], np.ndarray] = {}      # a part's columns with running values
         #: (2, periods, series) period sums (days themselves when ``step`` is 1): a day's writes are contiguous
         self.bucket_sums = np.empty((2, self.days if lay.step == 1 else len(lay.periods), K)) if daily else None
         if compiled is None:
@@ -151,7 +152,10 @@ class DayFold:
         step = self.lay.step if self.daily else 0
         buckets = self.bucket_sums if self.daily else np.zeros((2, 1, 1))
         for (sa, k0), (ba, _) in zip(s.parts(), b.parts()):
-            self.kernel(sa[start:stop], ba[start:stop], k0, self.day, step, self.flags, IMPACT_THRESHOLD,
+            cols = self._cols.get((k0, sa.shape[1]))
+            if cols is None:
+                cols = self._cols[(k0, sa.shape[1])] = np.flatnonzero(self.flags[k0:k0 + sa.shape[1]])
+            self.kernel(sa[start:stop], ba[start:stop], k0, self.day, step, self.flags, cols, IMPACT_THRESHOLD,
                         1.0 + PRICE_JUMP, self.lost, self.sumx, self.drop, self.tti, self.rec, self.top,
                         self.topday, self.low, self.above, self.fstop, buckets, nan)
         for w, which in ((0, "baseline"), (2, "scenario")):
@@ -305,41 +309,47 @@ class DayFold:
         return np.stack([exhaustion(self.exh[0], self.exh[2]), exhaustion(self.exh[1], self.exh[2])])
 
 
-def fold_part(s, b, k0, d0, step, flags, threshold, jump, lost, sumx, drop, tti, rec, top, topday, low, above,
-              fstop, buckets, nan):
+def fold_part(s, b, k0, d0, step, flags, cols, threshold, jump, lost, sumx, drop, tti, rec, top, topday, low,
+              above, fstop, buckets, nan):
     """:meth:`DayFold.add` for the columns ``k0 ..`` of one recorded part, compiled (see
     ``engine.kernels.compile_external``): ``s`` and ``b`` are ``(days, columns)`` of the scenario and its
-    baseline from day ``d0`` on; updates the running values of the series whose ``flags`` ask for them (row 0
-    the scenario against ``b``, row 1 ``b`` against itself) with the same operations in the same order, and the
-    period sums ``buckets`` (``(2, periods, series)``; ``step`` days; 1: the days themselves; 0: none). A NaN is not
-    folded: the first
-    (series, day) of the baseline's goes to ``nan[0:2]``, of the scenario's to ``nan[2:4]``."""
+    baseline from day ``d0`` on. Adds every column's days to the period sums ``buckets`` (``(2, periods,
+    series)``; ``step`` days; 1: the days themselves; 0: none), then updates the running values of the columns
+    ``cols``, those whose ``flags`` ask for some (row 0 the scenario against ``b``, row 1 ``b`` against itself),
+    with the same operations in the same order. The first NaN (series, day) of the baseline goes to
+    ``nan[0:2]``, of the scenario to ``nan[2:4]`` (the fold is then of no use)."""
     n, c = s.shape
     for d in range(n):
-        day = d0 + d
-        first = day == 0
-        p = day // step if step > 1 else day
-        new = step <= 1 or day % step == 0
         for j in range(c):
-            k = k0 + j
             xb = b[d, j]
             xs = s[d, j]
             if xb != xb or xs != xs:
+                k = k0 + j
                 w = 0 if xb != xb else 2
                 if k < nan[w] or (k == nan[w] and d < nan[w + 1]):
                     nan[w] = k
                     nan[w + 1] = d
-                continue
-            if step > 0:
-                if new:
-                    buckets[0, p, k] = xs
-                    buckets[1, p, k] = xb
-                else:
-                    buckets[0, p, k] += xs
-                    buckets[1, p, k] += xb
+    if step > 0:
+        for d in range(n):
+            day = d0 + d
+            p = day // step if step > 1 else day
+            if step == 1 or day % step == 0:
+                for j in range(c):
+                    buckets[0, p, k0 + j] = s[d, j]
+                    buckets[1, p, k0 + j] = b[d, j]
+            else:
+                for j in range(c):
+                    buckets[0, p, k0 + j] += s[d, j]
+                    buckets[1, p, k0 + j] += b[d, j]
+    for d in range(n):
+        day = d0 + d
+        first = day == 0
+        for jj in range(len(cols)):
+            j = cols[jj]
+            k = k0 + j
+            xb = b[d, j]
+            xs = s[d, j]
             f = flags[k]
-            if f == 0:
-                continue
             for v in range(2):
                 x = xs if v == 0 else xb
                 if f & 1:
