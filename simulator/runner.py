@@ -134,7 +134,7 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
             recs = [ctx.recorder for ctx in lanes.runs]
             folds.extend(reduce.fold(recs[0].info) for _ in runs)
             return lambda first_day, n: fold_window(runs, specs, scen_lanes, recs, folds, first_day, n)
-        recs = simulate_lanes(first, world, specs, FOLD_WINDOW, lead, sink_for)
+        recs = simulate_lanes(first, world, specs, min(FOLD_WINDOW, first.days - lead), lead, sink_for)
     else:
         recs = simulate_lanes(first, world, specs)
     for rec in recs:
