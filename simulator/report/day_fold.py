@@ -106,7 +106,8 @@ class DayFold:
             rows = np.array([row[lay.impact_keys[j]] for j in cols], dtype=np.intp)
             self.stat_groups.append((stat, np.array(cols, dtype=np.intp), rows))
             self.flags[rows] |= STAT_NEEDS[stat]
-        self.rows = {bit: np.flatnonzero(self.flags & bit) for bit in (LOST, SUMX, DROP, BELOW, TOP, LOW, ABOVE, FSTOP)}
+        self.rows = {bit: np.flatnonzero(self.flags & bit)
+                     for bit in (LOST, SUMX, DROP, BELOW, TOP, LOW, ABOVE, FSTOP)}
         nan = np.full((2, K), np.nan)
         self.lost, self.sumx, self.drop, self.top, self.low = (np.zeros((2, K)) for _ in range(5))
         self.tti, self.rec, self.topday, self.fstop = nan.copy(), nan.copy(), nan.copy(), nan
@@ -118,7 +119,7 @@ class DayFold:
         self.gdp_carry = np.zeros((2, len(lay.regions)))
         exh = next((rows for name, _, rows in self.groups if name == "exhaustion"), np.zeros(0, dtype=np.intp))
         self.exh_rows = exh
-        self.exh = np.empty((3, len(exh), self.days))    # scenario, baseline, baseline (its reference)
+        self.exh = np.empty((2, len(exh), self.days))    # scenario, baseline (also the reference of both)
         self.plot_rows = np.array([row[k] for k in lay.plot_keys] if daily else [], dtype=np.intp)
         self.plot = np.empty((2, len(self.plot_rows), self.days)) if daily else None
         self.small_rows = np.concatenate([self.gdp_rows, self.exh_rows, self.plot_rows])
@@ -245,7 +246,7 @@ class DayFold:
             self._gdp(np.stack([S[:g], B[:g]]), d0)
         if e:
             self.exh[0, :, d0:d0 + n] = S[g:g + e]
-            self.exh[1, :, d0:d0 + n] = self.exh[2, :, d0:d0 + n] = B[g:g + e]
+            self.exh[1, :, d0:d0 + n] = B[g:g + e]
         if self.daily:
             self.plot[0, :, d0:d0 + n] = S[g + e:]
             self.plot[1, :, d0:d0 + n] = B[g + e:]
@@ -306,7 +307,7 @@ class DayFold:
             return self.above[:, rows]
         if name == "first_stop":
             return self.fstop[:, rows]
-        return np.stack([exhaustion(self.exh[0], self.exh[2]), exhaustion(self.exh[1], self.exh[2])])
+        return np.stack([exhaustion(self.exh[0], self.exh[1]), exhaustion(self.exh[1], self.exh[1])])
 
 
 def fold_part(s, b, k0, d0, step, flags, cols, threshold, jump, lost, sumx, drop, tti, rec, top, topday, low,
