@@ -147,8 +147,9 @@ class Lanes:
         return [ctx.policy for ctx in self.runs]
 
     def row(self, day: int) -> int:
-        """The row of day ``day`` in the recorded arrays (``day`` itself unless they are a ring)."""
-        return day if self.window is None else (day - self.offset) % self.window
+        """The row of day ``day`` in the recorded arrays (``day`` itself unless they are a ring): the same in
+        every lane's recorder."""
+        return self.runs[0].recorder.row(day)
 
     def block(self, specs: list[tuple]) -> np.ndarray:
         """Register ``specs`` (see :meth:`Recorder.block`) in every lane's recorder; returns one

@@ -21,9 +21,10 @@ import numpy as np
 
 from ..engine import kernels
 from .layout import Layout, impact_statistic
-from .metrics import IMPACT_THRESHOLD, PRICE_JUMP, _below, above_jump, drop_share, exhaustion, stopped
+from .metrics import (IMPACT_THRESHOLD, PRICE_JUMP, above_jump, below, drop_share, exhaustion, running_sum,
+                      stopped)
 
-__all__ = ["DayFold", "period_sums", "running_sum"]
+__all__ = ["DayFold", "period_sums"]
 
 #: running values a series may need, one bit each (a series' ``flags`` say which): Σ(baseline − value),
 #: Σ value, largest drop share, days below the impact threshold (first and last), largest value (and its first
@@ -35,18 +36,8 @@ NEEDS = {"lost": LOST, "total": SUMX, "mean": SUMX, "max_drop_pct": DROP, "time_
 STAT_NEEDS = {"total": SUMX, "mean": SUMX, "peak": TOP, "low": LOW}
 
 
-def running_sum(x: np.ndarray, carry: np.ndarray | None = None) -> np.ndarray:
-    """Σ over the last axis of ``x``, one day after the other in day order, continuing from ``carry`` (the
-    running sum of earlier days) when given: ``((carry + x0) + x1) + ...``."""
-    y = np.array(x, dtype=float)
-    if carry is not None:
-        y[..., 0] += carry
-    np.add.accumulate(y, axis=-1, out=y)
-    return y[..., -1]
-
-
 def _seq(v: np.ndarray, carry: np.ndarray | None = None) -> np.ndarray:
-    """:func:`running_sum` of a short last axis, as one vector addition per day (fast for many rows)."""
+    """:func:`.metrics.running_sum` of a short last axis, as one vector addition per day (fast for many rows)."""
     acc = v[..., 0] + carry if carry is not None else v[..., 0].copy()
     for j in range(1, v.shape[-1]):
         acc += v[..., j]
@@ -70,6 +61,9 @@ def period_sums(x: np.ndarray, d0: int, step: int, out: np.ndarray, started: boo
     tail = n - head - m * step           # a period that goes on after this piece (or the run's last, short)
     if tail:
         out[..., p + m] = _seq(x[..., n - tail:])
+
+
+_NO_BUCKETS = np.zeros((2, 1, 1))   # what the compiled loop is handed when no period sums are kept
 
 
 class DayFold:
@@ -151,8 +145,9 @@ class DayFold:
             return None
         nan = np.full(4, np.iinfo(np.int64).max, dtype=np.int64)
         step = self.lay.step if self.daily else 0
-        buckets = self.bucket_sums if self.daily else np.zeros((2, 1, 1))
-        for (sa, k0), (ba, _) in zip(s.parts(), b.parts()):
+        buckets = self.bucket_sums if self.daily else _NO_BUCKETS
+        sp, bp = s.parts(), b.parts()
+        for (sa, k0), (ba, _) in zip(sp, bp):
             cols = self._cols.get((k0, sa.shape[1]))
             if cols is None:
                 cols = self._cols[(k0, sa.shape[1])] = np.flatnonzero(self.flags[k0:k0 + sa.shape[1]])
@@ -162,7 +157,6 @@ class DayFold:
         for w, which in ((0, "baseline"), (2, "scenario")):
             if nan[w] < len(self.lay.keys):
                 return which, self.lay.keys[int(nan[w])], int(nan[w + 1])
-        sp, bp = s.parts(), b.parts()
         if self._gather is None:
             self._gather = self._gather_plan([k0 for _, k0 in sp], [a.shape[1] for a, _ in sp])
         S, B = (np.empty((len(self.small_rows), n)) for _ in range(2))
@@ -210,7 +204,7 @@ class DayFold:
                 v = drop_share(X, b).max(axis=-1)
                 self.drop[:, rows] = v if first else np.maximum(self.drop[:, rows], v)
             elif bit == BELOW:
-                mask = _below(X, b)
+                mask = below(X, b)
                 hit = mask.any(axis=-1)
                 tti = self.tti[:, rows]
                 self.tti[:, rows] = np.where(np.isnan(tti), np.where(hit, d0 + mask.argmax(axis=-1), np.nan), tti)

@@ -21,14 +21,24 @@ PRICE_JUMP = 0.5            # +50% over baseline for days_above_50pct (issue 4)
 EXHAUSTED = 1e-6            # a stock at or below this share of its baseline peak counts as empty
 
 
+def running_sum(x: np.ndarray, carry: np.ndarray | None = None) -> np.ndarray:
+    """Σ over the last axis of ``x`` (at least one day), one day after the other in day order, continuing from
+    ``carry`` (the running sum of earlier days) when given: ``((carry + x0) + x1) + ...``."""
+    y = np.array(x, dtype=float)
+    if carry is not None:
+        y[..., 0] += carry
+    np.add.accumulate(y, axis=-1, out=y)
+    return y[..., -1]
+
+
 def day_sum(x: np.ndarray) -> np.ndarray:
-    """Σ over the last axis (days), NaN as 0, adding the days one after the other in day order (a running sum,
-    ``cumsum``): what a fold of the days piece by piece gives too (``report.day_fold``). It differs from numpy's
-    pairwise ``sum`` only in the last bits (relative error below days × 1e-16)."""
+    """Σ over the last axis (days), NaN as 0, adding the days one after the other in day order
+    (:func:`running_sum`): what a fold of the days piece by piece gives too (``report.day_fold``). It differs
+    from numpy's pairwise ``sum`` only in the last bits (relative error below days × 1e-16)."""
     x = np.nan_to_num(np.asarray(x, dtype=float))
     if not x.shape[-1]:
         return np.zeros(x.shape[:-1])
-    return np.cumsum(x, axis=-1)[..., -1]
+    return running_sum(x)
 
 
 def _rowwise(fn: Callable[..., np.ndarray]) -> Callable[..., float | np.ndarray]:
@@ -50,7 +60,7 @@ def _first(mask: np.ndarray) -> np.ndarray:
     return np.where(hit, mask.argmax(axis=1), np.nan).astype(float)
 
 
-def _below(s: np.ndarray, b: np.ndarray, threshold: float = IMPACT_THRESHOLD) -> np.ndarray:
+def below(s: np.ndarray, b: np.ndarray, threshold: float = IMPACT_THRESHOLD) -> np.ndarray:
     """Days the scenario is below ``threshold`` × a positive baseline."""
     with np.errstate(invalid="ignore"):
         return (b > 0) & (s < threshold * b)
@@ -91,15 +101,15 @@ def max_drop_pct(s: np.ndarray, b: np.ndarray) -> np.ndarray:
 @_rowwise
 def time_to_impact(s: np.ndarray, b: np.ndarray, threshold: float = IMPACT_THRESHOLD) -> np.ndarray:
     """First day the scenario is below ``threshold`` × baseline; NaN if never."""
-    return _first(_below(s, b, threshold))
+    return _first(below(s, b, threshold))
 
 
 @_rowwise
 def recovery(s: np.ndarray, b: np.ndarray, threshold: float = IMPACT_THRESHOLD) -> np.ndarray:
     """Day after the last day below ``threshold`` × baseline; NaN if never impacted or still below at the end."""
-    below = _below(s, b, threshold)
-    days = below.shape[1]
-    last = days - 1 - _first(below[:, ::-1])
+    mask = below(s, b, threshold)
+    days = mask.shape[1]
+    last = days - 1 - _first(mask[:, ::-1])
     return np.where(np.isnan(last) | (last + 1 >= days), np.nan, last + 1)
 
 
