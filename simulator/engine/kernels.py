@@ -194,8 +194,21 @@ def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f
     for c in range(C):
         k = c % K
         dem = demand[c]
-        base = _fmin(nc_in[c], ncc[k])
         td = target[c] * dem
+        if dem == 0.0 and td == 0.0 and cn_in[c] == 0.0 and nc_in[c] == 0.0 and outflow[c] == 0.0:
+            empty = True                # a cell without demand, flows or stock (no users, no trade): all zero
+            for g in range(G):
+                if S[c, g] != 0.0:
+                    empty = False
+                    break
+            if empty:                   # what the loop below gives: +0.0 everywhere (a -0.0 stock gains +0.0)
+                for g in range(G):
+                    S[c, g] = 0.0
+                cons[c] = 0.0
+                short[c] = 0.0
+                held[c] = 0.0
+                continue
+        base = _fmin(nc_in[c], ncc[k])
         rs = restock[k]
         for g in range(G):
             x = cn_in[c] * f_cn[k, g]
