@@ -803,7 +803,23 @@ def trade_apply(slot, req, kind, quota_cap, leak_share, approval, alt_w, e_mi, b
                     queue_live[k] = False
 
 
-_PY.update({"market_ship": market_ship,
+def market_record(dst, cells, arrays):
+    """Today's values of the recorded (item, region) cells into the recorder's row: ``dst`` (lanes, metrics,
+    cells) a view of the row, ``arrays`` the metrics' (lanes, I, R) arrays in order, ``cells`` the flat (item,
+    region) index of each recorded cell. Only copies: ``dst[:, j] = arrays[j].reshape(lanes, -1)[:, cells]``."""
+    n, J, K = dst.shape
+    R = arrays[0].shape[2]
+    ci, cr = np.empty(K, np.int64), np.empty(K, np.int64)
+    for k in range(K):
+        ci[k], cr[k] = cells[k] // R, cells[k] % R
+    for lane in range(n):
+        for j in range(J):
+            a = arrays[j]
+            for k in range(K):
+                dst[lane, j, k] = a[lane, ci[k], cr[k]]
+
+
+_PY.update({"market_ship": market_ship, "market_record": market_record,
             "market_stocks": market_stocks, "market_supply": market_supply,
             "market_spot": market_spot, "trade_apply": trade_apply})
 _DEPENDS.update({"market_ship": ("_fmin", "_fmax"),

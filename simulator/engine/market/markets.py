@@ -176,6 +176,7 @@ class MineralMarkets(LaneMechanism):
         self._ship = self._ship_compiled if fast else self._ship_numpy
         self._spot = self._spot_compiled if fast else self._spot_numpy
         self._stocks = self._stocks_compiled if fast else self._stocks_numpy
+        self._record = kernels.compiled("market_record") if fast else None
         # items whose production in a region follows another model part (Chinese chips follow the fab model):
         # capacity × today's value of the series ÷ the paired baseline run's value (1 in the baseline itself)
         self.follow = []
@@ -264,8 +265,11 @@ class MineralMarkets(LaneMechanism):
         row[:, 3 * I:4 * I] = vals["newcap"]
         o = 4 * I
         dst = row[:, o:o + k * len(self.CELL_METRICS)].reshape(n, -1, k)
-        for j, (metric, _) in enumerate(self.CELL_METRICS):
-            dst[:, j] = vals[metric].reshape(n, -1)[:, self.cells]
+        if self._record is not None:
+            self._record(dst, self.cells, tuple(vals[metric] for metric, _ in self.CELL_METRICS))
+        else:
+            for j, (metric, _) in enumerate(self.CELL_METRICS):
+                dst[:, j] = vals[metric].reshape(n, -1)[:, self.cells]
         o += k * len(self.CELL_METRICS)
         row[:, o:o + self.E] = flow
         row[:, o + self.E:o + 2 * self.E] = leak

@@ -56,12 +56,12 @@ class Projects:
         self.online = np.zeros((n, N), dtype=bool)
         self.frac: np.ndarray | None = None             # (lanes, projects, days) share of capacity online
         self.days_ahead = np.arange(days, dtype=float)
-        self.cells = np.zeros((N, I * R))
-        self.cells[np.arange(N), d.p_m * R + d.p_r] = d.p_capacity
-        self.newcap = np.zeros((N, I))
-        self.newcap[np.arange(N), d.p_m] = d.p_capacity * 365.25
+        # bins of every lane's projects: its (item, region) cell and its item, for one bincount over all lanes
+        lane = np.arange(n)[:, None]
+        self.cell_bins = (lane * (I * R) + (d.p_m * R + d.p_r)[None, :]).ravel()
+        self.item_bins = (lane * I + np.asarray(d.p_m)[None, :]).ravel()
+        self.cap_day, self.cap_year = np.asarray(d.p_capacity, float), np.asarray(d.p_capacity, float) * 365.25
         self.p_smooth: np.ndarray | None = None
-        self.any_started = np.zeros(n, dtype=bool)
 
     def step(self, day: int, p_ex: np.ndarray, p_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Extra capacity (lanes, I, R) per day online today and new capacity per item (lanes, I) per year, from
@@ -91,11 +91,13 @@ class Projects:
             self.event(lane, day, f"{d.items[d.p_m[k]]}.{REGIONS[d.p_r[k]]}", f"{d.p_kind[k]}_online",
                        f"{d.p_names[k]}: lead time {self.lead[lane, k]:.0f} days after start on day "
                        f"{self.start[lane, k]:.0f}")
-        extra, newcap = np.zeros((n, I, R)), np.zeros((n, I))
-        for lane in np.flatnonzero(self.any_started):
-            f = self.frac[lane, :, day]
-            extra[lane] = (f @ self.cells).reshape(I, R)
-            newcap[lane] = f @ self.newcap
+        if self.frac is None:
+            return np.zeros((n, I, R)), np.zeros((n, I))
+        # each cell's (item's) projects added in project order (the same bits on every machine, where a matrix
+        # product's order and fused multiply-adds depend on the BLAS build); a lane with none started adds 0
+        f = self.frac[:, :, day]
+        extra = np.bincount(self.cell_bins, (f * self.cap_day).ravel(), minlength=n * I * R).reshape(n, I, R)
+        newcap = np.bincount(self.item_bins, (f * self.cap_year).ravel(), minlength=n * I).reshape(n, I)
         return extra, newcap
 
     def _start(self, lane: int, k: int, day: int) -> None:
@@ -110,4 +112,3 @@ class Projects:
             self.frac = np.zeros((self.n, self.N, self.days))
         x = (self.days_ahead - self.t_on[lane, k] - d.p_ramp[k] / 2) * (8.0 / d.p_ramp[k])
         self.frac[lane, k] = np.where(self.days_ahead >= self.t_on[lane, k], 1.0 / (1.0 + np.exp(-x)), 0.0)
-        self.any_started[lane] = True
