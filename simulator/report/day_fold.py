@@ -314,7 +314,10 @@ def fold_part(s, b, k0, d0, step, flags, cols, threshold, jump, lost, sumx, drop
     with the same operations in the same order. The first NaN (series, day) of the baseline goes to
     ``nan[0:2]``, of the scenario to ``nan[2:4]`` (the fold is then of no use)."""
     n, c = s.shape
-    for d in range(n):
+    for d in range(n):                  # one pass over every column: the NaN scan and the period sums
+        day = d0 + d
+        p = (day // step if step > 1 else day) if step > 0 else 0
+        start = step == 1 or (step > 1 and day % step == 0)
         for j in range(c):
             xb = b[d, j]
             xs = s[d, j]
@@ -324,18 +327,13 @@ def fold_part(s, b, k0, d0, step, flags, cols, threshold, jump, lost, sumx, drop
                 if k < nan[w] or (k == nan[w] and d < nan[w + 1]):
                     nan[w] = k
                     nan[w + 1] = d
-    if step > 0:
-        for d in range(n):
-            day = d0 + d
-            p = day // step if step > 1 else day
-            if step == 1 or day % step == 0:
-                for j in range(c):
-                    buckets[0, p, k0 + j] = s[d, j]
-                    buckets[1, p, k0 + j] = b[d, j]
-            else:
-                for j in range(c):
-                    buckets[0, p, k0 + j] += s[d, j]
-                    buckets[1, p, k0 + j] += b[d, j]
+            if step > 0:
+                if start:
+                    buckets[0, p, k0 + j] = xs
+                    buckets[1, p, k0 + j] = xb
+                else:
+                    buckets[0, p, k0 + j] += xs
+                    buckets[1, p, k0 + j] += xb
     for d in range(n):
         day = d0 + d
         first = day == 0
