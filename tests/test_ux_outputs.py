@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -174,6 +175,31 @@ def test_charts_are_150_dpi_png_with_svg_and_only_moved_panels(folder, res):
             assert any(moved(res, k) for k, _ in series)
     # an unchanged Japanese industry is not charted
     assert not any(ent == "japan_cars" for _, (_, panels) in chart_groups(res).items() for ent, _ in panels)
+
+
+def test_png_is_the_figure_without_its_alpha_and_svg_text_is_text(tmp_path):
+    """An opaque figure is written as RGB (the pixels savefig gives, without the all-255 alpha channel); a
+    figure with see-through pixels keeps its alpha. SVG text stays text (editable), not glyph outlines."""
+    import matplotlib
+    from PIL import Image
+    from simulator.report import plots
+    plots.prepare()
+    import matplotlib.pyplot as plt
+    for alpha in (1.0, 0.0):
+        fig, ax = plt.subplots(figsize=(3, 2), dpi=plots.DPI)
+        fig.patch.set_alpha(alpha)
+        ax.plot([0, 1], [0, 1])
+        ax.set_title("gallium")
+        plots._save_png(fig, tmp_path / "a.png")
+        fig.savefig(tmp_path / "b.png", dpi=plots.DPI)
+        fig.savefig(tmp_path / "c.svg")
+        plt.close(fig)
+        a, b = Image.open(tmp_path / "a.png"), Image.open(tmp_path / "b.png")
+        assert a.mode == ("RGB" if alpha == 1.0 else "RGBA")
+        assert np.array_equal(np.asarray(a.convert("RGBA")), np.asarray(b.convert("RGBA")))
+        assert round(a.info["dpi"][0]) == plots.DPI
+        assert ">gallium</text>" in (tmp_path / "c.svg").read_text()
+    assert matplotlib.rcParams["svg.fonttype"] == "none"
 
 
 def test_report_html_written_with_the_run(folder):

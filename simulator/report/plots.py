@@ -182,10 +182,25 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
     if note:
         fig.text(0.01, 0.01, note, fontsize=7.5, ha="left", va="bottom", color="dimgrey")
     png, svg = path.with_suffix(".png"), path.with_suffix(".svg")
-    fig.savefig(png, dpi=DPI)
+    _save_png(fig, png)
     fig.savefig(svg, metadata={"Date": None})   # no timestamp: same run, same bytes
     plt.close(fig)
     return [png, svg]
+
+
+def _save_png(fig, path: Path) -> None:
+    """The figure as a PNG at ``DPI``: the pixels ``savefig`` would write, without the alpha channel where every
+    pixel is opaque (a white figure: always), which makes the file ~10% smaller and a quarter faster to
+    compress."""
+    import matplotlib
+    from PIL import Image, PngImagePlugin
+    fig.canvas.draw()                             # the figure's own dpi (``DPI``), as ``savefig(dpi=DPI)``
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    opaque = bool(rgba[..., 3].min() == 255)
+    img = Image.fromarray(np.ascontiguousarray(rgba[..., :3]) if opaque else np.array(rgba))
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
+    img.save(path, format="png", pnginfo=info, dpi=(DPI, DPI))
 
 
 def chart_groups(res: "Result") -> dict[str, tuple[str, list[tuple[str, list[tuple[str, str]]]]]]:
@@ -226,6 +241,7 @@ def prepare() -> None:
     import matplotlib
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "simulator"   # stable ids inside the SVG
+    matplotlib.rcParams["svg.fonttype"] = "none"        # SVG text as text: editable, searchable, smaller
     import matplotlib.dates  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
 
