@@ -163,7 +163,7 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
         for i, (key, label) in enumerate(keys):
             _panel(ax, res, key, label, COLORS[i % len(COLORS)])
         _markers(ax, marks, res.scenario.days)
-        ax.set_title(gtitle, fontsize=11)
+        ax.set_title(gtitle, fontsize=11, y=1.0)   # where matplotlib would put it (no ticks on top), unsearched
         ax.set_ylabel(unit_of(keys[0][0]), fontsize=10)
         ax.tick_params(labelsize=9)
         ax.grid(alpha=0.25)
