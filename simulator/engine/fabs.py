@@ -214,6 +214,7 @@ class FabFleets(LaneMechanism):
         offs = np.clip(np.rint(med * np.exp(sig * z)), 1, RING_DAYS - 1).astype(int)
         self.wait_offs, counts = np.unique(offs, return_counts=True)
         self.wait_p = counts / counts.sum()
+        self._wait_rows = np.zeros((0, self.wait_p.size))    # wait_p repeated in rows (a C-contiguous prefix)
         # pipelines, each as long as its longest delay needs (row = day mod its length): deliveries, tools in
         # qualification, tools back from a parts wait
         self.R_deliv = max(self.lead_foreign, self.lead_dom) + 1
@@ -517,8 +518,9 @@ class FabFleets(LaneMechanism):
         bounds = lane_bounds(lane_of, self.L)
         if fast:
             self.draws.binomial("retire", short, np.full(short.size, self.retire_share), bounds, ret)
-        slices = list(lane_slices(lane_of, self.L, bounds))
+        slices = lane_slices(lane_of, self.L, bounds) if not fast else None
         if not fast:
+            slices = list(slices)
             for lane, sl in slices:
                 ret[sl] = small_binomial(self.streams[lane]["retire"], short[sl], self.retire_share)
         wait = short - ret
@@ -535,7 +537,9 @@ class FabFleets(LaneMechanism):
             self.waiting[at] += wait
             back = np.zeros((short.size, self.wait_offs.size), dtype=np.int64)
             if fast:                      # a lane without waiting tools draws nothing (n = 0)
-                p = np.broadcast_to(self.wait_p, back.shape).copy()      # contiguous: one compiled kind
+                if self._wait_rows.shape[0] < short.size:                 # contiguous: one compiled kind
+                    self._wait_rows = np.repeat(self.wait_p[None], 2 * short.size, axis=0)
+                p = self._wait_rows[:short.size]
                 self.draws.multinomial("parts_wait", wait, p, bounds, back)
             else:
                 for lane, sl in slices:
@@ -547,7 +551,8 @@ class FabFleets(LaneMechanism):
         new_exh = ~self._exhausted[at]
         if not (new_ret.any() or new_exh.any()):
             return
-        for lane, sl in slices:           # a lane's events in the order it records them alone
+        for lane, sl in (slices if slices is not None else lane_slices(lane_of, self.L, bounds)):
+            # a lane's events in the order it records them alone
             for i in pc[sl][new_ret[sl]].tolist():
                 self._retired_any[lane, i] = True
                 r = self.rows[i]
