@@ -1,4 +1,5 @@
-"""Keep a long run's resident memory flat: freed large arrays go back to the operating system.
+"""How a process's freed memory is handled: given back (a long run's memory stays flat) or kept for reuse (a
+one-shot run is faster, :func:`keep_freed_memory`).
 
 glibc's ``malloc`` serves allocations above a threshold with ``mmap`` (returned to the system on ``free``) and
 smaller ones from its heap; after a large block is freed it raises that threshold (up to 32 MB), so a worker
@@ -11,8 +12,12 @@ about 5%; an 8 MB threshold costs less but does not help).
 from __future__ import annotations
 
 M_TRIM_THRESHOLD = -1
+M_TOP_PAD = -2
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 1 << 20     #: arrays of 1 MB and more are mapped, and unmapped when freed
+KEEP_MMAP_BYTES = 32 << 20         #: one-shot command: arrays below 32 MB (glibc's largest threshold) on the heap,
+KEEP_TRIM_BYTES = 1 << 30          #: its free top kept up to 1 GB,
+KEEP_TOP_PAD_BYTES = 16 << 20      #: and grown 16 MB at a time
 
 
 def return_freed_memory() -> bool:
@@ -23,6 +28,25 @@ def return_freed_memory() -> bool:
         libc = ctypes.CDLL(None)
         ok = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
         libc.mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD_BYTES)
+        return ok
+    except (OSError, AttributeError):
+        return False
+
+
+def keep_freed_memory() -> bool:
+    """Reuse freed memory instead of handing it back (for a one-shot ``simulate`` run, whose processes end with
+    it): arrays below ``KEEP_MMAP_BYTES`` come from the heap, whose free top is kept up to ``KEEP_TRIM_BYTES``.
+    glibc otherwise maps some of the day's temporary arrays afresh or trims the heap and grows it again, and
+    every page then comes back through the kernel (measured, 40 lanes of the headline: system time 8–18 →
+    3–6 µs per lane-day, the engine ~9% faster on average, same peak memory). Not in a notebook's process,
+    whose memory should shrink after a run, nor with ``output.replications: all`` (:func:`return_freed_memory`
+    is set after it). True when done, False where there is no glibc (a no-op)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        ok = libc.mallopt(M_MMAP_THRESHOLD, KEEP_MMAP_BYTES) == 1
+        libc.mallopt(M_TRIM_THRESHOLD, KEEP_TRIM_BYTES)
+        libc.mallopt(M_TOP_PAD, KEEP_TOP_PAD_BYTES)
         return ok
     except (OSError, AttributeError):
         return False
