@@ -334,9 +334,7 @@ def fold_part(s, b, k0, d0, step, flags, cols, threshold, jump, lost, sumx, drop
                 else:
                     buckets[0, p, k0 + j] += xs
                     buckets[1, p, k0 + j] += xb
-    for d in range(n):
-        day = d0 + d
-        first = day == 0
+        first = day == 0                # then the running values of the day, while its row is in cache
         for jj in range(len(cols)):
             j = cols[jj]
             k = k0 + j
