@@ -1,6 +1,4 @@
 """``python -m simulator`` is the same as the ``simulate`` command."""
-import sys
+from .cli import exit_now, main
 
-from .cli import main
-
-sys.exit(main())
+exit_now(main())
