@@ -15,6 +15,7 @@ M_TRIM_THRESHOLD = -1
 M_TOP_PAD = -2
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 1 << 20     #: arrays of 1 MB and more are mapped, and unmapped when freed
+DEFAULT_TOP_PAD_BYTES = 128 << 10  #: glibc's own heap growth step
 KEEP_MMAP_BYTES = 32 << 20         #: one-shot command: arrays below 32 MB (glibc's largest threshold) on the heap,
 KEEP_TRIM_BYTES = 1 << 30          #: its free top kept up to 1 GB,
 KEEP_TOP_PAD_BYTES = 16 << 20      #: and grown 16 MB at a time
@@ -28,6 +29,7 @@ def return_freed_memory() -> bool:
         libc = ctypes.CDLL(None)
         ok = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
         libc.mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD_BYTES)
+        libc.mallopt(M_TOP_PAD, DEFAULT_TOP_PAD_BYTES)      # undo keep_freed_memory's, if it ran
         return ok
     except (OSError, AttributeError):
         return False
