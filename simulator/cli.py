@@ -69,7 +69,7 @@ def _cmd_run(argv: list[str]) -> int:
     for note in notes if not args.quiet else ():
         print(note, file=sys.stderr)
     from .report.memory import keep_freed_memory
-    keep_freed_memory()    # this process and its workers end with the command: reuse freed memory (engine ~9%)
+    keep_freed_memory()    # this process and its workers end with the command: reuse freed memory
     res = run_loaded(loaded, jobs=jobs, progress=False if args.quiet else None)
     command = "simulate " + " ".join(shlex.quote(a) for a in argv)
     try:

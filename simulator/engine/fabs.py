@@ -518,9 +518,8 @@ class FabFleets(LaneMechanism):
         bounds = lane_bounds(lane_of, self.L)
         if fast:
             self.draws.binomial("retire", short, np.full(short.size, self.retire_share), bounds, ret)
-        slices = lane_slices(lane_of, self.L, bounds) if not fast else None
-        if not fast:
-            slices = list(slices)
+        slices = None if fast else list(lane_slices(lane_of, self.L, bounds))   # numpy draws lane by lane
+        if slices is not None:
             for lane, sl in slices:
                 ret[sl] = small_binomial(self.streams[lane]["retire"], short[sl], self.retire_share)
         wait = short - ret

@@ -39,8 +39,9 @@ def keep_freed_memory() -> bool:
     """Reuse freed memory instead of handing it back (for a one-shot ``simulate`` run, whose processes end with
     it): arrays below ``KEEP_MMAP_BYTES`` come from the heap, whose free top is kept up to ``KEEP_TRIM_BYTES``.
     glibc otherwise maps some of the day's temporary arrays afresh or trims the heap and grows it again, and
-    every page then comes back through the kernel (measured, 40 lanes of the headline: system time 8–18 →
-    3–6 µs per lane-day, the engine ~9% faster on average, same peak memory). Not in a notebook's process,
+    every page then comes back through the kernel (measured: 40 lanes of the headline in one process, three
+    paired runs, system time 8–18 → 3–6 µs per lane-day; the headline's workers 0.35–0.53 → 0.32–0.37 s of
+    system time, and the slower one's tail ~0.2 s shorter; the same peak memory). Not in a notebook's process,
     whose memory should shrink after a run, nor with ``output.replications: all`` (:func:`return_freed_memory`
     is set after it). True when done, False where there is no glibc (a no-op)."""
     try:
