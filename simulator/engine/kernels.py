@@ -103,15 +103,20 @@ def in_use() -> bool:
     return (_numba is not None or os.environ.get("SIMULATOR_NUMBA") == "always") and available()
 
 
+def _jit(fn: Callable) -> Callable:
+    """``fn`` compiled with the options of every kernel (cached on disk)."""
+    if not available():
+        raise RuntimeError("numba is not available")
+    return _numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+
+
 def compile_external(fn: Callable) -> Callable:
     """``fn`` (a plain function of another module, numbers and arrays only) compiled like this module's
     kernels, once per process (cached on disk)."""
     key = f"{fn.__module__}.{fn.__qualname__}"
     got = _compiled.get(key)
     if got is None:
-        if not available():
-            raise RuntimeError("numba is not available")
-        got = _compiled[key] = _numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+        got = _compiled[key] = _jit(fn)
     return got
 
 
@@ -121,10 +126,9 @@ def compiled(name: str) -> Callable:
     if fn is None:
         if not available():
             raise RuntimeError("numba is not available")
-        jit = _numba.njit(cache=True, nogil=True, error_model="numpy")
         for dep in _DEPENDS.get(name, ()):       # a compiled function calls compiled helpers or numba's own
             globals()[dep] = compiled(dep) if dep in _PY else getattr(importlib.import_module(_NUMBA[dep]), dep)
-        fn = _compiled[name] = jit(_PY[name])
+        fn = _compiled[name] = _jit(_PY[name])
     return fn
 
 
@@ -803,15 +807,11 @@ def trade_apply(slot, req, kind, quota_cap, leak_share, approval, alt_w, e_mi, b
                     queue_live[k] = False
 
 
-def market_record(dst, cells, arrays):
+def market_record(dst, ci, cr, arrays):
     """Today's values of the recorded (item, region) cells into the recorder's row: ``dst`` (lanes, metrics,
-    cells) a view of the row, ``arrays`` the metrics' (lanes, I, R) arrays in order, ``cells`` the flat (item,
-    region) index of each recorded cell. Only copies: ``dst[:, j] = arrays[j].reshape(lanes, -1)[:, cells]``."""
+    cells) a view of the row, ``arrays`` the metrics' (lanes, I, R) arrays in order, ``ci`` and ``cr`` the item
+    and region of each recorded cell. Only copies: ``dst[:, j, k] = arrays[j][:, ci[k], cr[k]]``."""
     n, J, K = dst.shape
-    R = arrays[0].shape[2]
-    ci, cr = np.empty(K, np.int64), np.empty(K, np.int64)
-    for k in range(K):
-        ci[k], cr[k] = cells[k] // R, cells[k] % R
     for lane in range(n):
         for j in range(J):
             a = arrays[j]

@@ -19,7 +19,7 @@ from ..engine.recorder import Event, SeriesInfo
 from ..scenario.schema import Scenario
 from .day_fold import DayFold, period_sums
 from .layout import Layout
-from .metrics import day_sum
+from .metrics import day_sum, mean, peak, total
 from .spool import load_array, save_arrays
 
 WHICH = ("scenario", "baseline")
@@ -74,15 +74,10 @@ def stat_values(arr: np.ndarray, statistic: str) -> np.ndarray:
     """One value per row of ``arr`` (replications × days); NaN where a row recorded nothing."""
     empty = np.isnan(arr).all(axis=1)
     safe = np.where(empty[:, None], 0.0, arr)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if statistic == "total":
-            out = day_sum(safe)
-        elif statistic == "peak":
-            out = np.nanmax(safe, axis=1)
-        elif statistic == "low":
-            out = np.nanmin(safe, axis=1)
-        else:
-            out = day_sum(safe) / (~np.isnan(safe)).sum(axis=1)
+    if statistic == "low":
+        out = np.nanmin(safe, axis=1)
+    else:
+        out = {"total": total, "peak": peak, "mean": mean}[statistic](safe)
     return np.where(empty, np.nan, out)
 
 

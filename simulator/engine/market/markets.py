@@ -233,6 +233,7 @@ class MineralMarkets(LaneMechanism):
         for k in range(len(d.p_names)):
             active[d.p_m[k], d.p_r[k]] = True
         self.cells = np.flatnonzero(active.ravel())
+        self.cell_item, self.cell_region = divmod(self.cells, R)
         specs: list[tuple] = []
         for m, name in enumerate(d.items):
             specs.append((name, "price_china", d.price_unit[m], ("peak", "days_above_50pct"), False))
@@ -266,7 +267,8 @@ class MineralMarkets(LaneMechanism):
         o = 4 * I
         dst = row[:, o:o + k * len(self.CELL_METRICS)].reshape(n, -1, k)
         if self._record is not None:
-            self._record(dst, self.cells, tuple(vals[metric] for metric, _ in self.CELL_METRICS))
+            self._record(dst, self.cell_item, self.cell_region,
+                         tuple(vals[metric] for metric, _ in self.CELL_METRICS))
         else:
             for j, (metric, _) in enumerate(self.CELL_METRICS):
                 dst[:, j] = vals[metric].reshape(n, -1)[:, self.cells]
