@@ -11,7 +11,8 @@ import pytest
 from simulator.engine import kernels
 from simulator.engine.recorder import Recorder
 from simulator.engine.streams import replication_seeds
-from simulator.engine.world import LaneSpec, simulate, simulate_lanes
+from simulator.engine.fabs import FabFleets
+from simulator.engine.world import LaneSpec, build_lanes, run_lanes, simulate, simulate_lanes
 from simulator.scenario.schema import Scenario
 
 from .test_fabs import JAPAN_GROUPS, control, fabs_world, scenario
@@ -20,13 +21,13 @@ SEED = 7
 REPS = 3
 
 
-def ban_scenario() -> Scenario:
+def ban_scenario(horizon: str = "240d") -> Scenario:
     """A Japanese servicing and parts ban (bites within the horizon: small spare stocks), then a US sales and
     servicing ban triggered with probability 0.5, so scenario lanes differ in policy among themselves too."""
     japan = control("Japan", ["servicing", "spare_parts"], ["Japan"], "2025-02-01", "2025-03-01", JAPAN_GROUPS)
     us = {"id": "us", "by": "US", "measures": ["sales", "servicing"], "scope": {"vendor_countries": ["US"]},
           "trigger": {"after": "c", "delay": "20d", "probability": 0.5}, "compliance": 0.8}
-    return scenario([japan, us], "240d")
+    return scenario([japan, us], horizon)
 
 
 @lru_cache(maxsize=1)
@@ -112,3 +113,44 @@ def test_compiled_draws_give_every_lane_the_numpy_draws():
             assert np.array_equal(compiled_rec.get(k), numpy_rec.get(k), equal_nan=True), k
         assert events(compiled_rec) == events(numpy_rec)
     assert [e for e in events(runs[True][1]) if e[2] == "tools_retired"]      # the parts cut bit
+
+
+def _fleets_at_end(horizon: str):
+    """The tool-fleet mechanism of a batch (3 scenario lanes under the ban) played to the end of ``horizon``."""
+    seeds = replication_seeds(SEED, REPS)
+    specs = [LaneSpec(r, seeds[r], False) for r in range(REPS)]
+    sc = ban_scenario(horizon)
+    lanes, mechs = build_lanes(sc, world(), specs)
+    run_lanes(lanes, mechs)
+    return next(m for m in mechs if isinstance(m, FabFleets))
+
+
+@pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+def test_compiled_parts_cut_is_its_numpy_twin_even_with_more_failures_than_active_tools():
+    """``kernels.fab_parts_day`` against ``FabFleets._parts_cut_numpy`` on the same state: failures forty times
+    the active tools (a few percent of failures need a part), so that more of them need a part than there are
+    active tools and the cap of one part per active tool bites (rare in a run) and a parts cut with
+    spares run down. Every array of the fleet and its parts ledger, the returned pairs and the events agree."""
+    got = {}
+    for how in ("numpy", "compiled"):
+        fl = _fleets_at_end("200d")
+        assert fl._any["has_part"] and fl._parts_day is not None
+        active = fl.fleet - fl.installing - fl.waiting
+        fails = (active * 40 + 20).astype(fl.fleet.dtype)
+        learn = np.full(fl.fleet.shape, 0.3)
+        fn = fl._parts_cut_numpy if how == "numpy" else fl._parts_cut_compiled
+        swapped, short_any = fn(200, fails, active, learn)
+        state = {k: v.copy() for obj in (fl, fl.parts) for k, v in vars(obj).items()
+                 if isinstance(v, np.ndarray) and not k.startswith("_")}
+        got[how] = (swapped, short_any, fails, state, [(e.day, e.entity, e.event) for c in fl.lanes.runs
+                                                      for e in c.recorder.events])
+    (s0, a0, f0, st0, ev0), (s1, a1, f1, st1, ev1) = got["numpy"], got["compiled"]
+    assert a0 and a1 and s0 is not None and s1 is not None
+    for x, y in zip(s0, s1):
+        assert np.array_equal(x, y)
+    assert np.array_equal(f0, f1)
+    common = st0.keys() & st1.keys()             # the numpy path keeps its pairs (hit_lanes) as scratch state
+    assert {"fleet", "waiting", "ring_back", "ring_deliv", "stock2", "refurb_ring", "in_refurb"} <= common
+    for k in common:
+        assert np.array_equal(st0[k], st1[k], equal_nan=True), k
+    assert ev0 == ev1

@@ -79,7 +79,7 @@ class FleetDraws:
         for lane, (g, w) in enumerate(zip(gens, width.tolist())):
             out[lane, :w] = g.gamma(shape[lane, :w], scale[lane, :w])
 
-    def _lane_gens(self, kind: str):
+    def lane_generators(self, kind: str):
         """The typed list of every lane's ``kind`` generator (made at first use: most runs cut no parts)."""
         gens = self._gens.get(kind)
         if gens is None:
@@ -91,9 +91,9 @@ class FleetDraws:
         """Compiled only: ``out[a:b] = streams[l][kind].multinomial(n[a:b], pvals[a:b])`` with ``a, b =
         bounds[l], bounds[l + 1]`` for every lane ``l`` (rows in lane order; ``pvals`` (rows, d),
         C-contiguous: another layout compiles the loop once more, ~1.5 s on a first run)."""
-        self._multinomial(self._lane_gens(kind), n, pvals, bounds, out)
+        self._multinomial(self.lane_generators(kind), n, pvals, bounds, out)
 
     def binomial(self, kind: str, n: np.ndarray, p: np.ndarray, bounds: np.ndarray, out: np.ndarray) -> None:
         """Compiled only: ``out[a:b] = streams[l][kind].binomial(n[a:b], p[a:b])`` for every lane ``l`` (see
         :meth:`multinomial`); a zero ``n`` draws nothing, as in numpy."""
-        self._binomial_rows(self._lane_gens(kind), n, p, bounds, out)
+        self._binomial_rows(self.lane_generators(kind), n, p, bounds, out)

@@ -180,10 +180,10 @@ class PartsLedger:
     def _fill_need(self, p_need: np.ndarray, idx: np.ndarray) -> None:
         """The category probabilities' fixed columns for cohorts ``idx`` (one row each)."""
         lf = self.locked_frac[idx]
-        self._P = np.zeros((idx.size, 4))
-        self._P[:, 0] = p_need * lf
-        self._P_mod = p_need * (1.0 - lf)
-        self._P[:, 3] = 1.0 - p_need
+        self.p_fix = np.zeros((idx.size, 4))
+        self.p_fix[:, 0] = p_need * lf
+        self.p_mod = p_need * (1.0 - lf)
+        self.p_fix[:, 3] = 1.0 - p_need
 
     def _gather_need(self) -> None:
         """With lanes: the (lane, cohort) pairs of every lane's cut cohorts, in lane order, and their columns."""
@@ -197,7 +197,7 @@ class PartsLedger:
             self._fill_need(np.zeros(0), pc)
         self._at = (pl, pc)
         self._lane_of = pl
-        self._bounds = lane_bounds(pl, self.lanes)
+        self.bounds = lane_bounds(pl, self.lanes)
         self._need_dirty = False
 
     @property
@@ -220,17 +220,17 @@ class PartsLedger:
         :attr:`hit_lanes` is then the lane of each."""
         at = self.cut_at if self.lanes is not None or idx is None else (idx,)
         gens = [streams] if self.lanes is None else streams
-        P = self._P
-        np.multiply(self._P_mod, self.tp_module * self.tp_avail[at], out=P[:, 1])
-        np.subtract(self._P_mod, P[:, 1], out=P[:, 2])
+        P = self.p_fix
+        np.multiply(self.p_mod, self.tp_module * self.tp_avail[at], out=P[:, 1])
+        np.subtract(self.p_mod, P[:, 1], out=P[:, 2])
         f_at = fails[at]
         if self.lanes is None:
             cnt = gens[0]["oem_parts"].multinomial(f_at, P)
         elif draws is not None and draws.compiled:       # the same draws, every lane in one compiled loop
             cnt = np.empty((f_at.size, 4), dtype=np.int64)
-            draws.multinomial("oem_parts", f_at, P, self._bounds, cnt)
+            draws.multinomial("oem_parts", f_at, P, self.bounds, cnt)
         else:
-            b = self._bounds
+            b = self.bounds
             cnt = np.concatenate([gens[lane]["oem_parts"].multinomial(f_at[b[lane]:b[lane + 1]], P[b[lane]:b[lane + 1]])
                                   for lane in range(self.lanes) if b[lane + 1] > b[lane]] or [np.zeros((0, 4), np.int64)])
         cnt = cnt[:, :3].T                                    # rows: locked, third party, pool

@@ -258,6 +258,12 @@ class FabFleets(LaneMechanism):
                          ("failures", "repair_hours", "oem_parts", "parts_class", "refurb", "local_repairs",
                           "retire", "parts_wait")} for ctx in lanes.runs]
         self.draws = FleetDraws(self.streams, kernels.worth_compiling(L * lanes.days, lanes))
+        # failures short of parts as one compiled loop (kernels.fab_parts_day), with its buffers
+        self._parts_day = kernels.compiled("fab_parts_day") if self.draws.compiled else None
+        self._parts_buf = tuple(np.zeros(0, dtype=np.int64) for _ in range(5))
+        self._subs = np.zeros((L, G))
+        self._cnt4 = np.zeros(4, dtype=np.int64)
+        self._back = np.zeros(self.wait_p.size, dtype=np.int64)
         self.mttr_d = self.mttr / 24.0                           # repair time in days
         self.c_loc_d = self.mttr_d * (self.local_mult - 1.0)     # extra local repair days before learning
         self.rate_num = 24.0 * (1.0 - self.phi)                  # numerator of failure_rate_per_day
@@ -482,15 +488,12 @@ class FabFleets(LaneMechanism):
         """Failures when some lane has a cut: parts needed under a parts cut, local repairs under a service
         cut, then the repair times (two gamma arrays, vendor | local, in a lane under a cut). Returns the
         active tools (less those retired or waiting for a part)."""
-        C, streams = self.C, self.streams
-        got = (self.parts.failures(fails, active, None, learn, day, streams, self.draws) if self._any["has_part"]
-               else None)
-        if got is not None:
-            ip, short, swaps = got
-            fails[ip] -= short                   # the rest are repaired
-            m = short > 0
-            if m.any():
-                self._shortfall(day, tuple(a[m] for a in ip), short[m], self.parts.hit_lanes[m])
+        C = self.C
+        swapped = None
+        if self._any["has_part"]:
+            parts_cut = self._parts_cut_compiled if self._parts_day is not None else self._parts_cut_numpy
+            swapped, short_any = parts_cut(day, fails, active, learn)
+            if short_any:
                 active = self.fleet - self.installing - self.waiting     # less retired and waiting
         shape, scale = self._shape, self._scale
         local = shape[:, C:]
@@ -504,9 +507,53 @@ class FabFleets(LaneMechanism):
         down = self._down
         self.draws.repair_days(shape, scale, self._width, down)   # lanes under a cut: vendor | local repairs
         down[self._uncut, C:] = 0.0              # no local repairs in lanes without a cut
-        if got is not None:
-            down[ip[0], C + ip[1]] += swaps * (self.parts.requal_h / 24.0)
+        if swapped is not None:                  # module swaps without vendor sign-off: requalification
+            sl, sc, swaps = swapped
+            down[sl, C + sc] += swaps * (self.parts.requal_h / 24.0)
         return active
+
+    def _parts_cut_numpy(self, day: int, fails: np.ndarray, active: np.ndarray, learn: np.ndarray
+                         ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, bool]:
+        """Failures needing a part where the parts flow is cut (:meth:`PartsLedger.failures`), then those short
+        of one (:meth:`_shortfall`). Returns (lane, cohort, module swaps) of the pairs where some failure needed
+        a part (None where none did) and whether some failure went short of one."""
+        got = self.parts.failures(fails, active, None, learn, day, self.streams, self.draws)
+        if got is None:
+            return None, False
+        ip, short, swaps = got
+        fails[ip] -= short                   # the rest are repaired
+        m = short > 0
+        if m.any():
+            self._shortfall(day, tuple(a[m] for a in ip), short[m], self.parts.hit_lanes[m])
+        return (ip[0], ip[1], swaps), bool(m.any())
+
+    def _parts_cut_compiled(self, day: int, fails: np.ndarray, active: np.ndarray, learn: np.ndarray
+                            ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, bool]:
+        """:meth:`_parts_cut_numpy` as one compiled loop over the cut pairs (``kernels.fab_parts_day``): the
+        same draws from the same streams, the same numbers."""
+        pa = self.parts
+        pc = pa.cut_at[1]
+        buf = self._parts_buf
+        if buf[0].size < pc.size:
+            buf = self._parts_buf = tuple(np.zeros(2 * pc.size, dtype=np.int64) for _ in range(5))
+        hit_l, hit_c, swaps, short_k, ret = buf
+        subs = self._subs
+        subs.fill(0.0)
+        n_hit, n_short, n_new = self._parts_day(
+            fails, active, learn, pc, pa.bounds, pa.p_fix, pa.p_mod, pa.tp_module, pa.tp_avail, pa.stock2,
+            pa.refurb0, pa.refurb_best, pa.refurb_ring, (day + pa.refurb_d) % pa.ring_days, pa.in_refurb,
+            self.retire_share, pa.cannibal, self.fleet, self.s_rep, self.dom_sub, self.g_idx, self.sub_of_group,
+            self.ring_deliv, (day + self.lead_foreign) % self.R_deliv, (day + self.lead_dom) % self.R_deliv,
+            self.waiting, self.wait_p, self.ring_back, (day + self.wait_offs) % self.R_back, self._retired_any,
+            self._exhausted, *(self.draws.lane_generators(k) for k in ("oem_parts", "refurb", "retire", "parts_wait")),
+            hit_l, hit_c, swaps, short_k, ret, subs, self._cnt4, self._back)
+        if not n_hit:
+            return None, False
+        if n_new:
+            k = short_k[:n_short]
+            lane_of = hit_l[k]
+            self._shortfall_events(day, (lane_of, hit_c[k]), ret[:n_short], lane_of)
+        return (hit_l[:n_hit], hit_c[:n_hit], swaps[:n_hit]), n_short > 0
 
     def _shortfall(self, day: int, at: tuple[np.ndarray, np.ndarray], short: np.ndarray,
                    lane_of: np.ndarray) -> None:
@@ -546,11 +593,18 @@ class FabFleets(LaneMechanism):
                         back[sl] = small_multinomial(self.streams[lane]["parts_wait"], wait[sl], self.wait_p)
             rows = (day + self.wait_offs) % self.R_back
             self.ring_back[rows[:, None], pl[None, :], pc[None, :]] += back.T
+        self._shortfall_events(day, at, ret, lane_of, bounds)
+
+    def _shortfall_events(self, day: int, at: tuple[np.ndarray, np.ndarray], ret: np.ndarray, lane_of: np.ndarray,
+                          bounds: np.ndarray | None = None) -> None:
+        """Events of the pairs ``at`` short of a part (``ret`` tools retired at each; ``lane_of``: their lanes,
+        ascending): the first tool a cohort retires, the first time its spares run out."""
+        pc = at[1]
         new_ret = (ret > 0) & ~self._retired_any[at]
         new_exh = ~self._exhausted[at]
         if not (new_ret.any() or new_exh.any()):
             return
-        for lane, sl in (slices if slices is not None else lane_slices(lane_of, self.L, bounds)):
+        for lane, sl in lane_slices(lane_of, self.L, bounds):
             # a lane's events in the order it records them alone
             for i in pc[sl][new_ret[sl]].tolist():
                 self._retired_any[lane, i] = True

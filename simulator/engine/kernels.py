@@ -827,3 +827,93 @@ _DEPENDS.update({"market_ship": ("_fmin", "_fmax"),
                  "market_supply": ("_fmin", "_fmax"),
                  "market_spot": ("_fmin", "_fmax", "pairwise_sum"),
                  "trade_apply": ("_fmin",)})
+
+
+# ----- failures short of parts in the fab fleets ---------------------------------------------------------------
+# ``fabs.FabFleets`` under a parts cut: :meth:`fab_parts.PartsLedger.failures` then ``FabFleets._shortfall``
+# (their numpy code is the twin), as one loop over the (lane, cohort) pairs whose parts flow is cut. Each kind of
+# draw has its own stream, so drawing a pair's four kinds together consumes each stream exactly as the numpy code
+# does kind by kind: per lane, the pairs in order, and no draw where the count is 0.
+
+def fab_parts_day(fails, active, learn, pc, bounds, p_fix, p_mod, tp_module, tp_avail, stock2, refurb0,
+                  refurb_best, refurb_ring, refurb_row, in_refurb, retire_share, cannibal, fleet, s_rep, dom_sub,
+                  g_idx, sub_of_group, ring_deliv, row_foreign, row_dom, waiting, wait_p, ring_back, back_rows,
+                  retired_any, exhausted, g_oem, g_refurb, g_retire, g_wait, hit_l, hit_c, swaps, short_k, ret_out,
+                  subs, cnt, back):
+    """Failures needing a part at the cut (lane, cohort) pairs, in place: lane ``l``'s are its cohorts
+    ``pc[bounds[l]:bounds[l + 1]]``. In order: the part each failure needs (multinomial over locked item,
+    third-party module, pool module, none; ``p_fix`` holds the fixed columns 0 and 3, ``p_mod`` the module share
+    that columns 1 and 2 split by ``tp_module × tp_avail``), at most one part per active tool, parts from
+    ``stock2`` (locked items, pool modules), pool modules to refurbishment (back in ``refurb_row`` if they can be
+    saved: binomial with the skill ``learn``), then failures short of a part: some retired and cannibalised
+    (replacements ordered: foreign, or for the replaced share domestic substitutes into ``subs`` (lanes, groups),
+    added after every pair), the others wait for a part (``wait_p`` over the rows ``back_rows`` of
+    ``ring_back``). Fills ``hit_l``, ``hit_c``, ``swaps`` at the pairs where some failure needs a part, and
+    ``short_k`` (index into those) and ``ret_out`` (tools retired) at the pairs short of one. Returns the two
+    counts and the number of short pairs whose events are due: a tool retired for the first time, or spares
+    run out for the first time."""
+    n_hit = 0
+    n_short = 0
+    n_new = 0
+    any_subs = False
+    for lane in range(bounds.size - 1):
+        got_back = 0.0
+        oem, refurb, retire, parts_wait = g_oem[lane], g_refurb[lane], g_retire[lane], g_wait[lane]
+        for k in range(bounds[lane], bounds[lane + 1]):
+            c = pc[k]
+            p_fix[k, 1] = p_mod[k] * (tp_module * tp_avail[lane, c])
+            p_fix[k, 2] = p_mod[k] - p_fix[k, 1]
+            multinomial_row(oem, fails[lane, c], p_fix[k], cnt)
+            need = cnt[0] + cnt[1] + cnt[2]
+            if need == 0:
+                continue
+            over = need - active[lane, c]
+            for r in (2, 1, 0):                       # a tool can go down for parts only once
+                cut = min(max(over, 0), cnt[r])
+                cnt[r] -= cut
+                over -= cut
+            u0 = min(cnt[0], np.int64(np.floor(stock2[0, lane, c] + 1e-9)))
+            u1 = min(cnt[2], np.int64(np.floor(stock2[1, lane, c] + 1e-9)))
+            stock2[0, lane, c] = stock2[0, lane, c] - u0
+            stock2[1, lane, c] = stock2[1, lane, c] - u1
+            short = (cnt[0] - u0) + (cnt[2] - u1)
+            hit_l[n_hit] = lane
+            hit_c[n_hit] = c
+            swaps[n_hit] = u1 + cnt[1]
+            if u1 > 0:
+                ok = refurb.binomial(u1, refurb_best - (refurb_best - refurb0) * learn[lane, c])
+                refurb_ring[refurb_row, lane, c] += ok
+                got_back += ok
+            if short > 0:
+                fails[lane, c] -= short
+                ret = retire.binomial(short, retire_share)
+                wait = short - ret
+                if ret > 0:
+                    fleet[lane, c] -= ret
+                    stock2[0, lane, c] += ret * cannibal
+                    stock2[1, lane, c] += ret * cannibal
+                    ring_deliv[row_foreign, lane, c] += ret * (1.0 - s_rep[lane, c])
+                    w = ret * s_rep[lane, c] * dom_sub[c]
+                    subs[lane, g_idx[c]] += w
+                    any_subs = any_subs or w != 0.0
+                if wait > 0:
+                    waiting[lane, c] += wait
+                    multinomial_row(parts_wait, wait, wait_p, back)
+                    for j in range(back.size):
+                        ring_back[back_rows[j], lane, c] += back[j]
+                if (ret > 0 and not retired_any[lane, c]) or not exhausted[lane, c]:
+                    n_new += 1
+                short_k[n_short] = n_hit
+                ret_out[n_short] = ret
+                n_short += 1
+            n_hit += 1
+        in_refurb[lane] += got_back
+    if any_subs:
+        for lane in range(subs.shape[0]):
+            for g in range(subs.shape[1]):
+                ring_deliv[row_dom, lane, sub_of_group[g]] += subs[lane, g]
+    return n_hit, n_short, n_new
+
+
+_PY["fab_parts_day"] = fab_parts_day
+_DEPENDS["fab_parts_day"] = ("multinomial_row",)
