@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .runner import Pair, batch_replications, run_replications, spin_up_days
 from .scenario.load import LoadedScenario, load_scenario
@@ -163,8 +163,7 @@ class Result:
         """Write the result folder atomically; returns its path."""
         from .report.writer import write_atomically
         sc = self.loaded.scenario
-        xlsx = sc.output.xlsx if xlsx is None else xlsx
-        plots = sc.output.plots if plots is None else plots
+        xlsx, plots = write_options(self.loaded, xlsx, plots)
 
         def fill(tmp: Path) -> None:
             started: list = []   # filled while Ctrl-C is held back, so cleanup always knows the chart processes
@@ -198,6 +197,27 @@ class Result:
         return write_atomically(Path(out), fill)
 
 
+def write_options(loaded: LoadedScenario, xlsx: bool | None = None, plots: bool | None = None
+                  ) -> tuple[bool, bool]:
+    """(xlsx, plots) of :meth:`Result.write`: the scenario's ``output`` settings where not given."""
+    out = loaded.scenario.output
+    return (out.xlsx if xlsx is None else xlsx), (out.plots if plots is None else plots)
+
+
+def prepare_write(loaded: LoadedScenario, xlsx: bool | None = None, plots: bool | None = None) -> None:
+    """Load what :meth:`Result.write` will use (pandas and the table writers; matplotlib with plots, openpyxl
+    with xlsx): ~0.5 s of imports that the command runs while its workers simulate (``run_loaded(...,
+    meanwhile=...)``) instead of after them."""
+    xlsx, plots = write_options(loaded, xlsx, plots)
+    from .report import html, outputs, resolved  # noqa: F401
+    if plots:
+        from .report import painters, plots as charts  # noqa: F401
+        charts.prepare()
+    if xlsx:
+        from .report import xlsx as workbook  # noqa: F401
+        import openpyxl  # noqa: F401
+
+
 def batch_size(loaded: LoadedScenario) -> int:
     """Replications a batch of this run steps together (see :func:`runner.batch_replications`)."""
     sc = loaded.scenario
@@ -205,14 +225,15 @@ def batch_size(loaded: LoadedScenario) -> int:
                               sc.output.replications == "all")
 
 
-def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = None, keep_daily: bool = False
-               ) -> Result:
+def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = None, keep_daily: bool = False,
+               meanwhile: Callable[[], None] | None = None) -> Result:
     """Run every replication of a loaded scenario with its baseline.
 
     ``progress``: ``None`` shows progress on stderr (a bar on a terminal, a plain line every 10 s
     elsewhere), ``False`` nothing, ``True`` the bar. ``keep_daily``: keep every run's daily series (sent
     back from the workers; memory grows with replications × days), else each replication is reduced in its
-    worker and its bulk numbers spooled to a temporary folder (``report.spool``)."""
+    worker and its bulk numbers spooled to a temporary folder (``report.spool``). ``meanwhile()``: work for
+    this process while workers simulate (see ``runner.run_replications``), e.g. :func:`prepare_write`."""
     from .report.memory import return_freed_memory
     from .sweep.progress import Progress
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -224,14 +245,15 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
     spool = None
     try:
         if keep_daily:
-            runs = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update)
+            runs = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update, meanwhile=meanwhile)
         else:
             from .report.fold import Reduced
             from .report.reduce import Reducer
             from .report.spool import Spool
             spool = Spool()
             sums = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update,
-                                    reduce=Reducer(sc, spool.path), batch_size=batch_size(loaded))
+                                    reduce=Reducer(sc, spool.path), batch_size=batch_size(loaded),
+                                    meanwhile=meanwhile)
             runs = Reduced(sc, sums)
     except BaseException:
         if spool is not None:

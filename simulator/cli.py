@@ -47,7 +47,7 @@ def _cmd_run(argv: list[str]) -> int:
     if args.out is not None and not args.out.strip():
         print("simulate: --out: empty folder name", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from .api import run_loaded
+    from .api import prepare_write, run_loaded
     from .report.terminal import headline_table
     from .report.writer import OutputError
     from .scenario.load import load_scenario
@@ -70,11 +70,12 @@ def _cmd_run(argv: list[str]) -> int:
         print(note, file=sys.stderr)
     from .report.memory import keep_freed_memory
     keep_freed_memory()    # this process and its workers end with the command: reuse freed memory
-    res = run_loaded(loaded, jobs=jobs, progress=False if args.quiet else None)
+    xlsx, plots = True if args.xlsx else None, False if args.no_plots else None
+    res = run_loaded(loaded, jobs=jobs, progress=False if args.quiet else None,
+                     meanwhile=lambda: prepare_write(loaded, xlsx, plots))
     command = "simulate " + " ".join(shlex.quote(a) for a in argv)
     try:
-        folder = res.write(out, command=command, xlsx=True if args.xlsx else None,
-                           plots=False if args.no_plots else None)
+        folder = res.write(out, command=command, xlsx=xlsx, plots=plots)
     except OutputError as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

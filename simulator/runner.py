@@ -203,10 +203,14 @@ def _worker_init(parent: int) -> None:
 def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1,
                      on_done: Callable[[], None] | None = None,
                      batch_size: int = BATCH_REPLICATIONS,
-                     reduce: Callable[[Pair], Any] | None = None) -> list[Any]:
+                     reduce: Callable[[Pair], Any] | None = None,
+                     meanwhile: Callable[[], None] | None = None) -> list[Any]:
     """All replications, in replication order, in batches of at most ``batch_size``, serially (``jobs=1``)
     or on ``jobs`` processes. ``on_done()`` is called once per replication as its batch completes. With
-    ``reduce`` (picklable), each replication is returned as ``reduce(pair)``, applied in its worker."""
+    ``reduce`` (picklable), each replication is returned as ``reduce(pair)``, applied in its worker.
+    ``meanwhile()`` is work for this process while its workers run (once, after the batches are handed out):
+    preparing what comes after the run, such as loading the libraries that write the results. A run in this
+    process alone does not call it (nothing would run beside it)."""
     n = scenario.replications
     tick = on_done or (lambda: None)
     work = batches(n, jobs if jobs > 1 else 1, batch_size)
@@ -224,6 +228,8 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
     ex = ProcessPoolExecutor(max_workers=min(jobs, len(work)), initializer=_worker_init, initargs=(os.getpid(),))
     try:
         futures = [ex.submit(_run_batch_args, (scenario, world, reps, reduce)) for reps in work]
+        if meanwhile is not None:   # the pool has started its workers as the batches were submitted
+            meanwhile()
         for f in as_completed(futures):
             for _ in f.result():
                 tick()

@@ -3,6 +3,7 @@
 A batch shares one SimPy environment and numpy arrays with a leading lane axis; a lane's numbers must not depend
 on its neighbours (a baseline lane next to a scenario lane, one replication next to another) nor on the batch size.
 """
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,13 @@ def test_batches_and_workers_do_not_change_results():
     loaded = load_scenario(str(ROOT / "scenarios" / "china_minerals_ban_japan.yaml"),
                            ["replications=3", "horizon=90d"])
     sc, world = loaded.scenario, loaded.world.values
-    one = runner.run_replications(sc, world, jobs=1, batch_size=1)
-    two = runner.run_replications(sc, world, jobs=2, batch_size=2)
+    calls: dict[int, list[int]] = {1: [], 2: []}
+    one = runner.run_replications(sc, world, jobs=1, batch_size=1,
+                                  meanwhile=lambda: calls[1].append(len(multiprocessing.active_children())))
+    two = runner.run_replications(sc, world, jobs=2, batch_size=2,
+                                  meanwhile=lambda: calls[2].append(len(multiprocessing.active_children())))
+    # the parent's own work runs once, while both workers are alive; a run without workers has no "meanwhile"
+    assert calls == {1: [], 2: [2]}
     for a, b in zip(one, two):
         assert a.replication == b.replication
         _same(a.scenario, b.scenario)

@@ -199,6 +199,20 @@ def test_help_and_validate_load_no_pandas(argv):
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("plots, xlsx", [(False, False), (True, True)])
+def test_prepare_write_loads_what_writing_will_use_and_no_more(plots, xlsx):
+    """What ``simulate`` loads while its workers simulate: the table writers always, matplotlib only for charts,
+    openpyxl only for a workbook."""
+    code = ("import sys\n"
+            "from simulator.api import prepare_write\n"
+            "from simulator.scenario.load import load_scenario\n"
+            f"prepare_write(load_scenario({SCENARIO!r}, []), xlsx={xlsx}, plots={plots})\n"
+            "print([m in sys.modules for m in ('pandas', 'matplotlib.pyplot', 'openpyxl')])\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == str([True, plots, xlsx]), out.stdout + out.stderr
+
+
 def test_version_is_the_api_version():
     import simulator
     from simulator.api import VERSION
