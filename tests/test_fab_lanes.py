@@ -154,3 +154,35 @@ def test_compiled_parts_cut_is_its_numpy_twin_even_with_more_failures_than_activ
     for k in common:
         assert np.array_equal(st0[k], st1[k], equal_nan=True), k
     assert ev0 == ev1
+
+
+@pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+@pytest.mark.parametrize("overbooked", [False, True])
+def test_compiled_day_accounts_are_their_numpy_twin(overbooked):
+    """``kernels.fab_account_states`` and ``fab_account_output`` against ``FabFleets._account``'s numpy code on
+    the same state: the recorded row (output per fab, group series, NaN availability where no tool is
+    scheduled) and the repair times, also when more repair time is booked than a day holds somewhere (every
+    cohort's repairs are then scaled)."""
+    fl = _fleets_at_end("200d")
+    assert fl._account_k is not None
+    rng = np.random.default_rng(3)
+    fl.installing[0, :40] = fl.fleet[0, :40]                  # every tool installing: nothing scheduled
+    elig = np.maximum(fl.fleet - fl.installing - fl.waiting, 0)
+    down_v = rng.uniform(0.0, 0.3, elig.shape) * elig
+    down_l = rng.uniform(0.0, 0.3, elig.shape) * elig
+    if overbooked:
+        down_v[1, 3] = elig[1, 3] * 2.0 + 5.0
+    got = {}
+    for how in ("numpy", "compiled"):
+        ks = fl._account_k
+        if how == "numpy":
+            fl._account_k = None
+        dv, dl = down_v.copy(), down_l.copy()
+        fl._account(150, elig, dv, dl)
+        fl._account_k = ks
+        got[how] = (fl.block[fl.lanes.row(150)].copy(), dv, dl, fl._S.copy())
+    for a, b in zip(got["numpy"], got["compiled"]):
+        assert np.array_equal(a, b, equal_nan=True)
+    row, dv, _, _ = got["compiled"]
+    assert np.isnan(row).any()                                 # availability with no tool scheduled
+    assert overbooked == (not np.array_equal(dv, down_v))      # the cap bit only where booked beyond the day

@@ -260,6 +260,8 @@ class FabFleets(LaneMechanism):
         self.draws = FleetDraws(self.streams, kernels.worth_compiling(L * lanes.days, lanes))
         # failures short of parts as one compiled loop (kernels.fab_parts_day), with its buffers
         self._parts_day = kernels.compiled("fab_parts_day") if self.draws.compiled else None
+        self._account_k = ((kernels.compiled("fab_account_states"), kernels.compiled("fab_account_output"))
+                           if self.draws.compiled else None)
         self._parts_buf = tuple(np.zeros(0, dtype=np.int64) for _ in range(5))
         self._subs = np.zeros((L, G))
         self._cnt4 = np.zeros(4, dtype=np.int64)
@@ -621,6 +623,15 @@ class FabFleets(LaneMechanism):
     def _account(self, day: int, elig: np.ndarray, down_v: np.ndarray, down_l: np.ndarray) -> None:
         """Book the day's tool-time into SEMI E10 states per lane and cohort (repairs by the vendor ``down_v``
         and by the fab ``down_l``, tool-days), sum to groups, compute output, record every lane."""
+        if self._account_k is not None:      # the same numbers in two compiled loops around the product
+            states, output = self._account_k
+            states(elig, self.phi, down_v, down_l, self.fleet, self.installing, self.waiting, self.q, self.sw,
+                   self.kit_q, self._S)
+            SG = np.matmul(self._S, self.ind, out=self._SG)
+            output(SG, self.wpt_net, self.fab_starts, self.planned_t[day], self.capacity_t[day], self.line_yield,
+                   self.fab_of_group, self.eng, self.v_out, self.v_cap, self.v_good, self.v_group)
+            self.block[self.lanes.row(day)] = self.vals
+            return
         S = self._S
         pm = elig * self.phi
         room = elig - pm

@@ -917,3 +917,90 @@ def fab_parts_day(fails, active, learn, pc, bounds, p_fix, p_mod, tp_module, tp_
 
 _PY["fab_parts_day"] = fab_parts_day
 _DEPENDS["fab_parts_day"] = ("multinomial_row",)
+
+
+# ----- the fab fleets' day of tool-time ------------------------------------------------------------------------
+# ``fabs.FabFleets._account`` (its numpy code is the twin) before and after its one BLAS product: booking each
+# cohort's tool-day into SEMI E10 states, then output per fab and the group series. The product itself stays
+# numpy (a matrix product's summation order depends on the BLAS build).
+
+def fab_account_states(elig, phi, down_v, down_l, fleet, installing, waiting, q, sw, kit_q, S):
+    """The states of every (lane, cohort) into ``S`` (lanes, 7, cohorts): fleet, installing, productive up
+    time, preventive maintenance (``elig × phi``), repairs by the fab (``down_l``), by the vendor or waiting
+    for a part (``down_v + waiting``), and up time × throughput factor (``q × sw × kit_q``), tool-days. Repair
+    time booked beyond the day's room (``elig − pm``) anywhere scales every cohort's repairs by
+    ``min(1, room / over)`` (1 where it fits), ``down_v`` and ``down_l`` in place."""
+    L, C = elig.shape
+    capped = False
+    for l in range(L):
+        for c in range(C):
+            e = np.float64(elig[l, c])
+            if down_v[l, c] + down_l[l, c] > e - e * phi[c]:
+                capped = True
+    for l in range(L):
+        for c in range(C):
+            e = np.float64(elig[l, c])
+            pm = e * phi[c]
+            room = e - pm
+            dv = down_v[l, c]
+            dl = down_l[l, c]
+            if capped:
+                f = _fmin(1.0, room / _fmax(dv + dl, 1e-12))
+                dv *= f
+                dl *= f
+                down_v[l, c] = dv
+                down_l[l, c] = dl
+            up = room - (dv + dl)
+            S[l, 0, c] = fleet[l, c]
+            S[l, 1, c] = installing[l, c]
+            S[l, 2, c] = up
+            S[l, 3, c] = pm
+            S[l, 4, c] = dl
+            S[l, 5, c] = dv + np.float64(waiting[l, c])
+            factor = q[l, c] * sw[l, c]
+            factor *= kit_q[l, c]
+            S[l, 6, c] = up * factor
+
+
+def fab_account_output(SG, wpt_net, fab_starts, planned, capacity, line_yield, fab_of_group, eng, v_out, v_cap,
+                       v_good, g):
+    """From the group sums ``SG`` (lanes, 7, groups): each fab's output (the least of its groups' effective
+    supply ``SG[:, 6] × wpt_net``, and its plan) into ``v_out``, its capacity and good output, and per group
+    (``g``, lanes × 9 × groups) availability (NaN with no tool scheduled), fleet, productive and idle capacity
+    (the output's share of supply), engineering time, PM, repairs by the fab and by the vendor, tools
+    installing."""
+    L = SG.shape[0]
+    G = SG.shape[2]
+    F = fab_starts.size
+    for l in range(L):
+        for f in range(F):
+            a = fab_starts[f]
+            b = fab_starts[f + 1] if f + 1 < F else G
+            pot = SG[l, 6, a] * wpt_net[a]
+            for j in range(a + 1, b):
+                pot = _fmin(pot, SG[l, 6, j] * wpt_net[j])
+            o = _fmin(planned[f], pot)
+            v_out[l, f] = o
+            v_cap[l, f] = capacity[f]
+            v_good[l, f] = o * line_yield[f]
+        for j in range(G):
+            fleet_g = SG[l, 0, j]
+            inst_g = SG[l, 1, j]
+            up_g = SG[l, 2, j]
+            use = _fmin(v_out[l, fab_of_group[j]] / _fmax(SG[l, 6, j] * wpt_net[j], 1e-12), 1.0)
+            sched = fleet_g - inst_g
+            g[l, 0, j] = up_g / sched if sched > 0 else np.nan
+            g[l, 1, j] = fleet_g
+            prod_cap = up_g * (1.0 - eng)
+            busy = prod_cap * use
+            g[l, 2, j] = busy
+            g[l, 3, j] = prod_cap - busy
+            g[l, 4, j] = up_g * eng
+            g[l, 5, j] = SG[l, 3, j]
+            g[l, 6, j] = SG[l, 4, j]
+            g[l, 7, j] = SG[l, 5, j]
+            g[l, 8, j] = inst_g
+
+
+_PY.update({"fab_account_states": fab_account_states, "fab_account_output": fab_account_output})
+_DEPENDS.update({"fab_account_states": ("_fmin", "_fmax"), "fab_account_output": ("_fmin", "_fmax")})
