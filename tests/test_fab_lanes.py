@@ -186,3 +186,28 @@ def test_compiled_day_accounts_are_their_numpy_twin(overbooked):
     row, dv, _, _ = got["compiled"]
     assert np.isnan(row).any()                                 # availability with no tool scheduled
     assert overbooked == (not np.array_equal(dv, down_v))      # the cap bit only where booked beyond the day
+
+
+@pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+@pytest.mark.parametrize("expansion_stopped", [False, True])
+def test_compiled_arrivals_are_their_numpy_twin(expansion_stopped):
+    """``kernels.fab_arrivals`` against ``FabFleets._arrivals_numpy`` on the same state, three days running (the
+    pipelines' rows turn): fleet, qualification, waiting, carried fractions and every pipeline agree, also
+    with new tools ordered from domestic substitutes where expansion is stopped in some lanes."""
+    got = {}
+    for how in ("numpy", "compiled"):
+        fl = _fleets_at_end("200d")
+        assert fl._arrive_k is not None
+        if expansion_stopped:
+            fl.s_exp[:] = 0.0
+            fl.s_exp[1:, ::3] = 0.6
+            fl.deliv_factor[:] = 1.0 - fl.s_exp
+            fl._any["any_exp"] = True
+        if how == "numpy":
+            fl._arrive_k = None
+        for day in (197, 198, 199):            # rows of the rings turn (the state is that of day 199)
+            fl._arrivals(day)
+        got[how] = {k: v.copy() for k, v in vars(fl).items() if isinstance(v, np.ndarray) and not k.startswith("_")}
+    assert {"fleet", "installing", "waiting", "carry", "ring_deliv", "ring_qual", "ring_back", "q"} <= got["numpy"].keys()
+    for k in got["numpy"]:
+        assert np.array_equal(got["numpy"][k], got["compiled"][k], equal_nan=True), k

@@ -105,6 +105,11 @@ class Procurement:
             return self.orders[day + self.qual]
         return self._table[self._lane_table, day + self.qual]
 
+    def lane_orders(self, day: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """With lanes, :meth:`new_tools` as (table, lane_table, row) for compiled code: lane ``l``'s new tools
+        on ``day`` are ``table[lane_table[l], row]`` (the table grows as lanes jump to new patterns)."""
+        return self._table, self._lane_table, day + self.qual
+
     def to_groups(self, per_cohort: np.ndarray) -> np.ndarray:
         """Sum a per-cohort flow to its tool groups (for orders to the groups' substitute cohorts); with lanes,
         ``(L, C)`` to ``(L, G)`` (each lane's sums in cohort order, as alone)."""

@@ -262,6 +262,9 @@ class FabFleets(LaneMechanism):
         self._parts_day = kernels.compiled("fab_parts_day") if self.draws.compiled else None
         self._account_k = ((kernels.compiled("fab_account_states"), kernels.compiled("fab_account_output"))
                            if self.draws.compiled else None)
+        self._arrive_k = kernels.compiled("fab_arrivals") if self.draws.compiled else None
+        self._deliv = np.zeros((L, C), dtype=np.int64)
+        self._groups = np.zeros((L, G))
         self._parts_buf = tuple(np.zeros(0, dtype=np.int64) for _ in range(5))
         self._subs = np.zeros((L, G))
         self._cnt4 = np.zeros(4, dtype=np.int64)
@@ -420,6 +423,21 @@ class FabFleets(LaneMechanism):
 
     def _arrivals(self, day: int) -> None:
         """Deliveries (into qualification), qualified tools and tools back from a parts wait, of every lane."""
+        if self._arrive_k is not None:         # the same numbers in one compiled loop
+            deliv = self._deliv
+            self._arrive_k(*self.proc.lane_orders(day), self._any["any_exp"], self.s_exp, self.dom_sub,
+                           self.deliv_factor, self.g_idx, self.sub_of_group, self._groups, self.ring_deliv,
+                           day % self.R_deliv, (day + self.lead_dom) % self.R_deliv, self.carry, self.fleet,
+                           self.installing, self.ring_qual, day % self.R_qual, (day + self.qual) % self.R_qual,
+                           self.waiting, self.ring_back, day % self.R_back, deliv)
+        else:
+            deliv = self._arrivals_numpy(day)
+        self._substitutes_learn(deliv)
+        if self._any["any_pend_parts"]:   # lanes without a pending parts cut buy 0 extra
+            self.parts.buy_ahead(self.pend_parts, self.spares_pf)
+
+    def _arrivals_numpy(self, day: int) -> np.ndarray:
+        """:meth:`_arrivals` up to the substitutes' learning, in numpy; returns the tools delivered today."""
         growth = self.proc.new_tools(day)
         if self._any["any_exp"]:          # lanes without a stopped expansion flow block 0 tools at factor 1
             blocked = growth * self.s_exp * self.dom_sub
@@ -440,6 +458,10 @@ class FabFleets(LaneMechanism):
         back = self.ring_back[day % self.R_back]
         self.waiting -= back
         back[:] = 0
+        return deliv
+
+    def _substitutes_learn(self, deliv: np.ndarray) -> None:
+        """Domestic substitutes' yield and throughput learn with the tools delivered (Wright's law)."""
         d_sub = deliv[:, self.sub_of_group]
         got = d_sub.any(axis=1)
         if got.any():                     # substitutes learn in the lanes that received some
@@ -448,8 +470,6 @@ class FabFleets(LaneMechanism):
             self.cum_sub[np.ix_(lanes, self.sub_of_group)] = cum
             self.q[np.ix_(lanes, self.sub_of_group)] = 1.0 - (1.0 - self.q0) * wright(cum, self.q_base,
                                                                                        self.learn_rate)
-        if self._any["any_pend_parts"]:   # lanes without a pending parts cut buy 0 extra
-            self.parts.buy_ahead(self.pend_parts, self.spares_pf)
 
     def _pm_deficit(self, day: int, active: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | float]:
         """Local repair learning factor and the day's PM deficit (share of PM not done properly) per lane and

@@ -1004,3 +1004,60 @@ def fab_account_output(SG, wpt_net, fab_starts, planned, capacity, line_yield, f
 
 _PY.update({"fab_account_states": fab_account_states, "fab_account_output": fab_account_output})
 _DEPENDS.update({"fab_account_states": ("_fmin", "_fmax"), "fab_account_output": ("_fmin", "_fmax")})
+
+
+# ----- the fab fleets' arrivals ---------------------------------------------------------------------------------
+# ``fabs.FabFleets._arrivals`` up to the substitutes' learning (its numpy code is the twin).
+
+def fab_arrivals(table, lane_table, row, any_exp, s_exp, dom_sub, deliv_factor, g_idx, sub_of_group, groups,
+                 ring_deliv, row_now, row_dom, carry, fleet, installing, ring_qual, q_now, q_later, waiting,
+                 ring_back, b_now, deliv):
+    """One day's tools arriving in every lane, in place: the tools ordered for today (``table[lane_table[l],
+    row]``, per cohort), of which with a stopped expansion flow (``any_exp``) the share ``s_exp × dom_sub`` is
+    ordered from the group's domestic substitute instead (summed per group in cohort order into ``groups``, due
+    in ``row_dom`` of ``ring_deliv``; added in every lane if some lane has any) and the rest scaled by
+    ``deliv_factor``; today's deliveries (row ``row_now``) made whole tools with the remainder carried
+    (``carry``), into ``deliv`` (lanes, cohorts); added to the fleet and to qualification (out in row
+    ``q_later`` of ``ring_qual``) while the tools of row ``q_now`` finish it; tools back from a parts wait (row
+    ``b_now`` of ``ring_back``) leave the waiting. Rows read today are zeroed."""
+    L, C = fleet.shape
+    G = groups.shape[1]
+    if any_exp:
+        blocked_any = False
+        for l in range(L):
+            for j in range(G):
+                groups[l, j] = 0.0
+            t = lane_table[l]
+            for c in range(C):
+                b = table[t, row, c] * s_exp[l, c]
+                b *= dom_sub[c]
+                groups[l, g_idx[c]] += b
+                if b != 0.0:
+                    blocked_any = True
+        if blocked_any:
+            for l in range(L):
+                for j in range(G):
+                    ring_deliv[row_dom, l, sub_of_group[j]] += groups[l, j]
+    for l in range(L):
+        t = lane_table[l]
+        for c in range(C):
+            grow = table[t, row, c]
+            if any_exp:
+                grow = grow * deliv_factor[l, c]
+            x = ring_deliv[row_now, l, c] + grow
+            ring_deliv[row_now, l, c] = 0.0
+            cy = carry[l, c] + x
+            n = np.floor(cy + 1e-9)
+            carry[l, c] = cy - n
+            d = np.int64(n)
+            deliv[l, c] = d
+            fleet[l, c] += d
+            installing[l, c] += d
+            installing[l, c] -= ring_qual[q_now, l, c]
+            ring_qual[q_now, l, c] = 0
+            ring_qual[q_later, l, c] += d
+            waiting[l, c] -= ring_back[b_now, l, c]
+            ring_back[b_now, l, c] = 0
+
+
+_PY["fab_arrivals"] = fab_arrivals
