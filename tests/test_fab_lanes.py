@@ -211,3 +211,37 @@ def test_compiled_arrivals_are_their_numpy_twin(expansion_stopped):
     assert {"fleet", "installing", "waiting", "carry", "ring_deliv", "ring_qual", "ring_back", "q"} <= got["numpy"].keys()
     for k in got["numpy"]:
         assert np.array_equal(got["numpy"][k], got["compiled"][k], equal_nan=True), k
+
+
+@pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+@pytest.mark.parametrize("parts_cut", [True, False])
+def test_compiled_hazard_is_its_numpy_twin(parts_cut):
+    """``kernels.fab_hazard`` (``FabFleets._hazard_compiled``) against ``_pm_deficit`` then ``_failure_rate`` in
+    numpy on the same state, three days running (weekly redundant tools included): expected failures, local
+    learning, PM debt, kit stocks, third-party kits, kit yield and every other array agree, with and without
+    a parts cut."""
+    got = {}
+    for how in ("numpy", "compiled"):
+        fl = _fleets_at_end("200d")
+        fl._any["has_part"] = parts_cut
+        fl.parts.kits[:] = 3.0                                 # a few kits left: some cohorts run out
+        kits0 = fl.parts.kits.copy()
+        out = []
+        for day in (196, 197, 198):                            # 196: a week's redundant tools are ordered
+            active = fl.fleet - fl.installing - fl.waiting
+            if how == "compiled":
+                learn, lam = fl._hazard_compiled(day, active)
+            else:
+                learn, deficit = fl._pm_deficit(day, active)
+                lam = active * fl._failure_rate(day, deficit, learn)
+            out += [learn.copy(), lam.copy()]
+        state = {k: v.copy() for obj in (fl, fl.parts) for k, v in vars(obj).items()
+                 if isinstance(v, np.ndarray) and not k.startswith("_")}
+        got[how] = (out, state)
+    for a, b in zip(got["numpy"][0], got["compiled"][0]):
+        assert np.array_equal(a, b)
+    (_, s0), (_, s1) = got["numpy"], got["compiled"]
+    assert {"e_pm", "kits", "tp_avail", "decay", "kit_q", "ring_deliv", "refurb_ring"} <= s0.keys() == s1.keys()
+    for k in s0:
+        assert np.array_equal(s0[k], s1[k], equal_nan=True), k
+    assert parts_cut == (not np.array_equal(s1["kits"], kits0))    # kits are used only under a parts cut

@@ -106,7 +106,7 @@ class PartsLedger:
         self.kit_day = n0 / pm_interval_d                     # baseline kit use per day (kits/day)
         self.locked_day = n0 * fail_rate0 * p_locked          # baseline locked-item use (items/day)
         self.module_day = n0 * fail_rate0 * p_module          # baseline module use (modules/day)
-        self._pm_interval = pm_interval_d
+        self.pm_interval = pm_interval_d
         self.kits = np.broadcast_to(spare_stock(n0, 1.0 / pm_interval_d, float(cfg["kit_cover_months"])),
                                     shape).copy()
         stock2 = np.vstack([spare_stock(n0, fail_rate0 * p_locked, float(cfg["locked_cover_months"])),
@@ -131,7 +131,7 @@ class PartsLedger:
         self.in_refurb = np.zeros(1 if lanes is None else lanes)     # modules in refurbishment, per lane
         self.decay = np.ones(shape)            # exp(−days cut / ramp): the third parties' ramp still to go
         self.decay_day = np.ones(shape)        # its factor per day, set by set_cut
-        self._tp_b = tp_max * (1.0 - self.tp0)
+        self.tp_b = tp_max * (1.0 - self.tp0)
         self._need: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # lane -> (cohorts, p_need), with lanes
         self._need_dirty = False
 
@@ -156,9 +156,9 @@ class PartsLedger:
         share done with a third-party kit). The third-party share is :func:`third_party_share` kept as a running
         product. A cohort whose parts flow is not cut (``s_parts`` 0) uses no kit from the stock and gets 0, 0."""
         self.decay *= self.decay_day
-        self.tp_avail = self.tp_max - self._tp_b * self.decay
+        self.tp_avail = self.tp_max - self.tp_b * self.decay
         tp = self.tp_avail * s_parts
-        events = active / self._pm_interval
+        events = active / self.pm_interval
         need = events * (s_parts - tp)
         used = np.minimum(need, self.kits)
         self.kits -= used

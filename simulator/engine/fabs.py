@@ -263,6 +263,8 @@ class FabFleets(LaneMechanism):
         self._account_k = ((kernels.compiled("fab_account_states"), kernels.compiled("fab_account_output"))
                            if self.draws.compiled else None)
         self._arrive_k = kernels.compiled("fab_arrivals") if self.draws.compiled else None
+        self._hazard_k = kernels.compiled("fab_hazard") if self.draws.compiled else None
+        self._lam = np.zeros((L, C))
         self._deliv = np.zeros((L, C), dtype=np.int64)
         self._groups = np.zeros((L, G))
         self._parts_buf = tuple(np.zeros(0, dtype=np.int64) for _ in range(5))
@@ -404,9 +406,12 @@ class FabFleets(LaneMechanism):
             self._refresh_policy()
         self._arrivals(day)
         active = self.fleet - self.installing - self.waiting
-        learn, deficit = self._pm_deficit(day, active)
-        rate = self._failure_rate(day, deficit, learn)
-        lam = active * rate
+        if self._hazard_k is not None and self._any["any_cut"]:
+            learn, lam = self._hazard_compiled(day, active)
+        else:
+            learn, deficit = self._pm_deficit(day, active)
+            rate = self._failure_rate(day, deficit, learn)
+            lam = active * rate
         fails = np.empty((self.L, self.C), dtype=np.int64)
         self.draws.failures(lam, fails)
         if self._any["any_cut"]:
@@ -484,10 +489,28 @@ class FabFleets(LaneMechanism):
             deficit += tp * self.parts.kit_penalty
             self.kit_q = 1.0 - self.parts.kit_yield_loss * tp
         np.minimum(deficit, 1.0, out=deficit)
-        if day % 7 == 0 and self._any["any_redundant"]:    # redundant tools are ordered weekly
+        self._redundant(day)
+        return learn, deficit
+
+    def _redundant(self, day: int) -> None:
+        """Redundant tools ordered from domestic substitutes, weekly, where a lane has a cut."""
+        if day % 7 == 0 and self._any["any_redundant"]:
             red = self.redundant_week * self.fleet
             self.ring_deliv[(day + self.lead_dom) % self.R_deliv][:, self.sub_of_group] += self.proc.to_groups(red)
-        return learn, deficit
+
+    def _hazard_compiled(self, day: int, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_pm_deficit` then :meth:`_failure_rate` × active tools, with some lane under a cut: the
+        elementwise part in one compiled loop (``kernels.fab_hazard``), the same numbers. Returns (local repair
+        learning factor, expected failures) per lane and cohort."""
+        learn = wright(self.cum_local, self.learn_base, self.learn_rate)
+        self._redundant(day)
+        self.parts.refurbished(day)            # (modules back from refurbishment: no part of the hazard)
+        pa, lam = self.parts, self._lam
+        self._hazard_k(learn, self.c_pm, bool(self._any["has_part"]), pa.decay, pa.decay_day, pa.tp_max, pa.tp_b,
+                       pa.tp_avail, self.s_parts, active, pa.pm_interval, pa.kits, pa.kit_penalty,
+                       pa.kit_yield_loss, self.kit_q, self.e_pm, self.inv_pmi, self.mtbf, self.hazard_max,
+                       self.mttr_cut, self.c_mttr_serv, self.rate_num, lam)
+        return learn, lam
 
     def _failure_rate(self, day: int, deficit: np.ndarray | float, learn: np.ndarray | None) -> np.ndarray:
         """Failures per tool-day per lane and cohort: PM not done properly raises the hazard over one PM

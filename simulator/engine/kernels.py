@@ -1061,3 +1061,51 @@ def fab_arrivals(table, lane_table, row, any_exp, s_exp, dom_sub, deliv_factor, 
 
 
 _PY["fab_arrivals"] = fab_arrivals
+
+
+# ----- the fab fleets' failure hazard ---------------------------------------------------------------------------
+# ``fabs.FabFleets._pm_deficit`` (with ``fab_parts.PartsLedger.pm_kits``) and ``_failure_rate`` in a lane under a
+# cut, to the day's expected failures (their numpy code is the twin).
+
+def fab_hazard(learn, c_pm, has_part, decay, decay_day, tp_max, tp_b, tp_avail, s_parts, active, pm_interval,
+               kits, kit_penalty, kit_yield_loss, kit_q, e_pm, inv_pmi, mtbf, hazard_max, mttr_cut, c_mttr_serv,
+               rate_num, lam):
+    """Expected failures per (lane, cohort) today into ``lam``, tools × failures per tool-day. The share of PM
+    not done properly (``c_pm × learn``; with a parts cut, ``has_part``, plus PM events without a kit from the
+    stock ``kits`` and the third-party kit share × ``kit_penalty``; at most 1) moves the PM debt ``e_pm`` toward
+    it over one PM interval; the hazard rises with the debt to ``hazard_max`` × the baseline (MTBF ``mtbf``,
+    hours) and the repair cycle is longer by ``mttr_cut + c_mttr_serv × learn`` hours. In place: ``e_pm``, and
+    with a parts cut the kit stock, the third-party kits' running decay and availability ``tp_avail`` and the
+    kit yield factor ``kit_q``."""
+    L, C = lam.shape
+    hm1 = hazard_max - 1.0
+    for l in range(L):
+        for c in range(C):
+            d = c_pm[l, c] * learn[l, c]
+            if has_part:
+                dec = decay[l, c] * decay_day[l, c]
+                decay[l, c] = dec
+                ta = tp_max[c] - tp_b[c] * dec
+                tp_avail[l, c] = ta
+                tp = ta * s_parts[l, c]
+                events = np.float64(active[l, c]) / pm_interval[c]
+                need = events * (s_parts[l, c] - tp)
+                used = _fmin(need, kits[l, c])
+                kits[l, c] -= used
+                need -= used
+                d += need / _fmax(events, 1e-12)
+                d += tp * kit_penalty
+                kit_q[l, c] = 1.0 - kit_yield_loss * tp
+            d = _fmin(d, 1.0)
+            step = d - e_pm[l, c]
+            step *= inv_pmi[c]
+            e = e_pm[l, c] + step
+            e_pm[l, c] = e
+            up_h = mtbf[c] / (1.0 + hm1 * e)
+            up_h += mttr_cut[l, c]
+            up_h += c_mttr_serv[l, c] * learn[l, c]
+            lam[l, c] = np.float64(active[l, c]) * (rate_num[c] / up_h)
+
+
+_PY["fab_hazard"] = fab_hazard
+_DEPENDS["fab_hazard"] = ("_fmin", "_fmax")
