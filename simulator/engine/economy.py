@@ -30,6 +30,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .lane_reader import LaneReader
+from . import kernels
 from .io_model import ARIO, ARIOParams, MRIO, build_mrio
 from .recorder import Recorder
 from .world import LaneMechanism, Lanes
@@ -67,6 +68,8 @@ class Economy(LaneMechanism):
             self.model = ARIO(self.table, build_params(cfg))
         except (KeyError, ValueError) as exc:
             raise ValueError(f"economy: {exc}") from None
+        if kernels.worth_compiling(lanes.n * lanes.days, lanes):   # the same numbers, fewer numpy calls
+            self.model.kernels = (kernels.compiled("ario_serve"), kernels.compiled("ario_restock"))
         t = self.table
         self.regions, self.sectors = t.regions, t.sectors
         nr, ns = len(self.regions), len(self.sectors)

@@ -230,6 +230,8 @@ class ARIO:
     x0: np.ndarray = field(init=False)
     y: np.ndarray = field(init=False)
     va_coeff: np.ndarray = field(init=False)
+    #: (``kernels.ario_serve``, ``kernels.ario_restock``) compiled, to step runs with (None: numpy)
+    kernels: tuple | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         t, p = self.table, self.params
@@ -303,6 +305,8 @@ class ARIO:
         """Advance the runs of ``st`` one day with capacities ``capacity`` (runs × cells, shares of the table's
         output in [0, 1]); updates ``st`` (its arrays in place) and returns the day's actual production (runs ×
         cells, USD/day). Every number is computed as in a one-run step, in the same floating-point order."""
+        if self.kernels is not None and self._lim_covers_phys:
+            return self._step_compiled(st, capacity)
         p = self.params
         k, n = capacity.shape
         orders = st.orders
@@ -349,6 +353,22 @@ class ARIO:
             st.alpha = np.where(scarce > 0,
                                 st.alpha + (p.alpha_max - st.alpha) * scarce / p.tau_alpha,
                                 st.alpha + (1.0 - st.alpha) / p.tau_alpha)
+        return x_a
+
+    def _step_compiled(self, st: ARIOState, capacity: np.ndarray) -> np.ndarray:
+        """:meth:`step_runs` in two compiled loops around its one matrix product (the same numbers)."""
+        serve, restock = self.kernels
+        k, n = capacity.shape
+        need, x_a, demand = np.empty((k,) + self.ZS.shape), np.empty((k, n)), np.empty((k, n))
+        if st.shortage_share.shape != (k, n):
+            st.shortage_share = np.empty((k, n))
+        serve(st.orders, self.y, st.alpha, capacity, self.x0, self._x0_pos, self._x0_safe, self.ZS,
+              self._psi_days_z, st.inv, need, x_a, demand, st.shortage_share)
+        received = self.G @ st.orders                       # what each product's buyers received today
+        p = self.params
+        restock(received, x_a, self._x0_pos, self._x0_safe, self.ZS, self.finite, st.inv, self._goal_days_z, need,
+                p.tau_inventory, self._zs_pos, self._zs_safe, self._Z4, st.orders, demand, st.alpha, p.alpha_max,
+                p.tau_alpha)
         return x_a
 
     def _received(self, orders: np.ndarray, served: np.ndarray, own_served: np.ndarray) -> np.ndarray:

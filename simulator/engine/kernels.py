@@ -1109,3 +1109,80 @@ def fab_hazard(learn, c_pm, has_part, decay, decay_day, tp_max, tp_b, tp_avail, 
 
 _PY["fab_hazard"] = fab_hazard
 _DEPENDS["fab_hazard"] = ("_fmin", "_fmax")
+
+
+# ----- the economy's input-output day (ARIO) --------------------------------------------------------------------
+# ``io_model.ARIO.step_runs`` before and after its one BLAS product (the products' receipts), with the inventory
+# limit of ψ × target days covering the physical one (the numpy code is the twin, and runs otherwise).
+
+def ario_serve(orders, y, alpha, capacity, x0, x0_pos, x0_safe, ZS, psi_days_z, inv, need, x_a, demand,
+               shortage):
+    """Production and distribution of one day for every run (leading axis): demand (yesterday's orders to each
+    cell, summed in numpy's order, + final demand), production at the least of demand, capacity × α and what
+    the input stocks allow (``need`` per product at that output into ``need``), into ``x_a``; each cell serves
+    its own orders to itself first and every other client the same share (``shortage``: 1 − that share).
+    ``orders`` (runs × sellers × buyers) becomes what each buyer receives, in place."""
+    k, n = x_a.shape
+    ns = ZS.shape[0]
+    for r in range(k):
+        for j in range(n):
+            dem = pairwise_sum(orders[r, j], 0, n) + y[j]
+            demand[r, j] = dem
+            xc = alpha[r, j] * capacity[r, j]
+            xc *= x0[j]
+            xo = _fmin(dem, xc)
+            ratio0 = xo / x0_safe[j] if x0_pos[j] else 0.0
+            lim = np.inf
+            for s in range(ns):
+                nd = ZS[s, j] * ratio0
+                need[r, s, j] = nd
+                cons = psi_days_z[s, j] * nd
+                v = inv[r, s, j] / cons if cons > 0 else np.inf
+                lim = v if s == 0 else _fmin(lim, v)
+            factor = _fmax(_fmin(1.0, lim), 0.0)
+            x_a[r, j] = xo * factor if factor < 1.0 else xo
+        for i in range(n):
+            own = orders[r, i, i]
+            own_served = _fmin(own, x_a[r, i])
+            rest = demand[r, i] - own
+            served = _fmin(1.0, (x_a[r, i] - own_served) / rest) if rest > 0 else 1.0
+            shortage[r, i] = 1.0 - served
+            if served != 1.0:
+                for j in range(n):
+                    orders[r, i, j] *= served
+            orders[r, i, i] = own_served
+
+
+def ario_restock(recv_g, x_a, x0_pos, x0_safe, ZS, finite, inv, goal_days_z, need, tau_inventory, zs_pos, zs_safe,
+                 Z4, orders, demand, alpha, alpha_max, tau_alpha):
+    """After the receipts per product ``recv_g`` (runs × products × cells): input stocks (``inv``, in place)
+    gain receipts and lose what today's output used; tomorrow's orders (into ``orders``, in the table's
+    supplier shares) replace what was used plus 1/τ of the gap to target stocks at today's planned output; with
+    ``alpha_max`` > 1 the overproduction factors ``alpha`` move toward it where demand went unserved, back to 1
+    elsewhere."""
+    k, n = x_a.shape
+    ns = ZS.shape[0]
+    R = Z4.shape[0]
+    for r in range(k):
+        for j in range(n):
+            ratio = x_a[r, j] / x0_safe[j] if x0_pos[j] else 0.0
+            for s in range(ns):
+                used = ZS[s, j] * ratio
+                iv = inv[r, s, j] + (recv_g[r, s, j] - used) if finite[s, j] else 0.0
+                inv[r, s, j] = iv
+                gap = goal_days_z[s, j] * need[r, s, j]
+                gap -= iv
+                gap = _fmax(0.0, gap)
+                total = used + gap / tau_inventory
+                sc = total / zs_safe[s, j] if zs_pos[s, j] else 0.0
+                for g in range(R):
+                    orders[r, g * ns + s, j] = Z4[g, s, j] * sc
+            if alpha_max > 1.0:
+                dem = demand[r, j]
+                scarce = (dem - x_a[r, j]) / dem if dem > 0 else 0.0
+                a = alpha[r, j]
+                alpha[r, j] = a + (alpha_max - a) * scarce / tau_alpha if scarce > 0 else a + (1.0 - a) / tau_alpha
+
+
+_PY.update({"ario_serve": ario_serve, "ario_restock": ario_restock})
+_DEPENDS.update({"ario_serve": ("pairwise_sum", "_fmin", "_fmax"), "ario_restock": ("_fmax",)})
