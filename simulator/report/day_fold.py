@@ -118,7 +118,7 @@ class DayFold:
         self.plot = np.empty((2, len(self.plot_rows), self.days)) if daily else None
         self.small_rows = np.concatenate([self.gdp_rows, self.exh_rows, self.plot_rows])
         self._gather: list[tuple[int, np.ndarray, np.ndarray]] | None = None
-        self._cols: dict[tuple[int, int], np.ndarray] = {}      # a part's columns with running values
+        self._cols: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}   # a part's :func:`flag_runs`
         #: (2, periods, series) period sums (days themselves when ``step`` is 1): a day's writes are contiguous
         self.bucket_sums = np.empty((2, self.days if lay.step == 1 else len(lay.periods), K)) if daily else None
         if compiled is None:
@@ -148,10 +148,11 @@ class DayFold:
         buckets = self.bucket_sums if self.daily else _NO_BUCKETS
         sp, bp = s.parts(), b.parts()
         for (sa, k0), (ba, _) in zip(sp, bp):
-            cols = self._cols.get((k0, sa.shape[1]))
-            if cols is None:
-                cols = self._cols[(k0, sa.shape[1])] = np.flatnonzero(self.flags[k0:k0 + sa.shape[1]])
-            self.kernel(sa[start:stop], ba[start:stop], k0, self.day, step, self.flags, cols, IMPACT_THRESHOLD,
+            got = self._cols.get((k0, sa.shape[1]))
+            if got is None:
+                got = self._cols[(k0, sa.shape[1])] = flag_runs(self.flags[k0:k0 + sa.shape[1]])
+            cols, fptr = got
+            self.kernel(sa[start:stop], ba[start:stop], k0, self.day, step, cols, fptr, IMPACT_THRESHOLD,
                         1.0 + PRICE_JUMP, self.lost, self.sumx, self.drop, self.tti, self.rec, self.top,
                         self.topday, self.low, self.above, self.fstop, buckets, nan)
         for w, which in ((0, "baseline"), (2, "scenario")):
@@ -304,14 +305,23 @@ class DayFold:
         return np.stack([exhaustion(self.exh[0], self.exh[1]), exhaustion(self.exh[1], self.exh[1])])
 
 
-def fold_part(s, b, k0, d0, step, flags, cols, threshold, jump, lost, sumx, drop, tti, rec, top, topday, low,
+def flag_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The columns asking for each running value, flag by flag (bits 1, 2, 4, ... 128 of ``flags``): ``(cols,
+    fptr)`` with flag bit ``i``'s columns, ascending, in ``cols[fptr[i]:fptr[i + 1]]`` (a column asking for
+    several values is in several runs)."""
+    runs = [np.flatnonzero(flags & (1 << i)) for i in range(8)]
+    return (np.concatenate(runs).astype(np.int64),
+            np.cumsum([0] + [r.size for r in runs]).astype(np.int64))
+
+
+def fold_part(s, b, k0, d0, step, cols, fptr, threshold, jump, lost, sumx, drop, tti, rec, top, topday, low,
               above, fstop, buckets, nan):
     """:meth:`DayFold.add` for the columns ``k0 ..`` of one recorded part, compiled (see
     ``engine.kernels.compile_external``): ``s`` and ``b`` are ``(days, columns)`` of the scenario and its
     baseline from day ``d0`` on. Adds every column's days to the period sums ``buckets`` (``(2, periods,
-    series)``; ``step`` days; 1: the days themselves; 0: none), then updates the running values of the columns
-    ``cols``, those whose ``flags`` ask for some (row 0 the scenario against ``b``, row 1 ``b`` against itself),
-    with the same operations in the same order. The first NaN (series, day) of the baseline goes to
+    series)``; ``step`` days; 1: the days themselves; 0: none), then updates the running values (row 0 the
+    scenario against ``b``, row 1 ``b`` against itself) of the columns asking for each (:func:`flag_runs`:
+    ``cols``, ``fptr``), with the same operations in the same order. The first NaN (series, day) of the baseline goes to
     ``nan[0:2]``, of the scenario to ``nan[2:4]`` (the fold is then of no use)."""
     n, c = s.shape
     for d in range(n):                  # one pass over every column: the NaN scan and the period sums
@@ -334,41 +344,71 @@ def fold_part(s, b, k0, d0, step, flags, cols, threshold, jump, lost, sumx, drop
                 else:
                     buckets[0, p, k0 + j] += xs
                     buckets[1, p, k0 + j] += xb
-        first = day == 0                # then the running values of the day, while its row is in cache
-        for jj in range(len(cols)):
+        first = day == 0                # then the running values of the day, while its row is in cache:
+        # flag by flag over the columns asking for it (``fptr`` bounds each flag's run of ``cols``), so each
+        # loop is short and branch-free; every value still sees its days in order
+        for jj in range(fptr[0], fptr[1]):                      # 1: lost (baseline − x), summed
             j = cols[jj]
             k = k0 + j
             xb = b[d, j]
-            xs = s[d, j]
-            f = flags[k]
             for v in range(2):
-                x = xs if v == 0 else xb
-                if f & 1:
-                    y = xb - x
-                    lost[v, k] = y if first else lost[v, k] + y
-                if f & 2:
-                    sumx[v, k] = x if first else sumx[v, k] + x
-                if f & 4:
-                    dr = (xb - x) / xb if xb > 0 else -np.inf
-                    if dr != dr:
-                        dr = -np.inf
-                    if first or dr > drop[v, k]:
-                        drop[v, k] = dr
-                if f & 8:
-                    if xb > 0 and x < threshold * xb:
-                        if tti[v, k] != tti[v, k]:
-                            tti[v, k] = day
-                        rec[v, k] = day
-                if f & 16:
-                    if first or x > top[v, k]:
-                        top[v, k] = x
-                        topday[v, k] = day
-                if f & 32:
-                    if first or x < low[v, k]:
-                        low[v, k] = x
-                if f & 64:
-                    if xb > 0 and x > jump * xb:
-                        above[v, k] += 1.0
-                if f & 128:
-                    if x > 1e-9 and xb <= 1e-9 and fstop[v, k] != fstop[v, k]:
-                        fstop[v, k] = day
+                y = xb - (s[d, j] if v == 0 else xb)
+                lost[v, k] = y if first else lost[v, k] + y
+        for jj in range(fptr[1], fptr[2]):                      # 2: sum of x
+            j = cols[jj]
+            k = k0 + j
+            for v in range(2):
+                x = s[d, j] if v == 0 else b[d, j]
+                sumx[v, k] = x if first else sumx[v, k] + x
+        for jj in range(fptr[2], fptr[3]):                      # 4: largest drop below the baseline
+            j = cols[jj]
+            k = k0 + j
+            xb = b[d, j]
+            for v in range(2):
+                x = s[d, j] if v == 0 else xb
+                dr = (xb - x) / xb if xb > 0 else -np.inf
+                if dr != dr:
+                    dr = -np.inf
+                if first or dr > drop[v, k]:
+                    drop[v, k] = dr
+        for jj in range(fptr[3], fptr[4]):                      # 8: first and last day below the threshold
+            j = cols[jj]
+            k = k0 + j
+            xb = b[d, j]
+            for v in range(2):
+                x = s[d, j] if v == 0 else xb
+                if xb > 0 and x < threshold * xb:
+                    if tti[v, k] != tti[v, k]:
+                        tti[v, k] = day
+                    rec[v, k] = day
+        for jj in range(fptr[4], fptr[5]):                      # 16: peak and its day
+            j = cols[jj]
+            k = k0 + j
+            for v in range(2):
+                x = s[d, j] if v == 0 else b[d, j]
+                if first or x > top[v, k]:
+                    top[v, k] = x
+                    topday[v, k] = day
+        for jj in range(fptr[5], fptr[6]):                      # 32: low
+            j = cols[jj]
+            k = k0 + j
+            for v in range(2):
+                x = s[d, j] if v == 0 else b[d, j]
+                if first or x < low[v, k]:
+                    low[v, k] = x
+        for jj in range(fptr[6], fptr[7]):                      # 64: days above the price jump
+            j = cols[jj]
+            k = k0 + j
+            xb = b[d, j]
+            for v in range(2):
+                x = s[d, j] if v == 0 else xb
+                if xb > 0 and x > jump * xb:
+                    above[v, k] += 1.0
+        for jj in range(fptr[7], fptr[8]):                      # 128: first day of flow where there was none
+            j = cols[jj]
+            k = k0 + j
+            xb = b[d, j]
+            for v in range(2):
+                x = s[d, j] if v == 0 else xb
+                if x > 1e-9 and xb <= 1e-9 and fstop[v, k] != fstop[v, k]:
+                    fstop[v, k] = day
