@@ -401,3 +401,39 @@ def test_kernel_min_max_are_numpys_on_signed_zeros_and_nan():
         for b in vals:
             for ours, theirs in ((_fmin, np.minimum), (_fmax, np.maximum)):
                 assert np.float64(ours(a, b)).tobytes() == theirs(np.float64(a), np.float64(b)).tobytes(), (a, b)
+
+
+@needs_numba
+def test_projects_kernels_match_numpy(markets):
+    """``kernels.projects_signal`` / ``projects_capacity`` (``Projects._step_compiled``) against
+    ``Projects.step`` in numpy: three lanes under their own price paths (a jump in some items from day 10, a
+    fall back in one lane), 240 days; smoothed prices, streaks, starts, online dates, events, daily extra
+    capacity and new capacity per year all identical, and some projects started and came online."""
+    from simulator.engine.market.supply import Projects
+    d = markets.d
+    N, I = len(d.p_names), d.shape[0]
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((3, N)) - 6.0                     # short lead times (30 days at least)
+    ref = np.ones(I) * 100.0
+    jump = np.where(rng.random(I) < 0.6, 1.6, 1.0)
+    out = {}
+    for compiled in (False, True):
+        events = []
+        pr = Projects(d, 240, z, lambda *e: events.append(e),
+                      (kernels.compiled("projects_signal"), kernels.compiled("projects_capacity")) if compiled
+                      else None)
+        days = []
+        for day in range(240):
+            p = np.tile(ref, (3, 1)) * (jump if day >= 10 else 1.0)
+            if day >= 60:
+                p[2] = ref                                   # lane 2: the price falls back, streaks reset
+            extra, newcap = pr.step(day, p, ref)
+            days.append((extra.copy(), newcap.copy()))
+        out[compiled] = (days, events, pr.p_smooth, pr.streak, pr.waiting, pr.start, pr.t_on, pr.online)
+    (d0, e0, *s0), (d1, e1, *s1) = out[False], out[True]
+    assert e0 == e1 and any("_started" in e[3] for e in e1) and any("_online" in e[3] for e in e1)
+    for (x0, n0), (x1, n1) in zip(d0, d1):
+        assert _same_bits(x0, x1) and _same_bits(n0, n1)
+    assert (d1[-1][0] > 0).any()
+    for a, b in zip(s0, s1):
+        assert _same_bits(a, b)

@@ -1186,3 +1186,69 @@ def ario_restock(recv_g, x_a, x0_pos, x0_safe, ZS, finite, inv, goal_days_z, nee
 
 _PY.update({"ario_serve": ario_serve, "ario_restock": ario_restock})
 _DEPENDS.update({"ario_serve": ("pairwise_sum", "_fmin", "_fmax"), "ario_restock": ("_fmax",)})
+
+
+# ----- alternative supply projects ------------------------------------------------------------------------------
+# ``market.supply.Projects.step`` (its numpy code is the twin): the price signal, and the capacity online.
+
+def projects_signal(waiting, p_smooth, p_ex, smoothing, p_m, p_cost, prem_ref, streak, persist, new):
+    """Where some lane still has projects waiting: its smoothed ex-China price per item (``p_smooth``, in
+    place) follows today's ``p_ex`` by 1/``smoothing``, and each project's run of days with the smoothed price
+    above its long-run cost and above ``prem_ref`` (premium × reference) grows or resets (``streak``); a waiting
+    project whose run reached ``persist`` days starts (``new`` True, no longer ``waiting``). Returns the number
+    started (``new`` is then every lane's; untouched where no lane has a project waiting)."""
+    n, N = waiting.shape
+    I = p_smooth.shape[1]
+    looking = False
+    for l in range(n):
+        for k in range(N):
+            if waiting[l, k]:
+                looking = True
+    if not looking:
+        return 0
+    count = 0
+    for l in range(n):
+        on = False
+        for k in range(N):
+            if waiting[l, k]:
+                on = True
+        if not on:
+            for k in range(N):
+                new[l, k] = False
+            continue
+        for i in range(I):
+            p_smooth[l, i] = p_smooth[l, i] + (p_ex[l, i] - p_smooth[l, i]) / smoothing[i]
+        for k in range(N):
+            sm = p_smooth[l, p_m[k]]
+            above = 1.0 if (sm > p_cost[k] and sm > prem_ref[k]) else 0.0
+            st = (streak[l, k] + 1.0) * above
+            streak[l, k] = st
+            go = waiting[l, k] and st >= persist[k]
+            new[l, k] = go
+            if go:
+                waiting[l, k] = False
+                count += 1
+    return count
+
+
+def projects_capacity(frac, day, t_on, online, came, cap_day, cap_year, p_cell, p_m, extra, newcap):
+    """Started projects whose lead time is over (``day >= t_on``) come online (``online``; those of today in
+    ``came``, their number returned), and the capacity online today (``frac[lane, project, day]`` of each one's
+    capacity), summed per lane in project order: per day into ``extra`` (lanes, cells) and per year into
+    ``newcap`` (lanes, items)."""
+    n, N = frac.shape[0], frac.shape[1]
+    count = 0
+    for l in range(n):
+        for k in range(N):
+            c = day >= t_on[l, k] and not online[l, k]
+            came[l, k] = c
+            if c:
+                online[l, k] = True
+                count += 1
+            f = frac[l, k, day]
+            extra[l, p_cell[k]] += f * cap_day[k]
+            newcap[l, p_m[k]] += f * cap_year[k]
+    return count
+
+
+_PY.update({"projects_signal": projects_signal, "projects_capacity": projects_capacity})

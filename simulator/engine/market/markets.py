@@ -162,7 +162,9 @@ class MineralMarkets(LaneMechanism):
             zp[lane] = [ctx.streams.get(f"minerals.{d.items[d.p_m[k]]}.project.{d.p_names[k]}").standard_normal()
                         for k in range(len(d.p_names))]
         self.trade = TradeRules(d, lanes.days, z_lic, kernels.compiled("trade_apply") if fast else None)
-        self.projects = Projects(d, lanes.days, zp, lanes.event)
+        self.projects = Projects(d, lanes.days, zp, lanes.event,
+                                 (kernels.compiled("projects_signal"), kernels.compiled("projects_capacity"))
+                                 if fast else None)
         self.restricted = np.zeros((n, I, R), dtype=bool)
         self.restricted_item = np.zeros((n, I), dtype=bool)
         self.parity = np.zeros((n, I))

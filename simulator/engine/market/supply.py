@@ -39,9 +39,10 @@ class Projects:
     """Alternative supply projects of all items: start on a persistent price signal, online after lead time.
     State per lane of a batch (each lane draws its own lead times and sees its own prices)."""
 
-    def __init__(self, d, days: int, z: np.ndarray, event):
+    def __init__(self, d, days: int, z: np.ndarray, event, compiled: tuple | None = None):
         """``z`` (lanes, projects) standard normals for the lead times; ``event(lane, day, entity, event,
-        cause)`` records a state change in one lane."""
+        cause)`` records a state change in one lane; ``compiled``: (``kernels.projects_signal``,
+        ``kernels.projects_capacity``) to step with (the same numbers), or None for numpy."""
         self.d = d
         N = len(d.p_names)
         I, R = d.shape
@@ -62,6 +63,11 @@ class Projects:
         self.item_bins = (lane * I + np.asarray(d.p_m)[None, :]).ravel()
         self.cap_day, self.cap_year = np.asarray(d.p_capacity, float), np.asarray(d.p_capacity, float) * 365.25
         self.p_smooth: np.ndarray | None = None
+        self.compiled = compiled
+        self._new = np.zeros((n, N), dtype=bool)
+        self._came = np.zeros((n, N), dtype=bool)
+        self._p_cell = np.asarray(d.p_m * R + d.p_r, dtype=np.int64)
+        self._p_item = np.asarray(d.p_m, dtype=np.int64)
 
     def step(self, day: int, p_ex: np.ndarray, p_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Extra capacity (lanes, I, R) per day online today and new capacity per item (lanes, I) per year, from
@@ -73,6 +79,8 @@ class Projects:
             return np.zeros((n, I, R)), np.zeros((n, I))
         if self.p_smooth is None:
             self.p_smooth = p_ex.copy()
+        if self.compiled is not None:
+            return self._step_compiled(day, p_ex, p_ref)
         looking = self.waiting.any(axis=1)
         if looking.any():
             on = looking[:, None]
@@ -86,11 +94,7 @@ class Projects:
             for lane, k in zip(*np.nonzero(new)):
                 self._start(lane, k, day)
             self.waiting &= ~new
-        for lane, k in zip(*np.nonzero((day >= self.t_on) & ~self.online)):
-            self.online[lane, k] = True
-            self.event(lane, day, f"{d.items[d.p_m[k]]}.{REGIONS[d.p_r[k]]}", f"{d.p_kind[k]}_online",
-                       f"{d.p_names[k]}: lead time {self.lead[lane, k]:.0f} days after start on day "
-                       f"{self.start[lane, k]:.0f}")
+        self._online(day)
         if self.frac is None:
             return np.zeros((n, I, R)), np.zeros((n, I))
         # each cell's (item's) projects added in project order (the same bits on every machine, where a matrix
@@ -99,6 +103,38 @@ class Projects:
         extra = np.bincount(self.cell_bins, (f * self.cap_day).ravel(), minlength=n * I * R).reshape(n, I, R)
         newcap = np.bincount(self.item_bins, (f * self.cap_year).ravel(), minlength=n * I).reshape(n, I)
         return extra, newcap
+
+    def _step_compiled(self, day: int, p_ex: np.ndarray, p_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`step` with the price signal and the capacity sums in compiled loops (the same numbers)."""
+        d = self.d
+        I, R = d.shape
+        signal, capacity = self.compiled
+        new = self._new
+        if signal(self.waiting, self.p_smooth, p_ex, d.per["smoothing"], self._p_item, d.p_cost,
+                  PREMIUM * p_ref[d.p_m], self.streak, d.per["persistence"][d.p_m], new):
+            for lane, k in zip(*np.nonzero(new)):
+                self._start(lane, k, day)
+        extra, newcap = np.zeros((self.n, I * R)), np.zeros((self.n, I))
+        if self.frac is not None:          # (none started: none comes online)
+            came = self._came
+            if capacity(self.frac, day, self.t_on, self.online, came, self.cap_day, self.cap_year, self._p_cell,
+                        self._p_item, extra, newcap):
+                self._online_events(day, came)
+        return extra.reshape(self.n, I, R), newcap
+
+    def _online(self, day: int) -> None:
+        """Started projects whose lead time is over come online today (an event each)."""
+        came = (day >= self.t_on) & ~self.online
+        self.online |= came
+        self._online_events(day, came)
+
+    def _online_events(self, day: int, came: np.ndarray) -> None:
+        """The events of the projects that came online today (``came``, lanes × projects), lane by lane."""
+        d = self.d
+        for lane, k in zip(*np.nonzero(came)):
+            self.event(lane, day, f"{d.items[d.p_m[k]]}.{REGIONS[d.p_r[k]]}", f"{d.p_kind[k]}_online",
+                       f"{d.p_names[k]}: lead time {self.lead[lane, k]:.0f} days after start on day "
+                       f"{self.start[lane, k]:.0f}")
 
     def _start(self, lane: int, k: int, day: int) -> None:
         """Project ``k`` starts in lane ``lane`` today: online after its lead time, then a logistic ramp."""
