@@ -291,3 +291,42 @@ def test_compiled_ario_steps_are_their_numpy_twin(alpha_max):
     xs, short, inv, _, alpha = out[True]
     assert (xs[40] < 0.99 * xs[0]).any() and (short > 0).any()   # output cut, sellers rationed
     assert alpha_max == 1.0 or (alpha > 1.0).any()               # overproduction where demand went unserved
+
+
+@pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+def test_compiled_direct_losses_are_their_numpy_twin():
+    """``kernels.economy_direct`` against ``Economy.direct_losses`` in numpy on the read values of real lanes
+    and on random ones with NaN, inf and negative shortfalls, every kind of comparison and baselines with and
+    without a plan."""
+    from simulator.engine import world as W
+    from simulator.scenario.load import load_scenario
+    from pathlib import Path
+    loaded = load_scenario(str(Path(__file__).resolve().parents[1] / "scenarios" / "china_minerals_ban_japan.yaml"),
+                           ["replications=2", "horizon=120d"])
+    seeds = replication_seeds(loaded.scenario.seed, 2)
+    specs = [W.LaneSpec(0, seeds[0], True), W.LaneSpec(0, seeds[0], False, 0), W.LaneSpec(1, seeds[1], True),
+             W.LaneSpec(1, seeds[1], False, 2)]
+    lanes, mechs = W.build_lanes(loaded.scenario, loaded.world.values, specs)
+    W.run_lanes(lanes, mechs)
+    eco = next(m for m in mechs if isinstance(m, Economy))
+    assert eco.feeds and eco.shocked.size
+    eco._direct_k = kernels.compiled("economy_direct")
+    rng = np.random.default_rng(2)
+    real = eco.reader.read
+    for day in (30, 90, 119, "random"):
+        if day == "random":
+            shape = real(lanes.row(119)).shape
+            vals = rng.normal(100.0, 60.0, shape)
+            vals[rng.random(shape) < 0.1] = np.nan
+            vals[rng.random(shape) < 0.05] = np.inf
+            eco.reader.read = lambda row, vals=vals: vals.copy()
+            eco.kind = rng.integers(0, 3, eco.kind.shape).astype(np.int8)   # every kind of comparison
+            eco.b_plan = rng.random(eco.b_plan.shape) < 0.5
+            eco.kind[0, 0], vals[2] = 1, np.inf     # feed 0, lane 0: infinite baseline output, a loss of none
+            day = 119
+        got = []
+        for k in (None, kernels.compiled("economy_direct")):
+            eco._direct_k = k
+            got.append(eco.direct_losses(day))
+        assert np.array_equal(got[0], got[1])
+    assert (got[1] > 0).any()

@@ -68,8 +68,10 @@ class Economy(LaneMechanism):
             self.model = ARIO(self.table, build_params(cfg))
         except (KeyError, ValueError) as exc:
             raise ValueError(f"economy: {exc}") from None
-        if kernels.worth_compiling(lanes.n * lanes.days, lanes):   # the same numbers, fewer numpy calls
+        fast = kernels.worth_compiling(lanes.n * lanes.days, lanes)   # the same numbers, fewer numpy calls
+        if fast:
             self.model.kernels = (kernels.compiled("ario_serve"), kernels.compiled("ario_restock"))
+        self._direct_k = kernels.compiled("economy_direct") if fast else None
         t = self.table
         self.regions, self.sectors = t.regions, t.sectors
         nr, ns = len(self.regions), len(self.sectors)
@@ -171,6 +173,7 @@ class Economy(LaneMechanism):
             ranks[r].append(i)
         self.ranks = [(np.array(r, dtype=np.intp), np.array([self.feeds[i]["cell"] for i in r], dtype=np.intp))
                       for r in ranks]
+        self._feed_cell = np.array([f["cell"] for f in self.feeds], dtype=np.int64)
 
     def direct_losses(self, day: int) -> np.ndarray:
         """Direct output lost per shocked lane (``self.shocked``) and table cell on ``day`` (USD/day), beyond the
@@ -180,6 +183,9 @@ class Economy(LaneMechanism):
         if not self.feeds:
             return lost
         v = self.reader.read(self.lanes.row(day)).reshape(len(self.feeds), L, 4)
+        if self._direct_k is not None:        # the same numbers in one compiled loop
+            self._direct_k(v, self.kind, self.s_unit, self.b_unit, self.b_plan, self._feed_cell, lost)
+            return lost
         s_out, s_plan, b_out, b_plan = v[..., 0], v[..., 1], v[..., 2], v[..., 3]
         with np.errstate(invalid="ignore", over="ignore"):
             s_short = s_plan * self.s_unit - s_out

@@ -1256,3 +1256,34 @@ def projects_capacity(frac, day, t_on, online, came, cap_day, cap_year, p_cell, 
 
 
 _PY.update({"projects_signal": projects_signal, "projects_capacity": projects_capacity})
+
+
+def economy_direct(v, kind, s_unit, b_unit, b_plan, cell, lost):
+    """Direct output lost per shocked lane and table cell today into ``lost`` (lanes, cells; zeros in),
+    ``economy.Economy.direct_losses`` (its numpy code is the twin): per feed and lane, from ``v`` (feeds, lanes,
+    4: the scenario's output and plan, the baseline's output and plan), the scenario's shortfall against its
+    plan beyond the baseline's (``kind`` 2) or the baseline's output beyond the scenario's (``kind`` 1), where
+    positive and finite; feeds of one cell added in feed order."""
+    F, L = kind.shape
+    for i in range(F):
+        for l in range(L):
+            k = kind[i, l]
+            if k == 0:
+                continue
+            s_out = v[i, l, 0]
+            b_out = v[i, l, 2]
+            if k == 1:
+                loss = b_out - s_out
+            else:
+                s_short = v[i, l, 1] * s_unit[i, l] - s_out
+                if not np.isfinite(s_short):
+                    s_short = 0.0
+                b_short = v[i, l, 3] * b_unit[i, l] - b_out
+                if not (b_plan[i, l] and np.isfinite(b_short)):
+                    b_short = 0.0
+                loss = s_short - b_short
+            if np.isfinite(loss) and loss > 0:      # (numpy adds 0.0 elsewhere: no bit changes)
+                lost[l, cell[i]] += loss
+
+
+_PY["economy_direct"] = economy_direct
