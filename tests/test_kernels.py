@@ -437,3 +437,28 @@ def test_projects_kernels_match_numpy(markets):
     assert (d1[-1][0] > 0).any()
     for a, b in zip(s0, s1):
         assert _same_bits(a, b)
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(3))
+def test_market_orders_match_numpy(markets, seed):
+    """``kernels.market_orders`` against ``MineralMarkets._orders``' numpy code: the orders handed to the trade
+    rules, from random demand, stocks, goods in transit and flow needs, with and without licences pending."""
+    rng = np.random.default_rng(seed)
+    n, I, R, E = markets.n, markets.I, markets.R, markets.E
+    args = (_cells(rng, (n, I, R)), _cells(rng, (n, I, R), 40.0), _cells(rng, (n, I, R), 5.0),
+            _cells(rng, (n, I, R), 3.0))
+    pending = _cells(rng, (n, E), 20.0) if seed else np.zeros((n, E))
+    tr = markets.trade
+    saved = tr.pending, tr.apply, markets._kernels
+    got = []
+    try:
+        tr.pending = pending
+        tr.apply = lambda day, req: (req, None)
+        for kern in ({}, saved[2]):
+            markets._kernels = kern
+            got.append(markets._orders(50, *[a.copy() for a in args])[0])
+    finally:
+        tr.pending, tr.apply, markets._kernels = saved
+        del tr.apply                                          # back to the class's method
+    assert _same_bits(got[0], got[1]) and (got[1] > 0).any() and (got[1] == 0).any()

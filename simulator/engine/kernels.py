@@ -1287,3 +1287,33 @@ def economy_direct(v, kind, s_unit, b_unit, b_plan, cell, lost):
 
 
 _PY["economy_direct"] = economy_direct
+
+
+def market_orders(T, demand, Stot, physical, with_pending, pending, e_mi, restock_days, flow_need, share, cell,
+                  req):
+    """Orders of one day per lane and edge into ``req`` (``market.markets.MineralMarkets._orders`` before the
+    trade rules; its numpy code is the twin): each importing cell's gap to target cover (``T × demand``, less
+    its stock, what is in transit and, ``with_pending``, licences pending on its edges, summed in edge order),
+    closed over ``restock_days`` on top of today's flow need, at least 0, split over its edges by the baseline
+    shares ``share``. ``cell`` is scratch (items × regions)."""
+    n, I, R = T.shape
+    E = e_mi.size
+    for l in range(n):
+        for c in range(I * R):
+            cell[c] = 0.0
+        if with_pending:
+            for e in range(E):
+                cell[e_mi[e]] += pending[l, e]
+        for i in range(I):
+            for r in range(R):
+                w = T[l, i, r] * demand[l, i, r] - Stot[l, i, r] - physical[l, i, r]
+                if with_pending:
+                    w = w - cell[i * R + r]
+                w = w / restock_days[i] + flow_need[l, i, r]
+                cell[i * R + r] = _fmax(w, 0.0)
+        for e in range(E):
+            req[l, e] = cell[e_mi[e]] * share[e]
+
+
+_PY["market_orders"] = market_orders
+_DEPENDS["market_orders"] = ("_fmax",)

@@ -172,7 +172,8 @@ class MineralMarkets(LaneMechanism):
         self._pv = [-1] * n
         self._clock = -1
         self._register()
-        sections = ("market_supply", "market_ship", "market_spot", "market_stocks")
+        sections = ("market_supply", "market_ship", "market_spot", "market_stocks", "market_orders")
+        self._order_cells = np.zeros(I * R)
         self._kernels = {k: kernels.compiled(k) for k in sections} if fast else {}
         self._supply = self._supply_compiled if fast else self._supply_numpy
         self._ship = self._ship_compiled if fast else self._ship_numpy
@@ -312,6 +313,12 @@ class MineralMarkets(LaneMechanism):
         today's applications, split over edges by baseline shares and passed through each lane's trade rules:
         direct and leaked shipments (lanes, E) asked of each edge today."""
         n, I, R, tr = self.n, self.I, self.R, self.trade
+        if self._kernels:                           # the same numbers in one compiled loop
+            req = np.empty((n, self.E))
+            self._kernels["market_orders"](self.T, demand, Stot, physical, bool(tr.pending.any()), tr.pending,
+                                           self.e_mi, self.d.per["restock_days"], flow_need, self.share,
+                                           self._order_cells, req)
+            return tr.apply(day, req)
         want = self.T * demand - Stot - physical
         if tr.pending.any():                        # (subtracting an empty queue would change no bit)
             want = want - self._per_cell(self.l_mi, tr.pending)
