@@ -638,18 +638,19 @@ class FabFleets(LaneMechanism):
                         back[sl] = small_multinomial(self.streams[lane]["parts_wait"], wait[sl], self.wait_p)
             rows = (day + self.wait_offs) % self.R_back
             self.ring_back[rows[:, None], pl[None, :], pc[None, :]] += back.T
-        self._shortfall_events(day, at, ret, lane_of, bounds)
+        self._shortfall_events(day, at, ret, lane_of, bounds, slices)
 
     def _shortfall_events(self, day: int, at: tuple[np.ndarray, np.ndarray], ret: np.ndarray, lane_of: np.ndarray,
-                          bounds: np.ndarray | None = None) -> None:
+                          bounds: np.ndarray | None = None, slices: list | None = None) -> None:
         """Events of the pairs ``at`` short of a part (``ret`` tools retired at each; ``lane_of``: their lanes,
-        ascending): the first tool a cohort retires, the first time its spares run out."""
+        ascending; ``slices``: their lane slices if already known): the first tool a cohort retires, the first
+        time its spares run out."""
         pc = at[1]
         new_ret = (ret > 0) & ~self._retired_any[at]
         new_exh = ~self._exhausted[at]
         if not (new_ret.any() or new_exh.any()):
             return
-        for lane, sl in lane_slices(lane_of, self.L, bounds):
+        for lane, sl in (slices if slices is not None else lane_slices(lane_of, self.L, bounds)):
             # a lane's events in the order it records them alone
             for i in pc[sl][new_ret[sl]].tolist():
                 self._retired_any[lane, i] = True

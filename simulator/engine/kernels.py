@@ -833,6 +833,16 @@ _DEPENDS.update({"market_ship": ("_fmin", "_fmax"),
                  "trade_apply": ("_fmin",)})
 
 
+# ----- the fab fleets: orders to domestic substitutes -----------------------------------------------------------
+
+def _order_substitutes(ring_deliv, row, sub_of_group, groups):
+    """Tools ordered per (lane, tool group), ``groups``, added to the deliveries due in ``row`` of ``ring_deliv``
+    at each group's domestic substitute cohort (``ring_deliv[row][:, sub_of_group] += groups`` in numpy)."""
+    for lane in range(groups.shape[0]):
+        for g in range(groups.shape[1]):
+            ring_deliv[row, lane, sub_of_group[g]] += groups[lane, g]
+
+
 # ----- failures short of parts in the fab fleets ---------------------------------------------------------------
 # ``fabs.FabFleets`` under a parts cut: :meth:`fab_parts.PartsLedger.failures` then ``FabFleets._shortfall``
 # (their numpy code is the twin), as one loop over the (lane, cohort) pairs whose parts flow is cut. Each kind of
@@ -913,14 +923,12 @@ def fab_parts_day(fails, active, learn, pc, bounds, p_fix, p_mod, tp_module, tp_
             n_hit += 1
         in_refurb[lane] += got_back
     if any_subs:
-        for lane in range(subs.shape[0]):
-            for g in range(subs.shape[1]):
-                ring_deliv[row_dom, lane, sub_of_group[g]] += subs[lane, g]
+        _order_substitutes(ring_deliv, row_dom, sub_of_group, subs)
     return n_hit, n_short, n_new
 
 
-_PY["fab_parts_day"] = fab_parts_day
-_DEPENDS["fab_parts_day"] = ("multinomial_row",)
+_PY.update({"_order_substitutes": _order_substitutes, "fab_parts_day": fab_parts_day})
+_DEPENDS["fab_parts_day"] = ("multinomial_row", "_order_substitutes")
 
 
 # ----- the fab fleets' day of tool-time ------------------------------------------------------------------------
@@ -1039,9 +1047,7 @@ def fab_arrivals(table, lane_table, row, any_exp, s_exp, dom_sub, deliv_factor, 
                 if b != 0.0:
                     blocked_any = True
         if blocked_any:
-            for l in range(L):
-                for j in range(G):
-                    ring_deliv[row_dom, l, sub_of_group[j]] += groups[l, j]
+            _order_substitutes(ring_deliv, row_dom, sub_of_group, groups)
     for l in range(L):
         t = lane_table[l]
         for c in range(C):
@@ -1065,6 +1071,7 @@ def fab_arrivals(table, lane_table, row, any_exp, s_exp, dom_sub, deliv_factor, 
 
 
 _PY["fab_arrivals"] = fab_arrivals
+_DEPENDS["fab_arrivals"] = ("_order_substitutes",)
 
 
 # ----- the fab fleets' failure hazard ---------------------------------------------------------------------------
@@ -1200,22 +1207,16 @@ def projects_signal(waiting, p_smooth, p_ex, smoothing, p_m, p_cost, prem_ref, s
     place) follows today's ``p_ex`` by 1/``smoothing``, and each project's run of days with the smoothed price
     above its long-run cost and above ``prem_ref`` (premium × reference) grows or resets (``streak``); a waiting
     project whose run reached ``persist`` days starts (``new`` True, no longer ``waiting``). Returns the number
-    started (``new`` is then every lane's; untouched where no lane has a project waiting)."""
+    started (``new`` False in lanes with none waiting)."""
     n, N = waiting.shape
     I = p_smooth.shape[1]
-    looking = False
-    for l in range(n):
-        for k in range(N):
-            if waiting[l, k]:
-                looking = True
-    if not looking:
-        return 0
     count = 0
     for l in range(n):
         on = False
         for k in range(N):
             if waiting[l, k]:
                 on = True
+                break
         if not on:
             for k in range(N):
                 new[l, k] = False
@@ -1258,6 +1259,8 @@ def projects_capacity(frac, day, t_on, online, came, cap_day, cap_year, p_cell, 
 _PY.update({"projects_signal": projects_signal, "projects_capacity": projects_capacity})
 
 
+# ----- the economy's direct losses ------------------------------------------------------------------------------
+
 def economy_direct(v, kind, s_unit, b_unit, b_plan, cell, lost):
     """Direct output lost per shocked lane and table cell today into ``lost`` (lanes, cells; zeros in),
     ``economy.Economy.direct_losses`` (its numpy code is the twin): per feed and lane, from ``v`` (feeds, lanes,
@@ -1288,6 +1291,8 @@ def economy_direct(v, kind, s_unit, b_unit, b_plan, cell, lost):
 
 _PY["economy_direct"] = economy_direct
 
+
+# ----- the mineral markets' orders ------------------------------------------------------------------------------
 
 def market_orders(T, demand, Stot, physical, with_pending, pending, e_mi, restock_days, flow_need, share, cell,
                   req):
