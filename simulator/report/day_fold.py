@@ -305,11 +305,15 @@ class DayFold:
         return np.stack([exhaustion(self.exh[0], self.exh[1]), exhaustion(self.exh[1], self.exh[1])])
 
 
+#: the running values in the order :func:`fold_part` updates them (its loops follow this order)
+FLAG_ORDER = (LOST, SUMX, DROP, BELOW, TOP, LOW, ABOVE, FSTOP)
+
+
 def flag_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The columns asking for each running value, flag by flag (bits 1, 2, 4, ... 128 of ``flags``): ``(cols,
-    fptr)`` with flag bit ``i``'s columns, ascending, in ``cols[fptr[i]:fptr[i + 1]]`` (a column asking for
-    several values is in several runs)."""
-    runs = [np.flatnonzero(flags & (1 << i)) for i in range(8)]
+    """The columns asking for each running value, flag by flag in :data:`FLAG_ORDER`: ``(cols, fptr)`` with the
+    ``i``-th flag's columns, ascending, in ``cols[fptr[i]:fptr[i + 1]]`` (a column asking for several values is
+    in several runs)."""
+    runs = [np.flatnonzero(flags & bit) for bit in FLAG_ORDER]
     return (np.concatenate(runs).astype(np.int64),
             np.cumsum([0] + [r.size for r in runs]).astype(np.int64))
 
@@ -321,8 +325,8 @@ def fold_part(s, b, k0, d0, step, cols, fptr, threshold, jump, lost, sumx, drop,
     baseline from day ``d0`` on. Adds every column's days to the period sums ``buckets`` (``(2, periods,
     series)``; ``step`` days; 1: the days themselves; 0: none), then updates the running values (row 0 the
     scenario against ``b``, row 1 ``b`` against itself) of the columns asking for each (:func:`flag_runs`:
-    ``cols``, ``fptr``), with the same operations in the same order. The first NaN (series, day) of the baseline goes to
-    ``nan[0:2]``, of the scenario to ``nan[2:4]`` (the fold is then of no use)."""
+    ``cols``, ``fptr``), with the same operations in the same order. The first NaN (series, day) of the baseline
+    goes to ``nan[0:2]``, of the scenario to ``nan[2:4]`` (the fold is then of no use)."""
     n, c = s.shape
     for d in range(n):                  # one pass over every column: the NaN scan and the period sums
         day = d0 + d
@@ -347,20 +351,20 @@ def fold_part(s, b, k0, d0, step, cols, fptr, threshold, jump, lost, sumx, drop,
         first = day == 0                # then the running values of the day, while its row is in cache:
         # flag by flag over the columns asking for it (``fptr`` bounds each flag's run of ``cols``), so each
         # loop is short and branch-free; every value still sees its days in order
-        for jj in range(fptr[0], fptr[1]):                      # 1: lost (baseline − x), summed
+        for jj in range(fptr[0], fptr[1]):                      # LOST: baseline − x, summed
             j = cols[jj]
             k = k0 + j
             xb = b[d, j]
             for v in range(2):
                 y = xb - (s[d, j] if v == 0 else xb)
                 lost[v, k] = y if first else lost[v, k] + y
-        for jj in range(fptr[1], fptr[2]):                      # 2: sum of x
+        for jj in range(fptr[1], fptr[2]):                      # SUMX: sum of x
             j = cols[jj]
             k = k0 + j
             for v in range(2):
                 x = s[d, j] if v == 0 else b[d, j]
                 sumx[v, k] = x if first else sumx[v, k] + x
-        for jj in range(fptr[2], fptr[3]):                      # 4: largest drop below the baseline
+        for jj in range(fptr[2], fptr[3]):                      # DROP: largest drop below the baseline
             j = cols[jj]
             k = k0 + j
             xb = b[d, j]
@@ -371,7 +375,7 @@ def fold_part(s, b, k0, d0, step, cols, fptr, threshold, jump, lost, sumx, drop,
                     dr = -np.inf
                 if first or dr > drop[v, k]:
                     drop[v, k] = dr
-        for jj in range(fptr[3], fptr[4]):                      # 8: first and last day below the threshold
+        for jj in range(fptr[3], fptr[4]):                      # BELOW: first and last day below the threshold
             j = cols[jj]
             k = k0 + j
             xb = b[d, j]
@@ -381,7 +385,7 @@ def fold_part(s, b, k0, d0, step, cols, fptr, threshold, jump, lost, sumx, drop,
                     if tti[v, k] != tti[v, k]:
                         tti[v, k] = day
                     rec[v, k] = day
-        for jj in range(fptr[4], fptr[5]):                      # 16: peak and its day
+        for jj in range(fptr[4], fptr[5]):                      # TOP: peak and its day
             j = cols[jj]
             k = k0 + j
             for v in range(2):
@@ -389,14 +393,14 @@ def fold_part(s, b, k0, d0, step, cols, fptr, threshold, jump, lost, sumx, drop,
                 if first or x > top[v, k]:
                     top[v, k] = x
                     topday[v, k] = day
-        for jj in range(fptr[5], fptr[6]):                      # 32: low
+        for jj in range(fptr[5], fptr[6]):                      # LOW: smallest value
             j = cols[jj]
             k = k0 + j
             for v in range(2):
                 x = s[d, j] if v == 0 else b[d, j]
                 if first or x < low[v, k]:
                     low[v, k] = x
-        for jj in range(fptr[6], fptr[7]):                      # 64: days above the price jump
+        for jj in range(fptr[6], fptr[7]):                      # ABOVE: days above the price jump
             j = cols[jj]
             k = k0 + j
             xb = b[d, j]
@@ -404,7 +408,7 @@ def fold_part(s, b, k0, d0, step, cols, fptr, threshold, jump, lost, sumx, drop,
                 x = s[d, j] if v == 0 else xb
                 if xb > 0 and x > jump * xb:
                     above[v, k] += 1.0
-        for jj in range(fptr[7], fptr[8]):                      # 128: first day of flow where there was none
+        for jj in range(fptr[7], fptr[8]):                      # FSTOP: first day of flow where there was none
             j = cols[jj]
             k = k0 + j
             xb = b[d, j]
