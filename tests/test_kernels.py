@@ -462,3 +462,34 @@ def test_market_orders_match_numpy(markets, seed):
         tr.pending, tr.apply, markets._kernels = saved
         del tr.apply                                          # back to the class's method
     assert _same_bits(got[0], got[1]) and (got[1] > 0).any() and (got[1] == 0).any()
+
+
+def test_loading_numba_leaves_scipy_linalg_unimported():
+    """numba's import-time probe for scipy's BLAS is made to fail (kernels._no_scipy_blas_probe): a worker that
+    loads the compiled loops does not pay for importing scipy.linalg, and can still import it afterwards."""
+    import subprocess
+    import sys
+    code = ("import sys\nfrom simulator.engine import kernels\nassert kernels.available()\n"
+            "kernels.compiled('holder_day')\n"
+            "print('scipy.linalg' in sys.modules, sys.modules.get('scipy.linalg', 0) is None)\n"
+            "import scipy.linalg\nprint(scipy.linalg.norm([3.0, 4.0]))\n")
+    if not kernels.available():
+        pytest.skip("numba not installed")
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "SIMULATOR_NUMBA": "1"})
+    assert got.stdout.split() == ["False", "False", "5.0"]
+
+
+def test_the_blas_probe_hides_only_an_unimported_scipy_linalg(monkeypatch):
+    import sys
+    monkeypatch.delitem(sys.modules, "scipy.linalg", raising=False)
+    with kernels._no_scipy_blas_probe():
+        assert sys.modules["scipy.linalg"] is None
+        with pytest.raises(ImportError):
+            import scipy.linalg.cython_blas  # noqa: F401
+    assert "scipy.linalg" not in sys.modules
+    marker = object()
+    monkeypatch.setitem(sys.modules, "scipy.linalg", marker)
+    with kernels._no_scipy_blas_probe():
+        assert sys.modules["scipy.linalg"] is marker
+    assert sys.modules["scipy.linalg"] is marker

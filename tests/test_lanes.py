@@ -81,3 +81,45 @@ def test_batches_are_smaller_when_every_replications_daily_series_are_written():
     assert 1 <= small < runner.BATCH_REPLICATIONS
     assert small * 2 * 2800 * 1096 * 8 <= runner.ALL_BATCH_BYTES
     assert runner.batch_replications(2800, 100_000, True) == 1
+
+
+def test_a_build_pauses_collections_and_a_run_freezes_what_was_built(monkeypatch):
+    """Building lanes runs without cyclic collections (world.collections_paused) and playing them with the heap
+    alive at the start frozen (world.frozen_heap); both restore the collector's state after, also on error."""
+    import gc
+    from simulator.engine import world
+    seen = {}
+    real = world.Lanes.__init__
+
+    def spy(self, *a, **k):
+        seen["enabled_in_build"] = gc.isenabled()
+        real(self, *a, **k)
+    monkeypatch.setattr(world.Lanes, "__init__", spy)
+    loaded = load_scenario(Path(__file__).parents[1] / "scenarios" / "japan_servicing_ban.yaml",
+                           ["replications=1", "horizon=5d"])
+    seq = replication_seeds(loaded.scenario.seed, 1)[0]
+    lanes, mechs = world.build_lanes(loaded.scenario, loaded.world.values,
+                                     [LaneSpec(0, seq, True), LaneSpec(0, seq, False, 0)])
+    assert seen["enabled_in_build"] is False and gc.isenabled()
+
+    step = mechs[0].step
+
+    def step_spy(day):
+        seen.setdefault("frozen_in_run", gc.get_freeze_count())
+        step(day)
+    mechs[0].step = step_spy
+    assert gc.get_freeze_count() == 0
+    world.run_lanes(lanes, mechs)
+    assert seen["frozen_in_run"] > 1000 and gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError):
+        with world.collections_paused():
+            raise RuntimeError
+    assert gc.isenabled()
+    gc.freeze()
+    try:
+        n = gc.get_freeze_count()
+        with world.frozen_heap():
+            pass
+        assert gc.get_freeze_count() == n     # someone else's freeze is left as it was
+    finally:
+        gc.unfreeze()

@@ -29,7 +29,8 @@ from __future__ import annotations
 import importlib
 import os
 import weakref
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -54,13 +55,35 @@ def available() -> bool:
         _tried = True
         if os.environ.get("SIMULATOR_NUMBA", "1") != "0":
             try:
-                import numba
+                with _no_scipy_blas_probe():
+                    import numba
+                    import numba.np.arraymath  # noqa: F401
                 _numba = numba
             except ImportError:  # pragma: no cover - depends on the installation
                 _numba = None
             else:
                 _guard_compiles(numba)
     return _numba is not None
+
+
+@contextmanager
+def _no_scipy_blas_probe() -> Iterator[None]:
+    """Hide ``scipy.linalg`` (where this process has not imported it) while numba loads its array functions.
+    On import, ``numba.np.arraymath`` probes for scipy's BLAS (``import scipy.linalg.cython_blas``) only to
+    choose the inner loop of ``np.correlate`` and ``np.convolve``, which no kernel here calls; the probe costs
+    each worker process 0.11–0.16 s of importing ``scipy.linalg`` (measured: ``import numba.np.arraymath``
+    0.28–0.33 s → 0.17 s). A ``None`` in ``sys.modules`` makes the probe's import fail at once (the import
+    system's documented meaning of ``None``); the entry is removed after, so anything that needs
+    ``scipy.linalg`` later, numba's linear algebra included, imports it as usual."""
+    import sys
+    hide = "scipy.linalg" not in sys.modules
+    if hide:
+        sys.modules["scipy.linalg"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get("scipy.linalg", 0) is None:
+            del sys.modules["scipy.linalg"]
 
 
 def _guard_compiles(numba: Any) -> None:
