@@ -48,8 +48,7 @@ def _cmd_run(argv: list[str]) -> int:
         print("simulate: --out: empty folder name", file=sys.stderr)
         return EXIT_BAD_INPUT
     from .api import prepare_write, run_loaded
-    from .report.terminal import headline_table
-    from .report.writer import OutputError
+    from .report.folder_guard import OutputError
     from .scenario.load import load_scenario
     sets = list(args.set)
     if args.seed is not None:
@@ -80,7 +79,7 @@ def _cmd_run(argv: list[str]) -> int:
         print(f"simulate: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if not args.quiet:
-        from .report.terminal import legend
+        from .report.terminal import headline_table, legend   # pandas: loaded by now, off the run's start
         sc = loaded.scenario
         print(f"{sc.name}: {sc.replications} replication(s) x (scenario + baseline), {sc.days} days from "
               f"{sc.start}, seed {sc.seed}, {time.perf_counter() - t_start:.1f} s "
