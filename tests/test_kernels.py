@@ -482,7 +482,8 @@ def test_loading_numba_leaves_scipy_linalg_unimported():
 
 def test_the_blas_probe_hides_only_an_unimported_scipy_linalg(monkeypatch):
     import sys
-    monkeypatch.delitem(sys.modules, "scipy.linalg", raising=False)
+    for name in [m for m in sys.modules if m == "scipy.linalg" or m.startswith("scipy.linalg.")]:
+        monkeypatch.delitem(sys.modules, name)     # as in a fresh worker (restored after the test)
     with kernels._no_scipy_blas_probe():
         assert sys.modules["scipy.linalg"] is None
         with pytest.raises(ImportError):
