@@ -193,11 +193,15 @@ def _run_batch_args(args: tuple) -> list[Any]:
     return run_batch(*args)
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, defer: bool = False) -> None:
     """Workers leave Ctrl-C and SIGTERM to the parent, which stops the pool (no tracebacks from every worker),
-    and die with the parent, so a killed run leaves no orphan workers (see ``simulator.safety``)."""
+    and die with the parent, so a killed run leaves no orphan workers (see ``simulator.safety``). With
+    ``defer``, a batch's model is collected before the worker's next build, not as its run ends
+    (``world.defer_collections``)."""
+    from .engine.world import defer_collections
     from .safety import worker_init
     worker_init(parent)
+    defer_collections(defer)
 
 
 def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1,
@@ -225,7 +229,9 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
     import os
     from concurrent.futures import as_completed
     from .safety import stop_pool
-    ex = ProcessPoolExecutor(max_workers=min(jobs, len(work)), initializer=_worker_init, initargs=(os.getpid(),))
+    defer = scenario.output.replications != "all"     # every replication's days: memory first
+    ex = ProcessPoolExecutor(max_workers=min(jobs, len(work)), initializer=_worker_init,
+                             initargs=(os.getpid(), defer))
     try:
         futures = [ex.submit(_run_batch_args, (scenario, world, reps, reduce)) for reps in work]
         if meanwhile is not None:   # the pool has started its workers as the batches were submitted

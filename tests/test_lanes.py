@@ -123,3 +123,53 @@ def test_a_build_pauses_collections_and_a_run_freezes_what_was_built(monkeypatch
         assert gc.get_freeze_count() == n     # someone else's freeze is left as it was
     finally:
         gc.unfreeze()
+
+
+def test_a_worker_collects_a_big_batch_before_its_next_build_not_at_its_end(monkeypatch):
+    """With ``defer_collections`` (pool workers), a big batch's model is left for the collection that runs just
+    before the next build: no full collection between a run's end and its result, the same memory peak."""
+    import gc
+    from simulator.engine import world
+    loaded = load_scenario(Path(__file__).parents[1] / "scenarios" / "japan_servicing_ban.yaml",
+                           ["replications=1", "horizon=2y"])
+    seq = replication_seeds(loaded.scenario.seed, 1)[0]
+    specs = [LaneSpec(i // 2, seq, i % 2 == 0, None if i % 2 == 0 else i - 1) for i in range(8)]
+    calls = []
+    real = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a: (calls.append(1), real(*a))[1])
+    try:
+        world.defer_collections(True)
+        simulate_lanes(loaded.scenario, loaded.world.values, specs)      # 8 lanes × 730 days: a big batch
+        assert world._COLLECTION["pending"] and not calls
+        simulate_lanes(loaded.scenario, loaded.world.values, specs[:2])
+        assert calls == [1] and not world._COLLECTION["pending"]   # collected first (2 lanes: not big)
+        world.defer_collections(False)
+        simulate_lanes(loaded.scenario, loaded.world.values, specs)
+        assert calls == [1, 1] and not world._COLLECTION["pending"]   # not deferred: as the run ends
+    finally:
+        world.defer_collections(False)
+
+
+@pytest.mark.parametrize("every, defer", [(False, True), (True, False)])
+def test_workers_defer_collections_unless_every_replications_days_are_written(monkeypatch, every, defer):
+    """Pool workers leave a batch's collection to their next build (runner._worker_init), except when every
+    replication's days are written, where the batch would still be held while its days become results."""
+    from concurrent.futures import Future
+    seen = []
+
+    class Inline:      # runs the batches here, recording what the workers would be initialised with
+        def __init__(self, max_workers, initializer, initargs):
+            seen.append(initargs)
+
+        def submit(self, fn, *args):
+            f = Future()
+            f.set_result(fn(*args))
+            return f
+
+        def shutdown(self, *a, **k):
+            pass
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", Inline)
+    sets = ["replications=2", "horizon=10d"] + (["output.replications=all", "output.frequency=1d"] if every else [])
+    loaded = load_scenario(Path(__file__).parents[1] / "scenarios" / "japan_servicing_ban.yaml", sets)
+    runner.run_replications(loaded.scenario, loaded.world.values, jobs=2, batch_size=1)
+    assert seen and seen[0][1] is defer

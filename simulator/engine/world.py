@@ -288,6 +288,23 @@ def _daily(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None) -
 #: lane-days from which a batch's model is collected as soon as its run ends (~100 MB of day arrays and more)
 COLLECT_LANE_DAYS = 5_000
 
+#: ``defer``: collect a big batch's model just before this process builds its next batch, not as its run ends
+#: (:func:`defer_collections`); ``pending``: a dropped batch waits for that collection
+_COLLECTION = {"defer": False, "pending": False}
+
+
+def defer_collections(on: bool = True) -> None:
+    """For pool workers (``runner``): a big batch's model is collected just before the worker builds its next
+    batch instead of as its run ends, so a worker's last batch hands its summaries back without waiting for a
+    full collection (~70 ms in each of the headline's workers), and a worker that gets no other batch never
+    pays for it. The old batch is gone before the next is built, but it is still held while the worker turns
+    its recorders into results: not for runs that write every replication's days (measured, 100 replications
+    × 3 years: peak 552–567 MB collected at once, 611–614 MB deferred)."""
+    _COLLECTION["defer"] = on
+    if not on and _COLLECTION["pending"]:
+        _COLLECTION["pending"] = False
+        gc.collect()
+
 
 def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec], window: int | None = None,
                    offset: int = 0, sink_for: Callable[[Lanes], Callable[[int, int], None]] | None = None
@@ -299,12 +316,18 @@ def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[Lan
     ~25 ms or more, so small batches leave it to Python's own schedule. With ``window``, the lanes record into a
     ring of that many days from day ``offset`` on, and ``sink_for(lanes)`` gives the sink that takes each
     ring's days (see :func:`run_lanes`)."""
+    if _COLLECTION["pending"]:
+        _COLLECTION["pending"] = False
+        gc.collect()
     lanes, mechs = build_lanes(scenario, world, specs, window=window, offset=offset)
     big = lanes.n * lanes.days >= COLLECT_LANE_DAYS
     recs = run_lanes(lanes, mechs, sink_for(lanes) if sink_for is not None else None)
     del lanes, mechs
     if big:
-        gc.collect()
+        if _COLLECTION["defer"]:
+            _COLLECTION["pending"] = True
+        else:
+            gc.collect()
     return recs
 
 
