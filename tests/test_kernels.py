@@ -467,16 +467,17 @@ def test_market_orders_match_numpy(markets, seed):
 def test_loading_numba_leaves_scipy_linalg_unimported():
     """numba's import-time probe for scipy's BLAS is made to fail (kernels._no_scipy_blas_probe): a worker that
     loads the compiled loops does not pay for importing scipy.linalg, and can still import it afterwards."""
+    import os
     import subprocess
     import sys
+    if not kernels.available():
+        pytest.skip("numba not installed")
     code = ("import sys\nfrom simulator.engine import kernels\nassert kernels.available()\n"
             "kernels.compiled('holder_day')\n"
             "print('scipy.linalg' in sys.modules, sys.modules.get('scipy.linalg', 0) is None)\n"
             "import scipy.linalg\nprint(scipy.linalg.norm([3.0, 4.0]))\n")
-    if not kernels.available():
-        pytest.skip("numba not installed")
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**__import__("os").environ, "SIMULATOR_NUMBA": "1"})
+                         env={**os.environ, "SIMULATOR_NUMBA": "1"})
     assert got.stdout.split() == ["False", "False", "5.0"]
 
 

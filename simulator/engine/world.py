@@ -254,10 +254,9 @@ def run_lanes(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None
 def frozen_heap() -> Iterator[None]:
     """Leave the objects alive on entry (the libraries, numba's compiler, the built batch) out of cyclic
     collections until the exit (``gc.freeze``), so the collections the days' temporary objects trigger walk
-    only what the run made (measured in the headline's workers: the first one, over the ~0.5 M objects a build
-    leaves in the youngest generation, took 28 ms). On exit the frozen objects join the oldest generation again,
-    so a batch dropped afterwards is collected as before (a sweep worker's memory stays flat). A no-op where
-    something else froze objects already."""
+    only what the run made (measured in a headline worker's run: 28 ms of collections → 1 ms). On exit the
+    frozen objects join the oldest generation again, so a batch dropped afterwards is collected as before (a
+    sweep worker's memory stays flat). A no-op where something else froze objects already."""
     if gc.get_freeze_count():
         yield
         return
@@ -311,9 +310,10 @@ def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[Lan
                    ) -> list[Recorder]:
     """Run a batch of lanes to the horizon; returns their recorders in lane order. The batch's model (SimPy
     processes, mechanisms, their day arrays: hundreds of MB for a big batch) holds reference cycles, so a big
-    batch's is collected here, before the next batch of a worker is built: without it a worker held two batches
-    at its peak (a sweep worker: 1.9 GB instead of 1.2 GB for tasks of 64 one-year runs). A collection costs
-    ~25 ms or more, so small batches leave it to Python's own schedule. With ``window``, the lanes record into a
+    batch's is collected here, as its run ends (or, with :func:`defer_collections`, at the start of the next
+    call), before the next batch of a worker is built: without it a worker held two batches at its peak (a
+    sweep worker: 1.9 GB instead of 1.2 GB for tasks of 64 one-year runs). A collection costs ~25 ms or more,
+    so small batches leave it to Python's own schedule. With ``window``, the lanes record into a
     ring of that many days from day ``offset`` on, and ``sink_for(lanes)`` gives the sink that takes each
     ring's days (see :func:`run_lanes`)."""
     if _COLLECTION["pending"]:
