@@ -153,6 +153,7 @@ class MineralMarkets(LaneMechanism):
         self.short_seen = np.zeros((n, I, R), dtype=bool)
         self.reserve_on = np.zeros((n, I), dtype=bool)
         self.licensed_once = np.zeros((n, I), dtype=bool)
+        self.licence_waiting = np.zeros((n, I), dtype=bool)   # licensed items of a lane without approvals yet
         # random numbers, lane by lane: one named stream per Chinese edge (licence delays), one per project
         z_lic = np.zeros((n, E, lanes.days))
         zp = np.zeros((n, len(d.p_names)))
@@ -305,6 +306,8 @@ class MineralMarkets(LaneMechanism):
         self.parity[lane] = np.divide(paid, w, out=np.zeros(I), where=w > 0)
         self.spot_on[lane] = self.spot_on[lane] or tr.active[lane] or bool((gap > 0).any())
         self.lic_items[lane] = np.unique(d.e_m[tr.kind[lane] == LICENSING])
+        self.licence_waiting[lane] = False
+        self.licence_waiting[lane, self.lic_items[lane]] = ~self.licensed_once[lane, self.lic_items[lane]]
         self._pv[lane] = board.version
 
     def _orders(self, day: int, demand: np.ndarray, Stot: np.ndarray, physical: np.ndarray,
@@ -679,14 +682,16 @@ class MineralMarkets(LaneMechanism):
         self.exhausted |= short
 
     def _licence_events(self, day: int) -> None:
-        """Event on the first day a licensed item's exports are approved."""
+        """Event on the first day a licensed item's exports are approved (nothing to look at once every licensed
+        item of every lane has had its first approval: the days after, under licensing, cost one test)."""
         d, tr = self.d, self.trade
-        if not tr.approved_today.any():
+        if not self.licence_waiting.any() or not tr.approved_today.any():
             return
         for lane in np.flatnonzero(tr.approved_today.any(axis=1)):
             for m in self.lic_items[lane]:
                 if not self.licensed_once[lane, m] and tr.approved_today[lane, d.e_m == m].any():
                     self.licensed_once[lane, m] = True
+                    self.licence_waiting[lane, m] = False
                     self.lanes.event(lane, day, d.items[m], "licences_granted",
                                      "first export licences decided after the review delay")
 
