@@ -245,3 +245,24 @@ def test_an_interrupt_during_a_numba_compile_waits_for_the_compile():
             "print(f(2))\n")
     out = _run_script(code)
     assert out.stdout.split() == ["interrupted", "1", "3"], out.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_zombie_counts_as_gone_and_its_temporary_files_are_cleaned(tmp_path):
+    """A worker of a killed run that exited but was never reaped (a container whose first process does not reap
+    orphans) is not a live process: the temporary files it left are removed (sweep store, spools, folders)."""
+    from simulator.report.writer import process_alive
+    from simulator.sweep.store import clean_stale_tmp
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        deadline = time.time() + 10
+        while open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0] != "Z" and time.time() < deadline:
+            time.sleep(0.01)
+        assert process_alive(os.getpid()) and not process_alive(pid)
+        left = tmp_path / f".abc.json.{pid}.0123abcd.tmp"
+        left.write_text("{")
+        assert clean_stale_tmp(tmp_path) == 1 and not left.exists()
+    finally:
+        os.waitpid(pid, 0)

@@ -19,6 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .writer import process_alive
+
 PREFIX = "simulate-spool-"
 
 
@@ -40,16 +42,6 @@ def load_array(folder: str | Path, replication: int, part: str) -> np.ndarray:
     return np.stack([np.load(array_path(folder, replication, part, w), allow_pickle=False) for w in (0, 1)])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:   # exists, owned by someone else
-        return True
-    return True
-
-
 def remove_stale(parent: str | Path | None = None) -> list[Path]:
     """Remove spools (``simulate-spool-PID-*``) in ``parent`` (default: the temporary folder) whose process
     is gone; returns them."""
@@ -61,7 +53,7 @@ def remove_stale(parent: str | Path | None = None) -> list[Path]:
         return gone
     for p in entries:
         pid = p.name[len(PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and p.is_dir():
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)) and p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
             gone.append(p)
     return gone

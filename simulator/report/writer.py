@@ -182,7 +182,9 @@ def _clean_stale(target: Path) -> None:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (a folder it left behind may still be in use)."""
+    """Whether process ``pid`` still runs (a folder it left behind may still be in use). A zombie does not: a
+    killed run's worker that exited is left unreaped where the container's first process does not reap orphans
+    (seen on the CI machine), and its temporary files would otherwise never be cleaned up."""
     if pid <= 0:
         return False
     try:
@@ -191,7 +193,12 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):   # no /proc (not Linux), or gone meanwhile: kill(pid, 0) said it exists
+        return True
+    return state not in (b"Z", b"X")
 
 
 def _fsync_dir(folder: Path) -> None:
