@@ -20,8 +20,9 @@ imported only once a process has simulated enough to pay for it (:data:`MIN_LANE
 cached on disk (``cache=True``), so only the first run after an install pays the compile (~1.5 s for the holder day,
 ~3–5 s for the fab draws, ~1.8 s for the spare-parts draws, ~5.7 s for the four market sections, ~0.9 s for the
 trade rules, a few more for the fab fleets' day, the projects and the economy: the headline's first run took
-20.1 s against 6.1 s for the next); then ~0.5 s a process, numba's own start-up included (~0.32 s of it its
-lowering registries, once; ~9 ms a kernel). Editing this file invalidates the cache of every kernel in it.
+20.1 s against 6.1 s for the next); then ~0.35 s a process, numba's own start-up included (its import-time
+probe for scipy's BLAS skipped, :func:`_no_scipy_blas_probe`; ~9 ms a kernel). Editing this file invalidates the
+cache of every kernel in it.
 Ctrl-C and SIGTERM wait while numba compiles or loads (:func:`_guard_compiles`).
 """
 from __future__ import annotations

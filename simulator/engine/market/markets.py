@@ -169,7 +169,6 @@ class MineralMarkets(LaneMechanism):
         self.restricted = np.zeros((n, I, R), dtype=bool)
         self.restricted_item = np.zeros((n, I), dtype=bool)
         self.parity = np.zeros((n, I))
-        self.lic_items: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * n
         self._pv = [-1] * n
         self._clock = -1
         self._register()
@@ -305,9 +304,9 @@ class MineralMarkets(LaneMechanism):
         paid = np.bincount(d.e_m[ec], d.e_flow0[ec] * nb[ec], minlength=I)
         self.parity[lane] = np.divide(paid, w, out=np.zeros(I), where=w > 0)
         self.spot_on[lane] = self.spot_on[lane] or tr.active[lane] or bool((gap > 0).any())
-        self.lic_items[lane] = np.unique(d.e_m[tr.kind[lane] == LICENSING])
+        licensed = np.unique(d.e_m[tr.kind[lane] == LICENSING])
         self.licence_waiting[lane] = False
-        self.licence_waiting[lane, self.lic_items[lane]] = ~self.licensed_once[lane, self.lic_items[lane]]
+        self.licence_waiting[lane, licensed] = ~self.licensed_once[lane, licensed]
         self._pv[lane] = board.version
 
     def _orders(self, day: int, demand: np.ndarray, Stot: np.ndarray, physical: np.ndarray,
@@ -688,8 +687,8 @@ class MineralMarkets(LaneMechanism):
         if not self.licence_waiting.any() or not tr.approved_today.any():
             return
         for lane in np.flatnonzero(tr.approved_today.any(axis=1)):
-            for m in self.lic_items[lane]:
-                if not self.licensed_once[lane, m] and tr.approved_today[lane, d.e_m == m].any():
+            for m in np.flatnonzero(self.licence_waiting[lane]):
+                if tr.approved_today[lane, d.e_m == m].any():
                     self.licensed_once[lane, m] = True
                     self.licence_waiting[lane, m] = False
                     self.lanes.event(lane, day, d.items[m], "licences_granted",
