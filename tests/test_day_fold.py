@@ -146,7 +146,7 @@ def test_a_batch_folded_while_it_runs_gives_the_summaries_of_its_finished_pairs(
         return recs
     monkeypatch.setattr(runner, "simulate_lanes", spy)
     folded = runner.run_batch(sc, world, [0, 1, 2], Reducer(sc))
-    assert rows and set(rows) == {min(runner.FOLD_WINDOW, sc.days)}   # every lane kept a ring of 128 days at most
+    assert rows and set(rows) == {min(runner.FOLD_WINDOW, sc.days)}   # every lane kept a ring of FOLD_WINDOW days at most
     rows.clear()
     pairs = runner.run_batch(sc, world, [0, 1, 2])
     assert set(rows) == {sc.days + runner.spin_up_days(sc)}
