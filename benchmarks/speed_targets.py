@@ -52,7 +52,8 @@ def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int
     for i in range(reps):
         specs.append(W.LaneSpec(i, seeds[i], True))
         specs.append(W.LaneSpec(i, seeds[i], False, len(specs) - 1))
-    lanes, mechs = W.build_lanes(sc, loaded.world.values, specs, window=runner.FOLD_WINDOW)
+    window = min(runner.ring_days(len(specs) * sc.days), sc.days)   # the ring `simulate` would use
+    lanes, mechs = W.build_lanes(sc, loaded.world.values, specs, window=window)
     parts: dict[str, float] = defaultdict(float)
     for m in mechs:
         name = type(m.parts[0]).__name__ + " (per lane)" if isinstance(m, W.PerLane) else type(m).__name__

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .report.folder_guard import OutputError, check_same_inputs
 from .report.writer import check_writable
-from .runner import FOLD_WINDOW, batch_replications, spin_up_days
+from .runner import NUMPY_FOLD_WINDOW, batch_replications, spin_up_days
 from .safety import check_jobs, check_size, estimate, max_memory_bytes
 
 
@@ -35,7 +35,7 @@ def preflight(loaded, out, jobs: int | None, force: bool = False, max_memory_gb:
     series, days, every = max(1, getattr(loaded, "series", 0)), sc.days + spin_up_days(sc), \
         sc.output.replications == "all"
     est = estimate(series, days, sc.replications, sc.output.frequency, every, xlsx or sc.output.xlsx, jobs,
-                   batch_replications(series, days, every), FOLD_WINDOW)
+                   batch_replications(series, days, every), NUMPY_FOLD_WINDOW)   # the larger ring: a bound
     try:
         check_size(est, max_memory_bytes(max_memory_gb))
     except ValueError as exc:

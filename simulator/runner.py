@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .engine import kernels
 from .engine.recorder import Recorder
 from .engine.streams import replication_seeds
 from .engine.world import LaneSpec, Lanes, lane_native, simulate_lanes
@@ -97,11 +98,20 @@ def run_batch(scenario: Scenario, world: Mapping[str, Any], replications: list[i
 
 
 #: days a batch folded as it runs keeps recorded (a ring, handed to the folds each time it is full); a fold's
-#: numbers do not depend on it (``report.day_fold``). Small, so the ring stays near the cache and is zeroed once
-#: at little cost (40 lanes: 14 MB, against 115 MB at 128 days); measured 2026-12-06 on the headline against
-#: 128: peak RSS 508 → 459 MB, wall 6.13 → 5.99 s (4 alternating runs); a 400-run one-year sweep 16.3 → 15.3 s
-#: (8 days: 15.8 s, 32: 15.2 s), the folds' extra calls costing less than the memory they save
+#: numbers do not depend on it (``report.day_fold``). With the compiled fold: small, so the ring stays near the
+#: cache and is zeroed once at little cost (40 lanes: 14 MB, against 115 MB at 128 days); measured 2026-12-06
+#: on the headline against 128: peak RSS 508 → 459 MB, wall 6.13 → 5.99 s (4 alternating runs); a 400-run
+#: one-year sweep 16.3 → 15.3 s (8 days: 15.8 s, 32: 15.2 s), the folds' extra calls costing less than the
+#: memory they save
 FOLD_WINDOW = 16
+#: the same for a batch folded by numpy (too small to load numba, or no numba): each fold call costs ~1 ms of
+#: numpy calls whatever its days, so 16 days would cost a one-replication run ~50 µs a lane-day more (measured)
+NUMPY_FOLD_WINDOW = 128
+
+
+def ring_days(lane_days: int) -> int:
+    """Days of the ring a batch of ``lane_days`` is folded from (:data:`FOLD_WINDOW` when its fold is compiled)."""
+    return FOLD_WINDOW if kernels.would_compile(lane_days) else NUMPY_FOLD_WINDOW
 
 
 def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Mapping[str, Any],
@@ -113,7 +123,7 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
     before ``start`` are played as a spin-up and trimmed off (see :func:`run_batch`).
 
     With ``reduce`` (a ``report.reduce.Reducer``: ``reduce.fold(info)`` gives a fold of one pair's days,
-    ``reduce.summary(pair, fold)`` its summary), the lanes keep only :data:`FOLD_WINDOW` days recorded, each
+    ``reduce.summary(pair, fold)`` its summary), the lanes keep only a few days recorded (:func:`ring_days`), each
     window's days are checked for NaN and folded as soon as it is full, and one summary per run is returned
     instead of its pair: the same numbers as ``reduce`` applied to the pair, in a fraction of the memory. (A
     world with single-run model parts records every day and is reduced afterwards.)"""
@@ -137,7 +147,8 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
             recs = [ctx.recorder for ctx in lanes.runs]
             folds.extend(reduce.fold(recs[0].info) for _ in runs)
             return lambda first_day, n: fold_window(runs, specs, scen_lanes, recs, folds, first_day, n)
-        recs = simulate_lanes(first, world, specs, min(FOLD_WINDOW, first.days - lead), lead, sink_for)
+        window = ring_days(len(specs) * first.days)
+        recs = simulate_lanes(first, world, specs, min(window, first.days - lead), lead, sink_for)
     else:
         recs = simulate_lanes(first, world, specs)
     for rec in recs:

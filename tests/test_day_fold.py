@@ -145,8 +145,9 @@ def test_a_batch_folded_while_it_runs_gives_the_summaries_of_its_finished_pairs(
         rows.extend(r.rows for r in recs)
         return recs
     monkeypatch.setattr(runner, "simulate_lanes", spy)
+    window = runner.ring_days(6 * (sc.days + runner.spin_up_days(sc)))
     folded = runner.run_batch(sc, world, [0, 1, 2], Reducer(sc))
-    assert rows and set(rows) == {min(runner.FOLD_WINDOW, sc.days)}   # every lane kept a ring of FOLD_WINDOW days at most
+    assert rows and set(rows) == {min(window, sc.days)}   # every lane kept a ring of that many days at most
     rows.clear()
     pairs = runner.run_batch(sc, world, [0, 1, 2])
     assert set(rows) == {sc.days + runner.spin_up_days(sc)}
@@ -185,8 +186,9 @@ def test_sweep_runs_sharing_a_baseline_are_folded_as_they_run(monkeypatch):
         rows.extend(r.rows for r in recs)
         return recs
     monkeypatch.setattr(runner, "simulate_lanes", spy)
+    window = runner.ring_days(3 * sc0.days)
     folded = runner.run_runs(runs, world, Reducer(sc0, daily=False))
-    assert rows == [3] + [runner.FOLD_WINDOW] * 3     # a shared baseline lane and two scenario lanes, a ring each
+    assert rows == [3] + [window] * 3     # a shared baseline lane and two scenario lanes, a ring each
     pairs = runner.run_runs(runs, world)
     assert pairs[0].baseline is pairs[1].baseline
     for a, p in zip(folded, pairs):
@@ -226,3 +228,24 @@ def test_the_compiled_fold_gives_the_numpy_folds_numbers(sets):
     b.data[keys[900]][100] = b.data[keys[900]][60] = np.nan
     got = [DayFold(lay, compiled=c).add_recorders(s, b, 0, 128) for c in (False, True)]
     assert got[0] == got[1] == ("baseline", keys[900], 60)
+
+
+def test_the_ring_is_small_for_a_compiled_fold_and_large_for_numpys(monkeypatch):
+    """A compiled fold takes a short ring (cheap calls, memory near the cache); numpy's fold, whose every call
+    costs ~1 ms whatever its days, a long one. ``would_compile`` answers as ``worth_compiling`` would, without
+    counting the batch."""
+    from simulator.engine import kernels
+    assert runner.FOLD_WINDOW < runner.NUMPY_FOLD_WINDOW
+    for compiles, days in ((True, runner.FOLD_WINDOW), (False, runner.NUMPY_FOLD_WINDOW)):
+        monkeypatch.setattr(kernels, "would_compile", lambda lane_days, c=compiles: c)
+        assert runner.ring_days(40 * 1096) == days
+    monkeypatch.undo()
+    monkeypatch.delenv("SIMULATOR_NUMBA", raising=False)
+    monkeypatch.setattr(kernels, "_numba", None)
+    monkeypatch.setattr(kernels, "_lane_days_seen", 0)
+    small, big = kernels.MIN_LANE_DAYS - 1, kernels.MIN_LANE_DAYS
+    assert not kernels.would_compile(small) and kernels._lane_days_seen == 0
+    assert kernels.would_compile(big) == kernels.available() and kernels._lane_days_seen == 0
+    assert kernels.worth_compiling(small) == kernels.would_compile(small)
+    monkeypatch.setenv("SIMULATOR_NUMBA", "always")
+    assert kernels.would_compile(1) == kernels.available()

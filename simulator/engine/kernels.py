@@ -28,6 +28,7 @@ Ctrl-C and SIGTERM wait while numba compiles or loads (:func:`_guard_compiles`).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import weakref
 from contextlib import contextmanager
@@ -123,6 +124,18 @@ def worth_compiling(lane_days: int, batch: object | None = None) -> bool:
             _batches_seen.add(batch)
     always = os.environ.get("SIMULATOR_NUMBA") == "always"
     return (always or _numba is not None or _lane_days_seen >= MIN_LANE_DAYS) and available()
+
+
+def would_compile(lane_days: int) -> bool:
+    """Whether :func:`worth_compiling` would say yes to a new batch of ``lane_days``, without counting them: what
+    a caller sizing the batch's buffers before it is built needs to know (``runner``'s fold window)."""
+    always = os.environ.get("SIMULATOR_NUMBA") == "always"
+    if not (always or _numba is not None or _lane_days_seen + lane_days >= MIN_LANE_DAYS):
+        return False
+    if _tried:
+        return _numba is not None
+    # not imported here: the batch's build loads numba, with collections paused (``engine.world``)
+    return os.environ.get("SIMULATOR_NUMBA", "1") != "0" and importlib.util.find_spec("numba") is not None
 
 
 def in_use() -> bool:
