@@ -495,3 +495,77 @@ def test_the_blas_probe_hides_only_an_unimported_scipy_linalg(monkeypatch):
     with kernels._no_scipy_blas_probe():
         assert sys.modules["scipy.linalg"] is marker
     assert sys.modules["scipy.linalg"] is marker
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_industry_day_matches_numpy_on_ties_nan_and_empty_demand(seed):
+    """``kernels.industry_day`` against ``Industries``' numpy methods on crafted readings: allowances within
+    1e-12 of each other (the slot-by-slot scan decides), NaN consumption and short shares, demand ≤ 0, a
+    non-limiting slot, day-0 prices of 0 (not priced), and chip wafers; every output bit for bit."""
+    from types import SimpleNamespace
+    from simulator.engine.industries import Industries
+    rng = np.random.default_rng(seed)
+    J, S, L = 4, 3, 64
+    K = 1 + 4 * J * S + 2
+    vals = rng.uniform(0.0, 2.0, (K, L))
+    vals[0] = 0.0                                            # row 0 reads 0.0 (a missing series)
+    rows = np.arange(1, 1 + 4 * J * S, dtype=np.intp).reshape(4, J, S)
+    cons, dem = vals[rows[0]], vals[rows[1]]
+    dem[:, :, ::5] = 0.0                                     # demand ≤ 0: served 1
+    dem[1, 2, ::7] = -1.0
+    cons[:, :, 1::9] = np.nan                                # NaN consumption: served 1 (fmin)
+    half = rng.uniform(0.3, 0.6, (S, L))
+    cons[0], cons[1] = half * dem[0], half * dem[1] * (1 + rng.uniform(-1e-11, 1e-11, (S, L)))
+    cons[2:, :, ::2] = dem[2:, :, ::2]                       # every other lane: slots 2, 3 serve all
+    vals[rows[0]], vals[rows[1]] = cons, dem                 # slots 0 and 1 within ~1e-12 of each other
+    short = vals[rows[2]]
+    short[:, :, 3::11] = np.nan
+    vals[rows[2]] = short
+    d = rng.uniform(0.2, 1.0, (J, S))
+    d[1] = d[0]
+    limit = np.ones((J, S), dtype=bool)
+    limit[3, 1] = False                                      # not critical: d 0, reads row 0
+    d[3, 1] = 0.0
+    rows[:3, 3, 1] = 0
+    cost_share = rng.uniform(0.0, 0.1, (J, S))
+    p0 = rng.uniform(0.5, 1.5, (J, S, L))
+    p0[2, 0, ::3] = 0.0
+    priced = p0 > 0
+    p0 = np.where(priced, p0, 1.0)
+    price_slots = np.array([0, 2, 3], dtype=np.intp)
+    planned, value = rng.uniform(10, 100, S), rng.uniform(1, 5, S)
+    lim = [(j, s) for s in range(S) for j in range(J) if limit[j, s]]
+    lim_j, lim_s = np.array([j for j, _ in lim], dtype=np.intp), np.array([s for _, s in lim], dtype=np.intp)
+    const = rng.uniform(0, 1, (2 * S, L))
+    chip_rows = np.array([[1, 1], [2, 2], [5, 5]], dtype=np.intp)
+    chip_values = np.array([[1.0, 3.5], [1.0, 7.25], [1.0, 0.5]])
+    C = len(lim) + 6 * S + 2
+    take = rng.permutation(C).astype(np.intp)
+
+    ns = SimpleNamespace(J=J, d=d[:, :, None], one_minus_d=(1.0 - d)[:, :, None], limit=limit[:, :, None],
+                         cost_share=cost_share[:, :, None], priced=priced, p0=p0, price_slots=list(price_slots))
+    ns._scan = lambda a: Industries._scan(ns, a)
+    c_, d_, sh_, pr_ = vals[rows]
+    a = Industries._allowances(ns, c_, d_)
+    allow, binding = Industries._binding(ns, a)
+    stopped = Industries._stopped(ns, sh_)
+    cost = Industries._cost(ns, pr_)
+    out = planned[:, None] * allow
+    terms = vals[chip_rows] * chip_values[:, :, None]
+    chips = np.zeros((2, L))
+    for t in terms:
+        chips = chips + t
+    want = np.concatenate([a[lim_j, lim_s], out, out * value[:, None], const, stopped, cost * 100.0, chips])[take].T
+
+    got = np.empty((L, C))
+    g_allow, g_stopped, g_binding = np.empty((S, L)), np.empty((S, L)), np.empty((S, L), dtype=np.int64)
+    kernels.compiled("industry_day")(vals, rows, 1.0 - d, d, limit, cost_share, priced, p0, price_slots, planned,
+                                     value, const, lim_j, lim_s, chip_rows, chip_values, take, got, g_allow,
+                                     g_binding, g_stopped, np.empty((C, L)))
+    assert (binding >= 0).any() and (binding == -1).any()
+    near = (a > a.min(axis=0)) & (a < a.min(axis=0) + 2e-12)
+    assert near.any() and (binding == 1).any()               # ties the scan decides, some in favour of slot 1
+    assert got.tobytes() == want.tobytes()
+    assert g_allow.tobytes() == allow.tobytes() and g_stopped.tobytes() == stopped.tobytes()
+    assert np.array_equal(g_binding, binding)

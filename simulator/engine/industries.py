@@ -31,6 +31,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from . import kernels
 from .lane_reader import LaneReader
 from .world import LaneMechanism, Lanes
 
@@ -65,6 +66,17 @@ class Industries(LaneMechanism):
         self.priced: np.ndarray | None = None       # slots whose cost follows the price (day-0 price > 0)
         self.stopped = np.zeros((S, L), dtype=bool)  # lines standing yesterday
         self.binding = np.full((S, L), -1)           # yesterday's binding input slot (-1: none)
+        # the same numbers in one compiled loop (``kernels.industry_day``) instead of ~15 numpy calls a day
+        self._day_k = kernels.compiled("industry_day") \
+            if kernels.worth_compiling(lanes.n * lanes.days, lanes) else None
+        if self._day_k is not None:
+            self._k_const = (np.ascontiguousarray(self.one_minus_d[:, :, 0]), np.ascontiguousarray(self.d[:, :, 0]),
+                             np.ascontiguousarray(self.limit[:, :, 0]), np.ascontiguousarray(self.cost_share[:, :, 0]))
+            self._k_chips = (self.chip_rows, np.ascontiguousarray(self.chip_values[:, :, 0])) \
+                if self.chips is not None else (np.zeros((0, 2), dtype=np.intp), np.zeros((0, 2)))
+            self._k_rows = (np.array(self.price_slots, dtype=np.intp), np.ascontiguousarray(self.planned[:, 0]),
+                            np.ascontiguousarray(self.value[:, 0]))
+            self._k_buf = np.empty((len(self.take), L))
 
     # ----- set-up -------------------------------------------------------------------------------------------------
     def _key(self, key: str | None) -> int:
@@ -190,13 +202,18 @@ class Industries(LaneMechanism):
         """Day ``day`` of every upstream series, ``[row, lane]``."""
         return self.reader.read(self.lanes.row(day)).reshape(len(self.keys), self.n)
 
+    def _price_reference(self) -> None:
+        """The first day: prices of day 0 are the reference of the cost change (``p0``; ``priced`` where
+        positive)."""
+        p0 = self._read(0)[self.rows[3]]
+        self.priced = self.has_price & (p0 > 0)
+        self.p0 = np.where(self.priced, p0, 1.0)
+
     def _cost(self, price: np.ndarray) -> np.ndarray:
         """Unit cost change (share, not %) ``[s, l]``: Σ over inputs with a price of ``cost_share × (price ÷
         day-0 price − 1)``, added input by input in world order."""
-        if self.p0 is None:                         # the first day: prices of day 0 are the reference
-            p0 = self._read(0)[self.rows[3]]
-            self.priced = self.has_price & (p0 > 0)
-            self.p0 = np.where(self.priced, p0, 1.0)
+        if self.p0 is None:
+            self._price_reference()
         term = np.where(self.priced, self.cost_share * (price / self.p0 - 1.0), 0.0)
         cost = np.zeros(term.shape[1:])
         for j in self.price_slots:
@@ -249,6 +266,9 @@ class Industries(LaneMechanism):
     def step(self, day: int) -> None:
         """Every lane's sector outputs, limits, stopped shares and cost changes of day ``day``, and their
         events."""
+        if self._day_k is not None:
+            self._step_compiled(day)
+            return
         vals = self._read(day)
         cons, dem, short, price = vals[self.rows]              # [j, s, l] each
         a = self._allowances(cons, dem)
@@ -260,6 +280,20 @@ class Industries(LaneMechanism):
         if self.chips is not None:
             parts.append(self._chip_supply(vals))
         self.block[self.lanes.row(day)] = np.concatenate(parts)[self.take].T
+        self._events(day, stopped, allow, binding)
+
+    def _step_compiled(self, day: int) -> None:
+        """:meth:`step` in one compiled loop (the same numbers; :func:`.kernels.industry_day`)."""
+        vals = self._read(day)
+        if self.p0 is None:
+            self._price_reference()
+        S, L = self.stopped.shape
+        allow, stopped, binding = np.empty((S, L)), np.empty((S, L)), np.empty((S, L), dtype=self.binding.dtype)
+        one_minus_d, d, limit, cost_share = self._k_const
+        price_slots, planned, value = self._k_rows
+        self._day_k(vals, self.rows, one_minus_d, d, limit, cost_share, self.priced, self.p0, price_slots,
+                    planned, value, self.const, self.lim_j, self.lim_s, *self._k_chips, self.take,
+                    self.block[self.lanes.row(day)], allow, binding, stopped, self._k_buf)
         self._events(day, stopped, allow, binding)
 
     def _chip_supply(self, vals: np.ndarray) -> np.ndarray:

@@ -1359,3 +1359,86 @@ def market_orders(T, demand, Stot, physical, with_pending, pending, e_mi, restoc
 
 _PY["market_orders"] = market_orders
 _DEPENDS["market_orders"] = ("_fmax",)
+
+
+# ----- downstream industries ------------------------------------------------------------------------------------
+
+def industry_day(vals, rows, one_minus_d, d, limit, cost_share, priced, p0, price_slots, planned, value, const,
+                 lim_j, lim_s, chip_rows, chip_values, take, out, allow, binding, stopped, buf):
+    """One day of every sector in every lane (``industries.Industries.step``; its numpy code is the twin), from
+    the day's upstream readings ``vals`` (series, lanes; ``rows`` (4, slots, sectors): consumption, demand,
+    users' short share, ex-China price): each input slot's allowance ``(1 − d) + d × served`` with ``served =
+    fmin(consumption ÷ demand, 1)`` where demand is positive, else 1; the binding slot scanned in slot order
+    among the limiting ones (a slot binds when it allows more than 1e-12 less than the one binding so far) into
+    ``allow`` and ``binding`` (-1: none); the largest positive ``d × short share`` (NaN ignored) into
+    ``stopped``; the cost change summed over ``price_slots`` in order. The day's rows (limits, output, output
+    value, the constant plan rows ``const``, stopped share, cost change in %, then Chinese chip wafers and
+    value summed over ``chip_rows`` from 0) go to ``buf`` and, reordered by ``take``, to the block row
+    ``out`` (lanes, columns)."""
+    n = vals.shape[1]
+    J, S = d.shape
+    nl = lim_j.size
+    for l in range(n):
+        for s in range(S):
+            a_min = 1.0
+            b = -1
+            v = np.nan
+            for j in range(J):
+                if limit[j, s]:
+                    cons = vals[rows[0, j, s], l]
+                    dem = vals[rows[1, j, s], l]
+                    served = 1.0
+                    if dem > 0:
+                        x = cons / dem
+                        served = x if x < 1.0 else 1.0
+                    a = one_minus_d[j, s] + d[j, s] * served
+                    if a < a_min - 1e-12:
+                        a_min = a
+                        b = j
+                y = d[j, s] * vals[rows[2, j, s], l]
+                if v != v or (y == y and y > v):
+                    v = y
+            allow[s, l] = a_min
+            binding[s, l] = b
+            stopped[s, l] = v if v > 0 else 0.0
+        for k in range(nl):                        # the limits, recomputed for their rows
+            j, s = lim_j[k], lim_s[k]
+            cons = vals[rows[0, j, s], l]
+            dem = vals[rows[1, j, s], l]
+            served = 1.0
+            if dem > 0:
+                x = cons / dem
+                served = x if x < 1.0 else 1.0
+            buf[k, l] = one_minus_d[j, s] + d[j, s] * served
+        o = nl
+        for s in range(S):
+            q = planned[s] * allow[s, l]
+            buf[o + s, l] = q
+            buf[o + S + s, l] = q * value[s]
+        o += 2 * S
+        for r in range(2 * S):
+            buf[o + r, l] = const[r, l]
+        o += 2 * S
+        for s in range(S):
+            buf[o + s, l] = stopped[s, l]
+            c = 0.0
+            for j in price_slots:
+                t = 0.0
+                if priced[j, s, l]:
+                    t = cost_share[j, s] * (vals[rows[3, j, s], l] / p0[j, s, l] - 1.0)
+                c = c + t
+            buf[o + S + s, l] = c * 100.0
+        o += 2 * S
+        if chip_rows.shape[0] > 0:
+            w = 0.0
+            val = 0.0
+            for f in range(chip_rows.shape[0]):
+                w = w + vals[chip_rows[f, 0], l] * chip_values[f, 0]
+                val = val + vals[chip_rows[f, 1], l] * chip_values[f, 1]
+            buf[o, l] = w
+            buf[o + 1, l] = val
+        for c in range(take.size):
+            out[l, c] = buf[take[c], l]
+
+
+_PY["industry_day"] = industry_day
