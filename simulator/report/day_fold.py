@@ -113,9 +113,11 @@ class DayFold:
         self.gdp_carry = np.zeros((2, len(lay.regions)))
         exh = next((rows for name, _, rows in self.groups if name == "exhaustion"), np.zeros(0, dtype=np.intp))
         self.exh_rows = exh
-        self.exh = np.empty((2, len(exh), self.days))    # scenario, baseline (also the reference of both)
+        # kept day by day, (2, days, series): a piece's days are one contiguous block (series by day would
+        # write a short run in every series' row, ~3 µs a lane-day at 16-day pieces, measured)
+        self.exh = np.empty((2, self.days, len(exh)))    # scenario, baseline (also the reference of both)
         self.plot_rows = np.array([row[k] for k in lay.plot_keys] if daily else [], dtype=np.intp)
-        self.plot = np.empty((2, len(self.plot_rows), self.days)) if daily else None
+        self.plot = np.empty((2, self.days, len(self.plot_rows))) if daily else None
         self.small_rows = np.concatenate([self.gdp_rows, self.exh_rows, self.plot_rows])
         self._gather: list[tuple[int, np.ndarray, np.ndarray]] | None = None
         self._cols: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}   # a part's :func:`flag_runs`
@@ -160,10 +162,10 @@ class DayFold:
                 return which, self.lay.keys[int(nan[w])], int(nan[w + 1])
         if self._gather is None:
             self._gather = self._gather_plan([k0 for _, k0 in sp], [a.shape[1] for a, _ in sp])
-        S, B = (np.empty((len(self.small_rows), n)) for _ in range(2))
+        S, B = (np.empty((n, len(self.small_rows))) for _ in range(2))
         for p, cols, dest in self._gather:
-            S[dest] = sp[p][0][start:stop, cols].T
-            B[dest] = bp[p][0][start:stop, cols].T
+            S[:, dest] = sp[p][0][start:stop, cols]
+            B[:, dest] = bp[p][0][start:stop, cols]
         self._small(S, B)
         self.day += n
         return None
@@ -230,21 +232,22 @@ class DayFold:
                     self.bucket_sums[w, d0:d0 + n] = X.T
                 else:
                     period_sums(X, d0, self.lay.step, self.bucket_sums[w].T, not first)
-        self._small(S[self.small_rows], B[self.small_rows])
+        self._small(S[self.small_rows].T, B[self.small_rows].T)
         self.day += n
 
     def _small(self, S: np.ndarray, B: np.ndarray) -> None:
-        """GDP, stocks kept whole and charted series from their rows (``small_rows``) of the next days."""
-        d0, n = self.day, S.shape[1]
+        """GDP, stocks kept whole and charted series from their columns (``small_rows``) of the next days
+        (``S``, ``B``: days × small rows)."""
+        d0, n = self.day, S.shape[0]
         g, e = len(self.gdp_rows), len(self.exh_rows)
         if g:
-            self._gdp(np.stack([S[:g], B[:g]]), d0)
+            self._gdp(np.stack([S[:, :g].T, B[:, :g].T]), d0)
         if e:
-            self.exh[0, :, d0:d0 + n] = S[g:g + e]
-            self.exh[1, :, d0:d0 + n] = B[g:g + e]
+            self.exh[0, d0:d0 + n] = S[:, g:g + e]
+            self.exh[1, d0:d0 + n] = B[:, g:g + e]
         if self.daily:
-            self.plot[0, :, d0:d0 + n] = S[g + e:]
-            self.plot[1, :, d0:d0 + n] = B[g + e:]
+            self.plot[0, d0:d0 + n] = S[:, g + e:]
+            self.plot[1, d0:d0 + n] = B[:, g + e:]
 
     def _gdp(self, X: np.ndarray, d0: int) -> None:
         """Quarter sums of daily GDP (2, regions, days), day after day in order (a quarter may span pieces)."""
@@ -278,7 +281,8 @@ class DayFold:
             buckets = np.ascontiguousarray(self.bucket_sums.transpose(0, 2, 1))
             if self.lay.step != 1:
                 buckets /= np.diff(np.append(self.lay.periods, self.days)).astype(float)
-        return metrics, stats, self.gdp, buckets, self.plot
+        plot = np.ascontiguousarray(self.plot.transpose(0, 2, 1)) if self.daily else None   # (2, series, days)
+        return metrics, stats, self.gdp, buckets, plot
 
     def _final(self, name: str, rows: np.ndarray) -> np.ndarray:
         if name == "lost":
@@ -302,7 +306,8 @@ class DayFold:
             return self.above[:, rows]
         if name == "first_stop":
             return self.fstop[:, rows]
-        return np.stack([exhaustion(self.exh[0], self.exh[1]), exhaustion(self.exh[1], self.exh[1])])
+        s, b = self.exh[0].T, self.exh[1].T                  # (series, days)
+        return np.stack([exhaustion(s, b), exhaustion(b, b)])
 
 
 #: the running values in the order :func:`fold_part` updates them (its loops follow this order)
