@@ -38,12 +38,14 @@ import numpy as np
 
 from .. import safety
 
-#: lane-days a process simulates before compiled loops pay for loading numba (~1.1 s per process: import and
-#: cached machine code). Measured: a batch of 10 replications × 3 years (21,920 lane-days) took 5.4–5.9 s with
-#: numba, load included, and 6.9–7.2 s without, so the compiled holder day saves ~110 µs a lane-day at that size
-#: and breaks even near 10,000 lane-days. Until then the numpy code runs. (The fab fleets' compiled draws save
-#: another ~20 µs a lane-day at 40 lanes.)
-MIN_LANE_DAYS = 10_000
+#: lane-days a process simulates before compiled loops pay for loading numba (~0.35 s per process since numba's
+#: BLAS probe no longer imports scipy: import and cached machine code). Measured 2026-12-06 end to end,
+#: `simulate scenarios/japan_servicing_ban.yaml --no-plots` with numba forced against numpy, three runs each:
+#: 1 replication × 250 days (500 lane-days) 1.71–1.77 s against 1.68–1.73 s; × 500 days (1,000) 2.02–2.10 s
+#: against 2.30–2.34 s; × 3 years (2,192) 2.69–2.72 s against 3.56–3.60 s; 4 replications × 3 years on two
+#: workers (4,384 each) 2.87–3.04 s against 4.23–4.48 s. It breaks even near 550 lane-days; until 1,000 the
+#: numpy code runs. (It was 10,000 when loading numba took ~1.1 s and fewer parts were compiled.)
+MIN_LANE_DAYS = 1_000
 
 _numba = None
 _tried = False
