@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .engine import kernels
 from .engine.registry import MECHANISMS
 from .engine.world import build, simulate
 from .scenario.errors import ScenarioError
@@ -27,12 +28,12 @@ def _dry_run(sc: Scenario, world: World, file: str, doc: Document, set_keys: set
     user_world = sc.world not in _packaged()
     series = 0
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), kernels.checks_only():
             ctx, _ = build(sc, world.values, np.random.SeedSequence(0), 0, True)
         series = len(ctx.recorder.info)
         if user_world or sc.overrides:
             short = sc.model_copy(update={"horizon": float(min(sc.days, DRY_RUN_DAYS))})
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), kernels.checks_only():
                 base = simulate(short, world.values, np.random.SeedSequence(0), 0, True)
                 scen = simulate(short, world.values, np.random.SeedSequence(0), 0, False, base)
             for rec in (base, scen):

@@ -569,3 +569,20 @@ def test_industry_day_matches_numpy_on_ties_nan_and_empty_demand(seed):
     assert got.tobytes() == want.tobytes()
     assert g_allow.tobytes() == allow.tobytes() and g_stopped.tobytes() == stopped.tobytes()
     assert np.array_equal(g_binding, binding)
+
+
+def test_loading_a_scenario_loads_no_numba_and_counts_no_lane_days():
+    """The model checks build the headline over its whole horizon (1,096 lane-days, above
+    ``MIN_LANE_DAYS``) only to look at it (``kernels.checks_only``): the parent of ``simulate`` and
+    ``simulate validate`` must not load numba for that, nor count those days towards compiling."""
+    import os
+    import subprocess
+    import sys
+    code = ("import sys\nfrom simulator.scenario.load import load_scenario\nfrom simulator.engine import kernels\n"
+            "load_scenario('scenarios/japan_servicing_ban.yaml', [])\n"
+            "load_scenario('scenarios/japan_servicing_ban.yaml', ['seed=3'])\n"   # an override: a dry run plays
+            "print('numba' in sys.modules, kernels._lane_days_seen, kernels.worth_compiling(1096))\n")
+    env = {k: v for k, v in os.environ.items() if k != "SIMULATOR_NUMBA"}
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert got.stdout.split() == ["False", "0", str(kernels.available())]
