@@ -206,3 +206,28 @@ def test_report_html_written_with_the_run(folder):
     text = (folder / "report.html").read_text(encoding="utf-8")
     assert '<table id="headline">' in text and "japan_servicing_ban" in text
     assert "Where every number came from" in text and "source" in text
+
+
+def test_impacts_numbers_are_those_of_one_series_at_a_time(res):
+    """``frames.impacts`` takes the means and percentiles of all series with finite numbers at once: every
+    number equals the series-by-series formula bit for bit, and a series with a NaN or an infinite replication
+    still goes the NaN-aware way."""
+    import math
+    red = frames.reduced(res.scenario, res.runs)
+    keys = red.layout.impact_keys
+    red.stats[0, 3, 1] = np.nan                      # a replication without the statistic
+    red.stats[1, 5, 0] = np.inf
+    with np.errstate(invalid="ignore"):              # (the percentiles of an infinite difference)
+        imp = frames.impacts(res.scenario, red).set_index(["entity", "metric"])
+    for c, key in enumerate(keys):
+        s, b = red.stats[0, c], red.stats[1, c]
+        d = (s - b)[~np.isnan(s - b)]
+        with np.errstate(invalid="ignore"):
+            want = [float(np.nanmean(b)) if np.any(~np.isnan(b)) else math.nan,
+                    float(np.nanmean(s)) if np.any(~np.isnan(s)) else math.nan,
+                    float(d.mean()) if d.size else math.nan,
+                    *(np.percentile(d, [5, 95]) if d.size else (math.nan, math.nan))]
+        i = red.info[key]
+        got = imp.loc[(i.entity, i.metric), ["baseline", "scenario", "difference", "difference_p05",
+                                             "difference_p95"]].to_numpy(dtype=float)
+        assert np.array(want, dtype=float).tobytes() == got.tobytes(), key

@@ -261,16 +261,31 @@ def impacts(sc: Scenario, runs: Runs) -> pd.DataFrame:
     col = {k: j for j, k in enumerate(keys)}
     heads = {k for k in keys if info[k].headline}
     words = scenario_words(sc)
+    # series whose every replication has finite numbers (nearly all): their means and percentiles for all of
+    # them at once, row by row as numpy reduces each contiguous row alone (the numbers of the loop below,
+    # ~0.1 s less for the headline's ~800 series)
+    S, B = red.stats[0], red.stats[1]
+    D = S - B
+    plain = np.isfinite(S).all(axis=1) & np.isfinite(B).all(axis=1) & np.isfinite(D).all(axis=1) \
+        & (S.shape[1] > 0)
+    at = np.cumsum(plain) - 1                      # row of a plain series in the arrays below
+    means = (B[plain].mean(axis=1), S[plain].mean(axis=1), D[plain].mean(axis=1))
+    pct = np.percentile(D[plain], [5, 95], axis=1) if plain.any() else np.zeros((2, 0))
     rows = []
     for key in order_keys(keys, {k: info[k].entity for k in keys}, heads, sc):
         i = info[key]
         stat = impact_statistic(i)
-        s, b = red.stats[0, col[key]], red.stats[1, col[key]]
-        d = (s - b)[~np.isnan(s - b)]
-        bm = float(np.nanmean(b)) if np.any(~np.isnan(b)) else math.nan
-        smean = float(np.nanmean(s)) if np.any(~np.isnan(s)) else math.nan
-        diff = float(d.mean()) if d.size else math.nan
-        lo, hi = (np.percentile(d, [5, 95]) if d.size else (math.nan, math.nan))
+        c = col[key]
+        if plain[c]:
+            bm, smean, diff = (float(m[at[c]]) for m in means)
+            lo, hi = pct[0, at[c]], pct[1, at[c]]
+        else:
+            s, b = S[c], B[c]
+            d = (s - b)[~np.isnan(s - b)]
+            bm = float(np.nanmean(b)) if np.any(~np.isnan(b)) else math.nan
+            smean = float(np.nanmean(s)) if np.any(~np.isnan(s)) else math.nan
+            diff = float(d.mean()) if d.size else math.nan
+            lo, hi = (np.percentile(d, [5, 95]) if d.size else (math.nan, math.nan))
         # no percentage of a baseline that is zero up to rounding (a cost change of 0, a stock never held)
         tiny = abs(bm) <= 1e-9 * max(abs(smean), abs(diff), 1e-300) if not math.isnan(bm) else True
         change = diff / abs(bm) * 100.0 if bm and not tiny and not math.isnan(diff) else math.nan
