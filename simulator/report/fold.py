@@ -89,8 +89,14 @@ class Reduced:
 
     @cached_property
     def _plot(self) -> np.ndarray:
-        """(2, replications, plot keys, days) daily values of the charted series."""
-        return np.stack([s.array("plot") for s in self.summaries], axis=1)
+        """(2, replications, plot keys, days) daily values of the charted series (each replication's read
+        straight into its place)."""
+        first = self.summaries[0].array("plot")
+        out = np.empty((first.shape[0], len(self.summaries)) + first.shape[1:], dtype=first.dtype)
+        out[:, 0] = first
+        for r, s in enumerate(self.summaries[1:], 1):
+            s.array("plot", out[:, r])
+        return out
 
     def prepare_plots(self) -> None:
         """Load the charted series now (before chart processes are forked, so they share them)."""

@@ -44,10 +44,15 @@ class PairSummary:
     plot: np.ndarray | None              #: (2, plot keys, days) daily values for charts; None when spooled
     spool: str | None = None             #: folder holding the spooled arrays
 
-    def array(self, part: str) -> np.ndarray:
-        """``buckets`` or ``plot``, from memory or from the spool."""
+    def array(self, part: str, out: np.ndarray | None = None) -> np.ndarray:
+        """``buckets`` or ``plot``, from memory or from the spool (into ``out`` when given)."""
         held = getattr(self, part)
-        return held if held is not None else load_array(self.spool, self.replication, part)
+        if held is None:
+            return load_array(self.spool, self.replication, part, out)
+        if out is None:
+            return held
+        out[...] = held
+        return out
 
 
 def bucket_means(arr: np.ndarray, step: int) -> np.ndarray:

@@ -37,9 +37,17 @@ def save_arrays(folder: str | Path, replication: int, part: str, arrays: Sequenc
             np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
 
 
-def load_array(folder: str | Path, replication: int, part: str) -> np.ndarray:
-    """The arrays of one replication back, stacked: (2, ...) scenario and baseline."""
-    return np.stack([np.load(array_path(folder, replication, part, w), allow_pickle=False) for w in (0, 1)])
+def load_array(folder: str | Path, replication: int, part: str,
+               out: np.ndarray | None = None) -> np.ndarray:
+    """The arrays of one replication back, stacked: (2, ...) scenario and baseline, into ``out`` when given.
+    Each file is mapped and copied once into place (reading it into an array of its own and stacking the two
+    copied every byte twice)."""
+    runs = [np.load(array_path(folder, replication, part, w), mmap_mode="r", allow_pickle=False) for w in (0, 1)]
+    if out is None:
+        out = np.empty((2,) + runs[0].shape, dtype=runs[0].dtype)
+    for w, arr in enumerate(runs):
+        out[w] = arr
+    return out
 
 
 def remove_stale(parent: str | Path | None = None) -> list[Path]:
