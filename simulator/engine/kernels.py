@@ -1382,6 +1382,17 @@ _DEPENDS["market_orders"] = ("_fmax",)
 
 # ----- downstream industries ------------------------------------------------------------------------------------
 
+def _allowance(vals, rows, one_minus_d, d, j, s, l):
+    """Share of planned output input slot ``j`` of sector ``s`` allows in lane ``l``: ``(1 − d) + d × served``,
+    ``served = fmin(consumption ÷ demand, 1)`` where demand is positive, else 1."""
+    dem = vals[rows[1, j, s], l]
+    served = 1.0
+    if dem > 0:
+        x = vals[rows[0, j, s], l] / dem
+        served = x if x < 1.0 else 1.0
+    return one_minus_d[j, s] + d[j, s] * served
+
+
 def industry_day(vals, rows, one_minus_d, d, limit, cost_share, priced, p0, price_slots, planned, value, const,
                  lim_j, lim_s, chip_rows, chip_values, take, out, allow, binding, stopped, buf):
     """One day of every sector in every lane (``industries.Industries.step``; its numpy code is the twin), from
@@ -1404,13 +1415,7 @@ def industry_day(vals, rows, one_minus_d, d, limit, cost_share, priced, p0, pric
             v = np.nan
             for j in range(J):
                 if limit[j, s]:
-                    cons = vals[rows[0, j, s], l]
-                    dem = vals[rows[1, j, s], l]
-                    served = 1.0
-                    if dem > 0:
-                        x = cons / dem
-                        served = x if x < 1.0 else 1.0
-                    a = one_minus_d[j, s] + d[j, s] * served
+                    a = _allowance(vals, rows, one_minus_d, d, j, s, l)
                     if a < a_min - 1e-12:
                         a_min = a
                         b = j
@@ -1421,14 +1426,7 @@ def industry_day(vals, rows, one_minus_d, d, limit, cost_share, priced, p0, pric
             binding[s, l] = b
             stopped[s, l] = v if v > 0 else 0.0
         for k in range(nl):                        # the limits, recomputed for their rows
-            j, s = lim_j[k], lim_s[k]
-            cons = vals[rows[0, j, s], l]
-            dem = vals[rows[1, j, s], l]
-            served = 1.0
-            if dem > 0:
-                x = cons / dem
-                served = x if x < 1.0 else 1.0
-            buf[k, l] = one_minus_d[j, s] + d[j, s] * served
+            buf[k, l] = _allowance(vals, rows, one_minus_d, d, lim_j[k], lim_s[k], l)
         o = nl
         for s in range(S):
             q = planned[s] * allow[s, l]
@@ -1460,4 +1458,5 @@ def industry_day(vals, rows, one_minus_d, d, limit, cost_share, priced, p0, pric
             out[l, c] = buf[take[c], l]
 
 
-_PY["industry_day"] = industry_day
+_PY.update({"_allowance": _allowance, "industry_day": industry_day})
+_DEPENDS["industry_day"] = ("_allowance",)
