@@ -8,10 +8,11 @@ the periods' sums), plus the few series it needs whole (charted series, and stoc
 whose threshold is the baseline's peak over the whole run). Every sum over days adds the days one after the
 other in day order, carried from one piece to the next, so the result does not depend on where the pieces end.
 
-The engine hands a batch's days over each time its ring of recorded days is full (``runner``: 16 days instead
-of every day of the horizon), and a finished run is folded from its recorders (``reduce.reduce_pair``), so both
-give the same bytes; these are the numbers of the whole-series functions of :mod:`.metrics` and
-:mod:`.reduce` (``bucket_means``, ``stat_values``, ``quarter_sum``), which the tests check.
+The engine hands a batch's days over each time its ring of recorded days is full (``runner.ring_days``: 16
+days, 128 when this fold runs in numpy, instead of every day of the horizon), and a finished run is folded from
+its recorders (``reduce.reduce_pair``), so both give the same bytes; these are the numbers of the whole-series
+functions of :mod:`.metrics` and :mod:`.reduce` (``bucket_means``, ``stat_values``, ``quarter_sum``), which the
+tests check.
 """
 from __future__ import annotations
 
