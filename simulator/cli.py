@@ -68,7 +68,9 @@ def _cmd_run(argv: list[str]) -> int:
     for note in notes if not args.quiet else ():
         print(note, file=sys.stderr)
     from .report.memory import keep_freed_memory
+    from .safety import one_blas_thread
     keep_freed_memory()    # this process and its workers end with the command: reuse freed memory
+    one_blas_thread()      # its workers and chart processes share the cores already (see safety.one_blas_thread)
     xlsx, plots = True if args.xlsx else None, False if args.no_plots else None
     res = run_loaded(loaded, jobs=jobs, progress=False if args.quiet else None,
                      meanwhile=lambda: prepare_write(loaded, xlsx, plots))

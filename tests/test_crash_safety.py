@@ -248,3 +248,37 @@ def test_interrupt_while_charts_are_drawn_prints_one_line(previous, sig):
     else:   # the charts won the race
         assert code == 0, err
     assert siblings(out) == []
+
+
+def test_pool_workers_run_one_blas_thread():
+    """``safety.worker_init`` (every local pool: ``simulate``'s and the sweep's) leaves OpenBLAS one thread, as
+    Dask does for its workers; a process without the initializer keeps its own count."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    import numpy  # noqa: F401  (loads its BLAS)
+    from simulator import safety
+    if safety.blas_threads() is None:
+        pytest.skip("numpy's BLAS is not an OpenBLAS that reports its threads")
+    ctx = mp.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=safety.worker_init, initargs=(os.getpid(),)) as ex:
+        assert ex.submit(safety.blas_threads).result() == 1
+    with ProcessPoolExecutor(1, mp_context=ctx) as ex:
+        assert ex.submit(safety.blas_threads).result() == safety.blas_threads()
+
+
+def test_the_simulate_command_runs_one_blas_thread(tmp_path):
+    """``simulate`` (a one-shot command: its workers and chart processes share the cores) sets one OpenBLAS
+    thread in its own process, so the chart processes forked from it run one too."""
+    import numpy  # noqa: F401  (loads its BLAS)
+    from simulator import safety
+    if safety.blas_threads() is None:
+        pytest.skip("numpy's BLAS is not an OpenBLAS that reports its threads")
+    code = ("import numpy\nfrom simulator.safety import blas_threads\nfrom simulator.cli import main\n"
+            "before = blas_threads()\n"
+            f"rc = main(['scenarios/japan_servicing_ban.yaml', '--quiet', '--no-plots', '--replications', '1', "
+            f"'--set', 'horizon=20d', '--out', {str(tmp_path / 'out')!r}])\n"
+            "print(rc, before, blas_threads())\n")
+    root = Path(__file__).resolve().parents[1]
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    rc, before, after = got.stdout.split()
+    assert (rc, after) == ("0", "1") and int(before) >= 1
