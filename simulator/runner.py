@@ -46,9 +46,10 @@ def spin_up_days(scenario: Scenario) -> int:
 
 
 #: replications stepped together in one batch (two lanes each): large enough that the model's ~200 numpy
-#: calls a day work on many lanes at once (the whole engine: ~150 µs a lane-day at 20 lanes, ~125 at 40), and
-#: the headline's 20 replications on 2 workers are two batches of 10. (A batch folded as it runs holds ~8 MB a
-#: pair for the default world over 3 years at weekly output: its ring of 16 days (~0.7 MB) and its period sums.)
+#: calls a day work on many lanes at once (the whole engine, 2026-12-06: ~107 µs a lane-day at 20 lanes, ~95–105
+#: at 40), and the headline's 20 replications on 2 workers are two batches of 10. (A batch folded as it runs
+#: holds ~8 MB a pair for the default world over 3 years at weekly output: its ring of 16 days (~0.7 MB) and its
+#: period sums.)
 #: When every replication's daily series are written, batches shrink further (:data:`ALL_BATCH_BYTES`).
 #: Measured in benchmarks/speed_targets.py and output_bench.py.
 BATCH_REPLICATIONS = 10
