@@ -141,15 +141,20 @@ def worth_compiling(lane_days: int, batch: object | None = None) -> bool:
         _lane_days_seen += lane_days
         if batch is not None:
             _batches_seen.add(batch)
-    always = os.environ.get("SIMULATOR_NUMBA") == "always"
-    return (always or _numba is not None or _lane_days_seen >= MIN_LANE_DAYS) and available()
+    return _wanted(0) and available()
+
+
+def _wanted(more: int) -> bool:
+    """Compiled loops are asked for: forced, numba loaded already, or this process will have simulated
+    :data:`MIN_LANE_DAYS` after ``more`` lane-days."""
+    return (os.environ.get("SIMULATOR_NUMBA") == "always" or _numba is not None
+            or _lane_days_seen + more >= MIN_LANE_DAYS)
 
 
 def would_compile(lane_days: int) -> bool:
     """Whether :func:`worth_compiling` would say yes to a new batch of ``lane_days``, without counting them: what
     a caller sizing the batch's buffers before it is built needs to know (``runner``'s fold window)."""
-    always = os.environ.get("SIMULATOR_NUMBA") == "always"
-    if not (always or _numba is not None or _lane_days_seen + lane_days >= MIN_LANE_DAYS):
+    if not _wanted(lane_days):
         return False
     if _tried:
         return _numba is not None

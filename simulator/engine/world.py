@@ -300,7 +300,13 @@ def defer_collections(on: bool = True) -> None:
     its recorders into results: not for runs that write every replication's days (measured, 100 replications
     × 3 years: peak 552–567 MB collected at once, 611–614 MB deferred)."""
     _COLLECTION["defer"] = on
-    if not on and _COLLECTION["pending"]:
+    if not on:
+        _collect_pending()
+
+
+def _collect_pending() -> None:
+    """Collect the dropped batch a deferred collection is waiting for, if any."""
+    if _COLLECTION["pending"]:
         _COLLECTION["pending"] = False
         gc.collect()
 
@@ -316,9 +322,7 @@ def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[Lan
     so small batches leave it to Python's own schedule. With ``window``, the lanes record into a
     ring of that many days from day ``offset`` on, and ``sink_for(lanes)`` gives the sink that takes each
     ring's days (see :func:`run_lanes`)."""
-    if _COLLECTION["pending"]:
-        _COLLECTION["pending"] = False
-        gc.collect()
+    _collect_pending()
     lanes, mechs = build_lanes(scenario, world, specs, window=window, offset=offset)
     big = lanes.n * lanes.days >= COLLECT_LANE_DAYS
     recs = run_lanes(lanes, mechs, sink_for(lanes) if sink_for is not None else None)
