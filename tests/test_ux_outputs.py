@@ -202,6 +202,57 @@ def test_png_is_the_figure_without_its_alpha_and_svg_text_is_text(tmp_path):
     assert matplotlib.rcParams["svg.fonttype"] == "none"
 
 
+def test_png_writer_keeps_every_pixel_and_the_resolution(tmp_path):
+    """``report.png`` (unfiltered rows, zlib): the file decodes to the very pixels given, RGB and RGBA, opens at
+    its dpi, names its software, and the same pixels give the same bytes."""
+    from PIL import Image
+    from simulator.report.png import png_bytes, write_png
+    rng = np.random.default_rng(3)
+    for channels in (3, 4):
+        px = rng.integers(0, 256, size=(37, 53, channels), dtype=np.uint8)
+        px[5:9] = 255                                         # a white band, as on a chart
+        write_png(tmp_path / "a.png", px, 150, "test")
+        im = Image.open(tmp_path / "a.png")
+        assert im.mode == ("RGB" if channels == 3 else "RGBA")
+        assert np.array_equal(np.asarray(im), px)
+        assert round(im.info["dpi"][0]) == 150 and im.info["Software"] == "test"
+        assert (tmp_path / "a.png").read_bytes() == png_bytes(px.copy(), 150, "test")
+    with pytest.raises(ValueError, match="uint8"):
+        png_bytes(np.zeros((4, 4, 3)), 150)
+
+
+def test_fixed_date_ticks_draw_what_the_date_locator_would(tmp_path):
+    """The charts' date ticks are worked out once per x range and fixed (``plots._date_ticks``): the panels
+    look exactly as with ``AutoDateLocator(minticks=4, maxticks=8)`` and ``ConciseDateFormatter`` on each, for
+    a range of years and one of weeks."""
+    import matplotlib.dates as mdates
+    from simulator.report import plots
+    plots.prepare()
+    import matplotlib.pyplot as plt
+
+    def pixels(fixed: bool, days: int) -> np.ndarray:
+        fig, axes = plt.subplots(1, 2, figsize=(6, 2), dpi=80)
+        x = np.datetime64("2026-03-01") + np.arange(days)
+        for ax in axes:
+            ax.plot(x, np.sin(np.arange(days) / 40.0))
+            if not fixed:
+                loc = mdates.AutoDateLocator(minticks=4, maxticks=8)
+                ax.xaxis.set_major_locator(loc)
+                ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+        if fixed:
+            plots._date_ticks(list(axes))
+        fig.canvas.draw()
+        out = np.array(fig.canvas.buffer_rgba())
+        labels = [t.get_text() for t in axes[1].get_xticklabels()]
+        plt.close(fig)
+        return out, labels
+
+    for days in (1096, 40):
+        (auto, auto_labels), (fixed, fixed_labels) = pixels(False, days), pixels(True, days)
+        assert fixed_labels == auto_labels and any(auto_labels)
+        assert np.array_equal(auto, fixed)
+
+
 def test_report_html_written_with_the_run(folder):
     text = (folder / "report.html").read_text(encoding="utf-8")
     assert '<table id="headline">' in text and "japan_servicing_ban" in text

@@ -147,7 +147,6 @@ def _footnote(marks: list, max_chars: int = 150) -> str:
 
 def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit_of, path: Path,
             title: str) -> list[Path]:
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
     n = len(groups)
     if n == 0:
@@ -167,11 +166,9 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
         ax.set_ylabel(unit_of(keys[0][0]), fontsize=10)
         ax.tick_params(labelsize=9)
         ax.grid(alpha=0.25)
-        loc = mdates.AutoDateLocator(minticks=4, maxticks=8)
-        ax.xaxis.set_major_locator(loc)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
         if len(keys) > 1:
             ax.legend(fontsize=8, loc="best", framealpha=0.85)
+    _date_ticks(list(axes.flat)[:n])
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(f"{res.scenario.name}: {title}", fontsize=13, y=1 - 0.12 / height, va="top")
@@ -188,19 +185,42 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
     return [png, svg]
 
 
+def _date_ticks(axes: list) -> None:
+    """The date ticks of each panel: where ``AutoDateLocator(minticks=4, maxticks=8)`` puts them and how
+    ``ConciseDateFormatter`` labels them (a year once, in the offset, then months), worked out once for the x
+    range all panels share and fixed, instead of again for every panel at each drawing (PNG, then SVG): the same
+    ticks, labels and pixels (and SVG bytes); measured on the headline's six figures, 2026-12-06: 2.77–2.80 →
+    2.56–2.65 CPU-s."""
+    import matplotlib.dates as mdates
+    from matplotlib.ticker import FixedFormatter, FixedLocator
+    done: dict[tuple[float, float], tuple[list[float], list[str], str]] = {}
+    for ax in axes:
+        lim = tuple(ax.get_xlim())        # the final x range: every artist of the panel is in place
+        if lim not in done:
+            loc = mdates.AutoDateLocator(minticks=4, maxticks=8)
+            fmt = mdates.ConciseDateFormatter(loc)
+            ax.xaxis.set_major_locator(loc)
+            ax.xaxis.set_major_formatter(fmt)
+            ticks = [float(t) for t in ax.xaxis.get_majorticklocs()]
+            done[lim] = (ticks, fmt.format_ticks(ticks), fmt.get_offset())
+        ticks, labels, offset = done[lim]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        fixed = FixedFormatter(labels)
+        fixed.set_offset_string(offset)
+        ax.xaxis.set_major_formatter(fixed)
+
+
 def _save_png(fig, path: Path) -> None:
     """The figure as a PNG at ``DPI``: the pixels ``savefig`` would write, without the alpha channel where every
-    pixel is opaque (a white figure: always), which makes the file ~10% smaller and a quarter faster to
-    compress."""
+    pixel is opaque (a white figure: always), written by :mod:`.png` (unfiltered rows: files of the same size as
+    Pillow's encoder gives for a chart, in about half the time)."""
     import matplotlib
-    from PIL import Image, PngImagePlugin
+    from .png import write_png
     fig.canvas.draw()                             # the figure's own dpi (``DPI``), as ``savefig(dpi=DPI)``
     rgba = np.asarray(fig.canvas.buffer_rgba())
     opaque = bool(rgba[..., 3].min() == 255)
-    img = Image.fromarray(np.ascontiguousarray(rgba[..., :3]) if opaque else np.array(rgba))
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
-    img.save(path, format="png", pnginfo=info, dpi=(DPI, DPI))
+    write_png(path, rgba[..., :3] if opaque else rgba, DPI,
+              f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
 
 
 def chart_groups(res: "Result") -> dict[str, tuple[str, list[tuple[str, list[tuple[str, str]]]]]]:

@@ -1,0 +1,53 @@
+"""A PNG file from a figure's pixels (8-bit RGB or RGBA), written with numpy and zlib.
+
+A chart is a few lines and labels on a large white canvas (an eight-panel figure at 150 dpi: 2160 × 2277 pixels,
+14.8 MB of RGB). Pillow's encoder tries the five PNG row filters on every row and keeps the best; on such a canvas
+that search costs more than it saves. Unfiltered rows (filter type 0) compressed by zlib at its default level give
+files of the same size in about half the time. Measured 2026-12-06 on the headline's six figures (8.1 Mpixels):
+- 4 replications: Pillow (level 6, adaptive filters) 0.39 CPU-s, 1,252 KB; unfiltered, level 6: 0.22 CPU-s,
+  1,201 KB ("Up" filter: 0.23 CPU-s, 1,281 KB; unfiltered, level 3: 0.12 CPU-s, 1,508 KB);
+- 20 replications: 1,473 KB with Pillow, 1,475 KB here.
+The pixels are the same whatever the filter: PNG's filters and compression are lossless (PNG specification,
+W3C Recommendation, 2nd edition, 2003).
+
+Chunks written: ``IHDR``, ``pHYs`` (the resolution, so the file opens at its dpi), ``tEXt`` (Software), ``IDAT``,
+``IEND``: no time stamp, so the same pixels give the same bytes.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_COLOUR_TYPE = {3: 2, 4: 6}          # channels → PNG colour type (2: RGB, 6: RGBA), 8 bits each
+LEVEL = 6                            # zlib's default level
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_bytes(pixels: np.ndarray, dpi: float, software: str = "") -> bytes:
+    """The PNG file of ``pixels`` (height, width, 3 or 4) uint8 — RGB or RGBA, top row first — at ``dpi``."""
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in _COLOUR_TYPE:
+        raise ValueError(f"pixels must be uint8 (height, width, 3 or 4), not {pixels.dtype} {pixels.shape}")
+    h, w, c = pixels.shape
+    raw = np.empty((h, 1 + w * c), dtype=np.uint8)
+    raw[:, 0] = 0                                   # filter type 0 (None) on every row
+    raw[:, 1:] = pixels.reshape(h, w * c)
+    per_metre = round(dpi / 0.0254)
+    parts = [_SIGNATURE,
+             _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, _COLOUR_TYPE[c], 0, 0, 0)),
+             _chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1))]
+    if software:
+        parts.append(_chunk(b"tEXt", b"Software\x00" + software.encode("latin-1")))
+    parts += [_chunk(b"IDAT", zlib.compress(raw, LEVEL)), _chunk(b"IEND", b"")]
+    return b"".join(parts)
+
+
+def write_png(path: Path, pixels: np.ndarray, dpi: float, software: str = "") -> None:
+    """Write :func:`png_bytes` of ``pixels`` to ``path``."""
+    Path(path).write_bytes(png_bytes(pixels, dpi, software))
