@@ -154,6 +154,7 @@ from pathlib import Path  # noqa: E402
 from simulator.engine import world as W  # noqa: E402
 from simulator.engine.market.data import CHINA  # noqa: E402
 from simulator.engine.market.markets import MineralMarkets  # noqa: E402
+from simulator.engine.shared_lanes import SharedBaselines  # noqa: E402
 from simulator.engine.streams import replication_seeds  # noqa: E402
 from simulator.scenario.load import load_scenario  # noqa: E402
 
@@ -172,15 +173,17 @@ def _headline_batch(reps, horizon, compiled, monkeypatch):
         specs.append(W.LaneSpec(i, seeds[i], False, len(specs) - 1))
     lanes, mechs = W.build_lanes(loaded.scenario, loaded.world.values, specs)
     W.run_lanes(lanes, mechs)
-    return lanes, next(m for m in mechs if isinstance(m, MineralMarkets))
+    mm = next(m for m in mechs if isinstance(m, (MineralMarkets, SharedBaselines)))
+    return lanes, mm.main if isinstance(mm, SharedBaselines) else mm   # the markets stepping the lanes
 
 
 @pytest.fixture(scope="module")
 def markets():
-    """Markets of 3 lanes of the headline after 120 days (a servicing ban in force, stocks drawn down)."""
+    """Markets of 4 lanes of the headline after 120 days (a servicing ban in force, stocks drawn down): 3
+    replications' scenario lanes and the baseline lane they share (``engine.shared_lanes``)."""
     mp = pytest.MonkeyPatch()
     try:
-        yield _headline_batch(2, "120d", True, mp)[1]
+        yield _headline_batch(3, "120d", True, mp)[1]
     finally:
         mp.undo()
 

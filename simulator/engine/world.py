@@ -144,6 +144,12 @@ class Lanes:
         self.n = len(self.runs)
 
     @property
+    def batch(self) -> "Lanes":
+        """The batch these lanes are (itself; a view of some lanes gives the batch it views): what compiled
+        loops are decided for, once (``kernels.worth_compiling``)."""
+        return self
+
+    @property
     def boards(self) -> list[PolicyBoard]:
         return [ctx.policy for ctx in self.runs]
 
@@ -174,6 +180,10 @@ class Lanes:
         for i, ctx in enumerate(self.runs):
             ctx.recorder.series(entity, metric, unit, summary, headline, arr[:, i])
         return arr
+
+    def block_row(self, day: int) -> int:
+        """The row of a :meth:`block` that day ``day`` is written to (:meth:`row`)."""
+        return self.row(day)
 
     def has(self, key: str) -> bool:
         """Whether the lanes record ``entity.metric`` (every lane records the same series)."""
@@ -217,7 +227,10 @@ def build_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSp
         for cls in mechanism_classes():
             if cls.section not in world:
                 continue
-            mechs.append(cls(lanes) if getattr(cls, "lane_native", False) else PerLane(cls, lanes))
+            if getattr(cls, "lane_native", False):   # ``for_lanes``: a part that picks how it steps the batch
+                mechs.append(getattr(cls, "for_lanes", cls)(lanes))
+            else:
+                mechs.append(PerLane(cls, lanes))
     return lanes, mechs
 
 

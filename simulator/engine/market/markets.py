@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import kernels
 from ..lane_reader import LaneReader
+from ..shared_lanes import SharedBaselines
 from ..world import LaneMechanism, Lanes
 from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
 from .prices import price_step, reserve_purchases
@@ -51,6 +52,19 @@ class MineralMarkets(LaneMechanism):
     def vocabulary(cls, world: Mapping[str, Any]) -> dict[str, set[str]]:
         items = set(item_sections(world))
         return {"mineral": set(item_groups(world)) | items, "item": items, "region": set(REGIONS) | {"all"}}
+
+    @classmethod
+    def for_lanes(cls, lanes: Lanes) -> LaneMechanism:
+        """The markets of a batch: with its baseline lanes sharing one run while they agree
+        (:class:`..shared_lanes.SharedBaselines`: a baseline lane's markets read nothing lane-specific, and its
+        only numbers of its own are project lead times and licence delays, see :meth:`part_lanes`)."""
+        return SharedBaselines(lanes, cls) if SharedBaselines.wanted(lanes, cls) else cls(lanes)
+
+    def part_lanes(self, lane: int) -> bool:
+        """Whether lane ``lane`` has used a random number of its own: a project's lead time (drawn when it
+        starts) or licence delays (drawn when licensing applies to one of its edges)."""
+        return bool(self.trade.lic_edges[lane].size) or (self.projects.N > 0
+                                                         and not np.isnan(self.projects.start[lane]).all())
 
     def __init__(self, lanes: Lanes):
         super().__init__(lanes)
@@ -92,7 +106,7 @@ class MineralMarkets(LaneMechanism):
         hw, hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
                                                    p["sourcing_concentration"])
         S0 = hw * cover * self.demand0[:, :, None]
-        fast = kernels.worth_compiling(n * lanes.days, lanes)       # compiled sections of the day (same numbers)
+        fast = kernels.worth_compiling(n * lanes.days, lanes.batch)   # compiled sections of the day (same numbers)
         self.holders = HolderGroups(hw, hc, fast)
         self.S = _lanes(S0, n)
         self.Stot = self.S.sum(axis=3)
@@ -262,7 +276,7 @@ class MineralMarkets(LaneMechanism):
     def _write(self, day: int, vals: dict[str, np.ndarray], flow: np.ndarray, leak: np.ndarray) -> None:
         """Today's row of every lane, written straight into the recorder's block."""
         I, n, k = self.I, self.n, self.n_cells
-        row = self.block[self.lanes.row(day)]
+        row = self.block[self.lanes.block_row(day)]
         row[:, :I] = self.P[:, 0]
         row[:, I:2 * I] = self.P[:, 1]
         row[:, 2 * I:3 * I] = vals["china_exports"]
