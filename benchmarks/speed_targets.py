@@ -57,6 +57,8 @@ def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int
     parts: dict[str, float] = defaultdict(float)
     for m in mechs:
         name = type(m.parts[0]).__name__ + " (per lane)" if isinstance(m, W.PerLane) else type(m).__name__
+        if hasattr(m, "part_class"):          # engine.shared_lanes: the part, its baseline lanes stepped once
+            name = f"{m.part_class.__name__} (baseline lanes shared)"
         step = m.step
 
         def timed(day, step=step, name=name):
