@@ -9,10 +9,10 @@ the scenario lanes, and its day is copied to the other baseline lanes' recorders
 baseline lanes in a worker's batch; the markets step 11 lanes instead of 20).
 
 On the day the representative first uses a number of its own (:meth:`part_lanes` of the model part says so),
-every baseline lane gets a run of its own: a second copy of the part is built for all of them and stepped again
+every baseline lane gets a run of its own: the representative goes on in the main part, and a second copy of
+the part is built for the other baseline lanes, with their random streams as at their start, and stepped again
 from day 0 to that day without recording or events (their inputs are the world and the calendar only, so the
-days replayed are the days already recorded), then records that day for the lanes other than the
-representative and steps all baseline lanes from then on. Each lane's numbers are thus exactly those it would
+days replayed are the days already recorded), then records that day and steps them from then on. Each lane's numbers are thus exactly those it would
 have stepped alone, which the tests check bit for bit; sharing only saves the work while lanes agree.
 
 A model part used this way is built from a :class:`LaneView` (the lanes it steps), writes its day with
@@ -54,9 +54,9 @@ class LaneView:
         self.world, self.start, self.days, self.clock = lanes.world, lanes.start, lanes.days, lanes.clock
         self._register = register
         self.stage: np.ndarray | None = None
-        #: positions whose events are dropped (``None``: every position's); events of the position ``echo``
-        #: are also kept in ``echoed`` (for the lanes it stands for, see :meth:`SharedBaselines.step`)
-        self.muted: set[int] | None = set()
+        #: ``silent``: events are dropped (days replayed); events of the position ``echo`` are also kept in
+        #: ``echoed`` (for the lanes it stands for, see :meth:`SharedBaselines.step`)
+        self.silent = False
         self.echo: int | None = None
         self.echoed: list[tuple] = []
 
@@ -78,7 +78,7 @@ class LaneView:
         return self.stage
 
     def event(self, lane: int, day: float, entity: str, event: str, cause: str) -> None:
-        if self.muted is None or lane in self.muted:
+        if self.silent:
             return
         self.parent.event(self.idx[lane], day, entity, event, cause)
         if lane == self.echo:
@@ -133,20 +133,20 @@ class SharedBaselines(LaneMechanism):
             self._part(day)
             return
         self.apart.step(day)
-        row[self.baselines] = self.apart_view.stage[0]
+        row[self.followers] = self.apart_view.stage[0]
 
     def _part(self, day: int) -> None:
-        """The representative used a random number of its own on ``day``: build the part for every baseline
-        lane, replay days ``0 .. day - 1`` silently, and record ``day`` for all but the representative (whose
-        day and events are recorded already)."""
+        """The representative used a random number of its own on ``day``: build the part for the other baseline
+        lanes, replay days ``0 .. day - 1`` silently, then step and record ``day`` (the representative goes on
+        in the main part, which has stepped it already)."""
         PARTED.add((self.part_class, self.lanes.start, self.lanes.days))
         self.view.echo = None
-        view = LaneView(self.lanes, self.baselines, self._register, fresh_streams=True)
-        view.muted = None
+        view = LaneView(self.lanes, self.followers, self._register, fresh_streams=True)
+        view.silent = True
         apart = self.part_class(view)
         for d in range(day):
             apart.step(d)
-        view.muted = {0}                 # the representative, stepped (and recorded) by the main part too
+        view.silent = False
         apart.step(day)
-        self.block[self.lanes.row(day)][self.baselines[1:]] = view.stage[0, 1:]
+        self.block[self.lanes.row(day)][self.followers] = view.stage[0]
         self.apart, self.apart_view = apart, view
