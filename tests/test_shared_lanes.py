@@ -65,23 +65,49 @@ def test_baselines_share_one_market_run_and_get_its_numbers(compiled, monkeypatc
 
 
 @pytest.mark.parametrize("compiled", _modes())
-def test_baselines_part_when_a_project_draws_its_own_lead_time(compiled, monkeypatch):
+@pytest.mark.parametrize("replay", [False, True])
+def test_baselines_part_when_a_project_draws_its_own_lead_time(compiled, replay, monkeypatch):
     """In the 2023 gallium/germanium replay a project starts in the baselines on day 295 (of 913), each lane
-    with its own lead time: from then on every baseline lane has its own markets, replayed from day 0 with its
-    own random streams (a second build must not draw again from streams the first build used), and its numbers
-    and events are those it has when every lane is stepped; the next batch of the same calendar in this
-    process steps its baselines apart from the start."""
+    with its own lead time: from then on every other baseline lane has its own markets, which take the
+    representative's state with their own lead times (or, ``replay``, are stepped again from day 0 with their own
+    random streams: a second build must not draw again from streams the first build used), and every lane's
+    numbers and events are those it has when every lane is stepped. A batch that had to replay leaves the next
+    batch of its calendar in this process unshared; one that took the state does not."""
+    if replay:
+        monkeypatch.setattr(MineralMarkets, "take_lane", lambda self, src, lane, day: False)
     shared, m = _batch("replay_gallium_germanium_2023", 3, None, True, compiled, monkeypatch)
     assert isinstance(m, SharedBaselines) and m.apart is not None and m.apart.n == 2   # the other baselines
-    # parted once: a later batch of this calendar in the same process is not shared
     loaded = load_scenario(str(SCENARIOS / "replay_gallium_germanium_2023.yaml"), ["replications=2"])
     sc, _ = runner.played(loaded.scenario)
     seeds = replication_seeds(sc.seed, 2)
     specs = [W.LaneSpec(0, seeds[0], True), W.LaneSpec(0, seeds[0], False, 0),
              W.LaneSpec(1, seeds[1], True), W.LaneSpec(1, seeds[1], False, 2)]
     _, mechs = W.build_lanes(sc, loaded.world.values, specs)
-    assert any(type(x) is MineralMarkets for x in mechs)
+    assert any(type(x) is (MineralMarkets if replay else SharedBaselines) for x in mechs)
     alone, _ = _batch("replay_gallium_germanium_2023", 3, None, False, compiled, monkeypatch)
     _assert_same_lanes(alone, shared)
     online = [e for e in shared.runs[2].recorder.events if e.event.endswith("_online")]
     assert online and online != [e for e in shared.runs[0].recorder.events if e.event.endswith("_online")]
+
+
+def test_lane_state_is_copied_along_the_lane_axis_only():
+    """``copy_lane_state``: arrays and per-lane lists whose length follows the lane count take the source
+    lane's entry along that axis (rings: the second axis), sub-objects too; named attributes and lane-free
+    arrays stay as built; equal lane counts or an axis that cannot be told copy nothing."""
+    from types import SimpleNamespace as NS
+
+    from simulator.engine.shared_lanes import copy_lane_state
+    src = NS(n=3, a=np.arange(6.0).reshape(3, 2), ring=np.arange(12.0).reshape(2, 3, 2), fixed=np.ones(4),
+             own=np.arange(3.0), per=["x", "y", "z"])
+    src.sub = NS(n=3, b=np.array([[1, 2], [3, 4], [5, 6]]))
+    dst = NS(n=2, a=np.zeros((2, 2)), ring=np.zeros((2, 2, 2)), fixed=np.zeros(4), own=np.full(2, 9.0),
+             per=["-", "-"])
+    dst.sub = NS(n=2, b=np.zeros((2, 2), dtype=int))
+    assert copy_lane_state(dst, src, 1, frozenset({"own"}))
+    assert dst.a.tolist() == [[2.0, 3.0]] * 2 and dst.ring[:, 0].tolist() == dst.ring[:, 1].tolist() == [[2, 3], [8, 9]]
+    assert dst.fixed.tolist() == [0.0] * 4 and dst.own.tolist() == [9.0, 9.0] and dst.per == ["y", "y"]
+    assert dst.sub.b.tolist() == [[3, 4], [3, 4]]
+    same = NS(n=3, a=np.zeros((3, 2)))
+    assert not copy_lane_state(same, src, 0, frozenset()) and not same.a.any()
+    odd = NS(n=2, q=np.zeros((2, 2)))                     # src's (3, 3): which axis is the lane's?
+    assert not copy_lane_state(odd, NS(n=3, q=np.ones((3, 3))), 0, frozenset()) and not odd.q.any()

@@ -10,16 +10,21 @@ baseline lanes in a worker's batch; the markets step 11 lanes instead of 20).
 
 On the day the representative first uses a number of its own (:meth:`part_lanes` of the model part says so),
 every baseline lane gets a run of its own: the representative goes on in the main part, and a second copy of
-the part is built for the other baseline lanes, with their random streams as at their start, and stepped again
-from day 0 to that day without recording or events (their inputs are the world and the calendar only, so the
-days replayed are the days already recorded), then records that day and steps them from then on. Each lane's numbers are thus exactly those it would
-have stepped alone, which the tests check bit for bit; sharing only saves the work while lanes agree.
+the part is built for the other baseline lanes, with their random streams as at their start. It takes the
+representative's state at the end of that day, with each lane's own random numbers (``take_lane`` of the model
+part, through :func:`copy_lane_state`: every array whose shape follows the lane count is copied from the
+representative's lane, but for what the part names as its lanes' own); where it cannot, the days up to that
+one are replayed instead, without recording or events (the lanes' inputs are the world and the calendar only,
+so the days replayed are the days already recorded). Each lane's numbers are thus exactly those it would have
+stepped alone, which the tests check bit for bit, both ways; sharing only saves the work while lanes agree.
 
 A model part used this way is built from a :class:`LaneView` (the lanes it steps), writes its day with
-``block[view.block_row(day)]`` and has ``part_lanes(position) -> bool``.
+``block[view.block_row(day)]``, and has ``part_lanes(position) -> bool`` and ``take_lane(src, position, day) ->
+bool``.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -31,9 +36,10 @@ from .world import LaneMechanism, Lanes
 
 #: share baseline lanes where a model part can (off: every lane stepped, for the tests' comparison)
 ENABLED = True
-#: (part, start, days) of batches whose baseline lanes parted in this process: the next batch of the same
-#: calendar (a worker's next replications, a sweep's next points) steps them apart from the start, where sharing
-#: would cost the replay again. A wrong guess (another world on that calendar) costs time, never numbers.
+#: (part, start, days) of batches whose baseline lanes parted by a replay in this process: the next batch of
+#: the same calendar (a worker's next replications, a sweep's next points) steps them apart from the start,
+#: where sharing would cost the replay again. A wrong guess (another world on that calendar) costs time, never
+#: numbers.
 PARTED: set[tuple] = set()
 
 
@@ -139,14 +145,64 @@ class SharedBaselines(LaneMechanism):
         """The representative used a random number of its own on ``day``: build the part for the other baseline
         lanes, replay days ``0 .. day - 1`` silently, then step and record ``day`` (the representative goes on
         in the main part, which has stepped it already)."""
-        PARTED.add((self.part_class, self.lanes.start, self.lanes.days))
-        self.view.echo = None
         view = LaneView(self.lanes, self.followers, self._register, fresh_streams=True)
-        view.silent = True
         apart = self.part_class(view)
-        for d in range(day):
-            apart.step(d)
-        view.silent = False
-        apart.step(day)
-        self.block[self.lanes.row(day)][self.followers] = view.stage[0]
+        if apart.take_lane(self.main, self.rep_pos, day):     # the representative's state, their own numbers
+            for f in self.followers:                          # today was theirs too: the same events
+                for ev in self.view.echoed:
+                    self.lanes.event(f, *ev)
+            self.block[self.lanes.row(day)][self.followers] = self.view.stage[0, self.rep_pos]
+        else:                                                 # replayed: the same state, step by step
+            PARTED.add((self.part_class, self.lanes.start, self.lanes.days))
+            view.silent = True
+            for d in range(day):
+                apart.step(d)
+            view.silent = False
+            apart.step(day)
+            self.block[self.lanes.row(day)][self.followers] = view.stage[0]
+        self.view.echo = None
         self.apart, self.apart_view = apart, view
+
+
+def copy_lane_state(dst: Any, src: Any, pos: int, keep: frozenset[str], path: str = "") -> bool:
+    """Give every lane of ``dst`` (a part just built for ``dst.n`` lanes) the state of lane ``pos`` of ``src``
+    (the same part, stepped, for ``src.n`` lanes): each array whose shape differs between the two is copied
+    from ``src``'s lane along the axis that differs (lists of one entry per lane too), recursively through the
+    part's sub-objects that have its lane count as ``n``, except the attributes named in ``keep`` (``"name"`` or ``"sub.name"``: what
+    ``dst`` built for its own lanes, such as their random numbers and lane-indexed bins). Lane-free values are
+    left as ``dst`` built them. False, copying nothing, when the lane counts are equal (no axis to tell by) or
+    an array's lane axis cannot be told."""
+    if src.n == dst.n:
+        return False
+    plan: list[tuple[Any, str, Any]] = []
+    if not _plan_copy(dst, src, pos, keep, path, plan):
+        return False
+    for obj, name, value in plan:
+        setattr(obj, name, value)
+    return True
+
+
+def _plan_copy(dst: Any, src: Any, pos: int, keep: frozenset[str], path: str, plan: list) -> bool:
+    n_src, n_dst = src.n, dst.n
+    for name, mine in vars(dst).items():
+        key = f"{path}{name}"
+        theirs = getattr(src, name, None)
+        if key in keep or name in ("lanes", "d", "n"):
+            continue
+        if isinstance(theirs, np.ndarray):
+            if isinstance(mine, np.ndarray) and mine.shape == theirs.shape:
+                continue
+            axes = [a for a in range(theirs.ndim) if theirs.shape[a] == n_src
+                    and (not isinstance(mine, np.ndarray) or mine.shape[a] == n_dst)]
+            if len(axes) != 1:
+                return False
+            lane = np.take(theirs, [pos], axis=axes[0])
+            reps = [1] * theirs.ndim
+            reps[axes[0]] = n_dst
+            plan.append((dst, name, np.tile(lane, reps)))
+        elif isinstance(theirs, list) and isinstance(mine, list) and len(theirs) == n_src != len(mine):
+            plan.append((dst, name, [copy.copy(theirs[pos]) for _ in range(n_dst)]))
+        elif hasattr(mine, "__dict__") and getattr(mine, "n", None) == n_dst and getattr(theirs, "n", None) == n_src:
+            if not _plan_copy(mine, theirs, pos, keep, f"{key}.", plan):   # a sub-part with the part's lanes
+                return False
+    return True

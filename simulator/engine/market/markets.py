@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import kernels
 from ..lane_reader import LaneReader
-from ..shared_lanes import SharedBaselines
+from ..shared_lanes import SharedBaselines, copy_lane_state
 from ..world import LaneMechanism, Lanes
 from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
 from .prices import price_step, reserve_purchases
@@ -38,6 +38,10 @@ from .supply import Projects, china_cut, feed_allowance
 from .trade import LICENSING, TradeRules
 
 H_TRANSIT = 256     # ring-buffer length for goods in transit (days)
+#: what markets built for some lanes keep when they take another lane's state (``take_lane``): their recorded
+#: block, the lane-offset bins of their flat arrays, and their own random numbers (lead times, licence delays)
+_OWN_PER_LANE = frozenset({"block", "l_mi", "l_mx", "trade._l_mi", "trade.z_licence", "trade.lic_qidx",
+                           "projects.lead", "projects.cell_bins", "projects.item_bins"})
 HOLDER_GROUPS = 8   # holder groups per (item, region)
 HEADLINE_REGIONS = ("Japan", "South_Korea", "Taiwan", "US", "EU")   # importers whose shortfalls lead the tables
 
@@ -59,6 +63,18 @@ class MineralMarkets(LaneMechanism):
         (:class:`..shared_lanes.SharedBaselines`: a baseline lane's markets read nothing lane-specific, and its
         only numbers of its own are project lead times and licence delays, see :meth:`part_lanes`)."""
         return SharedBaselines(lanes, cls) if SharedBaselines.wanted(lanes, cls) else cls(lanes)
+
+    def take_lane(self, src: "MineralMarkets", lane: int, day: int) -> bool:
+        """Make every lane of these markets (built, not stepped, for other lanes) hold lane ``lane`` of ``src`` as
+        it ended ``day`` (:func:`..shared_lanes.copy_lane_state`), each with its own random numbers: the lead
+        times (projects started on ``day`` are scheduled again with them) and licence delays stay as built here.
+        False, changing nothing, where licence delays were drawn already (the caller then replays the days)."""
+        if src.trade.lic_edges[lane].size:
+            return False
+        if not copy_lane_state(self, src, lane, _OWN_PER_LANE):   # (its first step looks at the lanes' policy
+            return False                                           # boards again: no measures, the same state)
+        self.projects.started_today_own_leads(day)
+        return True
 
     def part_lanes(self, lane: int) -> bool:
         """Whether lane ``lane`` has used a random number of its own: a project's lead time (drawn when it

@@ -139,11 +139,23 @@ class Projects:
     def _start(self, lane: int, k: int, day: int) -> None:
         """Project ``k`` starts in lane ``lane`` today: online after its lead time, then a logistic ramp."""
         d = self.d
-        self.start[lane, k] = day
-        self.t_on[lane, k] = day + self.lead[lane, k]
         self.event(lane, day, f"{d.items[d.p_m[k]]}.{REGIONS[d.p_r[k]]}", f"{d.p_kind[k]}_started",
                    f"{d.p_names[k]}: smoothed ex-China price above long-run cost {d.p_cost[k]:g} for "
                    f"{d.per['persistence'][d.p_m[k]]:g} days")
+        self._schedule(lane, k, day)
+
+    def started_today_own_leads(self, day: int) -> None:
+        """Projects started on ``day`` (in lanes whose state was copied from another lane's, see
+        ``MineralMarkets.take_lane``) scheduled again with each lane's own lead time."""
+        for lane, k in zip(*np.nonzero(self.start == day)):
+            self._schedule(lane, k, day)
+
+    def _schedule(self, lane: int, k: int, day: int) -> None:
+        """Project ``k`` of lane ``lane``, started on ``day``: its start, the day it comes online and its share of
+        capacity online by day."""
+        d = self.d
+        self.start[lane, k] = day
+        self.t_on[lane, k] = day + self.lead[lane, k]
         if self.frac is None:
             self.frac = np.zeros((self.n, self.N, self.days))
         x = (self.days_ahead - self.t_on[lane, k] - d.p_ramp[k] / 2) * (8.0 / d.p_ramp[k])
