@@ -108,13 +108,13 @@ class SharedBaselines(LaneMechanism):
         self.view = LaneView(lanes, self.main_idx, self._register)
         self.view.echo = self.rep_pos
         self.main = part(self.view)
-        self.apart: Any = None          # the part stepping every baseline lane, once they have parted
+        self.apart: Any = None          # the part stepping the other baseline lanes, once they have parted
         self.apart_view: LaneView | None = None
 
     @staticmethod
     def wanted(lanes: Lanes, part: type) -> bool:
         """Whether to share a batch's baseline lanes: two or more of them (and :data:`ENABLED`), unless an
-        earlier batch of this process with the same calendar had its baseline lanes part (:data:`PARTED`)."""
+        earlier batch of this process with the same calendar had to replay its baseline lanes (:data:`PARTED`)."""
         return (ENABLED and sum(ctx.is_baseline for ctx in lanes.runs) >= 2
                 and (part, lanes.start, lanes.days) not in PARTED)
 
@@ -132,25 +132,28 @@ class SharedBaselines(LaneMechanism):
         if self.apart is None:
             if not self.main.part_lanes(self.rep_pos):
                 row[self.followers] = self.view.stage[0, self.rep_pos]
-                for f in self.followers:
-                    for ev in self.view.echoed:
-                        self.lanes.event(f, *ev)
+                self._echo()
                 return
             self._part(day)
             return
         self.apart.step(day)
         row[self.followers] = self.apart_view.stage[0]
 
+    def _echo(self) -> None:
+        """The representative's events of the day, recorded in the other baseline lanes too (in its order)."""
+        for f in self.followers:
+            for ev in self.view.echoed:
+                self.lanes.event(f, *ev)
+
     def _part(self, day: int) -> None:
-        """The representative used a random number of its own on ``day``: build the part for the other baseline
-        lanes, replay days ``0 .. day - 1`` silently, then step and record ``day`` (the representative goes on
-        in the main part, which has stepped it already)."""
+        """The representative used a random number of its own on ``day`` (it goes on in the main part, which has
+        stepped it already): build the part for the other baseline lanes with their own streams; they take the
+        representative's state at the end of ``day`` with their own numbers, its day and its events, or else
+        replay days ``0 .. day - 1`` silently and step ``day``."""
         view = LaneView(self.lanes, self.followers, self._register, fresh_streams=True)
         apart = self.part_class(view)
         if apart.take_lane(self.main, self.rep_pos, day):     # the representative's state, their own numbers
-            for f in self.followers:                          # today was theirs too: the same events
-                for ev in self.view.echoed:
-                    self.lanes.event(f, *ev)
+            self._echo()                                      # today was theirs too: the same events and row
             self.block[self.lanes.row(day)][self.followers] = self.view.stage[0, self.rep_pos]
         else:                                                 # replayed: the same state, step by step
             PARTED.add((self.part_class, self.lanes.start, self.lanes.days))
@@ -168,10 +171,10 @@ def copy_lane_state(dst: Any, src: Any, pos: int, keep: frozenset[str], path: st
     """Give every lane of ``dst`` (a part just built for ``dst.n`` lanes) the state of lane ``pos`` of ``src``
     (the same part, stepped, for ``src.n`` lanes): each array whose shape differs between the two is copied
     from ``src``'s lane along the axis that differs (lists of one entry per lane too), recursively through the
-    part's sub-objects that have its lane count as ``n``, except the attributes named in ``keep`` (``"name"`` or ``"sub.name"``: what
-    ``dst`` built for its own lanes, such as their random numbers and lane-indexed bins). Lane-free values are
-    left as ``dst`` built them. False, copying nothing, when the lane counts are equal (no axis to tell by) or
-    an array's lane axis cannot be told."""
+    part's sub-objects that have its lane count as ``n``, except the attributes named in ``keep`` (``"name"`` or
+    ``"sub.name"``: what ``dst`` built for its own lanes, such as their random numbers and lane-indexed bins).
+    Lane-free values are left as ``dst`` built them. False, copying nothing, when the lane counts are equal (no
+    axis to tell by) or an array's lane axis cannot be told."""
     if src.n == dst.n:
         return False
     plan: list[tuple[Any, str, Any]] = []

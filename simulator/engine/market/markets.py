@@ -38,14 +38,14 @@ from .supply import Projects, china_cut, feed_allowance
 from .trade import LICENSING, TradeRules
 
 H_TRANSIT = 256     # ring-buffer length for goods in transit (days)
+HOLDER_GROUPS = 8   # holder groups per (item, region)
+HEADLINE_REGIONS = ("Japan", "South_Korea", "Taiwan", "US", "EU")   # importers whose shortfalls lead the tables
 #: what markets built for some lanes keep when they take another lane's state (``take_lane``): their recorded
 #: block, the lane-offset bins of their flat arrays, and their own random numbers (lead times, licence delays).
 #: A new array holding a lane's own random numbers or lane-indexed bins belongs here; everything else with a lane
 #: axis is copied (``tests/test_shared_lanes.py`` compares every lane after the baselines part)
 _OWN_PER_LANE = frozenset({"block", "l_mi", "l_mx", "trade._l_mi", "trade.z_licence", "trade.lic_qidx",
                            "projects.lead", "projects.cell_bins", "projects.item_bins"})
-HOLDER_GROUPS = 8   # holder groups per (item, region)
-HEADLINE_REGIONS = ("Japan", "South_Korea", "Taiwan", "US", "EU")   # importers whose shortfalls lead the tables
 
 
 class MineralMarkets(LaneMechanism):
