@@ -37,7 +37,7 @@ def png_bytes(pixels: np.ndarray, dpi: float, software: str = "") -> bytes:
     h, w, c = pixels.shape
     raw = np.empty((h, 1 + w * c), dtype=np.uint8)
     raw[:, 0] = 0                                   # filter type 0 (None) on every row
-    raw[:, 1:] = pixels.reshape(h, w * c)
+    raw[:, 1:].reshape(h, w, c)[...] = pixels       # one copy, from a view of the figure's buffer if need be
     per_metre = round(dpi / 0.0254)
     parts = [_SIGNATURE,
              _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, _COLOUR_TYPE[c], 0, 0, 0)),
