@@ -111,3 +111,5 @@ def test_lane_state_is_copied_along_the_lane_axis_only():
     assert not copy_lane_state(same, src, 0, frozenset()) and not same.a.any()
     odd = NS(n=2, q=np.zeros((2, 2)))                     # src's (3, 3): which axis is the lane's?
     assert not copy_lane_state(odd, NS(n=3, q=np.ones((3, 3))), 0, frozenset()) and not odd.q.any()
+    late = NS(n=2, q=np.zeros((2, 2)))                    # src made state while stepping that dst lacks
+    assert not copy_lane_state(late, NS(n=3, q=np.ones((3, 2)), extra=1), 0, frozenset()) and not late.q.any()

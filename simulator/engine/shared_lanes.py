@@ -174,7 +174,7 @@ def copy_lane_state(dst: Any, src: Any, pos: int, keep: frozenset[str], path: st
     part's sub-objects that have its lane count as ``n``, except the attributes named in ``keep`` (``"name"`` or
     ``"sub.name"``: what ``dst`` built for its own lanes, such as their random numbers and lane-indexed bins).
     Lane-free values are left as ``dst`` built them. False, copying nothing, when the lane counts are equal (no
-    axis to tell by) or an array's lane axis cannot be told."""
+    axis to tell by), an array's lane axis cannot be told, or ``src`` has attributes ``dst`` was not built with."""
     if src.n == dst.n:
         return False
     plan: list[tuple[Any, str, Any]] = []
@@ -187,6 +187,8 @@ def copy_lane_state(dst: Any, src: Any, pos: int, keep: frozenset[str], path: st
 
 def _plan_copy(dst: Any, src: Any, pos: int, keep: frozenset[str], path: str, plan: list) -> bool:
     n_src, n_dst = src.n, dst.n
+    if not vars(src).keys() <= vars(dst).keys():      # state made while stepping, which a build has not: unknown
+        return False
     for name, mine in vars(dst).items():
         key = f"{path}{name}"
         theirs = getattr(src, name, None)
