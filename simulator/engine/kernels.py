@@ -132,11 +132,12 @@ def worth_compiling(lane_days: int, batch: object | None = None) -> bool:
     """Compiled loops for a batch of ``lane_days`` (lanes × days): once this process has simulated
     :data:`MIN_LANE_DAYS`, this batch included (a sweep worker switches after its first tasks), or numba is
     loaded already; always with ``SIMULATOR_NUMBA=always``; never without numba, nor inside
-    :func:`checks_only`. ``batch`` (its ``Lanes``): its lane-days count once however many of its mechanisms
-    ask (without it, every call counts)."""
+    :func:`checks_only`. ``batch`` (its ``Lanes``, or a view of some of them: the batch it views): its lane-days
+    count once however many of its mechanisms ask (without it, every call counts)."""
     global _lane_days_seen
     if _checking:
         return False
+    batch = getattr(batch, "batch", batch)
     if batch is None or batch not in _batches_seen:
         _lane_days_seen += lane_days
         if batch is not None:

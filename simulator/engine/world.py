@@ -145,7 +145,7 @@ class Lanes:
 
     @property
     def batch(self) -> "Lanes":
-        """The batch these lanes are (itself; a view of some lanes gives the batch it views): what compiled
+        """The batch these lanes are (itself; ``shared_lanes.LaneView`` gives the batch it views): what compiled
         loops are decided for, once (``kernels.worth_compiling``)."""
         return self
 
