@@ -110,6 +110,8 @@ class MineralMarkets(LaneMechanism):
         p = d.per
         self.el_s, self.el_d = col(p["el_short"]), col(p["el_long"] - p["el_short"])
         self.supply_el = col(p["supply_el"])
+        # restock days of every (item, region) cell, made once: a broadcast view a day costs the holders ~3 µs
+        self.restock_cells = np.ascontiguousarray(np.broadcast_to(col(p["restock_days"]), d.shape))
         self.feed0 = d.feed_use0()
         self.demand0 = d.final0 + self.feed0
         self.prod0 = d.primary0 + d.recycling
@@ -604,7 +606,7 @@ class MineralMarkets(LaneMechanism):
         cn_in[:, :, CHINA] += production[:, :, CHINA] + release[:, :, CHINA]
         consumption, short_share, S_new = self.holders.consume(self.S, Stot, cn_in, inflow - cn_in,
                                                                self.nc_contract, outflow, demand, self.T,
-                                                               p["restock_days"][:, None])
+                                                               self.restock_cells)
         self._stocks(S_new, buy_cn, release, imports_cn, base, consumption, demand, dem_safe, feed, ref)
         self.Stot = S_new                          # users' stocks (Σ over holder groups) for tomorrow
         self.short_prev = short_share

@@ -122,14 +122,21 @@ class HolderGroups:
         G = S.shape[-1]
         K = nc_contract.size
         cells = tot.shape
-        flat = lambda a: np.ascontiguousarray(a, dtype=float).reshape(-1)  # noqa: E731
         cons, short, held = np.empty(cells), np.empty(cells), np.empty(cells)
         day = self._day or kernels.compiled("holder_day")
-        day(S.reshape(-1, G), flat(tot), flat(cn_in), flat(nc_in), flat(nc_contract), flat(outflow),
-            flat(np.broadcast_to(demand, cells)), flat(np.broadcast_to(target, cells)),
-            flat(np.broadcast_to(restock, nc_contract.shape)), self.w.reshape(K, G), self.f_cn.reshape(K, G),
-            self.f_nc.reshape(K, G), cons.reshape(-1), short.reshape(-1), held.reshape(-1))
+        day(S.reshape(-1, G), _flat(tot), _flat(cn_in), _flat(nc_in), _flat(nc_contract), _flat(outflow),
+            _flat(demand, cells), _flat(target, cells), _flat(restock, nc_contract.shape),
+            self.w.reshape(K, G), self.f_cn.reshape(K, G), self.f_nc.reshape(K, G), cons.reshape(-1),
+            short.reshape(-1), held.reshape(-1))
         return cons, short, held
+
+
+def _flat(a: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """``a`` (broadcast to ``shape`` if given and different) as a flat C-contiguous float array; no copy where it
+    already is one (``np.broadcast_to`` costs ~2 µs a call: only where the shapes differ)."""
+    if shape is not None and a.shape != shape:
+        a = np.broadcast_to(a, shape)
+    return np.ascontiguousarray(a, dtype=float).reshape(-1)
 
 
 def strategic_release(G: np.ndarray, releasing: np.ndarray, rel: np.ndarray, cover: np.ndarray,
