@@ -61,6 +61,28 @@ def test_batches_and_workers_do_not_change_results():
         _same(a.baseline, b.baseline)
 
 
+def test_one_replication_runs_in_a_worker_when_there_is_work_beside_it(monkeypatch):
+    """One batch, two jobs: with ``meanwhile`` work the batch runs in one worker while the work runs here (the
+    same numbers as a run in this process); without it, in this process."""
+    loaded = load_scenario(str(ROOT / "scenarios" / "china_minerals_ban_japan.yaml"),
+                           ["replications=1", "horizon=60d"])
+    sc, world = loaded.scenario, loaded.world.values
+    seen: list[int] = []
+    here = runner.run_replications(sc, world, jobs=1, meanwhile=lambda: seen.append(-1))
+    batches_here: list[int] = []                # batches run in this process (a worker's append stays there)
+    run_batch = runner.run_batch
+    monkeypatch.setattr(runner, "run_batch", lambda *a: batches_here.append(1) or run_batch(*a))
+    there = runner.run_replications(sc, world, jobs=2,
+                                    meanwhile=lambda: seen.append(len(multiprocessing.active_children())))
+    assert seen == [1] and batches_here == []
+    alone = runner.run_replications(sc, world, jobs=2)      # nothing to do beside it: no worker
+    assert batches_here == [1]
+    for a, b in zip(here + here, there + alone):
+        assert a.replication == b.replication == 0
+        _same(a.scenario, b.scenario)
+        _same(a.baseline, b.baseline)
+
+
 def test_batches_split_replications_evenly_over_workers():
     assert runner.batches(20, 2, 16) == [list(range(10)), list(range(10, 20))]
     assert runner.batches(40, 1, 16) == [list(range(0, 13)), list(range(13, 27)), list(range(27, 40))]
