@@ -264,6 +264,7 @@ class FabFleets(LaneMechanism):
                            if self.draws.compiled else None)
         self._arrive_k = kernels.compiled("fab_arrivals") if self.draws.compiled else None
         self._hazard_k = kernels.compiled("fab_hazard") if self.draws.compiled else None
+        self._repairs_k = kernels.compiled("fab_cut_repairs") if self.draws.compiled else None
         self._lam = np.zeros((L, C))
         self._deliv = np.zeros((L, C), dtype=np.int64)
         self._groups = np.zeros((L, G))
@@ -540,18 +541,22 @@ class FabFleets(LaneMechanism):
             swapped, short_any = parts_cut(day, fails, active, learn)
             if short_any:
                 active = self.fleet - self.installing - self.waiting     # less retired and waiting
-        shape, scale = self._shape, self._scale
-        local = shape[:, C:]
-        local[:] = 0.0
-        self.draws.local_repairs(fails, self.s_serv, self._serv_at, local)
-        if self.serv_lanes:
-            self.cum_local += local
-        np.subtract(fails, local, out=shape[:, :C])
-        np.multiply(self.c_loc_d, learn, out=scale[:, C:])
-        scale[:, C:] += self.mttr_d
-        down = self._down
-        self.draws.repair_days(shape, scale, self._width, down)   # lanes under a cut: vendor | local repairs
-        down[self._uncut, C:] = 0.0              # no local repairs in lanes without a cut
+        shape, scale, down = self._shape, self._scale, self._down
+        if self._repairs_k is not None:          # the same numbers in one compiled loop
+            self._repairs_k(self.draws.lane_generators("local_repairs"), self.draws.lane_generators("repair_hours"),
+                            fails, self.s_serv, self.cum_local, bool(self.serv_lanes), self.c_loc_d, learn,
+                            self.mttr_d, self._width, self._uncut, shape, scale, down)
+        else:
+            local = shape[:, C:]
+            local[:] = 0.0
+            self.draws.local_repairs(fails, self.s_serv, self._serv_at, local)
+            if self.serv_lanes:
+                self.cum_local += local
+            np.subtract(fails, local, out=shape[:, :C])
+            np.multiply(self.c_loc_d, learn, out=scale[:, C:])
+            scale[:, C:] += self.mttr_d
+            self.draws.repair_days(shape, scale, self._width, down)   # under a cut: vendor | local repairs
+            down[self._uncut, C:] = 0.0          # no local repairs in lanes without a cut
         if swapped is not None:                  # module swaps without vendor sign-off: requalification
             sl, sc, swaps = swapped
             down[sl, C + sc] += swaps * (self.parts.requal_h / 24.0)

@@ -1184,6 +1184,42 @@ _PY["fab_hazard"] = fab_hazard
 _DEPENDS["fab_hazard"] = ("_fmin", "_fmax")
 
 
+def fab_cut_repairs(g_local, g_repair, fails, share, cum_local, add_cum, c_loc_d, learn, mttr_d, width, uncut,
+                    shape, scale, down):
+    """The repairs of a day with some lane under a cut (``FabFleets._cut_failures`` after its parts step, whose
+    numpy code is the twin): local repairs (lane by lane, binomial of the failures with the stopped service
+    ``share`` where it is above 0, from ``g_local``) into ``shape[:, C:]`` and, with ``add_cum``, the
+    cumulative local repairs; the vendor repairs ``fails`` − local into ``shape[:, :C]``; local repair days
+    ``c_loc_d × learn + mttr_d`` into ``scale[:, C:]``; then repair tool-days, gamma of ``shape`` and ``scale``
+    over the first ``width[l]`` columns of each lane from ``g_repair``, into ``down``, whose local half is 0 in
+    the ``uncut`` lanes."""
+    L, C = fails.shape
+    for l in range(L):
+        g = g_local[l]
+        for i in range(C):
+            shape[l, C + i] = 0.0
+            if share[l, i] > 0:
+                shape[l, C + i] = g.binomial(fails[l, i], share[l, i])
+    for l in range(L):
+        for i in range(C):
+            if add_cum:
+                cum_local[l, i] += shape[l, C + i]
+            shape[l, i] = fails[l, i] - shape[l, C + i]
+            x = c_loc_d[i] * learn[l, i]
+            x += mttr_d[i]
+            scale[l, C + i] = x
+    for l in range(L):
+        g = g_repair[l]
+        for i in range(width[l]):
+            down[l, i] = g.gamma(shape[l, i], scale[l, i])
+    for u in uncut:
+        for i in range(C):
+            down[u, C + i] = 0.0
+
+
+_PY["fab_cut_repairs"] = fab_cut_repairs
+
+
 # ----- the economy's input-output day (ARIO) --------------------------------------------------------------------
 # ``io_model.ARIO.step_runs`` before and after its one BLAS product (the products' receipts), with the inventory
 # limit of ψ × target days covering the physical one (the numpy code is the twin, and runs otherwise).
