@@ -885,9 +885,31 @@ def market_record(dst, ci, cr, arrays):
                 dst[lane, j, k] = a[lane, ci[k], cr[k]]
 
 
+def market_flows(china, production, imports, release, exports, buy_cn, Stot, imports_cn, inflow, outflow, base,
+                 cn_in, nc_in):
+    """The day's flows into and out of users' stocks per (lane, item, region) (``MineralMarkets.step``, whose
+    numpy lines are the twin): ``inflow`` production + imports + release, ``outflow`` exports + reserve buying
+    ``buy_cn``, ``base`` = ``Stot`` + inflow, Chinese-origin arrivals ``cn_in`` (imports of Chinese origin, and
+    in China its production and release too) and the rest ``nc_in`` = inflow − cn_in."""
+    n, I, R = production.shape
+    for l in range(n):
+        for m in range(I):
+            for r in range(R):
+                x = production[l, m, r] + imports[l, m, r]
+                x += release[l, m, r]
+                inflow[l, m, r] = x
+                outflow[l, m, r] = exports[l, m, r] + buy_cn[l, m, r]
+                base[l, m, r] = Stot[l, m, r] + x
+                c = imports_cn[l, m, r]
+                if r == china:
+                    c += production[l, m, r] + release[l, m, r]
+                cn_in[l, m, r] = c
+                nc_in[l, m, r] = x - c
+
+
 _PY.update({"market_ship": market_ship, "market_record": market_record,
             "market_stocks": market_stocks, "market_supply": market_supply,
-            "market_spot": market_spot, "trade_apply": trade_apply})
+            "market_spot": market_spot, "trade_apply": trade_apply, "market_flows": market_flows})
 _DEPENDS.update({"market_ship": ("_fmin", "_fmax"),
                  "market_stocks": ("_fmin", "_fmax", "pairwise_sum"),
                  "market_supply": ("_fmin", "_fmax"),

@@ -206,8 +206,9 @@ class MineralMarkets(LaneMechanism):
         self._pv = [-1] * n
         self._clock = -1
         self._register()
-        sections = ("market_supply", "market_ship", "market_spot", "market_stocks", "market_orders")
+        sections = ("market_supply", "market_ship", "market_spot", "market_stocks", "market_orders", "market_flows")
         self._order_cells = np.zeros(I * R)
+        self._flows_out = tuple(np.zeros((n, I, R)) for _ in range(5))   # inflow, outflow, base, cn_in, nc_in
         self._kernels = {k: kernels.compiled(k) for k in sections} if fast else {}
         self._supply = self._supply_compiled if fast else self._supply_numpy
         self._ship = self._ship_compiled if fast else self._ship_numpy
@@ -599,12 +600,18 @@ class MineralMarkets(LaneMechanism):
         else:
             spot_out.fill(0.0)
         # 7. consumption by holder group; stocks; origin
-        inflow = production + imports + release
-        outflow = exports + buy_cn
-        base = Stot + inflow
-        cn_in = imports_cn.copy()
-        cn_in[:, :, CHINA] += production[:, :, CHINA] + release[:, :, CHINA]
-        consumption, short_share, S_new = self.holders.consume(self.S, Stot, cn_in, inflow - cn_in,
+        if self._kernels:                          # the same numbers in one compiled loop
+            inflow, outflow, base, cn_in, nc_in = self._flows_out
+            self._kernels["market_flows"](CHINA, production, imports, release, exports, buy_cn, Stot, imports_cn,
+                                          inflow, outflow, base, cn_in, nc_in)
+        else:
+            inflow = production + imports + release
+            outflow = exports + buy_cn
+            base = Stot + inflow
+            cn_in = imports_cn.copy()
+            cn_in[:, :, CHINA] += production[:, :, CHINA] + release[:, :, CHINA]
+            nc_in = inflow - cn_in
+        consumption, short_share, S_new = self.holders.consume(self.S, Stot, cn_in, nc_in,
                                                                self.nc_contract, outflow, demand, self.T,
                                                                self.restock_cells)
         self._stocks(S_new, buy_cn, release, imports_cn, base, consumption, demand, dem_safe, feed, ref)
