@@ -395,6 +395,29 @@ def test_compiled_market_sections_give_the_numbers_of_numpy(monkeypatch):
             [(e.day, e.entity, e.event, e.cause) for e in y.recorder.events]
 
 
+@needs_numba
+@pytest.mark.parametrize("seed", range(4))
+def test_market_reserve_matches_numpy(seed):
+    """``kernels.market_reserve`` against ``prices.reserve_purchases``: restricted and free items, China's price
+    above, at and below the buying level and more than 10% below it, the cap of a tenth of the stock binding or
+    not, negative stock and signed zeros; only China's column written."""
+    from simulator.engine.market.prices import reserve_purchases
+    rng = np.random.default_rng(seed)
+    n, I, R, china = 8, 16, 4, 2
+    ratio = rng.choice([0.5, 0.79, 0.8, 0.85, 1.0, 1.3, -0.0], (n, 2, I))
+    restricted = rng.random((n, I)) < 0.6
+    below, rate = rng.choice([0.8, 0.9], I), rng.choice([0.0, 0.05, 0.2], I)
+    production = rng.choice([0.0, -0.0, 3.0, 50.0], (n, I, R))
+    Stot = rng.choice([-5.0, -0.0, 0.0, 10.0, 400.0], (n, I, R))
+    want = np.zeros((n, I, R))
+    want[:, :, china] = reserve_purchases(ratio[:, 0], restricted, below, rate, production[:, :, china],
+                                          Stot[:, :, china])
+    got = np.zeros((n, I, R))
+    kernels.compiled("market_reserve")(china, ratio, restricted, below, rate, production, Stot, got)
+    assert _same_bits(got, want)
+    assert (want[:, :, china] > 0).any() and (want[:, :, china] == 0).any()
+
+
 def test_kernel_min_max_are_numpys_on_signed_zeros_and_nan():
     """The kernels' ``minimum``/``maximum`` give numpy's bits: of two equal values the second (so the sign of a
     zero follows numpy), and NaN wherever either is NaN."""

@@ -907,14 +907,31 @@ def market_flows(china, production, imports, release, exports, buy_cn, Stot, imp
                 nc_in[l, m, r] = x - c
 
 
+def market_reserve(china, ratio, restricted, below, rate, production, Stot, buy_cn):
+    """China's state reserve purchases of the day into ``buy_cn[:, :, china]`` (``market.prices.
+    reserve_purchases``, the numpy twin): where an export restriction on the item is in force, the depth of
+    China's price ratio ``ratio[:, 0]`` below ``below`` over 0.1, clipped to [0, 1], × ``rate`` × Chinese
+    production, at most a tenth of China's stock on hand (``Stot``, at least 0); 0 elsewhere."""
+    n, I = restricted.shape
+    for l in range(n):
+        for m in range(I):
+            if restricted[l, m]:
+                depth = _fmin(_fmax((below[m] - ratio[l, 0, m]) / 0.1, 0.0), 1.0)
+                buy = depth * rate[m] * production[l, m, china]
+            else:
+                buy = 0.0
+            buy_cn[l, m, china] = _fmin(buy, 0.1 * _fmax(Stot[l, m, china], 0.0))
+
+
 _PY.update({"market_ship": market_ship, "market_record": market_record,
             "market_stocks": market_stocks, "market_supply": market_supply,
-            "market_spot": market_spot, "trade_apply": trade_apply, "market_flows": market_flows})
+            "market_spot": market_spot, "trade_apply": trade_apply, "market_flows": market_flows,
+            "market_reserve": market_reserve})
 _DEPENDS.update({"market_ship": ("_fmin", "_fmax"),
                  "market_stocks": ("_fmin", "_fmax", "pairwise_sum"),
                  "market_supply": ("_fmin", "_fmax"),
                  "market_spot": ("_fmin", "_fmax", "pairwise_sum"),
-                 "trade_apply": ("_fmin",)})
+                 "trade_apply": ("_fmin",), "market_reserve": ("_fmin", "_fmax")})
 
 
 # ----- the fab fleets: orders to domestic substitutes -----------------------------------------------------------

@@ -206,7 +206,8 @@ class MineralMarkets(LaneMechanism):
         self._pv = [-1] * n
         self._clock = -1
         self._register()
-        sections = ("market_supply", "market_ship", "market_spot", "market_stocks", "market_orders", "market_flows")
+        sections = ("market_supply", "market_ship", "market_spot", "market_stocks", "market_orders", "market_flows",
+                    "market_reserve")
         self._order_cells = np.zeros(I * R)
         self._flows_out = tuple(np.zeros((n, I, R)) for _ in range(5))   # inflow, outflow, base, cn_in, nc_in
         self._kernels = {k: kernels.compiled(k) for k in sections} if fast else {}
@@ -582,7 +583,10 @@ class MineralMarkets(LaneMechanism):
             self._release_events(day, was, rel, self.cover_now)
         buy_cn = np.zeros((n, I, R))
         restricting = self.restricted_item.any()
-        if restricting:
+        if restricting and self._kernels:          # the same numbers in one compiled loop
+            self._kernels["market_reserve"](CHINA, ratio, self.restricted_item, p["reserve_below"],
+                                            p["reserve_rate"], production, Stot, buy_cn)
+        elif restricting:
             buy_cn[:, :, CHINA] = reserve_purchases(ratio[:, 0], self.restricted_item, p["reserve_below"],
                                                     p["reserve_rate"], production[:, :, CHINA], Stot[:, :, CHINA])
         if restricting or self.reserve_on.any():        # started, or stopped (the restriction too)
