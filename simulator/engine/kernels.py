@@ -923,10 +923,33 @@ def market_reserve(china, ratio, restricted, below, rate, production, Stot, buy_
             buy_cn[l, m, china] = _fmin(buy, 0.1 * _fmax(Stot[l, m, china], 0.0))
 
 
+def market_short(short_share, unmet, demand, short_seen, exhausted, first, new):
+    """Which (lane, item, region) cells start to run short today (``MineralMarkets._short_events``, whose numpy
+    lines are the twin): ``first`` where some users are short (``short_share`` > 0) for the first time, ``new``
+    where unmet demand exceeds 1e-6 of demand and did not yesterday; then marks them in ``short_seen`` and
+    ``exhausted`` (short today). Returns whether any cell is ``first`` or ``new``."""
+    n, I, R = unmet.shape
+    hit = False
+    for l in range(n):
+        for m in range(I):
+            for r in range(R):
+                f = short_share[l, m, r] > 0 and not short_seen[l, m, r]
+                s = unmet[l, m, r] > 1e-6 * demand[l, m, r]
+                w = s and not exhausted[l, m, r]
+                first[l, m, r] = f
+                new[l, m, r] = w
+                hit = hit or f or w
+                if f:
+                    short_seen[l, m, r] = True
+                if s:
+                    exhausted[l, m, r] = True
+    return hit
+
+
 _PY.update({"market_ship": market_ship, "market_record": market_record,
             "market_stocks": market_stocks, "market_supply": market_supply,
             "market_spot": market_spot, "trade_apply": trade_apply, "market_flows": market_flows,
-            "market_reserve": market_reserve})
+            "market_reserve": market_reserve, "market_short": market_short})
 _DEPENDS.update({"market_ship": ("_fmin", "_fmax"),
                  "market_stocks": ("_fmin", "_fmax", "pairwise_sum"),
                  "market_supply": ("_fmin", "_fmax"),

@@ -207,9 +207,10 @@ class MineralMarkets(LaneMechanism):
         self._clock = -1
         self._register()
         sections = ("market_supply", "market_ship", "market_spot", "market_stocks", "market_orders", "market_flows",
-                    "market_reserve")
+                    "market_reserve", "market_short")
         self._order_cells = np.zeros(I * R)
         self._flows_out = tuple(np.zeros((n, I, R)) for _ in range(5))   # inflow, outflow, base, cn_in, nc_in
+        self._short_out = tuple(np.zeros((n, I, R), dtype=bool) for _ in range(2))   # first, new
         self._kernels = {k: kernels.compiled(k) for k in sections} if fast else {}
         self._supply = self._supply_compiled if fast else self._supply_numpy
         self._ship = self._ship_compiled if fast else self._ship_numpy
@@ -709,9 +710,17 @@ class MineralMarkets(LaneMechanism):
             self.reserve_on[changed] = on[changed]
 
     def _short_events(self, day: int, unmet: np.ndarray, demand: np.ndarray, short_share: np.ndarray) -> None:
-        first = (short_share > 0) & ~self.short_seen
-        short = unmet > 1e-6 * demand
-        new = short & ~self.exhausted
+        if self._kernels:                          # the same flags in one compiled loop, which also marks them
+            first, new = self._short_out
+            if not self._kernels["market_short"](short_share, unmet, demand, self.short_seen, self.exhausted,
+                                                 first, new):
+                return
+        else:
+            first = (short_share > 0) & ~self.short_seen
+            short = unmet > 1e-6 * demand
+            new = short & ~self.exhausted
+            self.short_seen |= first
+            self.exhausted |= short
         if first.any() or new.any():
             for lane in np.flatnonzero(first.any(axis=(1, 2)) | new.any(axis=(1, 2))):
                 for m, r in zip(*np.nonzero(first[lane])):
@@ -722,8 +731,6 @@ class MineralMarkets(LaneMechanism):
                     self.lanes.event(lane, day, f"{self.d.items[m]}.{REGIONS[r]}", "stock_exhausted",
                                      f"users' stocks short: {unmet[lane, m, r]:.4g} {self.d.unit[m]}/day of demand "
                                      f"unmet")
-        self.short_seen |= first
-        self.exhausted |= short
 
     def _licence_events(self, day: int) -> None:
         """Event on the first day a licensed item's exports are approved (nothing to look at once every licensed
