@@ -946,15 +946,32 @@ def market_short(short_share, unmet, demand, short_seen, exhausted, first, new):
     return hit
 
 
+def market_price(powd, ref, ceiling, floor_cn, inv_tau, P):
+    """``market.prices.price_step`` (the numpy twin) after its power: ``powd`` = max(cover ratio, 1e-9) ** −α
+    (lanes, 2, I), computed by numpy, times today's reference ``ref`` (2, I) is the indicated price, at most
+    ``ceiling`` × the reference, in China at least its export-parity floor ``floor_cn`` (lanes, I); prices
+    ``P`` (lanes, 2, I) move a ``inv_tau`` share of the way to it."""
+    n, S, I = P.shape
+    for l in range(n):
+        for s in range(S):
+            for i in range(I):
+                x = powd[l, s, i] * ref[s, i]
+                x = _fmin(x, ceiling[i] * ref[s, i])
+                if s == 0:
+                    x = _fmax(x, floor_cn[l, i])
+                P[l, s, i] += (x - P[l, s, i]) * inv_tau[i]
+
+
 _PY.update({"market_ship": market_ship, "market_record": market_record,
             "market_stocks": market_stocks, "market_supply": market_supply,
             "market_spot": market_spot, "trade_apply": trade_apply, "market_flows": market_flows,
-            "market_reserve": market_reserve, "market_short": market_short})
+            "market_reserve": market_reserve, "market_short": market_short, "market_price": market_price})
 _DEPENDS.update({"market_ship": ("_fmin", "_fmax"),
                  "market_stocks": ("_fmin", "_fmax", "pairwise_sum"),
                  "market_supply": ("_fmin", "_fmax"),
                  "market_spot": ("_fmin", "_fmax", "pairwise_sum"),
-                 "trade_apply": ("_fmin",), "market_reserve": ("_fmin", "_fmax")})
+                 "trade_apply": ("_fmin",), "market_reserve": ("_fmin", "_fmax"),
+                 "market_price": ("_fmin", "_fmax")})
 
 
 # ----- the fab fleets: orders to domestic substitutes -----------------------------------------------------------

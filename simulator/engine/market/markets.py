@@ -207,7 +207,7 @@ class MineralMarkets(LaneMechanism):
         self._clock = -1
         self._register()
         sections = ("market_supply", "market_ship", "market_spot", "market_stocks", "market_orders", "market_flows",
-                    "market_reserve", "market_short")
+                    "market_reserve", "market_short", "market_price")
         self._order_cells = np.zeros(I * R)
         self._flows_out = tuple(np.zeros((n, I, R)) for _ in range(5))   # inflow, outflow, base, cn_in, nc_in
         self._short_out = tuple(np.zeros((n, I, R), dtype=bool) for _ in range(2))   # first, new
@@ -623,7 +623,11 @@ class MineralMarkets(LaneMechanism):
         self.Stot = S_new                          # users' stocks (Σ over holder groups) for tomorrow
         self.short_prev = short_share
         # 8. prices from cover relative to buyers' target cover, China and the ex-China pool
-        price_step(self.P, ref, self.cov, self.neg_alpha, d.ceiling, self.inv_tau, self.floor)
+        if self._kernels:     # numpy's power (its SIMD power may round differently), then one compiled loop
+            powd = np.power(np.maximum(self.cov, 1e-9), self.neg_alpha)
+            self._kernels["market_price"](powd, ref, d.ceiling, self.floor, self.inv_tau, self.P)
+        else:
+            price_step(self.P, ref, self.cov, self.neg_alpha, d.ceiling, self.inv_tau, self.floor)
         # 9. alternative supply
         self.extra, newcap = self.projects.step(day, self.P[:, 1], ref[1])
         self.cap_now = d.capacity + self.extra
