@@ -72,6 +72,7 @@ class Economy(LaneMechanism):
         if fast:
             self.model.kernels = (kernels.compiled("ario_serve"), kernels.compiled("ario_restock"))
         self._direct_k = kernels.compiled("economy_direct") if fast else None
+        self._day_k = (kernels.compiled("economy_capacity"), kernels.compiled("economy_record")) if fast else None
         t = self.table
         self.regions, self.sectors = t.regions, t.sectors
         nr, ns = len(self.regions), len(self.sectors)
@@ -220,10 +221,18 @@ class Economy(LaneMechanism):
         """Step the ARIO model of the started lanes with capacities cut by their direct losses ``lost``
         (started lanes × cells, USD/day) and record value added lost and GDP."""
         x0 = self.model.x0
+        row = self.lanes.row(day)
+        if self._day_k is not None:              # the same numbers in two compiled loops around the model's day
+            capacity_k, record_k = self._day_k
+            capacity = np.empty(lost.shape)
+            capacity_k(lost, x0, capacity)
+            x = self.model.step_runs(self.state, capacity)
+            record_k(self.va0, self.model.va_coeff, x, self.active, self.gdp0, self.cells[row], self.regional[row],
+                     np.empty(x.shape[1]))
+            return
         capacity = np.clip(1.0 - np.where(x0 > 0, lost / np.where(x0 > 0, x0, 1.0), 0.0), 0.0, 1.0)
         x = self.model.step_runs(self.state, capacity)
         va_lost = self.va0 - self.model.va_coeff * x
-        row = self.lanes.row(day)
         self.cells[row, self.active] = va_lost
         k, nr, ns = len(self.active), len(self.regions), len(self.sectors)
         loss = va_lost.reshape(k, nr, ns).sum(axis=-1)

@@ -1469,6 +1469,41 @@ def economy_direct(v, kind, s_unit, b_unit, b_plan, cell, lost):
 _PY["economy_direct"] = economy_direct
 
 
+def economy_capacity(lost, x0, out):
+    """Productive capacity of each started lane's table cells (``economy.Economy._run``, whose numpy line is the
+    twin): 1 − direct loss ``lost`` / equilibrium output ``x0`` (0 loss where ``x0`` is 0), within [0, 1]."""
+    k, c = lost.shape
+    for j in range(k):
+        for i in range(c):
+            v = lost[j, i] / x0[i] if x0[i] > 0 else 0.0
+            out[j, i] = _fmin(_fmax(1.0 - v, 0.0), 1.0)
+
+
+def economy_record(va0, va_coeff, x, active, gdp0, cells_row, regional_row, va):
+    """A day of the started lanes' economy records (``economy.Economy._run``'s numpy lines are the twin): value
+    added lost per cell, ``va0`` − ``va_coeff`` × output ``x`` (started lanes × cells), into ``cells_row`` at
+    the lanes ``active``; per region (cells region-major) the loss summed over its sectors as numpy sums,
+    and GDP, loss and loss in % of ``gdp0`` into ``regional_row`` (3 per region). ``va`` is scratch (cells)."""
+    k, c = x.shape
+    nr = gdp0.size
+    ns = c // nr
+    for j in range(k):
+        lane = active[j]
+        for i in range(c):
+            v = va0[i] - va_coeff[i] * x[j, i]
+            va[i] = v
+            cells_row[lane, i] = v
+        for r in range(nr):
+            loss = pairwise_sum(va, r * ns, ns)
+            regional_row[lane, 3 * r] = gdp0[r] - loss
+            regional_row[lane, 3 * r + 1] = loss
+            regional_row[lane, 3 * r + 2] = loss / gdp0[r] * 100.0
+
+
+_PY.update({"economy_capacity": economy_capacity, "economy_record": economy_record})
+_DEPENDS.update({"economy_capacity": ("_fmin", "_fmax"), "economy_record": ("pairwise_sum",)})
+
+
 # ----- the mineral markets' orders ------------------------------------------------------------------------------
 
 def market_orders(T, demand, Stot, physical, with_pending, pending, e_mi, restock_days, flow_need, share, cell,
