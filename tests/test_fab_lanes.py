@@ -245,3 +245,30 @@ def test_compiled_hazard_is_its_numpy_twin(parts_cut):
     for k in s0:
         assert np.array_equal(s0[k], s1[k], equal_nan=True), k
     assert parts_cut == (not np.array_equal(s1["kits"], kits0))    # kits are used only under a parts cut
+
+
+@pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+def test_compiled_substitutes_learning_is_its_numpy_twin():
+    """``kernels.fab_sub_cum``/``fab_sub_set`` (``FabFleets._substitutes_learn`` compiled) against its numpy
+    lines on the same state, three days running: some lanes receive substitute tools, some none, some tools that
+    are not substitutes only; the cumulative deliveries and the throughput factor ``q`` agree bit for bit, and
+    only lanes with substitute deliveries learn."""
+    got = {}
+    for how in ("numpy", "compiled"):
+        fl = _fleets_at_end("60d")
+        if how == "numpy":
+            fl._sub_k = None
+        assert fl.sub_of_group.size
+        rng = np.random.default_rng(3)
+        q0 = fl.q.copy()
+        for _ in range(3):
+            deliv = np.zeros_like(fl._deliv)
+            deliv[0, fl.sub_of_group] = rng.integers(0, 3, fl.sub_of_group.size)
+            other = np.setdiff1d(np.arange(deliv.shape[1]), fl.sub_of_group)
+            deliv[1, other[:3]] = 2                                  # lane 1: no substitute tools
+            deliv[2, fl.sub_of_group[0]] = 1
+            fl._substitutes_learn(deliv)
+        got[how] = (fl.cum_sub.copy(), fl.q.copy(), q0)
+    (c0, q_np, q0), (c1, q_c, _) = got["numpy"], got["compiled"]
+    assert c0.tobytes() == c1.tobytes() and q_np.tobytes() == q_c.tobytes()
+    assert not np.array_equal(q_np[0], q0[0]) and np.array_equal(q_np[1], q0[1])

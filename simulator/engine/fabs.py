@@ -264,6 +264,9 @@ class FabFleets(LaneMechanism):
                            if self.draws.compiled else None)
         self._arrive_k = kernels.compiled("fab_arrivals") if self.draws.compiled else None
         self._hazard_k = kernels.compiled("fab_hazard") if self.draws.compiled else None
+        self._sub_k = ((kernels.compiled("fab_sub_cum"), kernels.compiled("fab_sub_set"))
+                       if self.draws.compiled and self.sub_of_group.size else None)
+        self._sub_buf = (np.zeros(L, dtype=np.int64), np.zeros((L, self.sub_of_group.size)))
         self._repairs_k = kernels.compiled("fab_cut_repairs") if self.draws.compiled else None
         self._lam = np.zeros((L, C))
         self._deliv = np.zeros((L, C), dtype=np.int64)
@@ -468,6 +471,14 @@ class FabFleets(LaneMechanism):
 
     def _substitutes_learn(self, deliv: np.ndarray) -> None:
         """Domestic substitutes' yield and throughput learn with the tools delivered (Wright's law)."""
+        if self._sub_k is not None:       # the same numbers: compiled loops around numpy's power
+            cum_k, set_k = self._sub_k
+            lanes, cum = self._sub_buf
+            k = cum_k(deliv, self.sub_of_group, self.cum_sub, lanes, cum)
+            if k:
+                set_k(self.q, lanes, self.sub_of_group,
+                      1.0 - (1.0 - self.q0) * wright(cum[:k], self.q_base, self.learn_rate))
+            return
         d_sub = deliv[:, self.sub_of_group]
         got = d_sub.any(axis=1)
         if got.any():                     # substitutes learn in the lanes that received some

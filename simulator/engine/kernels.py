@@ -1212,6 +1212,41 @@ def fab_arrivals(table, lane_table, row, any_exp, s_exp, dom_sub, deliv_factor, 
 
 
 _PY["fab_arrivals"] = fab_arrivals
+
+
+def fab_sub_cum(deliv, sub_cols, cum_sub, lanes, cum):
+    """The substitutes' cumulative deliveries (``FabFleets._substitutes_learn``, whose numpy lines are the twin):
+    in each lane that received some of its substitute cohorts ``sub_cols`` today (``deliv``, lanes × cohorts),
+    adds them to ``cum_sub`` and lists the lane in ``lanes`` and its new totals in the same row of ``cum``
+    (lanes × substitutes). Returns the number of such lanes."""
+    L = deliv.shape[0]
+    k = 0
+    for l in range(L):
+        got = False
+        for j in range(sub_cols.size):
+            if deliv[l, sub_cols[j]] != 0:
+                got = True
+                break
+        if not got:
+            continue
+        for j in range(sub_cols.size):
+            c = sub_cols[j]
+            x = cum_sub[l, c] + deliv[l, c]
+            cum_sub[l, c] = x
+            cum[k, j] = x
+        lanes[k] = l
+        k += 1
+    return k
+
+
+def fab_sub_set(q, lanes, sub_cols, vals):
+    """``q[lanes[j], sub_cols] = vals[j]`` for each row ``j`` of ``vals``."""
+    for j in range(vals.shape[0]):
+        for i in range(sub_cols.size):
+            q[lanes[j], sub_cols[i]] = vals[j, i]
+
+
+_PY.update({"fab_sub_cum": fab_sub_cum, "fab_sub_set": fab_sub_set})
 _DEPENDS["fab_arrivals"] = ("_order_substitutes",)
 
 
