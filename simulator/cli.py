@@ -167,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     except Exception as exc:  # a bug, not bad input: short message, traceback on request
+        from .safety import interrupted
+        if interrupted():     # the interrupt came out of a C extension's callback as its own error
+            print("simulate: interrupted; earlier results are untouched", file=sys.stderr)
+            return 130
         if os.environ.get("SIMULATE_DEBUG"):
             traceback.print_exc()
         print(f"simulate: internal error: {type(exc).__name__}: {exc} (set SIMULATE_DEBUG=1 for details)",

@@ -31,16 +31,25 @@ REARM_S = 0.002
 
 _held = 0            # depth of sections that must not be interrupted (numba compiling: see hold_interrupts)
 _pending = False     # an interrupt arrived while held
+_raised = 0          # interrupts raised in this process (see interrupted)
 
 
 def _raise_interrupt(signum, frame) -> None:
     """Handler of SIGINT, SIGTERM (and the re-arming SIGALRM) in the main process: Ctrl-C's KeyboardInterrupt,
     kept for later while a section holds interrupts."""
-    global _pending
+    global _pending, _raised
     if _held:
         _pending = True
         return
+    _raised += 1
     raise KeyboardInterrupt
+
+
+def interrupted() -> bool:
+    """Whether an interrupt (Ctrl-C, SIGTERM) has been raised in this process. An error that follows one may be
+    its consequence: raised inside a C extension's call back into Python, a KeyboardInterrupt can come out as
+    that extension's own error (matplotlib's "Invalid bounding box" while a chart is drawn, seen once in CI)."""
+    return _raised > 0
 
 
 def hold_interrupts() -> None:
@@ -54,11 +63,12 @@ def hold_interrupts() -> None:
 def release_interrupts() -> None:
     """Leave a section entered with :func:`hold_interrupts`; raise the interrupt that arrived meanwhile (in
     the main thread, where Ctrl-C belongs)."""
-    global _held, _pending
+    global _held, _pending, _raised
     _held = max(0, _held - 1)
     if not _held and _pending:
         _pending = False
         if threading.current_thread() is threading.main_thread():
+            _raised += 1
             raise KeyboardInterrupt
         _thread.interrupt_main(signal.SIGINT)    # a compile in another thread: the interrupt is the main one's
 

@@ -282,3 +282,28 @@ def test_the_simulate_command_runs_one_blas_thread(tmp_path):
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     rc, before, after = got.stdout.split()
     assert (rc, after) == ("0", "1") and int(before) >= 1
+
+
+def test_an_error_an_interrupt_causes_is_reported_as_the_interrupt(monkeypatch, capsys):
+    """A KeyboardInterrupt raised inside a C extension's call back into Python can come out as the extension's
+    own error (matplotlib's "Invalid bounding box" while the parent drew a chart, seen once in CI): once an
+    interrupt was raised, ``main`` reports the interrupt (exit 130, one line); without one, an error is still an
+    internal error (exit 1)."""
+    from simulator import cli, safety
+
+    def interrupted_inside_an_extension(argv):
+        try:
+            safety._raise_interrupt(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            raise ValueError("Invalid bounding box") from None
+
+    def plain_bug(argv):
+        raise ValueError("Invalid bounding box")
+
+    monkeypatch.setattr(safety, "_raised", 0)
+    monkeypatch.setattr(cli, "_dispatch", plain_bug)
+    assert cli.main(["x.yaml"]) == 1
+    assert "internal error" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "_dispatch", interrupted_inside_an_extension)
+    assert cli.main(["x.yaml"]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["simulate: interrupted; earlier results are untouched"]
