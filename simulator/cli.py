@@ -148,7 +148,7 @@ def _dispatch(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``simulate`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    from .safety import handle_sigterm
+    from .safety import handle_sigterm, interrupted
     handle_sigterm()   # `timeout`, schedulers and `kill` stop a run like Ctrl-C: pools shut, temp folders gone
     try:
         code = _dispatch(argv)
@@ -156,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         code = EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("simulate: interrupted; earlier results are untouched", file=sys.stderr)
-        code = 130
+        code = _report_interrupt()
     except BrokenPipeError:   # output piped into `head` and the like: the results are written, stop quietly
         try:
             sys.stdout = open(os.devnull, "w")
@@ -167,16 +166,20 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     except Exception as exc:  # a bug, not bad input: short message, traceback on request
-        from .safety import interrupted
         if interrupted():     # the interrupt came out of a C extension's callback as its own error
-            print("simulate: interrupted; earlier results are untouched", file=sys.stderr)
-            return 130
+            return _report_interrupt()
         if os.environ.get("SIMULATE_DEBUG"):
             traceback.print_exc()
         print(f"simulate: internal error: {type(exc).__name__}: {exc} (set SIMULATE_DEBUG=1 for details)",
               file=sys.stderr)
         code = 1
     return code
+
+
+def _report_interrupt() -> int:
+    """Say that the run was interrupted (Ctrl-C, SIGTERM); its exit code."""
+    print("simulate: interrupted; earlier results are untouched", file=sys.stderr)
+    return 130
 
 
 def entry() -> None:
