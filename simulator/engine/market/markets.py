@@ -32,7 +32,7 @@ from ..lane_reader import LaneReader
 from ..shared_lanes import SharedBaselines, copy_lane_state
 from ..world import LaneMechanism, Lanes
 from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
-from .prices import price_step, reserve_purchases
+from .prices import cover_power, price_step, reserve_purchases
 from .stocks import HolderGroups, sourcing_classes, spot_market, strategic_release
 from .supply import Projects, china_cut, feed_allowance
 from .trade import LICENSING, TradeRules
@@ -624,8 +624,8 @@ class MineralMarkets(LaneMechanism):
         self.short_prev = short_share
         # 8. prices from cover relative to buyers' target cover, China and the ex-China pool
         if self._kernels:     # numpy's power (its SIMD power may round differently), then one compiled loop
-            powd = np.power(np.maximum(self.cov, 1e-9), self.neg_alpha)
-            self._kernels["market_price"](powd, ref, d.ceiling, self.floor, self.inv_tau, self.P)
+            self._kernels["market_price"](cover_power(self.cov, self.neg_alpha), ref, d.ceiling, self.floor,
+                                          self.inv_tau, self.P)
         else:
             price_step(self.P, ref, self.cov, self.neg_alpha, d.ceiling, self.inv_tau, self.floor)
         # 9. alternative supply

@@ -22,12 +22,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def cover_power(cover_ratio: np.ndarray, neg_alpha: np.ndarray) -> np.ndarray:
+    """``(cover / target cover) ^ (−α)``, the cover ratio at least 1e-9: the indicated price over its reference
+    before the ceiling and floor (numpy's power, which the compiled price step also takes from here)."""
+    return np.power(np.maximum(cover_ratio, 1e-9), neg_alpha)
+
+
 def price_step(P: np.ndarray, ref: np.ndarray, cover_ratio: np.ndarray, neg_alpha: np.ndarray,
                ceiling: np.ndarray, inv_tau: np.ndarray, floor_cn: np.ndarray) -> None:
     """Advance prices ``P`` (2, I) [China; ex-China] in place by one day. ``ref`` (2, I) today's references,
     ``cover_ratio`` (2, I) cover over target, ``floor_cn`` (I,) export-parity floor of China's price. For a
     batch of runs, ``P``, ``cover_ratio`` and ``floor_cn`` carry a leading lane axis."""
-    ind = np.power(np.maximum(cover_ratio, 1e-9), neg_alpha) * ref
+    ind = cover_power(cover_ratio, neg_alpha) * ref
     np.minimum(ind, ceiling * ref, out=ind)
     cn = ind[..., 0, :]
     np.maximum(cn, floor_cn, out=cn)
