@@ -31,7 +31,7 @@ from _common import ROOT, bare_simpy, machine, table
 from simulator import runner
 from simulator.engine import world as W
 from simulator.engine.streams import replication_seeds
-from simulator.report.memory import keep_freed_memory
+from simulator.report.memory import keep_freed_memory, small_pages
 from simulator.report.reduce import Reducer
 from simulator.scenario.load import load_scenario
 
@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--no-sweep", action="store_true")
     args = ap.parse_args()
     keep_freed_memory()         # the engine rows run as in `simulate`'s processes (see report/memory.py)
+    small_pages()
     ref = min(bare_simpy() for _ in range(1 if args.quick else 3))
     rows = [("reference: 1,000,000 bare SimPy timeouts", f"{ref:.3f} s", "1.00", "")]
     horizon = "1y" if args.quick else None

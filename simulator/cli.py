@@ -67,9 +67,10 @@ def _cmd_run(argv: list[str]) -> int:
         return EXIT_BAD_INPUT
     for note in notes if not args.quiet else ():
         print(note, file=sys.stderr)
-    from .report.memory import keep_freed_memory
+    from .report.memory import keep_freed_memory, small_pages
     from .safety import one_blas_thread
     keep_freed_memory()    # this process and its workers end with the command: reuse freed memory
+    small_pages()          # no huge pages for numpy's big arrays (see report.memory.small_pages)
     one_blas_thread()      # its workers and chart processes share the cores already (see safety.one_blas_thread)
     xlsx, plots = True if args.xlsx else None, False if args.no_plots else None
     res = run_loaded(loaded, jobs=jobs, progress=False if args.quiet else None,

@@ -284,6 +284,36 @@ def test_the_simulate_command_runs_one_blas_thread(tmp_path):
     assert (rc, after) == ("0", "1") and int(before) >= 1
 
 
+_HUGE_PAGES = ("from numpy._core import multiarray as m\n"
+               "def advised():\n    was = m._set_madvise_hugepage(True)\n    m._set_madvise_hugepage(was)\n"
+               "    return was\n")
+
+
+@pytest.mark.parametrize("command", ["simulate", "sweep"])
+def test_the_commands_ask_for_no_huge_pages(command, tmp_path):
+    """``simulate`` and ``simulate sweep`` stop numpy advising huge pages for big arrays in their own process,
+    before they fork workers and chart processes (``report.memory.small_pages``: on the standard VM a fresh huge
+    page costs the engine ~10%); a process that did not ask keeps numpy's default."""
+    pytest.importorskip("numpy._core.multiarray")
+    from numpy._core import multiarray
+    if not hasattr(multiarray, "_set_madvise_hugepage"):
+        pytest.skip("numpy has no huge page switch")
+    out = str(tmp_path / "out")
+    argv = (["scenarios/japan_servicing_ban.yaml", "--quiet", "--no-plots", "--replications", "1", "--set",
+             "horizon=20d", "--out", out] if command == "simulate" else
+            ["sweep", "scenarios/japan_servicing_ban.yaml", "--quiet", "--set", "horizon=20d", "--grid",
+             "controls.jp_servicing_ban.compliance=0.5,1", "--replications", "1", "--jobs", "1", "--out", out])
+    code = (_HUGE_PAGES + "from simulator.cli import main\nm._set_madvise_hugepage(True)\n"
+            f"rc = main({argv!r})\nprint(rc, advised())\n")
+    root = Path(__file__).resolve().parents[1]
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert got.stdout.split() == ["0", "False"], got.stderr
+    untouched = subprocess.run([sys.executable, "-c", _HUGE_PAGES + "m._set_madvise_hugepage(True)\n"
+                                "import simulator.cli\nprint(advised())"],
+                               capture_output=True, text=True, cwd=root, check=True)
+    assert untouched.stdout.split() == ["True"]
+
+
 def test_an_error_an_interrupt_causes_is_reported_as_the_interrupt(monkeypatch, capsys):
     """A KeyboardInterrupt raised inside a C extension's call back into Python can come out as the extension's
     own error (matplotlib's "Invalid bounding box" while the parent drew a chart, seen once in CI): once an

@@ -55,6 +55,28 @@ def keep_freed_memory() -> bool:
         return False
 
 
+def small_pages() -> bool:
+    """Stop numpy from asking the kernel for transparent huge pages (2 MB) for its arrays of 4 MB and more
+    (numpy's default where the kernel's THP mode is ``madvise``, as on the standard machine). Every array is
+    touched whole within days of its allocation, so huge pages save no faults worth their cost here: the
+    standard machine is a VM that hands freed memory back to its host, and a huge page taken afresh is zeroed
+    at ~5 ms per MB against ~0.4 ms per MB in 4 KB pages (measured: 200 MB touched page by page, 1.07 s against
+    0.08 s). Measured 2026-12-06, alternating runs: the headline's system time 1.2–1.6 → 0.8 s, wall 5.36–5.71
+    → 5.07–5.47 s; the engine at 20 lanes 92.5–95.0 → 84.3–85.2 µs a lane-day; a 200-run one-year sweep,
+    system time 1.0–1.6 → 0.7–0.8 s. Set in ``simulate``'s process before it forks its workers and chart
+    processes, which inherit it; not in a notebook's process (numpy's setting is the user's there). Numbers do
+    not depend on it. True when done, False where numpy has no such switch (a no-op)."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # pragma: no cover - numpy < 2
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    setter = getattr(multiarray, "_set_madvise_hugepage", None)
+    if setter is None:  # pragma: no cover - depends on the numpy version
+        return False
+    setter(False)
+    return True
+
+
 def release_arrow_pool() -> None:
     """Give the memory Arrow's allocator keeps for reuse back to the system (after writing a partition)."""
     try:

@@ -102,6 +102,8 @@ def main(argv: list[str]) -> int:
         print(f"simulate sweep: --out {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     progress = False if args.quiet else None
+    from ..report.memory import small_pages
+    small_pages()    # before the local workers fork (see report.memory.small_pages)
     try:
         counts = execute(plan, args.out, args.executor, args.jobs, args.scheduler, args.resume, progress,
                          command_line(argv))
