@@ -169,11 +169,12 @@ def in_use() -> bool:
     return (_numba is not None or os.environ.get("SIMULATOR_NUMBA") == "always") and available()
 
 
-def _jit(fn: Callable) -> Callable:
-    """``fn`` compiled with the options of every kernel (cached on disk)."""
+def _jit(fn: Callable, inline: bool = False) -> Callable:
+    """``fn`` compiled with the options of every kernel (cached on disk); ``inline``: a helper whose body is
+    copied into each compiled caller (numba's ``inline="always"``)."""
     if not available():
         raise RuntimeError("numba is not available")
-    return _numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+    return _numba.njit(cache=True, nogil=True, error_model="numpy", inline="always" if inline else "never")(fn)
 
 
 def compile_external(fn: Callable) -> Callable:
@@ -194,8 +195,13 @@ def compiled(name: str) -> Callable:
             raise RuntimeError("numba is not available")
         for dep in _DEPENDS.get(name, ()):       # a compiled function calls compiled helpers or numba's own
             globals()[dep] = compiled(dep) if dep in _PY else getattr(importlib.import_module(_NUMBA[dep]), dep)
-        fn = _compiled[name] = _jit(_PY[name])
+        fn = _compiled[name] = _jit(_PY[name], name in _INLINE)
     return fn
+
+
+#: helpers that take arrays, called in kernels' inner loops: copied into their callers, since a call of a compiled
+#: function counts a reference to each array argument in and out (two atomic operations each)
+_INLINE = {"pairwise_sum", "_allowance", "multinomial_row"}
 
 
 def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
