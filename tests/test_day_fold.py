@@ -230,6 +230,39 @@ def test_the_compiled_fold_gives_the_numpy_folds_numbers(sets):
     assert got[0] == got[1] == ("baseline", keys[900], 60)
 
 
+def test_the_compiled_fold_takes_parts_of_different_layouts():
+    """``fold_pair`` takes a pair's parts in one call when their arrays are alike (strided views of a batch's
+    blocks), in one call per kind otherwise (a compiled call takes a tuple of arrays of one type): a recorder
+    whose first part is a contiguous copy folds to the numpy fold's numbers, charted series included."""
+    from simulator.engine import kernels
+    if not kernels.available():
+        pytest.skip("numba is not available or turned off")
+    loaded = load_scenario(LADDER, ["replications=1", "horizon=200d"])
+    sc = loaded.scenario
+    p = runner.run_batch(sc, loaded.world.values, [0])[0]
+    lay = Layout(sc, p.scenario.info)
+
+    class Mixed:
+        def __init__(self, rec):
+            self.rec = rec
+            self._parts = [(np.ascontiguousarray(a) if i == 0 else a, k0) for i, (a, k0) in enumerate(rec.parts())]
+
+        def parts(self):
+            return self._parts
+
+    s, b = Mixed(p.scenario), Mixed(p.baseline)
+    assert s.parts()[0][0].flags.c_contiguous and not s.parts()[1][0].flags.c_contiguous
+    out = []
+    for compiled, (rs, rb) in ((False, (p.scenario, p.baseline)), (True, (s, b))):
+        fold = DayFold(lay, compiled=compiled)
+        for d0 in range(0, sc.days, 64):
+            assert fold.add_recorders(rs, rb, d0, min(sc.days, d0 + 64)) is None
+        out.append(fold.finish())
+    assert len(fold._plan[2]) == 2                       # two calls a window: one per kind of array
+    for name, x, y in zip(("metrics", "stats", "gdp", "buckets", "plot"), *out):
+        assert _same(x, y), name
+
+
 def test_the_ring_is_small_for_a_compiled_fold_and_large_for_numpys(monkeypatch):
     """A compiled fold takes a short ring (cheap calls, memory near the cache); numpy's fold, whose every call
     costs ~1 ms whatever its days, a long one. ``would_compile`` answers as ``worth_compiling`` would, without
