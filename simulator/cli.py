@@ -47,6 +47,9 @@ def _cmd_run(argv: list[str]) -> int:
     if args.out is not None and not args.out.strip():
         print("simulate: --out: empty folder name", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from .safety import one_blas_thread
+    one_blas_thread()      # its workers and chart processes share the cores (see safety.one_blas_thread); set
+    #                        now, while the scenario loads on one core, as OpenBLAS spins its helper thread ~0.1 s
     from .api import prepare_write, run_loaded
     from .report.folder_guard import OutputError
     from .scenario.load import load_scenario
@@ -68,10 +71,8 @@ def _cmd_run(argv: list[str]) -> int:
     for note in notes if not args.quiet else ():
         print(note, file=sys.stderr)
     from .report.memory import keep_freed_memory, small_pages
-    from .safety import one_blas_thread
     keep_freed_memory()    # this process and its workers end with the command: reuse freed memory
     small_pages()          # no huge pages for numpy's big arrays (see report.memory.small_pages)
-    one_blas_thread()      # its workers and chart processes share the cores already (see safety.one_blas_thread)
     xlsx, plots = True if args.xlsx else None, False if args.no_plots else None
     res = run_loaded(loaded, jobs=jobs, progress=False if args.quiet else None,
                      meanwhile=lambda: prepare_write(loaded, xlsx, plots))

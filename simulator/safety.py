@@ -122,7 +122,8 @@ def worker_init(parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(parent)
-    one_blas_thread()
+    if blas_threads() != 1:    # not inherited already: setting it starts OpenBLAS's helper thread, which spins
+        one_blas_thread()      # ~0.1 s of CPU (measured in a forked child), so only where needed
 
 
 #: functions that set and get an OpenBLAS build's thread count (numpy's wheels carry scipy-openblas, 64-bit ints)
