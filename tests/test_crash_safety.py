@@ -266,6 +266,27 @@ def test_pool_workers_run_one_blas_thread():
         assert ex.submit(safety.blas_threads).result() == safety.blas_threads()
 
 
+def test_workers_that_inherit_one_blas_thread_start_no_blas_helper_thread():
+    """``worker_init`` leaves OpenBLAS alone where the worker inherited one thread (``simulate`` sets it before it
+    forks): setting it again in a forked child starts a helper thread that spins ~0.1 s of CPU. Threads counted
+    by the kernel, less Python's own (the watchdog), are the BLAS helpers."""
+    import numpy  # noqa: F401  (loads its BLAS)
+    from simulator import safety
+    if safety.blas_threads() is None:
+        pytest.skip("numpy's BLAS is not an OpenBLAS that reports its threads")
+    code = ("import os, threading, multiprocessing as mp\n"
+            "from concurrent.futures import ProcessPoolExecutor\n"
+            "from simulator import safety\n"
+            "def native():\n    return len(os.listdir('/proc/self/task')) - threading.active_count()\n"
+            "safety.one_blas_thread()\n"
+            "with ProcessPoolExecutor(1, mp_context=mp.get_context('fork'), initializer=safety.worker_init,\n"
+            "                         initargs=(os.getpid(),)) as ex:\n"
+            "    print(ex.submit(native).result(), ex.submit(safety.blas_threads).result())\n")
+    root = Path(__file__).resolve().parents[1]
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert got.stdout.split() == ["0", "1"], got.stderr
+
+
 def test_the_simulate_command_runs_one_blas_thread(tmp_path):
     """``simulate`` (a one-shot command: its workers and chart processes share the cores) sets one OpenBLAS
     thread in its own process, so the chart processes forked from it run one too."""
