@@ -99,3 +99,27 @@ def test_compare_names_every_row_in_full_and_says_where_the_rest_is(two_results,
                key=len, default="")
     summ = pd.read_csv(a / "summary.csv")
     assert long in set(summ["entity"] + "." + summ["metric"])       # a full name, not cut
+
+
+def test_the_big_tables_go_to_disk_while_the_rest_is_written(tmp_path, monkeypatch):
+    """``timeseries.csv`` and ``timeseries_wide.csv`` are synced on a thread of their own as soon as they are
+    written (``writer.sync_soon``); the folder's final sync still syncs every file."""
+    import os
+    import threading
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc to name the file an fsync is for")
+    synced: list[tuple[str, str]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append((threading.current_thread().name, os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))))
+        return real_fsync(fd)
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert main(["scenarios/japan_servicing_ban.yaml", "--out", str(tmp_path / "r"), "--no-plots", *SHORT]) == 0
+    for t in threading.enumerate():
+        if t.name == "sync-soon":
+            t.join()
+    assert sorted(name for thread, name in synced if thread == "sync-soon") == ["timeseries.csv",
+                                                                               "timeseries_wide.csv"]
+    final = {name for thread, name in synced if thread != "sync-soon"}
+    assert {"timeseries.csv", "timeseries_wide.csv", "summary.csv", "manifest.json"} <= final

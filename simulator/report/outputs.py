@@ -18,6 +18,7 @@ from .csvfast import write_tidy, write_wide
 from .gdp import write_gdp_by_quarter
 from .parquet import FOLDER, partition_path, write_partition
 from .tables import write_table
+from .writer import sync_soon
 
 if TYPE_CHECKING:
     from ..api import Result
@@ -79,6 +80,9 @@ def write_tables(res: "Result", folder: Path) -> list[str]:
         notes.append(write_table(df, folder / name))
     notes.append(write_timeseries_csv(res, folder / "timeseries.csv"))
     notes.append(write_wide(folder / "timeseries_wide.csv", frames.wide_columns(res.scenario, res.runs)))
+    for name in ("timeseries.csv", "timeseries_wide.csv"):   # the big ones, onto the disk while the charts draw
+        if (folder / name).is_file():                      # (a table split into parts has none by this name)
+            sync_soon(folder / name)
     for df, name in ((res.events, "events.csv"), (res.by_replication, "metrics_by_replication.csv")):
         notes.append(write_table(df, folder / name))
     write_gdp_by_quarter(res.gdp_by_quarter, folder)
