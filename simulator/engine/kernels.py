@@ -1330,12 +1330,9 @@ def fab_cut_repairs(g_local, g_repair, fails, share, cum_local, add_cum, c_loc_d
     over the first ``width[l]`` columns of each lane from ``g_repair``, into ``down``, whose local half is 0 in
     the ``uncut`` lanes."""
     L, C = fails.shape
-    for l in range(L):
-        bitgen = g_local[l].bit_generator
-        for i in range(C):
-            shape[l, C + i] = 0.0
-            if share[l, i] > 0:
-                shape[l, C + i] = binomial(bitgen, fails[l, i], share[l, i])
+    local = shape[:, C:]
+    local[:] = 0.0
+    lanes_binomial(g_local, fails, share, local)
     for l in range(L):
         for i in range(C):
             if add_cum:
@@ -1344,17 +1341,14 @@ def fab_cut_repairs(g_local, g_repair, fails, share, cum_local, add_cum, c_loc_d
             x = c_loc_d[i] * learn[l, i]
             x += mttr_d[i]
             scale[l, C + i] = x
-    for l in range(L):
-        bitgen = g_repair[l].bit_generator
-        for i in range(width[l]):
-            down[l, i] = random_gamma(bitgen, shape[l, i], scale[l, i])
+    lanes_gamma(g_repair, shape, scale, width, down)
     for u in uncut:
         for i in range(C):
             down[u, C + i] = 0.0
 
 
 _PY["fab_cut_repairs"] = fab_cut_repairs
-_DEPENDS["fab_cut_repairs"] = ("binomial", "random_gamma")
+_DEPENDS["fab_cut_repairs"] = ("lanes_binomial", "lanes_gamma")
 
 
 # ----- the economy's input-output day (ARIO) --------------------------------------------------------------------
