@@ -208,8 +208,7 @@ def sync_soon(path: Path) -> threading.Thread:
     0.07–0.08 → 0.02–0.03 s, measured). A failure here is left to that step, which syncs every file again."""
     def run() -> None:
         try:
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
+            _fsync_file(path)
         except OSError:
             pass
     thread = threading.Thread(target=run, name="sync-soon", daemon=True)
@@ -217,11 +216,15 @@ def sync_soon(path: Path) -> threading.Thread:
     return thread
 
 
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def _fsync_dir(folder: Path) -> None:
     for f in folder.rglob("*"):
         if f.is_file():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
+            _fsync_file(f)
 
 
 def write_json(obj: dict, path: Path) -> None:
