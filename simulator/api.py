@@ -225,15 +225,28 @@ def batch_size(loaded: LoadedScenario) -> int:
                               sc.output.replications == "all")
 
 
+def load_for_workers() -> None:
+    """What a run's workers load before their first batch, for a zygote to load once (``simulator.zygote``,
+    started by ``simulate``): the report's fold, numba, and numba's machinery for compiled calls (its first
+    call refreshes numba's registries, ~0.07 s)."""
+    import numpy as np
+
+    from .engine import kernels
+    from .report import fold, reduce  # noqa: F401  (the summaries the workers fold their days into)
+    if kernels.available():
+        kernels.generator_list([np.random.default_rng(0)])
+
+
 def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = None, keep_daily: bool = False,
-               meanwhile: Callable[[], None] | None = None) -> Result:
+               meanwhile: Callable[[], None] | None = None, zygote: Any = None) -> Result:
     """Run every replication of a loaded scenario with its baseline.
 
     ``progress``: ``None`` shows progress on stderr (a bar on a terminal, a plain line every 10 s
     elsewhere), ``False`` nothing, ``True`` the bar. ``keep_daily``: keep every run's daily series (sent
     back from the workers; memory grows with replications × days), else each replication is reduced in its
     worker and its bulk numbers spooled to a temporary folder (``report.spool``). ``meanwhile()``: work for
-    this process while workers simulate (see ``runner.run_replications``), e.g. :func:`prepare_write`."""
+    this process while workers simulate (see ``runner.run_replications``), e.g. :func:`prepare_write`.
+    ``zygote`` (a ``simulator.zygote.Zygote`` that ran :func:`load_for_workers`): fork the workers from it."""
     from .report.memory import return_freed_memory
     from .sweep.progress import Progress
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -245,7 +258,8 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
     spool = None
     try:
         if keep_daily:
-            runs = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update, meanwhile=meanwhile)
+            runs = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update, meanwhile=meanwhile,
+                                    zygote=zygote)
         else:
             from .report.fold import Reduced
             from .report.reduce import Reducer
@@ -253,7 +267,7 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
             spool = Spool()
             sums = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update,
                                     reduce=Reducer(sc, spool.path), batch_size=batch_size(loaded),
-                                    meanwhile=meanwhile)
+                                    meanwhile=meanwhile, zygote=zygote)
             runs = Reduced(sc, sums)
     except BaseException:
         if spool is not None:

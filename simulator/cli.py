@@ -6,8 +6,10 @@ import argparse
 import os
 import shlex
 import sys
+import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 from .report.arguments import EXIT_BAD_INPUT
 from .report.arguments import Parser as _Parser
@@ -40,16 +42,44 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(argv: list[str]) -> int:
-    import time
     t_start = time.perf_counter()
     parser = _run_parser()
     args = parser.parse_args(argv)
     if args.out is not None and not args.out.strip():
         print("simulate: --out: empty folder name", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from .report.memory import keep_freed_memory, small_pages
     from .safety import one_blas_thread
     one_blas_thread()      # its workers and chart processes share the cores (see safety.one_blas_thread); set
     #                        now, while the scenario loads on one core, as OpenBLAS spins its helper thread ~0.1 s
+    keep_freed_memory()    # this process and its workers end with the command: reuse freed memory
+    small_pages()          # no huge pages for numpy's big arrays (see report.memory.small_pages)
+    zygote = _start_zygote(args.jobs)   # forked after these settings: it and its workers inherit them
+    try:
+        return _run(args, argv, t_start, zygote)
+    finally:
+        if zygote is not None:
+            zygote.close()
+
+
+def _start_zygote(jobs: int | None) -> Any:
+    """A zygote (:mod:`simulator.zygote`) loading numba for the run's workers while this process reads the
+    scenario, where the run may have workers (two usable cores or more, ``--jobs`` not 1) that would run
+    compiled loops (numba installed and not disabled). Measured on the headline, 2026-12-06: see
+    ``benchmarks/RESULTS.md``, session 14."""
+    import importlib.util
+    from .safety import usable_cores
+    if jobs == 1 or usable_cores() < 2 or os.environ.get("SIMULATOR_NUMBA", "1") == "0" \
+            or importlib.util.find_spec("numba") is None:
+        return None
+    from .zygote import Zygote
+    try:
+        return Zygote("simulator.api:load_for_workers")
+    except OSError:        # no process to spare: the workers are forked from this process, as without numba
+        return None
+
+
+def _run(args: Any, argv: list[str], t_start: float, zygote: Any) -> int:
     from .api import prepare_write, run_loaded
     from .report.folder_guard import OutputError
     from .scenario.load import load_scenario
@@ -70,12 +100,11 @@ def _cmd_run(argv: list[str]) -> int:
         return EXIT_BAD_INPUT
     for note in notes if not args.quiet else ():
         print(note, file=sys.stderr)
-    from .report.memory import keep_freed_memory, small_pages
-    keep_freed_memory()    # this process and its workers end with the command: reuse freed memory
-    small_pages()          # no huge pages for numpy's big arrays (see report.memory.small_pages)
     xlsx, plots = True if args.xlsx else None, False if args.no_plots else None
     res = run_loaded(loaded, jobs=jobs, progress=False if args.quiet else None,
-                     meanwhile=lambda: prepare_write(loaded, xlsx, plots))
+                     meanwhile=lambda: prepare_write(loaded, xlsx, plots), zygote=zygote)
+    if zygote is not None:
+        zygote.close()     # its workers are done: nothing of it outlives the run
     command = "simulate " + " ".join(shlex.quote(a) for a in argv)
     try:
         folder = res.write(out, command=command, xlsx=xlsx, plots=plots)

@@ -19,9 +19,10 @@ import numpy as np
 from .engine import kernels
 from .engine.recorder import Recorder
 from .engine.streams import replication_seeds
-from .engine.world import LaneSpec, Lanes, lane_native, simulate_lanes
+from .engine.world import LaneSpec, Lanes, defer_collections, lane_native, simulate_lanes
 from .scenario.errors import SimulationError
 from .scenario.schema import Scenario
+from .zygote import Zygote
 
 
 @dataclass
@@ -208,12 +209,39 @@ def _run_batch_args(args: tuple) -> list[Any]:
     return run_batch(*args)
 
 
+def _on_zygote(zygote: Zygote, tasks: list[tuple], jobs: int, tick: Callable[[], None],
+               meanwhile: Callable[[], None] | None) -> list[Any]:
+    """:func:`run_batch` of each task in a worker forked from ``zygote``, at most ``jobs`` at a time (the next
+    asked for as one ends); results in task order. On any exception (Ctrl-C, a failed replication) the
+    zygote and its workers are killed at once. A worker runs one batch, so its batch's model is never
+    collected (``world.defer_collections``: it would be, before a next batch)."""
+    out: list[Any] = [None] * len(tasks)
+    try:
+        asked = 0
+        while asked < min(jobs, len(tasks)):
+            zygote.fork(defer_collections, (True,), _run_batch_args, (tasks[asked],))
+            asked += 1
+        if meanwhile is not None:       # the zygote forks the workers meanwhile
+            meanwhile()
+        while zygote.pending():
+            k, got = zygote.next_result()
+            out[k] = got
+            for _ in got:
+                tick()
+            if asked < len(tasks):
+                zygote.fork(defer_collections, (True,), _run_batch_args, (tasks[asked],))
+                asked += 1
+    except BaseException:
+        zygote.close()
+        raise
+    return [p for got in out for p in got]
+
+
 def _worker_init(parent: int, defer: bool = False) -> None:
     """Workers leave Ctrl-C and SIGTERM to the parent, which stops the pool (no tracebacks from every worker),
     and die with the parent, so a killed run leaves no orphan workers (see ``simulator.safety``). With
     ``defer``, a batch's model is collected before the worker's next build, not as its run ends
     (``world.defer_collections``)."""
-    from .engine.world import defer_collections
     from .safety import worker_init
     worker_init(parent)
     defer_collections(defer)
@@ -223,7 +251,8 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
                      on_done: Callable[[], None] | None = None,
                      batch_size: int = BATCH_REPLICATIONS,
                      reduce: Callable[[Pair], Any] | None = None,
-                     meanwhile: Callable[[], None] | None = None) -> list[Any]:
+                     meanwhile: Callable[[], None] | None = None,
+                     zygote: Zygote | None = None) -> list[Any]:
     """All replications, in replication order, in batches of at most ``batch_size``, serially (``jobs=1``)
     or on ``jobs`` processes. ``on_done()`` is called once per replication as its batch completes. With
     ``reduce`` (picklable), each replication is returned as ``reduce(pair)``, applied in its worker.
@@ -231,7 +260,10 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
     preparing what comes after the run, such as loading the libraries that write the results. With ``jobs``
     above 1, a single batch (one replication) also runs in a worker when there is such work, so that the work
     runs beside it on another core instead of after it (the headline scenario at 1 replication: 3.49 → 3.05 s,
-    2026-12-06). A run in this process alone (``jobs=1``) does not call it (nothing would run beside it)."""
+    2026-12-06). A run in this process alone (``jobs=1``) does not call it (nothing would run beside it).
+    ``zygote``: where to fork the workers from (:mod:`simulator.zygote`: a process that has loaded numba
+    already), instead of a pool of processes forked from this one; one worker per batch, at most ``jobs`` at
+    a time."""
     n = scenario.replications
     tick = on_done or (lambda: None)
     work = batches(n, jobs if jobs > 1 else 1, batch_size)
@@ -247,6 +279,10 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
     from concurrent.futures import as_completed
     from .safety import stop_pool
     defer = scenario.output.replications != "all"     # every replication's days: memory first
+    # a zygote that has ended (out of memory, say) is not used; nor for every replication's days: those workers
+    # are forked here, after return_freed_memory (``api.run_loaded``), which they inherit
+    if zygote is not None and zygote.alive() and defer:
+        return _on_zygote(zygote, [(scenario, world, reps, reduce) for reps in work], jobs, tick, meanwhile)
     ex = ProcessPoolExecutor(max_workers=min(jobs, len(work)), initializer=_worker_init,
                              initargs=(os.getpid(), defer))
     try:
