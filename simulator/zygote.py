@@ -7,12 +7,10 @@ both at once, after the parent had read the scenario on one core with the other 
 parent before it forks only moves that time onto the parent's serial path (measured, session 13: no gain). The
 zygote loads it once, beside the parent's own work.
 
-Messages on one Unix socket pair, each a kind byte, a length and a pickle:
-
-- parent → zygote ``C``: run ``fn(*args)`` in the zygote, no reply (to warm it up with the scenario);
-- parent → zygote ``F``: fork a worker that runs ``init(*initargs)``, then ``fn(*args)``, unpickled in the
-  worker; the zygote answers with the worker's PID and the read end of a pipe (``SCM_RIGHTS``) on which the
-  worker writes ``("ok", value)`` or ``("error", exception, traceback text)``, then exits.
+Messages on one Unix socket pair: the parent sends ``F`` (a kind byte), a length and a pickle of ``(init,
+initargs, fn, args)``; the zygote forks a worker, which unpickles them and runs ``init(*initargs)`` then
+``fn(*args)``, and answers with the worker's PID and the read end of a pipe (``SCM_RIGHTS``) on which the
+worker writes ``("ok", value)`` or ``("error", exception, traceback text)``, then exits.
 
 Lifetimes: the zygote dies with the parent and its workers with the zygote (``safety.die_with_parent``); they
 ignore Ctrl-C (the parent handles it and kills what runs); :meth:`Zygote.close` kills the zygote, so the
@@ -64,11 +62,6 @@ class Zygote:
         self._running: dict[int, tuple[int, int, bytearray]] = {}   # pipe fd → (fork index, PID, bytes read)
 
     # ----- parent side -----------------------------------------------------------------------------------
-    def call(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` in the zygote (after what it was asked before); nothing comes back, errors
-        included (what it warms up, a worker loads for itself)."""
-        self._send(b"C", pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL))
-
     def fork(self, init: Callable[..., Any] | None, initargs: tuple, fn: Callable[..., Any], args: tuple) -> int:
         """Ask for a worker running ``init(*initargs)`` then ``fn(*args)``; returns its index (0, 1, ... in
         the order asked), which :meth:`next_result` gives with its result."""
@@ -119,15 +112,18 @@ class Zygote:
             return False
 
     def close(self) -> None:
-        """Kill the zygote, and so every worker still running (they die with it: not killed from here by
-        PID, which the system may have given to another process once a worker ended), and wait for the
-        zygote (idempotent)."""
+        """End the zygote and wait for it (idempotent). Once every worker asked for has sent its result, the
+        zygote is let go: it waits for its workers as they exit, so that their CPU time and peak memory count
+        in this process's children (``time``, ``getrusage``). Otherwise (an interrupt, an error, no worker
+        asked for) it is killed at once, and so every worker still running (they die with it: not killed from
+        here by PID, which the system may have given to another process once a worker ended)."""
         if self._sock is None:
             return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:                      # pragma: no cover - reaped elsewhere
-            pass
+        if not self._asked or self.pending():
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:                  # pragma: no cover - reaped elsewhere
+                pass
         for fd in list(self._running):
             os.close(fd)
         self._running.clear()
@@ -180,7 +176,6 @@ def _serve(sock: socket.socket, preload: str | None, parent: int) -> None:
         from .safety import die_with_parent
         signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGCHLD, signal.SIG_IGN)      # workers are reaped by the system as they end
         die_with_parent(parent)
         if preload:
             try:
@@ -190,20 +185,15 @@ def _serve(sock: socket.socket, preload: str | None, parent: int) -> None:
                 pass
         while True:
             head = _read_exactly(sock, _HEAD.size)
-            if head is None:                               # the parent closed its end
-                code = 0
+            if head is None:                               # the parent closed its end: wait for the workers,
+                _reap_all()                                # so that their CPU time and memory count in the
+                code = 0                                   # parent's (``time``, ``getrusage``)
                 break
             kind, size = _HEAD.unpack(head)
             payload = _read_exactly(sock, size)
             if payload is None:
                 break
-            if kind == b"C":
-                try:
-                    fn, args = pickle.loads(payload)
-                    fn(*args)
-                except Exception:
-                    pass
-            elif kind == b"F":
+            if kind == b"F":
                 _fork_worker(sock, payload)
     finally:
         os._exit(code)
@@ -227,7 +217,6 @@ def _work(fd: int, payload: bytes) -> None:
     code = 1
     try:
         from .safety import die_with_parent
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         die_with_parent()
         try:
             init, initargs, fn, args = pickle.loads(payload)
@@ -245,6 +234,15 @@ def _work(fd: int, payload: bytes) -> None:
         code = 0
     finally:
         os._exit(code)
+
+
+def _reap_all() -> None:
+    """Wait for every worker this zygote forked."""
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return
 
 
 def _read_exactly(sock: socket.socket, n: int) -> bytes | None:

@@ -3,6 +3,7 @@ their results and errors back in the parent, and no process of it outliving the 
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -84,6 +85,25 @@ def test_results_come_back_with_their_index_and_more_can_be_asked_for_meanwhile(
             if idx == 0:
                 z.fork(None, (), square, (5,))
     assert got == {0: 9, 1: 16, 2: 25}
+
+
+def spin(seconds: float) -> float:
+    t0 = time.process_time()
+    while time.process_time() - t0 < seconds:
+        pass
+    return time.process_time() - t0
+
+
+def test_the_workers_cpu_time_counts_in_the_parents_children():
+    """``time simulate ...`` and ``getrusage`` see the workers' CPU time: the zygote waits for them."""
+    def children_cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+    before = children_cpu()
+    with Zygote() as z:
+        z.fork(None, (), spin, (0.4,))
+        assert z.next_result()[1] >= 0.4
+    assert children_cpu() - before >= 0.38
 
 
 def test_a_worker_error_is_raised_in_the_parent_with_its_type_and_traceback():
