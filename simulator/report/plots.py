@@ -145,8 +145,21 @@ def _footnote(marks: list, max_chars: int = 150) -> str:
         if lines else ""
 
 
+#: the panels' tick labels and grid, as matplotlib's settings while a figure is made and drawn: each tick then
+#: starts with them, instead of ``tick_params`` and ``grid`` updating every tick of every panel after
+PANEL_STYLE = {"xtick.labelsize": 9, "ytick.labelsize": 9, "axes.grid": True, "axes.grid.which": "major",
+               "axes.grid.axis": "both", "grid.alpha": 0.25}
+
+
 def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit_of, path: Path,
             title: str) -> list[Path]:
+    import matplotlib
+    with matplotlib.rc_context(PANEL_STYLE):
+        return _draw_figure(res, groups, unit_of, path, title)
+
+
+def _draw_figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit_of, path: Path,
+                 title: str) -> list[Path]:
     import matplotlib.pyplot as plt
     n = len(groups)
     if n == 0:
@@ -164,8 +177,8 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
         _markers(ax, marks, res.scenario.days)
         ax.set_title(gtitle, fontsize=11, y=1.0)   # where matplotlib would put it (no ticks on top), unsearched
         ax.set_ylabel(unit_of(keys[0][0]), fontsize=10)
-        ax.tick_params(labelsize=9)
-        ax.grid(alpha=0.25)
+        for axis in (ax.xaxis, ax.yaxis):     # a scale's offset ("1e9") at matplotlib's default size, as before
+            axis.get_offset_text().set_fontsize("medium")   # tick labels followed PANEL_STYLE (see there)
         if len(keys) > 1:
             ax.legend(fontsize=8, loc="best", framealpha=0.85)
     _date_ticks(list(axes.flat)[:n])
