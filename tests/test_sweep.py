@@ -335,3 +335,22 @@ def test_progress_counts_completions_and_failures_and_writes_plain_lines_off_a_t
     off = io.StringIO()
     Progress(2, stream=off, enabled=False).close()   # --quiet
     assert off.getvalue() == ""
+
+
+def _huge_pages_advised() -> bool:
+    from numpy._core import multiarray as m
+    was = m._set_madvise_hugepage(True)
+    m._set_madvise_hugepage(was)
+    return was
+
+
+def test_dask_local_workers_ask_for_no_huge_pages():
+    """The local Dask cluster's workers (started afresh, not forked) get numpy's huge pages off through their
+    environment, as ``simulate sweep``'s local workers inherit it (``report.memory.small_pages``)."""
+    pytest.importorskip("distributed")
+    from numpy._core import multiarray
+    if not hasattr(multiarray, "_set_madvise_hugepage"):
+        pytest.skip("numpy has no huge page switch")
+    from simulator.sweep.executors import open_executor
+    with open_executor("dask", jobs=1) as (ex, _):
+        assert ex.submit(_huge_pages_advised).result(timeout=60) is False
