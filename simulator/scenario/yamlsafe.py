@@ -11,13 +11,15 @@ builds plain Python values itself, so:
 """
 from __future__ import annotations
 
-import copy
 import datetime as _dt
+import pickle
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import yaml
+
+from . import parse_store
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ALIASES = 200
@@ -155,13 +157,33 @@ class _CountingComposer(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-@dataclass
 class Document:
-    """A YAML document as plain data plus where each value and key was written."""
+    """A YAML document as plain data plus where each value and key was written (``marks``, ``key_marks``:
+    path → position); the positions may come from ``positions()``, called when first asked for (a document
+    read back from :mod:`.parse_store`, whose positions only an error message needs)."""
 
-    data: Any
-    marks: dict[tuple, Mark]
-    key_marks: dict[tuple, Mark]
+    def __init__(self, data: Any, marks: dict[tuple, Mark] | None = None,
+                 key_marks: dict[tuple, Mark] | None = None,
+                 positions: Callable[[], tuple[dict, dict]] | None = None):
+        self.data = data
+        self._marks, self._key_marks, self._positions = marks, key_marks, positions
+
+    @property
+    def marks(self) -> dict[tuple, Mark]:
+        self._read_positions()
+        return self._marks
+
+    @property
+    def key_marks(self) -> dict[tuple, Mark]:
+        self._read_positions()
+        return self._key_marks
+
+    def _read_positions(self) -> None:
+        if self._marks is None:
+            try:
+                self._marks, self._key_marks = self._positions() if self._positions else ({}, {})
+            except Exception:      # the stored positions are gone: messages go without a line and column
+                self._marks, self._key_marks = {}, {}
 
     def mark_of(self, path: tuple) -> Mark | None:
         """Position of the value at ``path``, else of its nearest written ancestor."""
@@ -184,9 +206,34 @@ def load_text(text: str, trusted: bool = False) -> Document:
         raise YamlError(f"file larger than {MAX_BYTES // (1024 * 1024)} MB: not a scenario file")
     if "\x00" in text:
         raise YamlError("file holds NUL bytes: binary data, not YAML")
-    cached = _CACHE.get(text) if len(text) >= _CACHE_MIN_CHARS else None
+    big = len(text) >= _CACHE_MIN_CHARS
+    cached = _CACHE.get(text) if big else None
     if cached is not None:  # big world files are read once per process; callers get their own data copy
-        return Document(copy.deepcopy(cached.data), cached.marks, cached.key_marks)
+        values, doc = cached
+        return Document(pickle.loads(values), positions=lambda: (doc.marks, doc.key_marks))
+    stored = parse_store.load(text, trusted, Mark) if big else None
+    if stored is not None:  # parsed by an earlier command
+        data, positions = stored
+        doc = Document(data, positions=positions)
+        _keep(text, pickle.dumps(data, pickle.HIGHEST_PROTOCOL), doc)
+        return doc
+    doc = _parse(text, trusted)
+    if big and doc.data is not None:
+        values = pickle.dumps(doc.data, pickle.HIGHEST_PROTOCOL)
+        _keep(text, values, doc)
+        parse_store.save(text, trusted, doc.data, doc.marks, doc.key_marks)
+    return doc
+
+
+def _keep(text: str, values: bytes, doc: Document) -> None:
+    """Keep a big parsed text for this process: its values pickled (each caller gets its own copy, ~10 ×
+    faster to read back than a ``deepcopy``) and its document (for the positions)."""
+    if len(_CACHE) >= 16:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[text] = (values, doc)
+
+
+def _parse(text: str, trusted: bool) -> Document:
     loader = None
     try:
         fast = trusted and getattr(yaml, "__with_libyaml__", False)
@@ -217,17 +264,12 @@ def load_text(text: str, trusted: bool = False) -> Document:
         raise YamlError(f"document too large: more than {MAX_NODES} values (alias expansion?)", _mark(node))
     b = _Builder()
     data = b.build(node, ())
-    doc = Document(data, b.marks, b.key_marks)
-    if len(text) >= _CACHE_MIN_CHARS:
-        if len(_CACHE) >= 16:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[text] = Document(copy.deepcopy(data), doc.marks, doc.key_marks)
-    return doc
+    return Document(data, b.marks, b.key_marks)
 
 
 #: parsed texts kept per process (the last 16): world files, and a scenario a sweep loads once per point
 #: (~3 ms a parse of a 2 KB scenario against 0.05 ms for the copy)
-_CACHE: dict[str, Document] = {}
+_CACHE: dict[str, tuple[bytes, Document]] = {}
 _CACHE_MIN_CHARS = 1_000
 
 
