@@ -267,7 +267,15 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
     n = scenario.replications
     tick = on_done or (lambda: None)
     work = batches(n, jobs if jobs > 1 else 1, batch_size)
-    if jobs <= 1 or (len(work) == 1 and meanwhile is None):
+    pool = jobs > 1 and (len(work) > 1 or meanwhile is not None)    # the batches run in worker processes
+    defer = scenario.output.replications != "all"     # every replication's days: memory first
+    # the zygote forks the workers, unless it has ended (out of memory, say) or every replication's days are
+    # written (those workers are forked here, after return_freed_memory in ``api.run_loaded``, which they
+    # inherit); one not used is closed now, so its memory is not held through the run
+    if zygote is not None and not (pool and defer and zygote.alive()):
+        zygote.close()
+        zygote = None
+    if not pool:
         out = []
         for reps in work:
             got = run_batch(scenario, world, reps, reduce)
@@ -278,10 +286,7 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
     import os
     from concurrent.futures import as_completed
     from .safety import stop_pool
-    defer = scenario.output.replications != "all"     # every replication's days: memory first
-    # a zygote that has ended (out of memory, say) is not used; nor for every replication's days: those workers
-    # are forked here, after return_freed_memory (``api.run_loaded``), which they inherit
-    if zygote is not None and zygote.alive() and defer:
+    if zygote is not None:
         return _on_zygote(zygote, [(scenario, world, reps, reduce) for reps in work], jobs, tick, meanwhile)
     ex = ProcessPoolExecutor(max_workers=min(jobs, len(work)), initializer=_worker_init,
                              initargs=(os.getpid(), defer))

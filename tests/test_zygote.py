@@ -237,3 +237,18 @@ def test_the_zygote_preload_loads_numba_for_the_workers():
     with Zygote("simulator.api:load_for_workers") as z:
         z.fork(None, (), compiled_loaded, ())
         assert z.next_result() == (0, True)
+
+
+@pytest.mark.parametrize("case", ["one job", "every replication written"])
+def test_a_zygote_the_run_does_not_use_is_closed_before_it_runs(case):
+    """Runs that fork no worker from it (one job; every replication's days written, whose workers inherit a
+    memory setting made after the zygote was forked) close it at once: it holds no memory through the run."""
+    from simulator.runner import run_replications
+    from simulator.scenario.load import load_scenario
+    sets = ["replications=2", "horizon=10d"] + (["output.replications=all"] if case != "one job" else [])
+    loaded = load_scenario(str(ROOT / "scenarios" / "japan_servicing_ban.yaml"), sets)
+    z = Zygote()
+    seen: list[bool] = []
+    pairs = run_replications(loaded.scenario, loaded.world.values, jobs=1 if case == "one job" else 2,
+                             on_done=lambda: seen.append(z.alive()), zygote=z)
+    assert len(pairs) == 2 and seen == [False, False] and not z.alive()
