@@ -227,8 +227,8 @@ def batch_size(loaded: LoadedScenario) -> int:
 
 def load_for_workers() -> None:
     """What a run's workers load before their first batch, for a zygote to load once (``simulator.zygote``,
-    started by ``simulate``): the report's fold, numba, and numba's machinery for compiled calls (its first
-    call refreshes numba's registries, ~0.07 s)."""
+    started by ``simulate``): the report's fold, numba (~0.14 s), and numba's machinery for compiled calls (its
+    first call refreshes numba's registries, ~0.12 s; measured 2026-12-06)."""
     import numpy as np
 
     from .engine import kernels

@@ -65,12 +65,13 @@ def _cmd_run(argv: list[str]) -> int:
 def _start_zygote(jobs: int | None) -> Any:
     """A zygote (:mod:`simulator.zygote`) loading numba for the run's workers while this process reads the
     scenario, where the run may have workers (two usable cores or more, ``--jobs`` not 1) that would run
-    compiled loops (numba installed and not disabled). Measured on the headline, 2026-12-06: see
-    ``benchmarks/RESULTS.md``, session 14."""
+    compiled loops (numba installed and not disabled), on Linux (elsewhere workers come from a process pool, as
+    before: macOS advises against forking without exec, Windows has no fork). Measured on the headline,
+    2026-12-06: see ``benchmarks/RESULTS.md``, session 14."""
     import importlib.util
     from .safety import usable_cores
-    if jobs == 1 or usable_cores() < 2 or os.environ.get("SIMULATOR_NUMBA", "1") == "0" \
-            or importlib.util.find_spec("numba") is None:
+    if jobs == 1 or not sys.platform.startswith("linux") or usable_cores() < 2 \
+            or os.environ.get("SIMULATOR_NUMBA", "1") == "0" or importlib.util.find_spec("numba") is None:
         return None
     from .zygote import Zygote
     try:
