@@ -1,6 +1,7 @@
 """A *zygote*: a process forked as ``simulate`` starts, which loads what a worker needs (the engine's modules,
 numba and its compiled loops) on the core the parent leaves idle while it reads the scenario, then forks the
-run's workers with all of that loaded (the name of the same device in Android and in CPython's ``forkserver``).
+run's workers with all of that loaded (Android's name for the device; CPython's ``forkserver`` is another of
+its kind, but starts a fresh interpreter and works through ``multiprocessing``).
 
 Why: each of the headline's two workers spent ~0.35 s of its ~2.4 CPU-s loading numba and its cached loops,
 both at once, after the parent had read the scenario on one core with the other idle. Loading numba in the
@@ -25,6 +26,7 @@ import selectors
 import signal
 import socket
 import struct
+import sys
 import traceback
 from typing import Any, Callable
 
@@ -233,6 +235,11 @@ def _work(fd: int, payload: bytes) -> None:
             f.write(data)
         code = 0
     finally:
+        for stream in (sys.stdout, sys.stderr):            # what the worker printed, before its exit skips it
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
         os._exit(code)
 
 

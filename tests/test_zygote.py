@@ -52,6 +52,10 @@ def sleep_then(path: str) -> None:
     time.sleep(60)
 
 
+def say(text: str) -> None:
+    sys.stdout.write(text)          # no newline: still in the worker's buffer when it ends
+
+
 def compiled_loaded() -> bool:
     from simulator.engine import kernels
     return kernels._numba is not None and bool(kernels._compiled)
@@ -104,6 +108,25 @@ def test_the_workers_cpu_time_counts_in_the_parents_children():
         z.fork(None, (), spin, (0.4,))
         assert z.next_result()[1] >= 0.4
     assert children_cpu() - before >= 0.38
+
+
+SAY = """
+import sys
+sys.path.insert(0, {root!r})
+from tests.test_zygote import say
+from simulator.zygote import Zygote
+with Zygote() as z:
+    z.fork(None, (), say, ("printed by a worker",))
+    z.next_result()
+"""
+
+
+def test_what_a_worker_prints_is_not_lost():
+    """Output to a pipe is buffered: a worker's last words are flushed before its exit, which skips Python's."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    got = subprocess.run([sys.executable, "-c", SAY.format(root=str(ROOT))], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert got.returncode == 0 and got.stdout == "printed by a worker", got.stderr
 
 
 def test_a_worker_error_is_raised_in_the_parent_with_its_type_and_traceback():
