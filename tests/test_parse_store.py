@@ -59,6 +59,16 @@ def test_dates_and_positions_survive_the_store(store, monkeypatch):
     assert doc.mark_of(("k7", "note")) == Mark(9, 24)          # k7: {value: 7.5, note: text 7}
 
 
+def test_positions_removed_from_the_store_are_parsed_again(store, monkeypatch):
+    text = (WORLD / "fabs.yaml").read_text()
+    fresh = yamlsafe._parse(text, True)
+    load_text(text, trusted=True)
+    monkeypatch.setattr(yamlsafe, "_CACHE", {})
+    doc = load_text(text, trusted=True)                     # values from the store
+    next(store.glob("*.marks")).unlink()                    # its positions gone before an error needs them
+    assert doc.marks == fresh.marks and doc.key_marks == fresh.key_marks
+
+
 def test_callers_get_their_own_copy(store):
     text = (WORLD / "industries.yaml").read_text()
     a = load_text(text, trusted=True)

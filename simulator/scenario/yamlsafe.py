@@ -213,7 +213,14 @@ def load_text(text: str, trusted: bool = False) -> Document:
         return Document(pickle.loads(values), positions=lambda: (doc.marks, doc.key_marks))
     stored = parse_store.load(text, trusted, Mark) if big else None
     if stored is not None:  # parsed by an earlier command
-        data, positions = stored
+        data, stored_positions = stored
+
+        def positions() -> tuple[dict, dict]:
+            try:
+                return stored_positions()
+            except Exception:   # removed or damaged since: parse the text again for them
+                again = _parse(text, trusted)
+                return again.marks, again.key_marks
         doc = Document(data, positions=positions)
         _keep(text, pickle.dumps(data, pickle.HIGHEST_PROTOCOL), doc)
         return doc
