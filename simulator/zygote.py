@@ -214,12 +214,12 @@ def _fork_worker(sock: socket.socket, payload: bytes) -> None:
 
 
 def _work(fd: int, payload: bytes) -> None:
-    """A worker's life: die with the zygote, run what was asked, send the result down ``fd``, exit. (Ctrl-C
-    ignored and SIGTERM's default action, one BLAS thread: as the zygote, which set them or inherited them.)"""
+    """A worker's life: set up as any pool worker (``safety.worker_init``: Ctrl-C left to the parent, death with
+    the zygote, one BLAS thread), run what was asked, send the result down ``fd``, exit."""
     code = 1
     try:
-        from .safety import die_with_parent
-        die_with_parent()
+        from .safety import worker_init
+        worker_init()
         try:
             init, initargs, fn, args = pickle.loads(payload)
             if init is not None:
