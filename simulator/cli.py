@@ -68,10 +68,9 @@ def _start_zygote(jobs: int | None) -> Any:
     compiled loops (numba installed and not disabled), on Linux (elsewhere workers come from a process pool, as
     before: macOS advises against forking without exec, Windows has no fork). Measured on the headline,
     2026-12-06: see ``benchmarks/RESULTS.md``, session 14."""
-    import importlib.util
+    from .engine import kernels
     from .safety import usable_cores
-    if jobs == 1 or not sys.platform.startswith("linux") or usable_cores() < 2 \
-            or os.environ.get("SIMULATOR_NUMBA", "1") == "0" or importlib.util.find_spec("numba") is None:
+    if jobs == 1 or not sys.platform.startswith("linux") or usable_cores() < 2 or not kernels.installed():
         return None
     from .zygote import Zygote
     try:

@@ -160,6 +160,11 @@ def would_compile(lane_days: int) -> bool:
     if _tried:
         return _numba is not None
     # not imported here: the batch's build loads numba, with collections paused (``engine.world``)
+    return installed()
+
+
+def installed() -> bool:
+    """Whether numba is installed and not turned off (``SIMULATOR_NUMBA=0``), found without importing it."""
     return os.environ.get("SIMULATOR_NUMBA", "1") != "0" and importlib.util.find_spec("numba") is not None
 
 
