@@ -67,9 +67,25 @@ def test_lanes_poisson_draws_numpys_numbers():
                           rng.uniform(0, 12, (3, 5000)), rng.uniform(10, 11, (3, 20000))], axis=1)
     a, b = _generators(2, 3), _generators(2, 3)
     out = np.empty(lam.shape, dtype=np.int64)
-    kernels.compiled("lanes_poisson")(kernels.generator_list(a), lam, out)
+    key, consts = np.full(lam.shape, np.nan), np.zeros(lam.shape + (6,))
+    draw = kernels.compiled("lanes_poisson")
+    gens = kernels.generator_list(a)
+    draw(gens, lam, out, key, consts, kernels.poisson_loggam())
     assert np.array_equal(out, [g.poisson(x) for g, x in zip(b, lam)])
     assert _same_streams(a, b)
+    # the next days: the constants kept for most means, computed again where the mean changed (a cohort's mean
+    # crossing the PTRS threshold either way, too)
+    for day in range(3):
+        changed = rng.random(lam.shape) < 0.3
+        lam = np.where(changed, np.where(lam >= 10, lam * 0.7, lam * 1.6 + 0.5), lam)
+        draw(gens, lam, out, key, consts, kernels.poisson_loggam())
+        assert np.array_equal(out, [g.poisson(x) for g, x in zip(b, lam)])
+    assert _same_streams(a, b)
+    # beyond the log-gamma table: numpy's computation
+    big = np.full((3, 50), float(kernels.LOGGAM_TABLE) - 20.0)
+    out = np.empty(big.shape, dtype=np.int64)
+    draw(gens, big, out, np.full(big.shape, np.nan), np.zeros(big.shape + (6,)), kernels.poisson_loggam())
+    assert np.array_equal(out, [g.poisson(x) for g, x in zip(b, big)])
 
 
 @needs_numba

@@ -42,9 +42,12 @@ class FleetDraws:
                 self._multinomial = kernels.compiled("lanes_multinomial")
                 self._binomial_rows = kernels.compiled("lanes_binomial_rows")
                 self._gens = {k: kernels.generator_list([st[k] for st in streams]) for k in kinds}
+                self._loggam = kernels.poisson_loggam()
             except (ImportError, AttributeError):   # a numba without the internals used: numpy, same numbers
                 compiled = False
         self.compiled = compiled
+        #: the compiled Poisson draw's constants of each lane's and cohort's mean, and that mean
+        self._lam_key = self._lam_consts = None
         if not compiled:
             self._gens = {k: [st[k] for st in streams] for k in kinds}
 
@@ -52,7 +55,10 @@ class FleetDraws:
         """Failures of the day into ``out`` (lanes, cohorts; int64), Poisson of mean ``lam`` (same shape)."""
         gens = self._gens["failures"]
         if self.compiled:
-            self._poisson(gens, lam, out)
+            if self._lam_key is None or self._lam_key.shape != lam.shape:
+                self._lam_key = np.full(lam.shape, np.nan)
+                self._lam_consts = np.zeros(lam.shape + (6,))
+            self._poisson(gens, lam, out, self._lam_key, self._lam_consts, self._loggam)
             return
         for lane, g in enumerate(gens):
             out[lane] = g.poisson(lam[lane])

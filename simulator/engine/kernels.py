@@ -324,7 +324,7 @@ def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f
 # A lane's ``numpy.random.Generator`` enters compiled code as numba's model of it, which points at the same
 # bit-generator state: a compiled draw advances the stream exactly as the numpy call would. numba's
 # ``Generator.gamma`` and ``.binomial`` are ports of numpy's C code and give its numbers; its ``.poisson`` does not
-# (it truncates where numpy floors, so PTRS accepts some draws numpy rejects), hence :func:`poisson` below.
+# (it truncates where numpy floors, so PTRS accepts some draws numpy rejects), hence :func:`lanes_poisson` below.
 # The kernels call the distributions behind those methods (``random_gamma``, :func:`binomial`) on each lane's bit
 # generator, taken once per lane: a method call on the Generator counts a reference to it in and out, two atomic
 # operations a draw (measured: 22 → 14 ns a gamma draw, 78 → 65 ns a binomial draw, the same numbers).
@@ -336,41 +336,82 @@ def binomial(bitgen: Any, n: Any, p: float) -> int:
     return np.int64(random_binomial(bitgen, n, p))
 
 
-def poisson(bitgen: Any, lam: float) -> int:
-    """A Poisson draw of mean ``lam`` from ``bitgen`` (numba's bit-generator model), exactly numpy's
-    ``random_poisson``: 0 at 0, multiplied uniforms below 10, else PTRS (Hörmann 1993) with ``floor``."""
-    if lam < 0:
-        raise ValueError("lam < 0")
-    if lam == 0:
-        return 0
-    if not lam >= 10:
-        return random_poisson_mult(bitgen, lam)
-    slam = np.sqrt(lam)
-    loglam = np.log(lam)
-    b = 0.931 + 2.53 * slam
-    a = -0.059 + 0.02483 * b
-    invalpha = 1.1239 + 1.1328 / (b - 3.4)
-    vr = 0.9277 - 3.6224 / (b - 2)
-    while True:
-        U = next_double(bitgen) - 0.5
-        V = next_double(bitgen)
-        us = 0.5 - np.fabs(U)
-        k = np.int64(np.floor((2 * a / us + b) * U + lam + 0.43))
-        if us >= 0.07 and V <= vr:
-            return k
-        if k < 0 or (us < 0.013 and V > us):
-            continue
-        if np.log(V) + np.log(invalpha) - np.log(a / (us * us) + b) <= -lam + k * loglam - random_loggam(k + 1):
-            return k
+#: Poisson means at or above which numpy draws by PTRS (below: multiplied uniforms)
+PTRS_FROM = 10.0
+#: ``loggam(k)`` kept for ``k`` below this (PTRS's slow test of a draw ``k`` needs ``loggam(k + 1)``)
+LOGGAM_TABLE = 2048
 
 
-def lanes_poisson(gens: Any, lam: np.ndarray, out: np.ndarray) -> None:
-    """``out[l] = gens[l].poisson(lam[l])`` for every lane ``l`` of ``lam`` (lanes, n)."""
+def loggam_table(n: int) -> np.ndarray:
+    """``random_loggam(k)`` (numpy's log-gamma of PTRS) for ``k = 1 .. n - 1``, 0 at 0: what PTRS would compute
+    for each draw, computed once."""
+    t = np.zeros(n)
+    for k in range(1, n):
+        t[k] = random_loggam(k)
+    return t
+
+
+def lanes_poisson(gens: Any, lam: np.ndarray, out: np.ndarray, key: np.ndarray, consts: np.ndarray,
+                  loggam: np.ndarray) -> None:
+    """``out[l] = gens[l].poisson(lam[l])`` for every lane ``l`` of ``lam`` (lanes, n): exactly numpy's
+    ``random_poisson`` (0 at 0, multiplied uniforms below 10, else PTRS (Hörmann 1993) with ``floor``).
+
+    What a draw computes from its mean alone (``exp(−λ)``; PTRS's ``log λ``, ``b``, ``a``, ``log(1/α)``,
+    ``v_r``) is kept in ``consts[l, i]`` (lanes, n, 6) for the mean ``key[l, i]`` it was computed from, and
+    computed again when the mean changes (a fleet's failure rates hold for weeks: 84% of the headline's draws
+    reuse them); ``loggam`` (:func:`loggam_table`) holds PTRS's log-gamma of small counts. Same expressions,
+    same order: the same numbers as computing them at every draw."""
     L, n = lam.shape
     for lane in range(L):
         bitgen = gens[lane].bit_generator
         for i in range(n):
-            out[lane, i] = poisson(bitgen, lam[lane, i])
+            x = lam[lane, i]
+            c = consts[lane, i]
+            if not x >= PTRS_FROM:
+                if x < 0:
+                    raise ValueError("lam < 0")
+                if x == 0:
+                    out[lane, i] = 0
+                    continue
+                if key[lane, i] != x:
+                    key[lane, i] = x
+                    c[0] = np.exp(-x)
+                enlam = c[0]
+                k = 0
+                prod = 1.0
+                while True:
+                    prod *= next_double(bitgen)
+                    if prod > enlam:
+                        k += 1
+                    else:
+                        break
+                out[lane, i] = k
+                continue
+            if key[lane, i] != x:
+                key[lane, i] = x
+                slam = np.sqrt(x)
+                c[0] = np.log(x)
+                b = 0.931 + 2.53 * slam
+                c[1] = b
+                a = -0.059 + 0.02483 * b
+                c[2] = a
+                invalpha = 1.1239 + 1.1328 / (b - 3.4)
+                c[3] = np.log(invalpha)
+                c[4] = 0.9277 - 3.6224 / (b - 2)
+            loglam, b, a, log_invalpha, vr = c[0], c[1], c[2], c[3], c[4]
+            while True:
+                U = next_double(bitgen) - 0.5
+                V = next_double(bitgen)
+                us = 0.5 - np.fabs(U)
+                k = np.int64(np.floor((2 * a / us + b) * U + x + 0.43))
+                if us >= 0.07 and V <= vr:
+                    break
+                if k < 0 or (us < 0.013 and V > us):
+                    continue
+                lg = loggam[k + 1] if k + 1 < loggam.size else random_loggam(k + 1)
+                if np.log(V) + log_invalpha - np.log(a / (us * us) + b) <= -x + k * loglam - lg:
+                    break
+            out[lane, i] = k
 
 
 def lanes_binomial(gens: Any, n: np.ndarray, p: np.ndarray, out: np.ndarray) -> None:
@@ -430,6 +471,18 @@ def lanes_binomial_rows(gens: Any, n: np.ndarray, p: np.ndarray, bounds: np.ndar
             out[r] = binomial(bitgen, n[r], p[r])
 
 
+_loggam: np.ndarray | None = None
+
+
+def poisson_loggam() -> np.ndarray:
+    """The :func:`loggam_table` of :func:`lanes_poisson` (computed by the compiled function, once a process)."""
+    global _loggam
+    if _loggam is None:
+        _loggam = compiled("loggam_table")(LOGGAM_TABLE)
+        _loggam.flags.writeable = False
+    return _loggam
+
+
 def _new_generator_list(gen: Any) -> Any:
     """A typed list holding ``gen``."""
     gens = List()
@@ -453,13 +506,13 @@ def generator_list(gens: list[np.random.Generator]) -> Any:
 
 
 _PY = {"pairwise_sum": pairwise_sum, "_fmin": _fmin, "_fmax": _fmax, "holder_day": holder_day,
-       "poisson": poisson, "binomial": binomial, "lanes_poisson": lanes_poisson, "lanes_binomial": lanes_binomial,
+       "loggam_table": loggam_table, "binomial": binomial, "lanes_poisson": lanes_poisson, "lanes_binomial": lanes_binomial,
        "lanes_gamma": lanes_gamma, "multinomial_row": multinomial_row, "lanes_multinomial": lanes_multinomial,
        "lanes_binomial_rows": lanes_binomial_rows, "_new_generator_list": _new_generator_list,
        "_append_generator": _append_generator}
 _DEPENDS = {"holder_day": ("pairwise_sum", "_fmin", "_fmax"),
-            "poisson": ("next_double", "random_poisson_mult", "random_loggam"),
-            "lanes_poisson": ("poisson",),
+            "loggam_table": ("random_loggam",),
+            "lanes_poisson": ("next_double", "random_loggam"),
             "binomial": ("random_binomial",),
             "multinomial_row": ("binomial",),
             "lanes_binomial": ("binomial",),
@@ -468,7 +521,7 @@ _DEPENDS = {"holder_day": ("pairwise_sum", "_fmin", "_fmax"),
             "lanes_multinomial": ("multinomial_row",),
             "_new_generator_list": ("List",)}
 #: numba's own functions a kernel calls, by the module that defines them
-_NUMBA = {"next_double": "numba.np.random.generator_core", "random_poisson_mult": "numba.np.random.distributions",
+_NUMBA = {"next_double": "numba.np.random.generator_core",
           "random_binomial": "numba.np.random.distributions", "random_gamma": "numba.np.random.distributions",
           "random_loggam": "numba.np.random.distributions", "List": "numba.typed"}
 
