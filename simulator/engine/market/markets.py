@@ -160,6 +160,12 @@ class MineralMarkets(LaneMechanism):
         self.ref_days = np.ascontiguousarray(np.stack([d.p_ref_cn, d.p_ref_ex]).transpose(2, 0, 1))  # (days, 2, I)
         self.release_rate = d.strategic0 / p["release_days"][:, None]
         self.neg_spot_el = -p["spot_el"][:, None]
+        # the day's powers of the price ratio (see step): all ex-China regions of an item face one ratio, so each
+        # power is taken once a lane, item and side [ex-China, China] (numpy's power, the same bits element by
+        # element) and spread over the regions
+        self._exponents = np.stack([self.el_d, self.el_s, self.supply_el, self.neg_spot_el])[:, None]  # (4,1,I,1)
+        self._sides = np.zeros((n, I, 2))
+        self._side_of = (np.arange(R) == CHINA).astype(np.intp)
         self.neg_alpha = -np.stack([p["alpha_cn"], p["alpha_ex"]])
         self.inv_tau = 1.0 / p["tau_price"]
         self._s_from, self._s_to = np.asarray(d.s_from, np.int64), np.asarray(d.s_to, np.int64)
@@ -575,7 +581,11 @@ class MineralMarkets(LaneMechanism):
         rel[:] = ratio[:, 1, :, None]
         rel[:, :, CHINA] = ratio[:, 0]
         self._follow_today(day)
-        self._supply(slot, ratio, rel, rel ** self.el_d, rel ** self.el_s, rel ** self.supply_el)
+        sides = self._sides
+        sides[:, :, 0] = ratio[:, 1]
+        sides[:, :, 1] = ratio[:, 0]
+        powers = np.power(sides, self._exponents).take(self._side_of, axis=3)   # rel ** el: (4, lanes, I, R)
+        self._supply(slot, ratio, rel, powers[0], powers[1], powers[2])
         imports, imports_cn, spot_in = self.imports, self.imports_cn, self.spot_in
         production, feed, demand, dem_safe = self.production, self.feed, self.demand, self.dem_safe
         release, physical, flow_need = self.release, self.physical, self.flow_need
@@ -601,7 +611,7 @@ class MineralMarkets(LaneMechanism):
         # 6b. ex-China spot market for what the edges did not deliver
         spot_out = self.spot_out
         if self.spot_on.any():
-            self._spot(slot, rel ** self.neg_spot_el, demand, Stot, physical, flow_need, out)
+            self._spot(slot, powers[3], demand, Stot, physical, flow_need, out)
         else:
             spot_out.fill(0.0)
         # 7. consumption by holder group; stocks; origin
