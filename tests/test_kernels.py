@@ -106,12 +106,15 @@ def test_lanes_binomial_draws_numpys_numbers_where_p_is_positive():
 @needs_numba
 def test_lanes_gamma_draws_numpys_numbers_up_to_each_lanes_width():
     rng = np.random.default_rng(5)
-    shape = rng.choice([0.0, 1.0, 2.0, 7.0, 250.0], (4, 3000))
+    # whole shapes from the table (2 on), and past it; shapes below 1, between 1 and 2, and between two whole
+    # numbers, which numpy's draw takes through other branches or constants computed for the draw
+    big = float(kernels.GAMMA_TABLE)
+    shape = rng.choice([0.0, 0.3, 1.0, 1.5, 2.0, 3.0, 7.0, 7.5, 250.0, big - 1, big, big + 5], (4, 3000))
     scale = rng.choice([0.0, 0.02, 1.5], (4, 3000))
     width = np.array([3000, 1500, 0, 2999])
     a, b = _generators(6, 4), _generators(6, 4)
     out = np.full(shape.shape, -1.0)
-    kernels.compiled("lanes_gamma")(kernels.generator_list(a), shape, scale, width, out)
+    kernels.compiled("lanes_gamma")(kernels.generator_list(a), shape, scale, width, out, kernels.gamma_constants())
     for lane, (g, w) in enumerate(zip(b, width)):
         assert np.array_equal(out[lane, :w], g.gamma(shape[lane, :w], scale[lane, :w]))
         assert (out[lane, w:] == -1).all()

@@ -43,6 +43,7 @@ class FleetDraws:
                 self._binomial_rows = kernels.compiled("lanes_binomial_rows")
                 self._gens = {k: kernels.generator_list([st[k] for st in streams]) for k in kinds}
                 self._loggam = kernels.poisson_loggam()
+                self.gamma_consts = kernels.gamma_constants()
             except (ImportError, AttributeError):   # a numba without the internals used: numpy, same numbers
                 compiled = False
         self.compiled = compiled
@@ -80,7 +81,7 @@ class FleetDraws:
         ``scale`` (days per repair), arrays (lanes, ≥ width)."""
         gens = self._gens["repair_hours"]
         if self.compiled:
-            self._gamma(gens, shape, scale, width, out)
+            self._gamma(gens, shape, scale, width, out, self.gamma_consts)
             return
         for lane, (g, w) in enumerate(zip(gens, width.tolist())):
             out[lane, :w] = g.gamma(shape[lane, :w], scale[lane, :w])

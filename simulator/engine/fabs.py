@@ -556,7 +556,7 @@ class FabFleets(LaneMechanism):
         if self._repairs_k is not None:          # the same numbers in one compiled loop
             self._repairs_k(self.draws.lane_generators("local_repairs"), self.draws.lane_generators("repair_hours"),
                             fails, self.s_serv, self.cum_local, bool(self.serv_lanes), self.c_loc_d, learn,
-                            self.mttr_d, self._width, self._uncut, shape, scale, down)
+                            self.mttr_d, self._width, self._uncut, shape, scale, down, self.draws.gamma_consts)
         else:
             local = shape[:, C:]
             local[:] = 0.0

@@ -426,12 +426,51 @@ def lanes_binomial(gens: Any, n: np.ndarray, p: np.ndarray, out: np.ndarray) -> 
                 out[lane, i] = binomial(bitgen, n[lane, i], p[lane, i])
 
 
-def lanes_gamma(gens: Any, shape: np.ndarray, scale: np.ndarray, width: np.ndarray, out: np.ndarray) -> None:
-    """``out[l, :w] = gens[l].gamma(shape[l, :w], scale[l, :w])`` with ``w = width[l]``, for every lane ``l``."""
+#: whole shapes below this have their gamma constants in :func:`gamma_table` (a repair-time draw's shape is a
+#: count of failures: 2 to a few hundred in the headline)
+GAMMA_TABLE = 1024
+
+
+def gamma_table(n: int) -> np.ndarray:
+    """``(b, c)`` of numpy's gamma draw (Marsaglia and Tsang) for each whole shape ``k = 2 .. n - 1``:
+    ``b = k − 1/3``, ``c = 1/√(9b)``, computed as the draw computes them (rows 0 and 1 unused)."""
+    t = np.zeros((n, 2))
+    for k in range(2, n):
+        shape = float(k)
+        b = shape - 1. / 3.
+        t[k, 0] = b
+        t[k, 1] = 1. / np.sqrt(9 * b)
+    return t
+
+
+def lanes_gamma(gens: Any, shape: np.ndarray, scale: np.ndarray, width: np.ndarray, out: np.ndarray,
+                table: np.ndarray) -> None:
+    """``out[l, :w] = gens[l].gamma(shape[l, :w], scale[l, :w])`` with ``w = width[l]``, for every lane ``l``:
+    numpy's ``random_gamma``, whose constants for a whole shape from 2 on come from ``table``
+    (:func:`gamma_table`; the same numbers, without a square root and a division per draw)."""
     for lane in range(shape.shape[0]):
         bitgen = gens[lane].bit_generator
         for i in range(width[lane]):
-            out[lane, i] = random_gamma(bitgen, shape[lane, i], scale[lane, i])
+            sh = shape[lane, i]
+            k = np.int64(sh) if sh >= 2.0 and sh < table.shape[0] else 0
+            if k == 0 or k != sh:
+                out[lane, i] = random_gamma(bitgen, sh, scale[lane, i])
+                continue
+            b = table[k, 0]
+            c = table[k, 1]
+            while True:
+                while True:
+                    X = random_standard_normal(bitgen)
+                    V = 1.0 + c * X
+                    if V > 0.0:
+                        break
+                V = V * V * V
+                U = next_double(bitgen)
+                if U < 1.0 - 0.0331 * (X * X) * (X * X):
+                    break
+                if np.log(U) < 0.5 * X * X + b * (1. - V + np.log(V)):
+                    break
+            out[lane, i] = scale[lane, i] * (b * V)
 
 
 def multinomial_row(bitgen: Any, n: int, pvals: np.ndarray, out: np.ndarray) -> None:
@@ -471,16 +510,25 @@ def lanes_binomial_rows(gens: Any, n: np.ndarray, p: np.ndarray, bounds: np.ndar
             out[r] = binomial(bitgen, n[r], p[r])
 
 
-_loggam: np.ndarray | None = None
+_tables: dict[str, np.ndarray] = {}
 
 
 def poisson_loggam() -> np.ndarray:
     """The :func:`loggam_table` of :func:`lanes_poisson` (computed by the compiled function, once a process)."""
-    global _loggam
-    if _loggam is None:
-        _loggam = compiled("loggam_table")(LOGGAM_TABLE)
-        _loggam.flags.writeable = False
-    return _loggam
+    return _table("loggam_table", LOGGAM_TABLE)
+
+
+def gamma_constants() -> np.ndarray:
+    """The :func:`gamma_table` of :func:`lanes_gamma` (computed by the compiled function, once a process)."""
+    return _table("gamma_table", GAMMA_TABLE)
+
+
+def _table(name: str, n: int) -> np.ndarray:
+    got = _tables.get(name)
+    if got is None:
+        got = _tables[name] = compiled(name)(n)
+        got.flags.writeable = False
+    return got
 
 
 def _new_generator_list(gen: Any) -> Any:
@@ -506,7 +554,7 @@ def generator_list(gens: list[np.random.Generator]) -> Any:
 
 
 _PY = {"pairwise_sum": pairwise_sum, "_fmin": _fmin, "_fmax": _fmax, "holder_day": holder_day,
-       "loggam_table": loggam_table, "binomial": binomial, "lanes_poisson": lanes_poisson, "lanes_binomial": lanes_binomial,
+       "loggam_table": loggam_table, "gamma_table": gamma_table, "binomial": binomial, "lanes_poisson": lanes_poisson, "lanes_binomial": lanes_binomial,
        "lanes_gamma": lanes_gamma, "multinomial_row": multinomial_row, "lanes_multinomial": lanes_multinomial,
        "lanes_binomial_rows": lanes_binomial_rows, "_new_generator_list": _new_generator_list,
        "_append_generator": _append_generator}
@@ -517,12 +565,13 @@ _DEPENDS = {"holder_day": ("pairwise_sum", "_fmin", "_fmax"),
             "multinomial_row": ("binomial",),
             "lanes_binomial": ("binomial",),
             "lanes_binomial_rows": ("binomial",),
-            "lanes_gamma": ("random_gamma",),
+            "lanes_gamma": ("random_gamma", "random_standard_normal", "next_double"),
             "lanes_multinomial": ("multinomial_row",),
             "_new_generator_list": ("List",)}
 #: numba's own functions a kernel calls, by the module that defines them
 _NUMBA = {"next_double": "numba.np.random.generator_core",
           "random_binomial": "numba.np.random.distributions", "random_gamma": "numba.np.random.distributions",
+          "random_standard_normal": "numba.np.random.distributions",
           "random_loggam": "numba.np.random.distributions", "List": "numba.typed"}
 
 
@@ -1379,14 +1428,14 @@ _DEPENDS["fab_hazard"] = ("_fmin", "_fmax")
 
 
 def fab_cut_repairs(g_local, g_repair, fails, share, cum_local, add_cum, c_loc_d, learn, mttr_d, width, uncut,
-                    shape, scale, down):
+                    shape, scale, down, gamma_consts):
     """The repairs of a day with some lane under a cut (``FabFleets._cut_failures`` after its parts step, whose
     numpy code is the twin): local repairs (lane by lane, binomial of the failures with the stopped service
     ``share`` where it is above 0, from ``g_local``) into ``shape[:, C:]`` and, with ``add_cum``, the
     cumulative local repairs; the vendor repairs ``fails`` − local into ``shape[:, :C]``; local repair days
     ``c_loc_d × learn + mttr_d`` into ``scale[:, C:]``; then repair tool-days, gamma of ``shape`` and ``scale``
-    over the first ``width[l]`` columns of each lane from ``g_repair``, into ``down``, whose local half is 0 in
-    the ``uncut`` lanes."""
+    over the first ``width[l]`` columns of each lane from ``g_repair`` (``gamma_consts``: :func:`gamma_table`),
+    into ``down``, whose local half is 0 in the ``uncut`` lanes."""
     L, C = fails.shape
     local = shape[:, C:]
     local[:] = 0.0
@@ -1399,7 +1448,7 @@ def fab_cut_repairs(g_local, g_repair, fails, share, cum_local, add_cum, c_loc_d
             x = c_loc_d[i] * learn[l, i]
             x += mttr_d[i]
             scale[l, C + i] = x
-    lanes_gamma(g_repair, shape, scale, width, down)
+    lanes_gamma(g_repair, shape, scale, width, down, gamma_consts)
     for u in uncut:
         for i in range(C):
             down[u, C + i] = 0.0
