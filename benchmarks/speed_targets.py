@@ -69,12 +69,13 @@ def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int
     recs = [ctx.recorder for ctx in lanes.runs]
     reducer = Reducer(sc)
     folds = [reducer.fold(recs[0].info) for _ in range(reps)]
+    batch = reducer.batch(folds)
     runs = [(i, sc, seeds[i]) for i in range(reps)]
     scen_lanes = [i for i, sp in enumerate(specs) if not sp.is_baseline]
 
     def sink(first: int, n: int) -> None:
         t = time.process_time()
-        runner.fold_window(runs, specs, scen_lanes, recs, folds, first, n)
+        runner.fold_window(runs, specs, scen_lanes, recs, batch, first, n)
         parts["fold (NaN check, reduction)"] += time.process_time() - t
     t0, r0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
     W.run_lanes(lanes, mechs, sink)

@@ -125,7 +125,8 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
     before ``start`` are played as a spin-up and trimmed off (see :func:`run_batch`).
 
     With ``reduce`` (a ``report.reduce.Reducer``: ``reduce.fold(info)`` gives a fold of one pair's days,
-    ``reduce.summary(pair, fold)`` its summary), the lanes keep only a few days recorded (:func:`ring_days`), each
+    ``reduce.batch(folds)`` folds a batch's pairs together, ``reduce.summary(pair, fold)`` gives a pair's
+    summary), the lanes keep only a few days recorded (:func:`ring_days`), each
     window's days are checked for NaN and folded as soon as it is full, and one summary per run is returned
     instead of its pair: the same numbers as ``reduce`` applied to the pair, in a fraction of the memory. (A
     world with single-run model parts records every day and is reduced afterwards.)"""
@@ -148,7 +149,8 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
         def sink_for(lanes: Lanes) -> Callable[[int, int], None]:
             recs = [ctx.recorder for ctx in lanes.runs]
             folds.extend(reduce.fold(recs[0].info) for _ in runs)
-            return lambda first_day, n: fold_window(runs, specs, scen_lanes, recs, folds, first_day, n)
+            batch = reduce.batch(folds)
+            return lambda first_day, n: fold_window(runs, specs, scen_lanes, recs, batch, first_day, n)
         window = ring_days(len(specs) * first.days)
         recs = simulate_lanes(first, world, specs, min(window, first.days - lead), lead, sink_for)
     else:
@@ -167,15 +169,16 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
     return pairs
 
 
-def fold_window(runs: list, specs: list[LaneSpec], scen_lanes: list[int], recs: list[Recorder], folds: list[Any],
+def fold_window(runs: list, specs: list[LaneSpec], scen_lanes: list[int], recs: list[Recorder], batch: Any,
                 first_day: int, n: int) -> None:
     """Check and fold the ``n`` days from reporting day ``first_day`` on that the ring recorders ``recs`` hold
-    in rows ``0 .. n``: each run's scenario lane against its baseline lane."""
-    for (rep, sc, _), i, fold in zip(runs, scen_lanes, folds):
-        bad = fold.add_recorders(recs[i], recs[specs[i].baseline_lane], 0, n)
-        if bad is not None:      # the first series (recording order) with a NaN, and its first day
-            which, key, day = bad
-            _not_a_number(sc, key, first_day + day, rep, which)
+    in rows ``0 .. n``: each run's scenario lane against its baseline lane, all runs at once (``batch``: the
+    runs' folds as ``reduce.batch(folds)`` gives them, a ``report.batch_fold.BatchFold``)."""
+    bad = batch.add([recs[i] for i in scen_lanes], [recs[specs[i].baseline_lane] for i in scen_lanes], 0, n)
+    if bad is not None:      # the first run with a NaN: the first series (recording order) with one, its first day
+        q, which, key, day = bad
+        rep, sc, _ = runs[q]
+        _not_a_number(sc, key, first_day + day, rep, which)
 
 
 def _not_a_number(scenario: Scenario, key: str, day: int, replication: int, which: str) -> None:

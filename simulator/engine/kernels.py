@@ -182,12 +182,16 @@ def _jit(fn: Callable, inline: bool = False) -> Callable:
     return _numba.njit(cache=True, nogil=True, error_model="numpy", inline="always" if inline else "never")(fn)
 
 
-def compile_external(fn: Callable) -> Callable:
+def compile_external(fn: Callable, helpers: tuple[Callable, ...] = ()) -> Callable:
     """``fn`` (a plain function of another module, numbers and arrays only) compiled like this module's
-    kernels, once per process (cached on disk)."""
+    kernels, once per process (cached on disk). ``helpers``: functions of its module that it calls, compiled
+    into it (their module name becomes their compiled version, as this module does with its own helpers)."""
     key = f"{fn.__module__}.{fn.__qualname__}"
     got = _compiled.get(key)
     if got is None:
+        for h in helpers:
+            py = getattr(h, "py_func", h)
+            fn.__globals__[py.__name__] = _jit(py, inline=True)
         got = _compiled[key] = _jit(fn)
     return got
 

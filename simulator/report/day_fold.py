@@ -9,10 +9,10 @@ whose threshold is the baseline's peak over the whole run). Every sum over days 
 other in day order, carried from one piece to the next, so the result does not depend on where the pieces end.
 
 The engine hands a batch's days over each time its ring of recorded days is full (``runner.ring_days``: 16
-days, 128 when this fold runs in numpy, instead of every day of the horizon), and a finished run is folded from
-its recorders (``reduce.reduce_pair``), so both give the same bytes; these are the numbers of the whole-series
-functions of :mod:`.metrics` and :mod:`.reduce` (``bucket_means``, ``stat_values``, ``quarter_sum``), which the
-tests check.
+days, 128 when this fold runs in numpy, instead of every day of the horizon; all the batch's pairs in one call,
+:mod:`.batch_fold`), and a finished run is folded from its recorders (``reduce.reduce_pair``), so both give the
+same bytes; these are the numbers of the whole-series functions of :mod:`.metrics` and :mod:`.reduce`
+(``bucket_means``, ``stat_values``, ``quarter_sum``), which the tests check.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def period_sums(x: np.ndarray, d0: int, step: int, out: np.ndarray, started: boo
 _NO_BUCKETS = np.zeros((2, 1, 1))   # what the compiled loop is handed when no period sums are kept
 
 
-def _layout(a: np.ndarray) -> tuple:
+def array_layout(a: np.ndarray) -> tuple:
     """What numba's type of array ``a`` depends on (dtype, dimensions, contiguity, writable, aligned): arrays
     alike in this go into one tuple of a compiled call."""
     f = a.flags
@@ -81,7 +81,7 @@ class DayFold:
     Running values are kept per series, as ``(2, series)`` arrays (row 0 the scenario against its baseline,
     row 1 the baseline against itself), only for the series that need them. ``daily=False`` keeps only the
     statistics (impact metrics, impacts, GDP), no period means or charted days: what a sweep run needs.
-    ``compiled``: update them in one compiled loop over the recorded days (:func:`fold_pair`, same numbers);
+    ``compiled``: update them in one compiled loop over the recorded days (:func:`fold_pairs`, same numbers);
     default: when the engine uses compiled loops. Days must hold numbers (see :meth:`add_recorders`)."""
 
     def __init__(self, lay: Layout, daily: bool = True, compiled: bool | None = None):
@@ -127,12 +127,12 @@ class DayFold:
         self.plot_rows = np.array([row[k] for k in lay.plot_keys] if daily else [], dtype=np.intp)
         self.plot = np.empty((2, self.days, len(self.plot_rows))) if daily else None
         self.small_rows = np.concatenate([self.gdp_rows, self.exh_rows, self.plot_rows])
-        self._plan: tuple | None = None    # the recorders' parts as :func:`fold_pair` takes them
+        self._plan: tuple | None = None    # the recorders' parts as :func:`fold_pairs` takes them
         #: (2, periods, series) period sums (days themselves when ``step`` is 1): a day's writes are contiguous
         self.bucket_sums = np.empty((2, self.days if lay.step == 1 else len(lay.periods), K)) if daily else None
         if compiled is None:
             compiled = kernels.in_use()
-        self.kernel: Callable | None = kernels.compile_external(fold_pair) if compiled else None
+        self.kernel: Callable | None = compiled_fold() if compiled else None
 
     # ------------------------------------------------------------------------------------------------ add
     def add_recorders(self, s: Any, b: Any, start: int, stop: int) -> tuple[str, str, int] | None:
@@ -152,38 +152,56 @@ class DayFold:
                     B = m
             self.add(m, B)
             return None
-        nan = np.full(4, np.iinfo(np.int64).max, dtype=np.int64)
-        step = self.lay.step if self.daily else 0
-        buckets = self.bucket_sums if self.daily else _NO_BUCKETS
+        nan = np.full((1, 4), np.iinfo(np.int64).max, dtype=np.int64)
         sp, bp = s.parts(), b.parts()
         plan = self._plan
         if plan is None or plan[0] is not sp or plan[1] is not bp:   # parts() gives the same list until a series
             plan = self._plan = (sp, bp, self._pair_plans(sp, bp))    # is added
         g = len(self.gdp_rows)
-        S, B = (np.empty((n, g)) for _ in range(2))
-        plot = self.plot if self.daily else _NO_BUCKETS
+        S, B = (np.empty((1, n, g)) for _ in range(2))
+        one = np.zeros(1, dtype=np.int64)                             # a pair's parts: blocks of one lane
         for sparts, bparts, k0s, cols, fptr, small_j, small_q, small_ptr in plan[2]:
-            self.kernel(sparts, bparts, k0s, start, stop, self.day, step, cols, fptr, IMPACT_THRESHOLD,
-                        1.0 + PRICE_JUMP, self.lost, self.sumx, self.drop, self.tti, self.rec, self.top, self.topday,
-                        self.low, self.above, self.fstop, buckets, nan, small_j, small_q, small_ptr, S, B, self.exh,
-                        plot)
+            self.kernel(sparts, bparts, one, one, k0s, start, stop, self.day, self.period_step(), cols, fptr,
+                        IMPACT_THRESHOLD, 1.0 + PRICE_JUMP, *self.state(), nan, small_j, small_q, small_ptr, S, B,
+                        *self.kept())
+        bad = self.first_nan(nan[0])
+        if bad is not None:
+            return bad
+        if g:
+            self._gdp(np.stack([S[0].T, B[0].T]), self.day)
+        self.day += n
+        return None
+
+    def period_step(self) -> int:
+        """The period length :func:`fold_pairs` takes (0: no period sums)."""
+        return self.lay.step if self.daily else 0
+
+    def state(self) -> tuple[np.ndarray, ...]:
+        """The running values and period sums, in :func:`fold_pairs`'s order, with a leading axis of one pair."""
+        buckets = self.bucket_sums if self.daily else _NO_BUCKETS
+        return (self.lost[None], self.sumx[None], self.drop[None], self.tti[None], self.rec[None], self.top[None],
+                self.topday[None], self.low[None], self.above[None], self.fstop[None], buckets[None])
+
+    def kept(self) -> tuple[np.ndarray, np.ndarray]:
+        """The days kept whole (stocks, charted series) as :func:`fold_pairs` takes them, one pair."""
+        return self.exh[None], (self.plot if self.daily else _NO_BUCKETS)[None]
+
+    def first_nan(self, nan: np.ndarray) -> tuple[str, str, int] | None:
+        """``(which, series, day)`` of the NaN :func:`fold_pairs` found first in a pair (``nan``: its row)."""
         for w, which in ((0, "baseline"), (2, "scenario")):
             if nan[w] < len(self.lay.keys):
                 return which, self.lay.keys[int(nan[w])], int(nan[w + 1])
-        if g:
-            self._gdp(np.stack([S.T, B.T]), self.day)
-        self.day += n
         return None
 
     def _pair_plans(self, sp: list, bp: list) -> list[tuple]:
         """The recorders' parts (``Recorder.parts`` of the scenario, ``sp``, and of its baseline, ``bp``) as the
-        calls of :func:`fold_pair`: ``(scenario parts, baseline parts, their first series, cols, fptr, small_j,
-        small_q, small_ptr)``, one call for all parts whose arrays have the same layout (a compiled call takes a
-        tuple of arrays of one type: in a batch of two lanes or more every part is a strided view, so one
-        call)."""
+        calls of :func:`fold_pairs`: ``(scenario parts, baseline parts, their first series, cols, fptr, small_j,
+        small_q, small_ptr)``, the parts as blocks of one lane, one call for all parts whose arrays have the same
+        layout (a compiled call takes a tuple of arrays of one type: in a batch of two lanes or more every part is
+        a strided view, so one call)."""
         groups: dict[tuple, list[int]] = {}
         for i, ((sa, _), (ba, _)) in enumerate(zip(sp, bp)):
-            groups.setdefault((_layout(sa), _layout(ba)), []).append(i)
+            groups.setdefault((array_layout(sa), array_layout(ba)), []).append(i)
         plans = []
         for parts in groups.values():
             cols, fptr, small_j, small_q, small_ptr = [], [], [], [], [0]
@@ -199,7 +217,7 @@ class DayFold:
                 small_j.append(self.small_rows[dest] - k0)
                 small_q.append(dest)
                 small_ptr.append(small_ptr[-1] + dest.size)
-            plans.append((tuple(sp[i][0] for i in parts), tuple(bp[i][0] for i in parts),
+            plans.append((tuple(sp[i][0][:, None] for i in parts), tuple(bp[i][0][:, None] for i in parts),
                           np.array([sp[i][1] for i in parts], dtype=np.int64),
                           np.concatenate(cols).astype(np.int64), np.stack(fptr).astype(np.int64),
                           np.concatenate(small_j).astype(np.int64), np.concatenate(small_q).astype(np.int64),
@@ -214,7 +232,7 @@ class DayFold:
 
     def add(self, S: np.ndarray, B: np.ndarray) -> None:
         """The next days of the scenario run (``S``) and its baseline (``B``), each ``(keys, days)`` in layout
-        order, following the days already added (numpy; :func:`fold_pair` is the compiled twin)."""
+        order, following the days already added (numpy; :func:`fold_pairs` is the compiled twin)."""
         d0, n = self.day, S.shape[1]
         if S.shape != B.shape:
             raise ValueError(f"scenario days {S.shape} and baseline days {B.shape} differ")
@@ -336,7 +354,12 @@ class DayFold:
         return np.stack([exhaustion(s, b), exhaustion(b, b)])
 
 
-#: the running values in the order :func:`fold_pair` updates them (its loops follow this order)
+def compiled_fold() -> Callable:
+    """:func:`fold_pairs` compiled (with :func:`_fold_part` in it)."""
+    return kernels.compile_external(fold_pairs, (_fold_part,))
+
+
+#: the running values in the order :func:`fold_pairs` updates them (its loops follow this order)
 FLAG_ORDER = (LOST, SUMX, DROP, BELOW, TOP, LOW, ABOVE, FSTOP)
 
 
@@ -349,124 +372,137 @@ def flag_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             np.cumsum([0] + [r.size for r in runs]).astype(np.int64))
 
 
-def fold_pair(sparts, bparts, k0s, r0, r1, d0, step, cols, fptr, threshold, jump, lost, sumx, drop, tti, rec,
-              top, topday, low, above, fstop, buckets, nan, small_j, small_q, small_ptr, S, B, exh, plot):
-    """:meth:`DayFold.add` for the rows ``r0 .. r1`` of a pair's recorded parts, compiled (see
-    ``engine.kernels.compile_external``): ``sparts[p]`` and ``bparts[p]`` are part ``p`` (``(rows, columns)``,
-    its first series ``k0s[p]``) of the scenario and its baseline, their row ``r0`` being day ``d0``. For each
-    part in turn: adds every column's days to the period sums ``buckets`` (``(2, periods, series)``; ``step``
-    days; 1: the days themselves; 0: none), then updates the running values (row 0 the scenario against ``b``,
-    row 1 ``b`` against itself) of the columns asking for each (:func:`flag_runs`: the part's runs are
-    ``cols[fptr[p, i]:fptr[p, i + 1]]``), with the same operations in the same order, and copies its columns
-    ``small_j[small_ptr[p]:small_ptr[p + 1]]`` of the series read apart to their places ``small_q`` in
+def fold_pairs(sblocks, bblocks, s_lanes, b_lanes, k0s, r0, r1, d0, step, cols, fptr, threshold, jump, lost,
+               sumx, drop, tti, rec, top, topday, low, above, fstop, buckets, nan, small_j, small_q, small_ptr, S, B,
+               exh, plot):
+    """:meth:`DayFold.add` for the rows ``r0 .. r1`` of the recorded parts of pairs, compiled (see
+    ``engine.kernels.compile_external``): pair ``q``'s part ``p`` (``(rows, columns)``, its first series
+    ``k0s[p]``) is ``sblocks[p][:, s_lanes[q]]`` for the scenario and ``bblocks[p][:, b_lanes[q]]`` for its
+    baseline (``(rows, lanes, columns)`` blocks: a batch's own, or one pair's parts with a lane axis of one),
+    their row ``r0`` being day ``d0``. The fold's arrays below have the pairs on a leading axis. For each pair
+    and part in turn: adds every column's days to the period sums ``buckets`` (``(2, periods, series)``;
+    ``step`` days; 1: the days themselves; 0: none), then updates the running values (row 0 the scenario
+    against ``b``, row 1 ``b`` against itself) of the columns asking for each (:func:`flag_runs`: the part's
+    runs are ``cols[fptr[p, i]:fptr[p, i + 1]]``), with the same operations in the same order, and copies its
+    columns ``small_j[small_ptr[p]:small_ptr[p + 1]]`` of the series read apart to their places ``small_q`` in
     ``DayFold.small_rows``: GDP into ``S`` and ``B`` (``(days, regions)``), stocks into ``exh`` and charted
-    series into ``plot`` (``(2, days, series)``, from day ``d0``). One call a pair instead of one a part
-    (numba's call costs ~3 µs) and no gathering in numpy. The first NaN (series, day) of the baseline goes to
-    ``nan[0:2]``, of the scenario to ``nan[2:4]`` (the fold is then of no use)."""
-    for part in range(len(sparts)):
-        s = sparts[part][r0:r1]
-        b = bparts[part][r0:r1]
-        k0 = k0s[part]
-        g, e = S.shape[1], exh.shape[2]
-        for d in range(r1 - r0):
-            for q in range(small_ptr[part], small_ptr[part + 1]):
-                j, dst = small_j[q], small_q[q]
-                if dst < g:
-                    S[d, dst] = s[d, j]
-                    B[d, dst] = b[d, j]
-                elif dst < g + e:
-                    exh[0, d0 + d, dst - g] = s[d, j]
-                    exh[1, d0 + d, dst - g] = b[d, j]
+    series into ``plot`` (``(2, days, series)``, from day ``d0``). One call a window for a batch's pairs
+    (numba's call costs ~3 µs, the Python around it ~20 µs a pair) and no gathering in numpy. The first NaN
+    (series, day) of a pair's baseline goes to ``nan[q, 0:2]``, of its scenario to ``nan[q, 2:4]`` (its fold
+    is then of no use)."""
+    for q in range(s_lanes.size):
+        sl, bl = s_lanes[q], b_lanes[q]
+        lost_q, sumx_q, drop_q, tti_q, rec_q = lost[q], sumx[q], drop[q], tti[q], rec[q]
+        top_q, topday_q, low_q, above_q, fstop_q = top[q], topday[q], low[q], above[q], fstop[q]
+        buckets_q, nan_q, S_q, B_q, exh_q, plot_q = buckets[q], nan[q], S[q], B[q], exh[q], plot[q]
+        for part in range(len(sblocks)):
+            _fold_part(sblocks[part][r0:r1, sl], bblocks[part][r0:r1, bl], k0s[part], part, d0, step, cols,
+                       fptr[part], threshold, jump, lost_q, sumx_q, drop_q, tti_q, rec_q, top_q, topday_q, low_q,
+                       above_q, fstop_q, buckets_q, nan_q, small_j, small_q, small_ptr, S_q, B_q, exh_q, plot_q)
+
+
+def _fold_part(s, b, k0, part, d0, step, cols, fp, threshold, jump, lost, sumx, drop, tti, rec, top, topday, low,
+               above, fstop, buckets, nan, small_j, small_q, small_ptr, S, B, exh, plot):
+    """One pair's part in :func:`fold_pairs` (``s``, ``b``: its days, ``fp``: its runs; one pair's arrays)."""
+    g, e = S.shape[1], exh.shape[2]
+    for d in range(s.shape[0]):
+        for q in range(small_ptr[part], small_ptr[part + 1]):
+            j, dst = small_j[q], small_q[q]
+            if dst < g:
+                S[d, dst] = s[d, j]
+                B[d, dst] = b[d, j]
+            elif dst < g + e:
+                exh[0, d0 + d, dst - g] = s[d, j]
+                exh[1, d0 + d, dst - g] = b[d, j]
+            else:
+                plot[0, d0 + d, dst - g - e] = s[d, j]
+                plot[1, d0 + d, dst - g - e] = b[d, j]
+    n, c = s.shape
+    for d in range(n):                  # one pass over every column: the NaN scan and the period sums
+        day = d0 + d
+        p = (day // step if step > 1 else day) if step > 0 else 0
+        start = step == 1 or (step > 1 and day % step == 0)
+        for j in range(c):
+            xb = b[d, j]
+            xs = s[d, j]
+            if xb != xb or xs != xs:
+                k = k0 + j
+                w = 0 if xb != xb else 2
+                if k < nan[w] or (k == nan[w] and d < nan[w + 1]):
+                    nan[w] = k
+                    nan[w + 1] = d
+            if step > 0:
+                if start:
+                    buckets[0, p, k0 + j] = xs
+                    buckets[1, p, k0 + j] = xb
                 else:
-                    plot[0, d0 + d, dst - g - e] = s[d, j]
-                    plot[1, d0 + d, dst - g - e] = b[d, j]
-        fp = fptr[part]
-        n, c = s.shape
-        for d in range(n):                  # one pass over every column: the NaN scan and the period sums
-            day = d0 + d
-            p = (day // step if step > 1 else day) if step > 0 else 0
-            start = step == 1 or (step > 1 and day % step == 0)
-            for j in range(c):
-                xb = b[d, j]
-                xs = s[d, j]
-                if xb != xb or xs != xs:
-                    k = k0 + j
-                    w = 0 if xb != xb else 2
-                    if k < nan[w] or (k == nan[w] and d < nan[w + 1]):
-                        nan[w] = k
-                        nan[w + 1] = d
-                if step > 0:
-                    if start:
-                        buckets[0, p, k0 + j] = xs
-                        buckets[1, p, k0 + j] = xb
-                    else:
-                        buckets[0, p, k0 + j] += xs
-                        buckets[1, p, k0 + j] += xb
-            first = day == 0                # then the running values of the day, while its row is in cache:
-            # flag by flag over the columns asking for it (``fptr`` bounds each flag's run of ``cols``), so each
-            # loop is short and branch-free; every value still sees its days in order
-            for jj in range(fp[0], fp[1]):                      # LOST: baseline − x, summed
-                j = cols[jj]
-                k = k0 + j
-                xb = b[d, j]
-                for v in range(2):
-                    y = xb - (s[d, j] if v == 0 else xb)
-                    lost[v, k] = y if first else lost[v, k] + y
-            for jj in range(fp[1], fp[2]):                      # SUMX: sum of x
-                j = cols[jj]
-                k = k0 + j
-                for v in range(2):
-                    x = s[d, j] if v == 0 else b[d, j]
-                    sumx[v, k] = x if first else sumx[v, k] + x
-            for jj in range(fp[2], fp[3]):                      # DROP: largest drop below the baseline
-                j = cols[jj]
-                k = k0 + j
-                xb = b[d, j]
-                for v in range(2):
-                    x = s[d, j] if v == 0 else xb
-                    dr = (xb - x) / xb if xb > 0 else -np.inf
-                    if dr != dr:
-                        dr = -np.inf
-                    if first or dr > drop[v, k]:
-                        drop[v, k] = dr
-            for jj in range(fp[3], fp[4]):                      # BELOW: first and last day below the threshold
-                j = cols[jj]
-                k = k0 + j
-                xb = b[d, j]
-                for v in range(2):
-                    x = s[d, j] if v == 0 else xb
-                    if xb > 0 and x < threshold * xb:
-                        if tti[v, k] != tti[v, k]:
-                            tti[v, k] = day
-                        rec[v, k] = day
-            for jj in range(fp[4], fp[5]):                      # TOP: peak and its day
-                j = cols[jj]
-                k = k0 + j
-                for v in range(2):
-                    x = s[d, j] if v == 0 else b[d, j]
-                    if first or x > top[v, k]:
-                        top[v, k] = x
-                        topday[v, k] = day
-            for jj in range(fp[5], fp[6]):                      # LOW: smallest value
-                j = cols[jj]
-                k = k0 + j
-                for v in range(2):
-                    x = s[d, j] if v == 0 else b[d, j]
-                    if first or x < low[v, k]:
-                        low[v, k] = x
-            for jj in range(fp[6], fp[7]):                      # ABOVE: days above the price jump
-                j = cols[jj]
-                k = k0 + j
-                xb = b[d, j]
-                for v in range(2):
-                    x = s[d, j] if v == 0 else xb
-                    if xb > 0 and x > jump * xb:
-                        above[v, k] += 1.0
-            for jj in range(fp[7], fp[8]):                      # FSTOP: first day of flow where there was none
-                j = cols[jj]
-                k = k0 + j
-                xb = b[d, j]
-                for v in range(2):
-                    x = s[d, j] if v == 0 else xb
-                    if x > 1e-9 and xb <= 1e-9 and fstop[v, k] != fstop[v, k]:
-                        fstop[v, k] = day
+                    buckets[0, p, k0 + j] += xs
+                    buckets[1, p, k0 + j] += xb
+        first = day == 0                # then the running values of the day, while its row is in cache:
+        # flag by flag over the columns asking for it (``fptr`` bounds each flag's run of ``cols``), so each
+        # loop is short and branch-free; every value still sees its days in order
+        for jj in range(fp[0], fp[1]):                      # LOST: baseline − x, summed
+            j = cols[jj]
+            k = k0 + j
+            xb = b[d, j]
+            for v in range(2):
+                y = xb - (s[d, j] if v == 0 else xb)
+                lost[v, k] = y if first else lost[v, k] + y
+        for jj in range(fp[1], fp[2]):                      # SUMX: sum of x
+            j = cols[jj]
+            k = k0 + j
+            for v in range(2):
+                x = s[d, j] if v == 0 else b[d, j]
+                sumx[v, k] = x if first else sumx[v, k] + x
+        for jj in range(fp[2], fp[3]):                      # DROP: largest drop below the baseline
+            j = cols[jj]
+            k = k0 + j
+            xb = b[d, j]
+            for v in range(2):
+                x = s[d, j] if v == 0 else xb
+                dr = (xb - x) / xb if xb > 0 else -np.inf
+                if dr != dr:
+                    dr = -np.inf
+                if first or dr > drop[v, k]:
+                    drop[v, k] = dr
+        for jj in range(fp[3], fp[4]):                      # BELOW: first and last day below the threshold
+            j = cols[jj]
+            k = k0 + j
+            xb = b[d, j]
+            for v in range(2):
+                x = s[d, j] if v == 0 else xb
+                if xb > 0 and x < threshold * xb:
+                    if tti[v, k] != tti[v, k]:
+                        tti[v, k] = day
+                    rec[v, k] = day
+        for jj in range(fp[4], fp[5]):                      # TOP: peak and its day
+            j = cols[jj]
+            k = k0 + j
+            for v in range(2):
+                x = s[d, j] if v == 0 else b[d, j]
+                if first or x > top[v, k]:
+                    top[v, k] = x
+                    topday[v, k] = day
+        for jj in range(fp[5], fp[6]):                      # LOW: smallest value
+            j = cols[jj]
+            k = k0 + j
+            for v in range(2):
+                x = s[d, j] if v == 0 else b[d, j]
+                if first or x < low[v, k]:
+                    low[v, k] = x
+        for jj in range(fp[6], fp[7]):                      # ABOVE: days above the price jump
+            j = cols[jj]
+            k = k0 + j
+            xb = b[d, j]
+            for v in range(2):
+                x = s[d, j] if v == 0 else xb
+                if xb > 0 and x > jump * xb:
+                    above[v, k] += 1.0
+        for jj in range(fp[7], fp[8]):                      # FSTOP: first day of flow where there was none
+            j = cols[jj]
+            k = k0 + j
+            xb = b[d, j]
+            for v in range(2):
+                x = s[d, j] if v == 0 else xb
+                if x > 1e-9 and xb <= 1e-9 and fstop[v, k] != fstop[v, k]:
+                    fstop[v, k] = day

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..engine.recorder import Event, SeriesInfo
 from ..scenario.schema import Scenario
+from .batch_fold import BatchFold
 from .day_fold import DayFold, period_sums
 from .layout import Layout
 from .metrics import day_sum, mean, peak, total
@@ -161,6 +162,10 @@ class Reducer:
     def fold(self, info: Mapping[str, SeriesInfo]) -> DayFold:
         """An empty fold of one replication recording the series ``info`` (for a batch folded as it runs)."""
         return DayFold(self.layout(info), self.daily)
+
+    def batch(self, folds: list[DayFold]) -> BatchFold:
+        """The folds of a batch's pairs, folded together (see :class:`.batch_fold.BatchFold`)."""
+        return BatchFold(folds)
 
     def summary(self, pair: Any, fold: DayFold) -> PairSummary:
         """The summary of replication ``pair`` from the completed ``fold`` of its days."""
