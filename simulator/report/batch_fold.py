@@ -31,6 +31,9 @@ class BatchFold:
     def __init__(self, folds: list[DayFold]):
         self.folds = folds
         self._plan: tuple | None = None
+        #: the pairs' GDP quarter sums (pairs, 2, regions, quarters; the folds' ``gdp`` are its rows) and the
+        #: running sums of the quarter under way (pairs, 2, regions), while folded together
+        self._gdp_all: np.ndarray | None = None
         self._gdp_carry: np.ndarray | None = None
 
     def add(self, srecs: list[Any], brecs: list[Any], start: int, stop: int) -> tuple[int, str, str, int] | None:
@@ -48,7 +51,7 @@ class BatchFold:
             return None
         f0 = self.folds[0]
         n = stop - start
-        f0._check(n, len(f0.lay.keys))
+        f0.check_days(n, len(f0.lay.keys))
         _, blocks, s_lanes, b_lanes, call, state, kept = plan
         k0s, cols, fptr, small_j, small_q, small_ptr = call
         nan = np.full((len(self.folds), 4), np.iinfo(np.int64).max, dtype=np.int64)
@@ -72,7 +75,7 @@ class BatchFold:
         list until a series is added), or None to fold pair by pair."""
         plan = self._plan
         parts = [r.parts() for r in srecs] + [r.parts() for r in brecs]
-        if plan is not None and all(p is q for p, q in zip(parts, plan[0])):
+        if plan is not None and len(parts) == len(plan[0]) and all(p is q for p, q in zip(parts, plan[0])):
             return plan
         self._release()
         plan = self._make_plan(srecs, brecs, parts)
@@ -81,6 +84,9 @@ class BatchFold:
         return plan
 
     def _make_plan(self, srecs: list[Any], brecs: list[Any], parts: list[list]) -> tuple | None:
+        """``(parts, blocks, scenario lanes, baseline lanes, the call's columns, running values and period sums,
+        days kept whole)`` of the batch's call, the folds' arrays made rows of the batch's; None (nothing
+        changed) where the folds or the recorders' parts do not allow one call."""
         folds = self.folds
         f0 = folds[0]
         if any(f.kernel is None or f.lay is not f0.lay or f.daily != f0.daily or f.day != f0.day for f in folds):
@@ -90,7 +96,7 @@ class BatchFold:
             return None
         blks, lanes = blocks
         P = len(folds)
-        pair_plans = f0._pair_plans(srecs[0].parts(), brecs[0].parts())
+        pair_plans = f0.pair_plans(parts[0], parts[P])
         if len(pair_plans) != 1:
             return None
         call = pair_plans[0][2:]

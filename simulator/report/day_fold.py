@@ -141,7 +141,7 @@ class DayFold:
         baseline's first, then the scenario's; the first series in recording order, its first day in these
         rows), leaving the fold unusable, or None."""
         n = stop - start
-        self._check(n, len(self.lay.keys))
+        self.check_days(n, len(self.lay.keys))
         if self.kernel is None:
             for which, rec in (("baseline", b), ("scenario", s)):
                 m = rec.matrix(self.lay.keys, start, stop)
@@ -156,7 +156,7 @@ class DayFold:
         sp, bp = s.parts(), b.parts()
         plan = self._plan
         if plan is None or plan[0] is not sp or plan[1] is not bp:   # parts() gives the same list until a series
-            plan = self._plan = (sp, bp, self._pair_plans(sp, bp))    # is added
+            plan = self._plan = (sp, bp, self.pair_plans(sp, bp))    # is added
         g = len(self.gdp_rows)
         S, B = (np.empty((1, n, g)) for _ in range(2))
         one = np.zeros(1, dtype=np.int64)                             # a pair's parts: blocks of one lane
@@ -193,7 +193,7 @@ class DayFold:
                 return which, self.lay.keys[int(nan[w])], int(nan[w + 1])
         return None
 
-    def _pair_plans(self, sp: list, bp: list) -> list[tuple]:
+    def pair_plans(self, sp: list, bp: list) -> list[tuple]:
         """The recorders' parts (``Recorder.parts`` of the scenario, ``sp``, and of its baseline, ``bp``) as the
         calls of :func:`fold_pairs`: ``(scenario parts, baseline parts, their first series, cols, fptr, small_j,
         small_q, small_ptr)``, the parts as blocks of one lane, one call for all parts whose arrays have the same
@@ -224,7 +224,7 @@ class DayFold:
                           np.array(small_ptr, dtype=np.int64)))
         return plans
 
-    def _check(self, n: int, keys: int) -> None:
+    def check_days(self, n: int, keys: int) -> None:
         if keys != len(self.lay.keys) or n <= 0 or self.day + n > self.days:
             raise ValueError(f"a fold takes the next days of {len(self.lay.keys)} series, at most "
                              f"{self.days - self.day} more; got {n} days of {keys} series at day {self.day} of "
@@ -236,7 +236,7 @@ class DayFold:
         d0, n = self.day, S.shape[1]
         if S.shape != B.shape:
             raise ValueError(f"scenario days {S.shape} and baseline days {B.shape} differ")
-        self._check(n, S.shape[0])
+        self.check_days(n, S.shape[0])
         first = d0 == 0
         for bit, rows in self.rows.items():
             if not len(rows):
