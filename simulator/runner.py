@@ -126,10 +126,10 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
 
     With ``reduce`` (a ``report.reduce.Reducer``: ``reduce.fold(info)`` gives a fold of one pair's days,
     ``reduce.batch(folds)`` folds a batch's pairs together, ``reduce.summary(pair, fold)`` gives a pair's
-    summary), the lanes keep only a few days recorded (:func:`ring_days`), each
-    window's days are checked for NaN and folded as soon as it is full, and one summary per run is returned
-    instead of its pair: the same numbers as ``reduce`` applied to the pair, in a fraction of the memory. (A
-    world with single-run model parts records every day and is reduced afterwards.)"""
+    summary), the lanes keep only a few days recorded (:func:`ring_days`), each window's days are checked for NaN
+    and folded as soon as it is full, and one summary per run is returned instead of its pair: the same numbers
+    as ``reduce`` applied to the pair, in a fraction of the memory. (A world with single-run model parts records
+    every day and is reduced afterwards.)"""
     if reduce is not None and not lane_native(world):
         return [reduce(p) for p in run_runs(runs, world)]
     first, lead = played(runs[0][1])

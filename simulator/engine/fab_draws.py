@@ -34,6 +34,8 @@ class FleetDraws:
     def __init__(self, streams: list[dict[str, np.random.Generator]], compiled: bool):
         kinds = ("failures", "local_repairs", "repair_hours")
         self._streams = streams
+        #: the compiled draws' tables (log-gamma of PTRS, gamma constants of whole shapes; see ``kernels``)
+        self._loggam = self.gamma_consts = None
         if compiled:
             try:
                 self._poisson = kernels.compiled("lanes_poisson")
