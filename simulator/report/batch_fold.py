@@ -15,13 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from .day_fold import DayFold, array_layout
-from .metrics import IMPACT_THRESHOLD, PRICE_JUMP, running_sum
+from .day_fold import RUNNING, DayFold, array_layout, quarter_sums
+from .metrics import IMPACT_THRESHOLD, PRICE_JUMP
 
 __all__ = ["BatchFold"]
-
-#: the running values of a :class:`DayFold`, ``(2, series)`` each, in :func:`.day_fold.fold_pairs`'s order
-RUNNING = ("lost", "sumx", "drop", "tti", "rec", "top", "topday", "low", "above", "fstop")
 
 
 class BatchFold:
@@ -63,8 +60,9 @@ class BatchFold:
             bad = fold.first_nan(nan[q])
             if bad is not None:
                 return (q, *bad)
-        if g:
-            self._gdp(np.stack([S.transpose(0, 2, 1), B.transpose(0, 2, 1)], axis=1), f0.day)
+        if g:                                             # every pair's GDP quarter sums at once
+            X = np.stack([S.transpose(0, 2, 1), B.transpose(0, 2, 1)], axis=1)      # pairs, 2, regions, days
+            self._gdp_carry = quarter_sums(X, f0.day, f0.quarters, self._gdp_all, self._gdp_carry)
         for fold in self.folds:
             fold.day += n
         return None
@@ -136,20 +134,6 @@ class BatchFold:
             for q, f in enumerate(self.folds):
                 f.gdp_carry = self._gdp_carry[q].copy()
         self._plan = None
-
-    def _gdp(self, X: np.ndarray, d0: int) -> None:
-        """:meth:`DayFold._gdp` of every pair at once (``X``: pairs, 2, regions, days): the same sums, day after
-        day in order."""
-        n = X.shape[-1]
-        for q, (q0, q1) in enumerate(self.folds[0].quarters):
-            a, z = max(q0, d0), min(q1, d0 + n)
-            if a >= z:
-                continue
-            total = running_sum(X[..., a - d0:z - d0], self._gdp_carry if q0 < d0 else None)
-            if z == q1:
-                self._gdp_all[..., q] = total
-            else:
-                self._gdp_carry = total
 
 
 def _shared_blocks(parts: list[list[tuple[np.ndarray, int]]]) -> tuple[tuple[np.ndarray, ...], list[int]] | None:

@@ -179,8 +179,7 @@ class DayFold:
     def state(self) -> tuple[np.ndarray, ...]:
         """The running values and period sums, in :func:`fold_pairs`'s order, with a leading axis of one pair."""
         buckets = self.bucket_sums if self.daily else _NO_BUCKETS
-        return (self.lost[None], self.sumx[None], self.drop[None], self.tti[None], self.rec[None], self.top[None],
-                self.topday[None], self.low[None], self.above[None], self.fstop[None], buckets[None])
+        return tuple(getattr(self, name)[None] for name in RUNNING) + (buckets[None],)
 
     def kept(self) -> tuple[np.ndarray, np.ndarray]:
         """The days kept whole (stocks, charted series) as :func:`fold_pairs` takes them, one pair."""
@@ -295,16 +294,7 @@ class DayFold:
 
     def _gdp(self, X: np.ndarray, d0: int) -> None:
         """Quarter sums of daily GDP (2, regions, days), day after day in order (a quarter may span pieces)."""
-        n = X.shape[-1]
-        for q, (q0, q1) in enumerate(self.quarters):
-            a, z = max(q0, d0), min(q1, d0 + n)
-            if a >= z:
-                continue
-            total = running_sum(X[..., a - d0:z - d0], self.gdp_carry if q0 < d0 else None)
-            if z == q1:
-                self.gdp[:, :, q] = total
-            else:
-                self.gdp_carry = total
+        self.gdp_carry = quarter_sums(X, d0, self.quarters, self.gdp, self.gdp_carry)
 
     # --------------------------------------------------------------------------------------------- finish
     def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -354,10 +344,31 @@ class DayFold:
         return np.stack([exhaustion(s, b), exhaustion(b, b)])
 
 
+def quarter_sums(X: np.ndarray, d0: int, quarters: list[tuple[int, int]], gdp: np.ndarray,
+                 carry: np.ndarray) -> np.ndarray:
+    """Sums of daily GDP ``X`` (..., regions, days from day ``d0``) over the ``quarters`` (first day, end day)
+    into ``gdp`` (..., regions, quarters), day after day in order, the quarter under way continuing from its
+    running sum ``carry`` (a quarter may span pieces). Returns the running sum to carry on with."""
+    n = X.shape[-1]
+    for q, (q0, q1) in enumerate(quarters):
+        a, z = max(q0, d0), min(q1, d0 + n)
+        if a >= z:
+            continue
+        total = running_sum(X[..., a - d0:z - d0], carry if q0 < d0 else None)
+        if z == q1:
+            gdp[..., q] = total
+        else:
+            carry = total
+    return carry
+
+
 def compiled_fold() -> Callable:
     """:func:`fold_pairs` compiled (with :func:`_fold_part` in it)."""
     return kernels.compile_external(fold_pairs, (_fold_part,))
 
+
+#: the running values of a :class:`DayFold`, ``(2, series)`` each, in :func:`fold_pairs`'s order of arguments
+RUNNING = ("lost", "sumx", "drop", "tti", "rec", "top", "topday", "low", "above", "fstop")
 
 #: the running values in the order :func:`fold_pairs` updates them (its loops follow this order)
 FLAG_ORDER = (LOST, SUMX, DROP, BELOW, TOP, LOW, ABOVE, FSTOP)
