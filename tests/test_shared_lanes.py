@@ -13,6 +13,7 @@ from simulator.engine import world as W
 from simulator.engine.market.markets import MineralMarkets
 from simulator.engine.shared_lanes import SharedBaselines
 from simulator.engine.streams import replication_seeds
+from simulator.report.reduce import Reducer
 from simulator.scenario.load import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -113,3 +114,75 @@ def test_lane_state_is_copied_along_the_lane_axis_only():
     assert not copy_lane_state(odd, NS(n=3, q=np.ones((3, 3))), 0, frozenset()) and not odd.q.any()
     late = NS(n=2, q=np.zeros((2, 2)))                    # src made state while stepping that dst lacks
     assert not copy_lane_state(late, NS(n=3, q=np.ones((3, 2)), extra=1), 0, frozenset()) and not late.q.any()
+
+
+def _folded(name: str, reps: int, horizon: str | None, share: bool, compiled: bool, monkeypatch):
+    """The summaries of ``reps`` replications of a shipped scenario run as one batch folded as it runs (ring
+    recorders, as ``simulate`` runs them), and the batch's markets (None when not shared)."""
+    monkeypatch.setattr(shared_lanes, "ENABLED", share)
+    monkeypatch.setattr(shared_lanes, "PARTED", set())
+    monkeypatch.setattr(kernels, "worth_compiling", lambda *a, **k: compiled)
+    seen: list[SharedBaselines] = []
+    step = SharedBaselines.step
+
+    def spy(self, day):
+        if not seen or seen[-1] is not self:
+            seen.append(self)
+        if day == self.lanes.days - 1 and self.deferred:       # the last day, before the last window is folded
+            _assert_deferred(self)
+        return step(self, day)
+    monkeypatch.setattr(SharedBaselines, "step", spy)
+    sets = [f"replications={reps}"] + ([f"horizon={horizon}"] if horizon else [])
+    loaded = load_scenario(str(SCENARIOS / f"{name}.yaml"), sets)
+    sums = runner.run_batch(loaded.scenario, loaded.world.values, list(range(reps)),
+                            reduce=Reducer(loaded.scenario))
+    return sums, (seen[0] if seen else None)
+
+
+def _assert_deferred(m: SharedBaselines) -> None:
+    """While the baseline lanes agree, the other baseline lanes' recorders read the representative's days, and
+    their own columns hold NaN but for the series read as the run goes (the markets read by the industries)."""
+    live = m._live_columns()
+    assert 0 < live.size < m.block.shape[2] // 10
+    for f in m.followers:
+        rec = m.lanes.runs[f].recorder
+        assert any(a.base is m.block and np.shares_memory(a, m.block[:, m.rep]) for a, _ in rec.parts())
+        own = m.block[:, f]
+        assert np.isnan(np.delete(own, live, axis=1)).all() and not np.isnan(own[:, live]).any()
+
+
+def _assert_same_summaries(a, b) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.events == y.events
+        for part in ("metrics", "stats", "gdp", "buckets", "plot"):
+            u, v = np.asarray(getattr(x, part)), np.asarray(getattr(y, part))
+            assert u.shape == v.shape and u.tobytes() == v.tobytes(), (x.replication, part)
+
+
+@pytest.mark.parametrize("compiled", _modes())
+def test_folded_baselines_are_read_from_the_representative_and_get_its_numbers(compiled, monkeypatch):
+    """A batch folded as it runs: the other baseline lanes' market days are not copied, their recorders read the
+    representative's (the fold too), only the series the industries read are copied each day; every pair's
+    folded numbers and events are those it has when every lane is stepped."""
+    shared, m = _folded("japan_servicing_ban", 3, "150d", True, compiled, monkeypatch)
+    assert m is not None and m.apart is None and m.deferred and len(m.followers) == 2
+    alone, none = _folded("japan_servicing_ban", 3, "150d", False, compiled, monkeypatch)
+    assert none is None
+    _assert_same_summaries(alone, shared)
+
+
+@pytest.mark.parametrize("compiled", _modes())
+@pytest.mark.parametrize("replay", [False, True])
+def test_folded_baselines_take_their_own_days_when_they_part(compiled, replay, monkeypatch):
+    """When the baseline lanes part mid-window (day 295 of the 2023 gallium/germanium replay), the other
+    baseline lanes take the representative's days of the window under way and record and read their own from
+    then on: every pair's folded numbers are those it has when every lane is stepped."""
+    if replay:
+        monkeypatch.setattr(MineralMarkets, "take_lane", lambda self, src, lane, day: False)
+    shared, m = _folded("replay_gallium_germanium_2023", 3, None, True, compiled, monkeypatch)
+    assert m is not None and m.apart is not None and not m.deferred
+    for f in m.followers:
+        assert all(not np.shares_memory(a, m.block[:, m.rep]) for a, _ in m.lanes.runs[f].recorder.parts())
+    alone, _ = _folded("replay_gallium_germanium_2023", 3, None, False, compiled, monkeypatch)
+    _assert_same_summaries(alone, shared)

@@ -65,6 +65,11 @@ class Recorder:
         self.events: list[Event] = []
         self._blocks: list[tuple[np.ndarray, list[str]]] = []
         self._parts: tuple[int, list[tuple[np.ndarray, int]]] | None = None
+        #: keys whose arrays :meth:`get` handed out (a model part or a trigger reading the series as the run goes)
+        self.lent: set[str] = set()
+        #: blocks (by position in ``_blocks``) whose days :meth:`parts` and :meth:`matrix` read from another
+        #: array (:meth:`read_as`)
+        self._read: dict[int, np.ndarray] = {}
 
     def series(self, entity: str, metric: str, unit: str, summary: tuple[str, ...] = (),
                headline: bool = False, arr: np.ndarray | None = None) -> np.ndarray:
@@ -111,7 +116,8 @@ class Recorder:
         out = np.empty((len(keys), stop - start))
         where = {k: i for i, k in enumerate(keys)}
         done = np.zeros(len(keys), dtype=bool)
-        for arr, bkeys in self._blocks:
+        for b, (arr, bkeys) in enumerate(self._blocks):
+            arr = self._read.get(b, arr)
             rows, cols = [], []
             for j, k in enumerate(bkeys):
                 i = where.get(k)
@@ -137,10 +143,26 @@ class Recorder:
         if self._parts is None or self._parts[0] != len(self.info):
             pos = {k: i for i, k in enumerate(self.info)}
             in_blocks = {k for _, keys in self._blocks for k in keys}
-            out = [(arr, pos[keys[0]]) for arr, keys in self._blocks if keys]
+            out = [(self._read.get(b, arr), pos[keys[0]]) for b, (arr, keys) in enumerate(self._blocks) if keys]
             out += [(arr[:, None], pos[k]) for k, arr in self.data.items() if k not in in_blocks]
             self._parts = (len(self.info), out)
         return self._parts[1]
+
+    def read_as(self, own: np.ndarray, other: np.ndarray | None) -> None:
+        """Read the days of the block registered as ``own`` (the array :meth:`block` was given) from ``other``
+        (the same shape) in :meth:`parts` and :meth:`matrix`, or from ``own`` again (``other`` None): a ring's
+        days, which a sink reads through those two, held by another run's block while the two runs record the
+        same numbers there (``shared_lanes``). :meth:`get` and ``data`` still give ``own``'s columns."""
+        at = own.__array_interface__["data"][0]
+        b = next(i for i, (arr, _) in enumerate(self._blocks)
+                 if arr.shape == own.shape and arr.__array_interface__["data"][0] == at)
+        if other is None:
+            self._read.pop(b, None)
+        elif other.shape != own.shape:
+            raise ValueError(f"block read from an array of shape {other.shape}, expected {own.shape}")
+        else:
+            self._read[b] = other
+        self._parts = None
 
     def row(self, day: int) -> int:
         """The row of day ``day`` in the recorder's arrays."""
@@ -160,6 +182,7 @@ class Recorder:
             self.rows = self.days
             self.data = {k: v[days:] for k, v in self.data.items()}
             self._blocks = [(arr[days:], keys) for arr, keys in self._blocks]
+            self._read = {b: arr[days:] for b, arr in self._read.items()}
         for e in self.events:
             e.day -= days
 
@@ -195,9 +218,11 @@ class Recorder:
         return key in self.data
 
     def get(self, key: str) -> np.ndarray:
-        """The array of ``entity.metric``; KeyError names close matches."""
+        """The array of ``entity.metric`` (noted in :attr:`lent`); KeyError names close matches."""
         try:
-            return self.data[key]
+            arr = self.data[key]
+            self.lent.add(key)
+            return arr
         except KeyError:
             import difflib
             near = difflib.get_close_matches(key, list(self.data), n=3)

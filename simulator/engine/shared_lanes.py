@@ -18,6 +18,12 @@ one are replayed instead, without recording or events (the lanes' inputs are the
 so the days replayed are the days already recorded). Each lane's numbers are thus exactly those it would have
 stepped alone, which the tests check bit for bit, both ways; sharing only saves the work while lanes agree.
 
+Where the batch records into a ring that is folded as it runs (``simulate``, sweeps), the other baseline lanes'
+days are not even copied while the lanes agree: their recorders read the representative's lane of the block
+(``Recorder.read_as``, which the fold reads through), and only the series that a model part or a trigger reads
+as the run goes (``Recorder.lent``: the industries read the markets) are copied each day. When the lanes part,
+the other baseline lanes take the representative's days of the ring first and read their own from then on.
+
 A model part used this way is built from a :class:`LaneView` (the lanes it steps), writes its day with
 ``block[view.block_row(day)]``, and has ``part_lanes(position) -> bool`` and ``take_lane(src, position, day) ->
 bool``.
@@ -30,6 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .recorder import series_info
 from .streams import Streams
 from .world import LaneMechanism, Lanes
 
@@ -102,9 +109,15 @@ class SharedBaselines(LaneMechanism):
         self.part_class = part
         base = [i for i, ctx in enumerate(lanes.runs) if ctx.is_baseline]
         self.rep, self.followers, self.baselines = base[0], base[1:], base
+        self._followers = np.array(self.followers, dtype=np.intp)
         self.main_idx = [i for i in range(lanes.n) if i not in set(self.followers)]
         self.rep_pos = self.main_idx.index(self.rep)
         self.block: np.ndarray | None = None
+        #: the other baseline lanes' days are read from the representative's (ring recorders: see :meth:`_defer`)
+        self.deferred = lanes.window is not None
+        self._cols: dict[str, int] = {}                 # the block's column of each series
+        self._lent = -1                                 # the other baseline lanes' lent series when last counted
+        self._live = np.zeros(0, dtype=np.intp)         # the block's columns of those series
         self.view = LaneView(lanes, self.main_idx, self._register)
         self.view.echo = self.rep_pos
         self.main = part(self.view)
@@ -121,6 +134,38 @@ class SharedBaselines(LaneMechanism):
     def _register(self, specs: list[tuple]) -> None:
         if self.block is None:
             self.block = self.lanes.block(specs)
+            if self.deferred:
+                self._defer(specs)
+
+    def _defer(self, specs: list[tuple]) -> None:
+        """Ring recorders (a batch folded as it runs): the other baseline lanes' recorders read their days from
+        the representative's lane (``Recorder.read_as``) while the lanes agree, so those days are not copied
+        (~360 kB a day in the headline, into ring rows out of cache). Only the series some part or trigger reads
+        as the run goes (``Recorder.lent``) are copied each day. The rest of those lanes holds NaN until they
+        part, so a read that bypasses ``read_as`` finds no number rather than a wrong one."""
+        self._cols = {series_info(spec).key: j for j, spec in enumerate(specs)}
+        for f in self.followers:
+            self.lanes.runs[f].recorder.read_as(self.block[:, f, :], self.block[:, self.rep, :])
+        self.block[:, self.followers] = np.nan
+
+    def _live_columns(self) -> np.ndarray:
+        """The block's columns of the series that the other baseline lanes' recorders lent (worked out again
+        when more are lent)."""
+        recs = [self.lanes.runs[f].recorder for f in self.followers]
+        lent = sum(len(r.lent) for r in recs)
+        if lent != self._lent:
+            self._lent = lent
+            self._live = np.array(sorted({self._cols[k] for r in recs for k in r.lent if k in self._cols}),
+                                  dtype=np.intp)
+        return self._live
+
+    def _own_days(self) -> None:
+        """The other baseline lanes take the representative's recorded days (every ring row: those of the
+        window under way matter) and read their own from now on."""
+        self.block[:, self.followers] = self.block[:, self.rep][:, None]
+        for f in self.followers:
+            self.lanes.runs[f].recorder.read_as(self.block[:, f, :], None)
+        self.deferred = False
 
     def step(self, day: int) -> None:
         """The day of the scenario lanes and the representative, copied to the other baseline lanes; or, once
@@ -131,7 +176,12 @@ class SharedBaselines(LaneMechanism):
         row[self.main_idx] = self.view.stage[0]
         if self.apart is None:
             if not self.main.part_lanes(self.rep_pos):
-                row[self.followers] = self.view.stage[0, self.rep_pos]
+                if not self.deferred:
+                    row[self.followers] = self.view.stage[0, self.rep_pos]
+                else:
+                    live = self._live_columns()
+                    if live.size:
+                        row[self._followers[:, None], live] = self.view.stage[0, self.rep_pos, live]
                 self._echo()
                 return
             self._part(day)
@@ -150,6 +200,8 @@ class SharedBaselines(LaneMechanism):
         stepped it already): build the part for the other baseline lanes with their own streams; they take the
         representative's state at the end of ``day`` with their own numbers, its day and its events, or else
         replay days ``0 .. day - 1`` silently and step ``day``."""
+        if self.deferred:
+            self._own_days()
         view = LaneView(self.lanes, self.followers, self._register, fresh_streams=True)
         apart = self.part_class(view)
         if apart.take_lane(self.main, self.rep_pos, day):     # the representative's state, their own numbers

@@ -124,8 +124,8 @@ class BatchFold:
         self._gdp_carry = np.stack([f.gdp_carry for f in folds])
         state.append(buckets if buckets is not None else np.zeros((P, 2, 1, 1)))
         kept_args = (exh, plot if plot is not None else np.zeros((P, 2, 1, 1)))
-        s_lanes = np.array([lanes[q] for q in range(P)], dtype=np.int64)
-        b_lanes = np.array([lanes[P + q] for q in range(P)], dtype=np.int64)
+        s_lanes = np.array(lanes[:P], dtype=np.int64)               # (pairs, parts)
+        b_lanes = np.array(lanes[P:], dtype=np.int64)
         return parts, blks, s_lanes, b_lanes, call, tuple(state), kept_args
 
     def _release(self) -> None:
@@ -136,10 +136,12 @@ class BatchFold:
         self._plan = None
 
 
-def _shared_blocks(parts: list[list[tuple[np.ndarray, int]]]) -> tuple[tuple[np.ndarray, ...], list[int]] | None:
+def _shared_blocks(parts: list[list[tuple[np.ndarray, int]]]
+                   ) -> tuple[tuple[np.ndarray, ...], list[list[int]]] | None:
     """The batch's blocks ``(rows, lanes, columns)`` of which every recorder's parts (``parts[r]``: one
-    recorder's ``(view, first series)``) are the lanes' views, and each recorder's lane; None unless each part
-    is such a view in every recorder, alike in the first series, and the blocks are alike for one compiled call."""
+    recorder's ``(view, first series)``) are the lanes' views, and the lane of each recorder's part (a part may
+    be read from another lane's view: ``engine.recorder.Recorder.read_as``); None unless each part is such a view
+    in every recorder, alike in the first series, and the blocks are alike for one compiled call."""
     first = parts[0]
     blks = []
     for arr, _ in first:
@@ -156,13 +158,10 @@ def _shared_blocks(parts: list[list[tuple[np.ndarray, int]]]) -> tuple[tuple[np.
     for rec in parts:
         if len(rec) != len(first) or any(k != k0 for (_, k), (_, k0) in zip(rec, first)):
             return None
-        lane = None
-        for (arr, _), blk in zip(rec, blks):
-            at = _lane_of(arr, blk)
-            if at is None or (lane is not None and at != lane):
-                return None
-            lane = at
-        lanes.append(lane)
+        at = [_lane_of(arr, blk) for (arr, _), blk in zip(rec, blks)]
+        if None in at:
+            return None
+        lanes.append(at)
     return tuple(blks), lanes
 
 

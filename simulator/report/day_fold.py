@@ -159,8 +159,8 @@ class DayFold:
             plan = self._plan = (sp, bp, self.pair_plans(sp, bp))    # is added
         g = len(self.gdp_rows)
         S, B = (np.empty((1, n, g)) for _ in range(2))
-        one = np.zeros(1, dtype=np.int64)                             # a pair's parts: blocks of one lane
         for sparts, bparts, k0s, cols, fptr, small_j, small_q, small_ptr in plan[2]:
+            one = np.zeros((1, len(sparts)), dtype=np.int64)          # a pair's parts: blocks of one lane
             self.kernel(sparts, bparts, one, one, k0s, start, stop, self.day, self.period_step(), cols, fptr,
                         IMPACT_THRESHOLD, 1.0 + PRICE_JUMP, *self.state(), nan, small_j, small_q, small_ptr, S, B,
                         *self.kept())
@@ -388,7 +388,7 @@ def fold_pairs(sblocks, bblocks, s_lanes, b_lanes, k0s, r0, r1, d0, step, cols, 
                exh, plot):
     """:meth:`DayFold.add` for the rows ``r0 .. r1`` of the recorded parts of pairs, compiled (see
     ``engine.kernels.compile_external``): pair ``q``'s part ``p`` (``(rows, columns)``, its first series
-    ``k0s[p]``) is ``sblocks[p][:, s_lanes[q]]`` for the scenario and ``bblocks[p][:, b_lanes[q]]`` for its
+    ``k0s[p]``) is ``sblocks[p][:, s_lanes[q, p]]`` for the scenario and ``bblocks[p][:, b_lanes[q, p]]`` for its
     baseline (``(rows, lanes, columns)`` blocks: a batch's own, or one pair's parts with a lane axis of one),
     their row ``r0`` being day ``d0``. The fold's arrays below have the pairs on a leading axis. For each pair
     and part in turn: adds every column's days to the period sums ``buckets`` (``(2, periods, series)``;
@@ -401,15 +401,15 @@ def fold_pairs(sblocks, bblocks, s_lanes, b_lanes, k0s, r0, r1, d0, step, cols, 
     (numba's call costs ~3 µs, the Python around it ~20 µs a pair) and no gathering in numpy. The first NaN
     (series, day) of a pair's baseline goes to ``nan[q, 0:2]``, of its scenario to ``nan[q, 2:4]`` (its fold
     is then of no use)."""
-    for q in range(s_lanes.size):
-        sl, bl = s_lanes[q], b_lanes[q]
+    for q in range(s_lanes.shape[0]):
         lost_q, sumx_q, drop_q, tti_q, rec_q = lost[q], sumx[q], drop[q], tti[q], rec[q]
         top_q, topday_q, low_q, above_q, fstop_q = top[q], topday[q], low[q], above[q], fstop[q]
         buckets_q, nan_q, S_q, B_q, exh_q, plot_q = buckets[q], nan[q], S[q], B[q], exh[q], plot[q]
         for part in range(len(sblocks)):
-            _fold_part(sblocks[part][r0:r1, sl], bblocks[part][r0:r1, bl], k0s[part], part, d0, step, cols,
-                       fptr[part], threshold, jump, lost_q, sumx_q, drop_q, tti_q, rec_q, top_q, topday_q, low_q,
-                       above_q, fstop_q, buckets_q, nan_q, small_j, small_q, small_ptr, S_q, B_q, exh_q, plot_q)
+            _fold_part(sblocks[part][r0:r1, s_lanes[q, part]], bblocks[part][r0:r1, b_lanes[q, part]], k0s[part],
+                       part, d0, step, cols, fptr[part], threshold, jump, lost_q, sumx_q, drop_q, tti_q, rec_q, top_q,
+                       topday_q, low_q, above_q, fstop_q, buckets_q, nan_q, small_j, small_q, small_ptr, S_q, B_q, exh_q,
+                       plot_q)
 
 
 def _fold_part(s, b, k0, part, d0, step, cols, fp, threshold, jump, lost, sumx, drop, tti, rec, top, topday, low,
