@@ -48,10 +48,8 @@ def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int
     loaded = load_scenario(SCENARIO, sets)
     sc = loaded.scenario
     seeds = replication_seeds(sc.seed, reps)
-    specs = []
-    for i in range(reps):
-        specs.append(W.LaneSpec(i, seeds[i], True))
-        specs.append(W.LaneSpec(i, seeds[i], False, len(specs) - 1))
+    runs = [(i, sc, seeds[i]) for i in range(reps)]
+    specs = runner.lane_specs(runs)                                 # the lanes `simulate` would step
     window = min(runner.ring_days(len(specs) * sc.days), sc.days)   # the ring `simulate` would use
     lanes, mechs = W.build_lanes(sc, loaded.world.values, specs, window=window)
     parts: dict[str, float] = defaultdict(float)
@@ -70,7 +68,6 @@ def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int
     reducer = Reducer(sc)
     folds = [reducer.fold(recs[0].info) for _ in range(reps)]
     batch = reducer.batch(folds)
-    runs = [(i, sc, seeds[i]) for i in range(reps)]
     scen_lanes = [i for i, sp in enumerate(specs) if not sp.is_baseline]
 
     def sink(first: int, n: int) -> None:

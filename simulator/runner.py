@@ -116,6 +116,23 @@ def ring_days(lane_days: int) -> int:
     return FOLD_WINDOW if kernels.would_compile(lane_days) else NUMPY_FOLD_WINDOW
 
 
+def lane_specs(runs: list[tuple[int, Scenario, np.random.SeedSequence]]) -> list[LaneSpec]:
+    """The lanes of a batch of runs ``(replication, scenario, seed sequence)``: one baseline lane per seed, then
+    one scenario lane per run, in order. The baselines come first so that the last of them and the scenario
+    lanes are contiguous: the lanes a model part steps while its baseline lanes share one run, which then
+    records straight into the batch's block (``engine.shared_lanes``)."""
+    bases: list[LaneSpec] = []
+    scens: list[tuple] = []
+    base_lane: dict[tuple, int] = {}
+    for rep, sc, seq in runs:
+        key = (seq.entropy, tuple(seq.spawn_key))
+        if key not in base_lane:
+            base_lane[key] = len(bases)
+            bases.append(LaneSpec(rep, seq, True))
+        scens.append((rep, seq, base_lane[key], tuple(sc.measures)))
+    return bases + [LaneSpec(rep, seq, False, b, measures) for rep, seq, b, measures in scens]
+
+
 def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Mapping[str, Any],
              reduce: Any = None) -> list[Any]:
     """Runs ``(replication, scenario, seed sequence)`` that share a world and a calendar, stepped together as
@@ -133,16 +150,10 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
     if reduce is not None and not lane_native(world):
         return [reduce(p) for p in run_runs(runs, world)]
     first, lead = played(runs[0][1])
-    specs: list[LaneSpec] = []
-    base_lane: dict[tuple, int] = {}
     for rep, sc, seq in runs:
         if played(sc)[1] != lead or (sc.start, sc.horizon) != (runs[0][1].start, runs[0][1].horizon):
             raise ValueError("runs of one batch must share their start, horizon and spin-up")
-        key = (seq.entropy, tuple(seq.spawn_key))
-        if key not in base_lane:
-            base_lane[key] = len(specs)
-            specs.append(LaneSpec(rep, seq, True))
-        specs.append(LaneSpec(rep, seq, False, base_lane[key], tuple(sc.measures)))
+    specs = lane_specs(runs)
     scen_lanes = [i for i, sp in enumerate(specs) if not sp.is_baseline]
     folds: list[Any] = []
     if reduce is not None:

@@ -60,6 +60,7 @@ def test_baselines_share_one_market_run_and_get_its_numbers(compiled, monkeypatc
     markets step the scenario lanes and one baseline lane, and every baseline lane records its numbers."""
     shared, m = _batch("japan_servicing_ban", 3, "150d", True, compiled, monkeypatch)
     assert isinstance(m, SharedBaselines) and m.main.n == 3 + 1 and m.apart is None
+    assert not m.view.direct                                   # lanes interleaved: a staging row copied out
     alone, m2 = _batch("japan_servicing_ban", 3, "150d", False, compiled, monkeypatch)
     assert isinstance(m2, MineralMarkets) and m2.n == 6
     _assert_same_lanes(alone, shared)
@@ -162,11 +163,13 @@ def _assert_same_summaries(a, b) -> None:
 
 @pytest.mark.parametrize("compiled", _modes())
 def test_folded_baselines_are_read_from_the_representative_and_get_its_numbers(compiled, monkeypatch):
-    """A batch folded as it runs: the other baseline lanes' market days are not copied, their recorders read the
-    representative's (the fold too), only the series the industries read are copied each day; every pair's
-    folded numbers and events are those it has when every lane is stepped."""
+    """A batch folded as it runs, its lanes as ``simulate`` orders them: the markets write the representative's
+    and the scenario lanes' days straight into the batch's block; the other baseline lanes' market days are not
+    copied, their recorders read the representative's (the fold too), only the series the industries read are
+    copied each day; every pair's folded numbers and events are those it has when every lane is stepped."""
     shared, m = _folded("japan_servicing_ban", 3, "150d", True, compiled, monkeypatch)
     assert m is not None and m.apart is None and m.deferred and len(m.followers) == 2
+    assert m.view.direct and m.main.block.base is m.block      # the markets write into the batch's block
     alone, none = _folded("japan_servicing_ban", 3, "150d", False, compiled, monkeypatch)
     assert none is None
     _assert_same_summaries(alone, shared)

@@ -52,14 +52,17 @@ PARTED: set[tuple] = set()
 
 class LaneView:
     """Some lanes of a batch, seen by a model part as its whole batch: ``runs``, ``n``, the calendar, clock and
-    recorded rows of the batch. Its :meth:`block` is a one-day staging block (the :class:`SharedBaselines` copies
-    it into the batch's block) and its :meth:`event` records in the lanes each view lane stands for."""
+    recorded rows of the batch. Its :meth:`block` is the batch's block for its lanes where they are contiguous
+    (``direct``), else a one-day staging block (the :class:`SharedBaselines` copies it into the batch's block),
+    and its :meth:`event` records in the lanes each view lane stands for."""
 
-    def __init__(self, lanes: Lanes, idx: list[int], register: Callable[[list[tuple]], None],
-                 fresh_streams: bool = False):
+    def __init__(self, lanes: Lanes, idx: list[int], register: Callable[[list[tuple]], np.ndarray],
+                 fresh_streams: bool = False, direct: bool = False):
         """``fresh_streams``: the lanes' random streams as at their start (a part built again for lanes whose
-        streams a first build drew from: the same numbers again, streams being keyed by name)."""
+        streams a first build drew from: the same numbers again, streams being keyed by name). ``direct``: write
+        into the batch's block where the lanes ``idx`` are contiguous (``runner.lane_specs`` orders them so)."""
         self.parent, self.idx = lanes, list(idx)
+        self.direct = direct and self.idx == list(range(self.idx[0], self.idx[0] + len(self.idx)))
         self.batch = lanes.batch                 # whose lane-days decide compiled loops (counted once)
         self.runs = [replace(lanes.runs[i], streams=Streams(lanes.specs[i].seed_seq)) if fresh_streams
                      else lanes.runs[i] for i in self.idx]
@@ -77,16 +80,19 @@ class LaneView:
         return self.parent.row(day)
 
     def block_row(self, day: int) -> int:
-        """The row of the staging block a day is written to (one row: the day is copied out as it ends)."""
-        return 0
+        """The row of :meth:`block` a day is written to: the batch's (``direct``), or the staging block's one row
+        (the day is copied out as it ends)."""
+        return self.parent.row(day) if self.direct else 0
 
     def has(self, key: str) -> bool:
         return self.parent.has(key)
 
     def block(self, specs: list[tuple]) -> np.ndarray:
         """Register ``specs`` in every lane of the batch (once, by the first view asking) and return this
-        view's staging block, ``(1, n, len(specs))``."""
-        self._register(specs)
+        view's lanes of the batch's block (``direct``) or its staging block, ``(1, n, len(specs))``."""
+        blk = self._register(specs)
+        if self.direct:
+            return blk[:, self.idx[0]:self.idx[0] + self.n]
         self.stage = np.zeros((1, self.n, len(specs)))
         return self.stage
 
@@ -108,7 +114,7 @@ class SharedBaselines(LaneMechanism):
         super().__init__(lanes)
         self.part_class = part
         base = [i for i, ctx in enumerate(lanes.runs) if ctx.is_baseline]
-        self.rep, self.followers, self.baselines = base[0], base[1:], base
+        self.rep, self.followers, self.baselines = base[-1], base[:-1], base
         self._followers = np.array(self.followers, dtype=np.intp)
         self.main_idx = [i for i in range(lanes.n) if i not in set(self.followers)]
         self.rep_pos = self.main_idx.index(self.rep)
@@ -118,7 +124,7 @@ class SharedBaselines(LaneMechanism):
         self._cols: dict[str, int] = {}                 # the block's column of each series
         self._lent = -1                                 # the other baseline lanes' lent series when last counted
         self._live = np.zeros(0, dtype=np.intp)         # the block's columns of those series
-        self.view = LaneView(lanes, self.main_idx, self._register)
+        self.view = LaneView(lanes, self.main_idx, self._register, direct=True)
         self.view.echo = self.rep_pos
         self.main = part(self.view)
         self.apart: Any = None          # the part stepping the other baseline lanes, once they have parted
@@ -131,11 +137,12 @@ class SharedBaselines(LaneMechanism):
         return (ENABLED and sum(ctx.is_baseline for ctx in lanes.runs) >= 2
                 and (part, lanes.start, lanes.days) not in PARTED)
 
-    def _register(self, specs: list[tuple]) -> None:
+    def _register(self, specs: list[tuple]) -> np.ndarray:
         if self.block is None:
             self.block = self.lanes.block(specs)
             if self.deferred:
                 self._defer(specs)
+        return self.block
 
     def _defer(self, specs: list[tuple]) -> None:
         """Ring recorders (a batch folded as it runs): the other baseline lanes' recorders read their days from
@@ -173,15 +180,16 @@ class SharedBaselines(LaneMechanism):
         self.view.echoed.clear()
         self.main.step(day)
         row = self.block[self.lanes.row(day)]
-        row[self.main_idx] = self.view.stage[0]
+        if not self.view.direct:
+            row[self.main_idx] = self.view.stage[0]
         if self.apart is None:
             if not self.main.part_lanes(self.rep_pos):
                 if not self.deferred:
-                    row[self.followers] = self.view.stage[0, self.rep_pos]
+                    row[self.followers] = row[self.rep]
                 else:
                     live = self._live_columns()
                     if live.size:
-                        row[self._followers[:, None], live] = self.view.stage[0, self.rep_pos, live]
+                        row[self._followers[:, None], live] = row[self.rep, live]
                 self._echo()
                 return
             self._part(day)
@@ -206,7 +214,8 @@ class SharedBaselines(LaneMechanism):
         apart = self.part_class(view)
         if apart.take_lane(self.main, self.rep_pos, day):     # the representative's state, their own numbers
             self._echo()                                      # today was theirs too: the same events and row
-            self.block[self.lanes.row(day)][self.followers] = self.view.stage[0, self.rep_pos]
+            row = self.block[self.lanes.row(day)]
+            row[self.followers] = row[self.rep]
         else:                                                 # replayed: the same state, step by step
             PARTED.add((self.part_class, self.lanes.start, self.lanes.days))
             view.silent = True
