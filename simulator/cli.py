@@ -82,7 +82,9 @@ def _start_zygote(jobs: int | None) -> Any:
 def _run(args: Any, argv: list[str], t_start: float, zygote: Any) -> int:
     from .api import prepare_write, run_loaded
     from .report.folder_guard import OutputError
+    from .safety import interrupts_raised, raise_swallowed
     from .scenario.load import load_scenario
+    interrupts = interrupts_raised()
     sets = list(args.set)
     if args.seed is not None:
         sets.append(f"seed={args.seed}")
@@ -105,6 +107,7 @@ def _run(args: Any, argv: list[str], t_start: float, zygote: Any) -> int:
                      meanwhile=lambda: prepare_write(loaded, xlsx, plots), zygote=zygote)
     if zygote is not None:
         zygote.close()     # its workers are done: nothing of it outlives the run
+    raise_swallowed(interrupts)   # a Ctrl-C swallowed on the way (see safety.raise_swallowed): nothing written
     command = "simulate " + " ".join(shlex.quote(a) for a in argv)
     try:
         folder = res.write(out, command=command, xlsx=xlsx, plots=plots)

@@ -52,6 +52,20 @@ def interrupted() -> bool:
     return _raised > 0
 
 
+def raise_swallowed(before: int) -> None:
+    """Raise KeyboardInterrupt if this process raised an interrupt since its count was ``before``
+    (:func:`interrupts_raised`) and yet the code in between returned normally: the interrupt was swallowed by a
+    C extension that clears Python errors (seen: numba's dispatcher typing an argument through a Python
+    property, where Ctrl-C landed 1 time in ~30, and the run went on to exit 0)."""
+    if _raised != before:
+        raise KeyboardInterrupt
+
+
+def interrupts_raised() -> int:
+    """How many interrupts this process has raised so far (see :func:`raise_swallowed`)."""
+    return _raised
+
+
 def hold_interrupts() -> None:
     """Enter a section that an interrupt must not cut in two (a numba compile: cut inside llvmlite's callbacks
     it is swallowed, or leaves the compiler's state broken for the rest of the process). Sections nest; an

@@ -29,6 +29,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 import numpy as np
 import simpy
 
+from .. import safety
 from ..scenario.schema import Scenario
 from .policy import Clock, PolicyBoard
 from .recorder import Recorder, series_info
@@ -284,6 +285,7 @@ def _daily(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None) -
     env = lanes.env
     boards = lanes.boards
     window, offset, last = lanes.window or 0, lanes.offset, lanes.days - 1
+    interrupts = safety.interrupts_raised()
     yield env.timeout(0.5)
     for day in range(lanes.days):
         for m in mechs:
@@ -294,6 +296,7 @@ def _daily(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None) -
             k = day - offset
             if (k + 1) % window == 0 or day == last:
                 sink(k - k % window, k % window + 1)
+        safety.raise_swallowed(interrupts)       # Ctrl-C that a compiled call's dispatch swallowed today
         yield env.timeout(1.0)
 
 
