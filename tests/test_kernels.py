@@ -631,3 +631,36 @@ def test_loading_a_scenario_loads_no_numba_and_counts_no_lane_days():
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert got.stdout.split() == ["False", "0", str(kernels.available())]
+
+
+def test_group_sums_add_each_groups_cohorts_in_order_from_zero():
+    """``fabs.group_sums`` (the fab fleets' numpy twin) sums a group's cohorts one after the other in cohort
+    order, starting from 0: visible where the order of additions changes the result."""
+    from simulator.engine.fabs import group_members, group_sums
+    g_idx = np.array([0, 1, 0, 2, 0, 1])              # groups 0: cohorts 0, 2, 4; 1: 1, 5; 2: 3
+    S = np.array([[1.0, 5.0, 1e16, 7.0, -1e16, -0.0]])
+    got = group_sums(S, group_members(g_idx, 3), np.full((1, 3), np.nan))
+    assert got.tolist() == [[0.0, 5.0, 7.0]]          # (1 + 1e16) − 1e16 is 0; 1 + (1e16 − 1e16) would be 1
+    assert not np.signbit(got).any()                  # 5 + (−0) and 0 + … start from +0
+
+
+@needs_numba
+def test_fab_account_states_sums_groups_as_the_numpy_twin():
+    """``fab_account_states`` writes the group sums of its states as ``fabs.group_sums`` makes them, bit for
+    bit, on values whose order of addition matters."""
+    from simulator.engine.fabs import group_members, group_sums
+    rng = np.random.default_rng(5)
+    L, C, G = 3, 40, 9
+    g_idx = np.sort(rng.integers(0, G, C))
+    g_idx[:G] = np.arange(G)
+    g_idx.sort()
+    big = 10.0 ** rng.integers(-3, 17, (L, C))
+    elig = rng.uniform(0, 1, (L, C)) * big
+    args = [elig, rng.uniform(0, 0.1, C), rng.uniform(0, 0.3, (L, C)) * big, rng.uniform(0, 0.3, (L, C)) * big,
+            big, rng.uniform(0, 1, (L, C)) * big, rng.integers(0, 5, (L, C)), rng.uniform(0.5, 1, (L, C)),
+            rng.uniform(0.5, 1, (L, C)), rng.uniform(0.5, 1, (L, C))]
+    S, SG = np.zeros((L, 7, C)), np.full((L, 7, G), np.nan)
+    kernels.compiled("fab_account_states")(*args, g_idx, S, SG)
+    want = group_sums(S, group_members(g_idx, G), np.empty((L, 7, G)))
+    assert SG.tobytes() == want.tobytes()
+    assert not np.array_equal(want, np.matmul(S[:, :, ::-1], np.eye(G)[g_idx][::-1]))   # another order differs

@@ -191,8 +191,7 @@ class FabFleets(LaneMechanism):
         self.local_mult = arr("local_repair_multiplier")
         self.dom_sub = arr("domestic_substitution")
         self.n0 = np.array([r["n"] for r in rows], dtype=float)
-        self.ind = np.zeros((C, G))
-        self.ind[np.arange(C), self.g_idx] = 1.0
+        self._members = group_members(self.g_idx, G)
         self.fab_starts = np.array(fab_starts)
         self.wpt = np.array(group_wpt)
         self.wpt_net = self.wpt * (1.0 - self.eng)     # wafers/day one up tool yields after engineering time
@@ -686,9 +685,8 @@ class FabFleets(LaneMechanism):
         if self._account_k is not None:      # the same numbers in two compiled loops around the product
             states, output = self._account_k
             states(elig, self.phi, down_v, down_l, self.fleet, self.installing, self.waiting, self.q, self.sw,
-                   self.kit_q, self._S)
-            SG = np.matmul(self._S, self.ind, out=self._SG)
-            output(SG, self.wpt_net, self.fab_starts, self.planned_t[day], self.capacity_t[day], self.line_yield,
+                   self.kit_q, self.g_idx, self._S, self._SG)
+            output(self._SG, self.wpt_net, self.fab_starts, self.planned_t[day], self.capacity_t[day], self.line_yield,
                    self.fab_of_group, self.eng, self.v_out, self.v_cap, self.v_good, self.v_group)
             self.block[self.lanes.row(day)] = self.vals
             return
@@ -710,7 +708,7 @@ class FabFleets(LaneMechanism):
         factor = self.q * self.sw         # throughput/yield factor: substitutes' learning × software × kits
         factor *= self.kit_q
         np.multiply(S[:, 2], factor, out=S[:, 6])
-        SG = np.matmul(S, self.ind, out=self._SG)       # one (7, C) @ (C, G) product per lane, as alone
+        SG = group_sums(S, self._members, self._SG)
         fleet_g, inst_g, up_g, pm_g, user_g, supp_g, eff_g = SG.transpose(1, 0, 2)
         supply = eff_g * self.wpt_net
         potential = np.minimum.reduceat(supply, self.fab_starts, axis=1)
@@ -732,3 +730,24 @@ class FabFleets(LaneMechanism):
         g[:, 7] = supp_g
         g[:, 8] = inst_g
         self.block[self.lanes.row(day)] = self.vals
+
+
+def group_members(g_idx: np.ndarray, groups: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The cohorts of each group by rank: entry ``j`` is ``(groups, cohorts)``, the ``j``-th cohort (in cohort
+    order) of every group that has more than ``j`` (see :func:`group_sums`)."""
+    ranks = np.zeros(g_idx.size, dtype=np.intp)
+    seen = np.zeros(groups, dtype=np.intp)
+    for c, g in enumerate(g_idx):
+        ranks[c], seen[g] = seen[g], seen[g] + 1
+    return [(g_idx[ranks == j], np.flatnonzero(ranks == j)) for j in range(int(seen.max(initial=0)))]
+
+
+def group_sums(S: np.ndarray, members: list[tuple[np.ndarray, np.ndarray]], out: np.ndarray) -> np.ndarray:
+    """Sums of ``S`` (..., cohorts) over each group's cohorts into ``out`` (..., groups): from 0, adding a group's
+    cohorts one after the other in cohort order (``members``: :func:`group_members`), as
+    ``kernels.fab_account_states`` does. (A matrix product with a 0/1 cohort-to-group matrix gave these bits
+    with this machine's OpenBLAS, but its order of additions is the BLAS build's to choose.)"""
+    out.fill(0.0)
+    for groups, cohorts in members:
+        out[..., groups] += S[..., cohorts]
+    return out

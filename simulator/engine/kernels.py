@@ -1206,17 +1206,18 @@ _DEPENDS["fab_parts_day"] = ("multinomial_row", "binomial", "_order_substitutes"
 
 
 # ----- the fab fleets' day of tool-time ------------------------------------------------------------------------
-# ``fabs.FabFleets._account`` (its numpy code is the twin) before and after its one BLAS product: booking each
-# cohort's tool-day into SEMI E10 states, then output per fab and the group series. The product itself stays
-# numpy (a matrix product's summation order depends on the BLAS build).
+# ``fabs.FabFleets._account`` (its numpy code is the twin): booking each cohort's tool-day into SEMI E10 states
+# and summing them per group, then output per fab and the group series.
 
-def fab_account_states(elig, phi, down_v, down_l, fleet, installing, waiting, q, sw, kit_q, S):
+def fab_account_states(elig, phi, down_v, down_l, fleet, installing, waiting, q, sw, kit_q, g_idx, S, SG):
     """The states of every (lane, cohort) into ``S`` (lanes, 7, cohorts): fleet, installing, productive up
     time, preventive maintenance (``elig × phi``), repairs by the fab (``down_l``), by the vendor or waiting
     for a part (``down_v + waiting``), and up time × throughput factor (``q × sw × kit_q``), tool-days. Repair
     time booked beyond the day's room (``elig − pm``) anywhere scales every cohort's repairs by
-    ``min(1, room / over)`` (1 where it fits), ``down_v`` and ``down_l`` in place."""
+    ``min(1, room / over)`` (1 where it fits), ``down_v`` and ``down_l`` in place. Their sums per group
+    (``g_idx``: each cohort's) into ``SG`` (lanes, 7, groups): from 0, cohort after cohort (``fabs.group_sums``)."""
     L, C = elig.shape
+    SG[:] = 0.0
     capped = False
     for l in range(L):
         for c in range(C):
@@ -1246,6 +1247,9 @@ def fab_account_states(elig, phi, down_v, down_l, fleet, installing, waiting, q,
             factor = q[l, c] * sw[l, c]
             factor *= kit_q[l, c]
             S[l, 6, c] = up * factor
+            g = g_idx[c]
+            for k in range(7):
+                SG[l, k, g] += S[l, k, c]
 
 
 def fab_account_output(SG, wpt_net, fab_starts, planned, capacity, line_yield, fab_of_group, eng, v_out, v_cap,
