@@ -146,10 +146,11 @@ class SharedBaselines(LaneMechanism):
 
     def _defer(self, specs: list[tuple]) -> None:
         """Ring recorders (a batch folded as it runs): the other baseline lanes' recorders read their days from
-        the representative's lane (``Recorder.read_as``) while the lanes agree, so those days are not copied
-        (in a headline worker 9 lanes × 2,369 series, ~170 kB a day, into ring rows out of cache). Only the series some part or trigger reads
-        as the run goes (``Recorder.lent``) are copied each day. The rest of those lanes holds NaN until they
-        part, so a read that bypasses ``read_as`` finds no number rather than a wrong one."""
+        the representative's lane (``Recorder.read_as``) while the lanes agree, so those days are not copied (in
+        a headline worker 9 lanes × 2,369 series, ~170 kB a day, into ring rows out of cache). Only the series
+        some part or trigger reads as the run goes (``Recorder.lent``) are copied each day. The rest of those
+        lanes holds NaN until they part, so a read that bypasses ``read_as`` finds no number rather than a wrong
+        one."""
         self._cols = {series_info(spec).key: j for j, spec in enumerate(specs)}
         for f in self.followers:
             self.lanes.runs[f].recorder.read_as(self.block[:, f, :], self.block[:, self.rep, :])

@@ -407,9 +407,9 @@ def fold_pairs(sblocks, bblocks, s_lanes, b_lanes, k0s, r0, r1, d0, step, cols, 
         buckets_q, nan_q, S_q, B_q, exh_q, plot_q = buckets[q], nan[q], S[q], B[q], exh[q], plot[q]
         for part in range(len(sblocks)):
             _fold_part(sblocks[part][r0:r1, s_lanes[q, part]], bblocks[part][r0:r1, b_lanes[q, part]], k0s[part],
-                       part, d0, step, cols, fptr[part], threshold, jump, lost_q, sumx_q, drop_q, tti_q, rec_q, top_q,
-                       topday_q, low_q, above_q, fstop_q, buckets_q, nan_q, small_j, small_q, small_ptr, S_q, B_q, exh_q,
-                       plot_q)
+                       part, d0, step, cols, fptr[part], threshold, jump, lost_q, sumx_q, drop_q, tti_q, rec_q,
+                       top_q, topday_q, low_q, above_q, fstop_q, buckets_q, nan_q, small_j, small_q, small_ptr, S_q,
+                       B_q, exh_q, plot_q)
 
 
 def _fold_part(s, b, k0, part, d0, step, cols, fp, threshold, jump, lost, sumx, drop, tti, rec, top, topday, low,
