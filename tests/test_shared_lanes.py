@@ -189,3 +189,50 @@ def test_folded_baselines_take_their_own_days_when_they_part(compiled, replay, m
         assert all(not np.shares_memory(a, m.block[:, m.rep]) for a, _ in m.lanes.runs[f].recorder.parts())
     alone, _ = _folded("replay_gallium_germanium_2023", 3, None, False, compiled, monkeypatch)
     _assert_same_summaries(alone, shared)
+
+
+TRIGGERED = """\
+name: triggered
+start: 2025-01-01
+horizon: 200d
+seed: 11
+replications: 3
+controls:
+  - id: jp_ban
+    by: Japan
+    measures: [servicing, spare_parts]
+    scope: {vendor_countries: [Japan]}
+    effective: 2025-01-05
+countermeasures:
+  - id: cn_ga
+    mineral: gallium
+    kind: ban
+    against: [Japan]
+    trigger: {after: jp_ban, delay: 5d}
+    lift: {when: {metric: gallium_primary.price_ex_china, above: 1.05, relative_to: baseline, for: 5d}}
+  - id: cn_graphite
+    mineral: graphite
+    kind: ban
+    against: [Japan]
+    trigger: {when: {metric: graphite_spherical.Japan.days_of_cover, below: 0.9, relative_to: baseline, for: 3d}}
+"""
+
+
+@pytest.mark.parametrize("compiled", _modes())
+def test_triggers_on_market_series_read_their_baselines_days(compiled, tmp_path, monkeypatch):
+    """Triggers that read a market series relative to the baseline, one watching from the start and one from
+    mid-run (a lift, from the day the ban takes effect): they read the other baseline lanes' days, copied each
+    day from the first day a watch asks for them, and every pair's numbers and events are those of every lane
+    stepped (the lift fires in every replication)."""
+    path = tmp_path / "triggered.yaml"
+    path.write_text(TRIGGERED)
+    got = []
+    for share in (True, False):
+        monkeypatch.setattr(shared_lanes, "ENABLED", share)
+        monkeypatch.setattr(shared_lanes, "PARTED", set())
+        monkeypatch.setattr(kernels, "worth_compiling", lambda *a, **k: compiled)
+        loaded = load_scenario(str(path))
+        got.append(runner.run_batch(loaded.scenario, loaded.world.values, [0, 1, 2],
+                                    reduce=Reducer(loaded.scenario)))
+    _assert_same_summaries(got[1], got[0])
+    assert all("ended" in [e.event for e in s.events[0] if e.entity == "cn_ga"] for s in got[0])
