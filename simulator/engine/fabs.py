@@ -682,7 +682,7 @@ class FabFleets(LaneMechanism):
     def _account(self, day: int, elig: np.ndarray, down_v: np.ndarray, down_l: np.ndarray) -> None:
         """Book the day's tool-time into SEMI E10 states per lane and cohort (repairs by the vendor ``down_v``
         and by the fab ``down_l``, tool-days), sum to groups, compute output, record every lane."""
-        if self._account_k is not None:      # the same numbers in two compiled loops around the product
+        if self._account_k is not None:      # the same numbers in two compiled loops (group sums in the first)
             states, output = self._account_k
             states(elig, self.phi, down_v, down_l, self.fleet, self.installing, self.waiting, self.q, self.sw,
                    self.kit_q, self.g_idx, self._S, self._SG)

@@ -116,6 +116,7 @@ class SharedBaselines(LaneMechanism):
         base = [i for i, ctx in enumerate(lanes.runs) if ctx.is_baseline]
         self.rep, self.followers, self.baselines = base[-1], base[:-1], base
         self._followers = np.array(self.followers, dtype=np.intp)
+        self._follower_recs = [lanes.runs[f].recorder for f in self.followers]
         self.main_idx = [i for i in range(lanes.n) if i not in set(self.followers)]
         self.rep_pos = self.main_idx.index(self.rep)
         self.block: np.ndarray | None = None
@@ -152,14 +153,14 @@ class SharedBaselines(LaneMechanism):
         lanes holds NaN until they part, so a read that bypasses ``read_as`` finds no number rather than a wrong
         one."""
         self._cols = {series_info(spec).key: j for j, spec in enumerate(specs)}
-        for f in self.followers:
-            self.lanes.runs[f].recorder.read_as(self.block[:, f, :], self.block[:, self.rep, :])
+        for f, rec in zip(self.followers, self._follower_recs):
+            rec.read_as(self.block[:, f, :], self.block[:, self.rep, :])
         self.block[:, self.followers] = np.nan
 
     def _live_columns(self) -> np.ndarray:
         """The block's columns of the series that the other baseline lanes' recorders lent (worked out again
         when more are lent)."""
-        recs = [self.lanes.runs[f].recorder for f in self.followers]
+        recs = self._follower_recs
         lent = sum(len(r.lent) for r in recs)
         if lent != self._lent:
             self._lent = lent
@@ -171,8 +172,8 @@ class SharedBaselines(LaneMechanism):
         """The other baseline lanes take the representative's recorded days (every ring row: those of the
         window under way matter) and read their own from now on."""
         self.block[:, self.followers] = self.block[:, self.rep][:, None]
-        for f in self.followers:
-            self.lanes.runs[f].recorder.read_as(self.block[:, f, :], None)
+        for f, rec in zip(self.followers, self._follower_recs):
+            rec.read_as(self.block[:, f, :], None)
         self.deferred = False
 
     def step(self, day: int) -> None:
