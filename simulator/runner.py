@@ -113,7 +113,7 @@ NUMPY_FOLD_WINDOW = 128
 
 def ring_days(lane_days: int) -> int:
     """Days of the ring a batch of ``lane_days`` is folded from (:data:`FOLD_WINDOW` when its fold is compiled)."""
-    return FOLD_WINDOW if kernels.would_compile(lane_days) else NUMPY_FOLD_WINDOW
+    return FOLD_WINDOW if kernels.would_compile(lane_days, "fold") else NUMPY_FOLD_WINDOW
 
 
 def lane_specs(runs: list[tuple[int, Scenario, np.random.SeedSequence]]) -> list[LaneSpec]:
@@ -166,6 +166,7 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
         recs = simulate_lanes(first, world, specs, min(window, first.days - lead), lead, sink_for)
     else:
         recs = simulate_lanes(first, world, specs)
+    kernels.mark_compiled()      # the parts run compiled have their loops on disk now: the next run finds them
     for rec in recs:
         rec.trim(lead)
     pairs = []
@@ -230,10 +231,11 @@ def _on_zygote(zygote: Zygote, tasks: list[tuple], jobs: int, tick: Callable[[],
     zygote and its workers are killed at once. A worker runs one batch, so its batch's model is never
     collected (``world.defer_collections``: it would be, before a next batch)."""
     out: list[Any] = [None] * len(tasks)
+    together = min(jobs, len(tasks))
     try:
         asked = 0
-        while asked < min(jobs, len(tasks)):
-            zygote.fork(defer_collections, (True,), _run_batch_args, (tasks[asked],))
+        while asked < together:        # started together: they share out the loops not compiled yet
+            zygote.fork(_zygote_worker, ((asked, together),), _run_batch_args, (tasks[asked],))
             asked += 1
         if meanwhile is not None:       # the zygote forks the workers meanwhile
             meanwhile()
@@ -243,12 +245,21 @@ def _on_zygote(zygote: Zygote, tasks: list[tuple], jobs: int, tick: Callable[[],
             for _ in got:
                 tick()
             if asked < len(tasks):
-                zygote.fork(defer_collections, (True,), _run_batch_args, (tasks[asked],))
+                zygote.fork(_zygote_worker, (None,), _run_batch_args, (tasks[asked],))
                 asked += 1
     except BaseException:
         zygote.close()
         raise
     return [p for got in out for p in got]
+
+
+def _zygote_worker(share: tuple[int, int] | None) -> None:
+    """A worker forked from the zygote: its batch's model is never collected (``world.defer_collections``: it
+    runs one batch); ``share`` (its slot, the workers started together): on a first run, it compiles its share
+    of the loops not cached yet and leaves the rest to the others (``kernels.share_first_compile``)."""
+    defer_collections(True)
+    if share is not None and share[1] > 1:
+        kernels.share_first_compile(*share)
 
 
 def _worker_init(parent: int, defer: bool = False) -> None:

@@ -270,7 +270,7 @@ def test_the_ring_is_small_for_a_compiled_fold_and_large_for_numpys(monkeypatch)
     from simulator.engine import kernels
     assert runner.FOLD_WINDOW < runner.NUMPY_FOLD_WINDOW
     for compiles, days in ((True, runner.FOLD_WINDOW), (False, runner.NUMPY_FOLD_WINDOW)):
-        monkeypatch.setattr(kernels, "would_compile", lambda lane_days, c=compiles: c)
+        monkeypatch.setattr(kernels, "would_compile", lambda lane_days, part=None, c=compiles: c)
         assert runner.ring_days(40 * 1096) == days
     monkeypatch.undo()
     monkeypatch.delenv("SIMULATOR_NUMBA", raising=False)

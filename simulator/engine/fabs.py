@@ -256,7 +256,7 @@ class FabFleets(LaneMechanism):
         self.streams = [{k: ctx.streams.get(f"fabs.{k}") for k in
                          ("failures", "repair_hours", "oem_parts", "parts_class", "refurb", "local_repairs",
                           "retire", "parts_wait")} for ctx in lanes.runs]
-        self.draws = FleetDraws(self.streams, kernels.worth_compiling(L * lanes.days, lanes))
+        self.draws = FleetDraws(self.streams, kernels.worth_compiling(L * lanes.days, lanes, "fabs"))
         # failures short of parts as one compiled loop (kernels.fab_parts_day), with its buffers
         self._parts_day = kernels.compiled("fab_parts_day") if self.draws.compiled else None
         self._account_k = ((kernels.compiled("fab_account_states"), kernels.compiled("fab_account_output"))

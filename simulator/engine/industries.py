@@ -68,7 +68,7 @@ class Industries(LaneMechanism):
         self.binding = np.full((S, L), -1)           # yesterday's binding input slot (-1: none)
         # the same numbers in one compiled loop (``kernels.industry_day``) instead of ~15 numpy calls a day
         self._day_k = kernels.compiled("industry_day") \
-            if kernels.worth_compiling(lanes.n * lanes.days, lanes) else None
+            if kernels.worth_compiling(lanes.n * lanes.days, lanes, "industries") else None
         if self._day_k is not None:
             self._k_const = (np.ascontiguousarray(self.one_minus_d[:, :, 0]), np.ascontiguousarray(self.d[:, :, 0]),
                              np.ascontiguousarray(self.limit[:, :, 0]), np.ascontiguousarray(self.cost_share[:, :, 0]))

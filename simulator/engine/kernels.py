@@ -19,10 +19,10 @@ numba is optional: without it (or with ``SIMULATOR_NUMBA=0`` in the environment)
 imported only once a process has simulated enough to pay for it (:data:`MIN_LANE_DAYS`). Compiled code is
 cached on disk (``cache=True``), so only the first run after an install pays the compile (~1.5 s for the holder day,
 ~3–5 s for the fab draws, ~1.8 s for the spare-parts draws, ~5.7 s for the four market sections, ~0.9 s for the
-trade rules, a few more for the fab fleets' day, the projects and the economy: the headline's first run took
-20.1 s against 6.1 s for the next); then ~0.35 s a process, numba's own start-up included (its import-time
-probe for scipy's BLAS skipped, :func:`_no_scipy_blas_probe`; ~9 ms a kernel). Editing this file invalidates the
-cache of every kernel in it.
+trade rules, a few more for the fab fleets' day, the projects and the economy: ~19 s in all; the workers of a
+first run share it out by model part, :mod:`.first_compile`); then ~0.35 s a process, numba's own start-up
+included (its import-time probe for scipy's BLAS skipped, :func:`_no_scipy_blas_probe`; ~9 ms a kernel). Editing
+this file invalidates the cache of every kernel in it.
 Ctrl-C and SIGTERM wait while numba compiles or loads (:func:`_guard_compiles`).
 """
 from __future__ import annotations
@@ -32,11 +32,13 @@ import importlib.util
 import os
 import weakref
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from .. import safety
+from .first_compile import Marks, Share
 
 #: lane-days a process simulates before compiled loops pay for loading numba (~0.35 s per process since numba's
 #: BLAS probe no longer imports scipy: import and cached machine code). Measured 2026-12-06 end to end,
@@ -128,12 +130,15 @@ def checks_only() -> Iterator[None]:
         _checking -= 1
 
 
-def worth_compiling(lane_days: int, batch: object | None = None) -> bool:
+def worth_compiling(lane_days: int, batch: object | None = None, part: str | None = None) -> bool:
     """Compiled loops for a batch of ``lane_days`` (lanes × days): once this process has simulated
     :data:`MIN_LANE_DAYS`, this batch included (a sweep worker switches after its first tasks), or numba is
     loaded already; always with ``SIMULATOR_NUMBA=always``; never without numba, nor inside
     :func:`checks_only`. ``batch`` (its ``Lanes``, or a view of some of them: the batch it views): its lane-days
-    count once however many of its mechanisms ask (without it, every call counts)."""
+    count once however many of its mechanisms ask (without it, every call counts). ``part`` (a name of
+    ``first_compile.PARTS``): not while another worker of a first run compiles that part's loops
+    (:func:`share_first_compile`); a part that runs compiled is marked as cached after the batch
+    (:func:`mark_compiled`)."""
     global _lane_days_seen
     if _checking:
         return False
@@ -142,7 +147,7 @@ def worth_compiling(lane_days: int, batch: object | None = None) -> bool:
         _lane_days_seen += lane_days
         if batch is not None:
             _batches_seen.add(batch)
-    return _wanted(0) and available()
+    return _wanted(0) and available() and _compiles(part)
 
 
 def _wanted(more: int) -> bool:
@@ -152,11 +157,14 @@ def _wanted(more: int) -> bool:
             or _lane_days_seen + more >= MIN_LANE_DAYS)
 
 
-def would_compile(lane_days: int) -> bool:
-    """Whether :func:`worth_compiling` would say yes to a new batch of ``lane_days``, without counting them: what
-    a caller sizing the batch's buffers before it is built needs to know (``runner``'s fold window)."""
+def would_compile(lane_days: int, part: str | None = None) -> bool:
+    """Whether :func:`worth_compiling` would say yes to a new batch of ``lane_days`` (for ``part``), without
+    counting them: what a caller sizing the batch's buffers before it is built needs to know (``runner``'s fold
+    window)."""
     if not _wanted(lane_days):
         return False
+    if part is not None and _share is not None:     # a worker of a first run (numba loaded: ``simulator.zygote``)
+        return available() and not _leaves(part)
     if _tried:
         return _numba is not None
     # not imported here: the batch's build loads numba, with collections paused (``engine.world``)
@@ -168,10 +176,64 @@ def installed() -> bool:
     return os.environ.get("SIMULATOR_NUMBA", "1") != "0" and importlib.util.find_spec("numba") is not None
 
 
-def in_use() -> bool:
+def in_use(part: str | None = None) -> bool:
     """Whether this process runs compiled loops already (numba loaded for the engine, or forced with
-    ``SIMULATOR_NUMBA=always``): what a part outside the engine (the report's fold) follows."""
-    return (_numba is not None or os.environ.get("SIMULATOR_NUMBA") == "always") and available()
+    ``SIMULATOR_NUMBA=always``): what a part outside the engine (the report's fold) follows; ``part`` as for
+    :func:`worth_compiling`."""
+    return (_numba is not None or os.environ.get("SIMULATOR_NUMBA") == "always") and available() \
+        and _compiles(part)
+
+
+# ----- a first run's compile shared among its workers (``first_compile``) -------------------------------------
+_share: Share | None = None
+_marks_folder: Path | None = None
+_ran_compiled: set[str] = set()
+
+
+def share_first_compile(slot: int, slots: int, folder: str | os.PathLike | None = None) -> None:
+    """This process is worker ``slot`` of ``slots`` that a run starts together: model parts whose loops are not
+    cached yet are compiled by one worker each, the others running them on their numpy twins (same numbers; see
+    :mod:`.first_compile`). ``folder``: where the marks of cached parts are (default: numba's cache folder of
+    this module)."""
+    global _share, _marks_folder
+    _share = Share(slot, slots)
+    _marks_folder = Path(folder) if folder is not None else None
+
+
+def _marks() -> Marks | None:
+    if not available():
+        return None
+    folder = _marks_folder
+    if folder is None:
+        try:            # where numba caches this module's kernels (its dispatcher finds it without compiling)
+            folder = Path(compiled("industry_day").stats.cache_path)
+        except (AttributeError, OSError, RuntimeError):
+            return None
+    return Marks(folder, str(getattr(_numba, "__version__", "")))
+
+
+def _leaves(part: str | None) -> bool:
+    return part is not None and _share is not None and _share.leaves(part, _marks())
+
+
+def _compiles(part: str | None) -> bool:
+    """Whether ``part`` runs compiled here (it is not left to another worker); noted for :func:`mark_compiled`."""
+    if _leaves(part):
+        return False
+    if part is not None:
+        _ran_compiled.add(part)
+    return True
+
+
+def mark_compiled() -> None:
+    """Mark the parts this process ran compiled as cached (their loops are on disk now), for the next run."""
+    if not _ran_compiled:
+        return
+    marks = _marks()
+    if marks is None:
+        return
+    for part in sorted(_ran_compiled):
+        marks.mark(part)
 
 
 def _jit(fn: Callable, inline: bool = False) -> Callable:

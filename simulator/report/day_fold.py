@@ -131,7 +131,7 @@ class DayFold:
         #: (2, periods, series) period sums (days themselves when ``step`` is 1): a day's writes are contiguous
         self.bucket_sums = np.empty((2, self.days if lay.step == 1 else len(lay.periods), K)) if daily else None
         if compiled is None:
-            compiled = kernels.in_use()
+            compiled = kernels.in_use("fold")
         self.kernel: Callable | None = compiled_fold() if compiled else None
 
     # ------------------------------------------------------------------------------------------------ add

@@ -126,7 +126,7 @@ class MineralMarkets(LaneMechanism):
         hw, hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
                                                    p["sourcing_concentration"])
         S0 = hw * cover * self.demand0[:, :, None]
-        fast = kernels.worth_compiling(n * lanes.days, lanes)       # compiled sections of the day (same numbers)
+        fast = kernels.worth_compiling(n * lanes.days, lanes, "markets")   # compiled sections of the day (same numbers)
         self.holders = HolderGroups(hw, hc, fast)
         self.S = _lanes(S0, n)
         self.Stot = self.S.sum(axis=3)
