@@ -131,6 +131,9 @@ def test_a_shared_first_compile_gives_the_same_bytes_and_marks_what_it_compiled(
     # the next run's workers find those parts cached: the other worker's parts are all that is left to share
     left_next = [{p for p in fc.PARTS if fc.Share(k, 2).leaves(p, marks)} for k in (0, 1)]
     assert set().union(*left_next) == ALL - mine
+    # the share ended with the batch: this process's next batch runs every part compiled
+    fabs, markets = _build(None, tmp_path)
+    assert fabs.draws.compiled and markets._kernels
 
 
 def test_zygote_workers_started_together_share_and_later_ones_do_not(share_state, monkeypatch):

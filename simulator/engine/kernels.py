@@ -226,7 +226,11 @@ def _compiles(part: str | None) -> bool:
 
 
 def mark_compiled() -> None:
-    """Mark the parts this process ran compiled as cached (their loops are on disk now), for the next run."""
+    """After a batch: mark the parts this process ran compiled as cached (their loops are on disk now), for the
+    next run. A first run's share (:func:`share_first_compile`) ends with it: a batch after it compiles, or
+    loads, whatever it needs."""
+    global _share
+    _share = None
     if not _ran_compiled:
         return
     marks = _marks()
