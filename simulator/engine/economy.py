@@ -68,7 +68,8 @@ class Economy(LaneMechanism):
             self.model = ARIO(self.table, build_params(cfg))
         except (KeyError, ValueError) as exc:
             raise ValueError(f"economy: {exc}") from None
-        fast = kernels.worth_compiling(lanes.n * lanes.days, lanes, "economy")   # the same numbers, fewer numpy calls
+        # the same numbers, fewer numpy calls
+        fast = kernels.worth_compiling(lanes.n * lanes.days, lanes, "economy")
         if fast:
             self.model.kernels = (kernels.compiled("ario_serve"), kernels.compiled("ario_restock"))
         self._direct_k = kernels.compiled("economy_direct") if fast else None

@@ -2,15 +2,16 @@
 
 The compiled loops (:mod:`.kernels`) are compiled once and cached on disk; until then each process that needs one
 compiles it. On the first run after an install (or after ``kernels.py`` changed) the headline's two workers
-both compiled the same 35 kernels at the same time, ~19 s each of the run's 23 s (the next run: 4.5 s).
+both compiled the same 35 kernels at the same time, ~19 s each of the run's 22.7 s (the next run: 4.5 s).
 
 Here the model parts whose kernels are not cached yet are shared out among the workers a run starts together,
 as whole parts, the heaviest first, each to the worker with the least compile time so far (compile seconds
 measured on the headline in one process, 2026-12-06: :data:`PARTS`). A worker compiles its own share and runs the
 other cold parts on their numpy twins for its whole batch: the same numbers, bit for bit (``kernels``' module
-docstring; ``tests/test_kernels.py``), only slower (the headline's numpy parts cost a worker ~2 s against ~9 s of
+docstring; ``tests/test_kernels.py``), only slower (the headline's numpy parts cost a worker ~3 s against ~9 s of
 compiling saved). After its batch it leaves a *mark* for each part it ran compiled, so the next run finds those
-parts cached and compiles nothing.
+parts cached and compiles nothing. Measured on the headline's first run, two alternating pairs, 2026-12-06:
+22.7 s (CPU 44.7 s) → 15.6–15.9 s (CPU 29.7–30.1 s), the same bytes.
 
 A mark is an empty file in numba's cache folder of the kernels, named for the part and for a key: the size and
 modification time of the part's source file (numba's own test of a cached kernel's freshness), numba's version
