@@ -166,7 +166,6 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
         recs = simulate_lanes(first, world, specs, min(window, first.days - lead), lead, sink_for)
     else:
         recs = simulate_lanes(first, world, specs)
-    kernels.mark_compiled()      # the parts run compiled have their loops on disk now: the next run finds them
     for rec in recs:
         rec.trim(lead)
     pairs = []

@@ -31,6 +31,7 @@ import simpy
 
 from .. import safety
 from ..scenario.schema import Scenario
+from . import kernels
 from .policy import Clock, PolicyBoard
 from .recorder import Recorder, series_info
 from .streams import Streams
@@ -261,6 +262,7 @@ def run_lanes(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None
     lanes.env.process(_daily(lanes, mechs, sink if lanes.window is not None else None))
     with frozen_heap():
         lanes.env.run(until=lanes.days)
+    kernels.mark_compiled()      # the parts run compiled have their loops on disk now: the next run finds them
     return [ctx.recorder for ctx in lanes.runs]
 
 
