@@ -9,16 +9,17 @@ as whole parts, the heaviest first, each to the worker with the least compile ti
 measured on the headline in one process, 2026-12-06: :data:`PARTS`). A worker compiles its own share and runs the
 other cold parts on their numpy twins for its whole batch: the same numbers, bit for bit (``kernels``' module
 docstring; ``tests/test_kernels.py``), only slower (the headline's numpy parts cost a worker ~3 s against ~9 s of
-compiling saved). After its batch it leaves a *mark* for each part it ran compiled, so the next run finds those
-parts cached and compiles nothing. Measured on the headline's first run, two alternating pairs, 2026-12-06:
+compiling saved). Every batch's run (``world.run_lanes``) leaves a *mark* for each part it ran compiled, so the
+next run finds those parts cached and compiles nothing. Measured on the headline's first run, two alternating pairs, 2026-12-06:
 22.7 s (CPU 44.7 s) → 15.6–15.9 s (CPU 29.7–30.1 s), the same bytes.
 
 A mark is an empty file in numba's cache folder of the kernels, named for the part and for a key: the size and
 modification time of the part's source file (numba's own test of a cached kernel's freshness), numba's version
 and Python's. Where that folder cannot be written no part counts as cold (each worker compiles what it needs,
 as before this module), so a read-only install is never stuck sharing. A mark that outlives numba's cache (the
-cache files deleted by hand) only costs the next run the old way of compiling. Parts a run does not use never
-get a mark and are shared out at no cost: a worker without fabs compiles no fab kernels.
+cache files deleted by hand) only costs the next run the old way of compiling; a cache filled before marks
+existed is taken for cold once (that run shares needlessly: 6.8 s instead of 4.7 on the headline). Parts a run
+does not use never get a mark and are shared out at no cost: a worker without fabs compiles no fab kernels.
 """
 from __future__ import annotations
 
