@@ -10,8 +10,8 @@ measured on the headline in one process, 2026-12-06: :data:`PARTS`). A worker co
 other cold parts on their numpy twins for its whole batch: the same numbers, bit for bit (``kernels``' module
 docstring; ``tests/test_kernels.py``), only slower (the headline's numpy parts cost a worker ~3 s against ~9 s of
 compiling saved). Every batch's run (``world.run_lanes``) leaves a *mark* for each part it ran compiled, so the
-next run finds those parts cached and compiles nothing. Measured on the headline's first run, two alternating pairs, 2026-12-06:
-22.7 s (CPU 44.7 s) → 15.6–15.9 s (CPU 29.7–30.1 s), the same bytes.
+next run finds those parts cached and compiles nothing. Measured on the headline's first run, two alternating
+pairs, 2026-12-06: 22.7 s (CPU 44.7 s) → 15.6–15.9 s (CPU 29.7–30.1 s), the same bytes.
 
 A mark is an empty file in numba's cache folder of the kernels, named for the part and for a key: the size and
 modification time of the part's source file (numba's own test of a cached kernel's freshness), numba's version
