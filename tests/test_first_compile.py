@@ -86,7 +86,7 @@ def _build(share: tuple[int, int] | None, folder: Path):
     lanes, mechs = W.build_lanes(sc, loaded.world.values, [W.LaneSpec(0, seed, True), W.LaneSpec(0, seed, False, 0)])
     fabs = next(m for m in mechs if isinstance(m, FabFleets))
     markets = next(m for m in mechs if isinstance(m, (MineralMarkets, SharedBaselines)))
-    markets = getattr(markets, "markets", markets)
+    markets = getattr(markets, "main", markets)        # shared baseline lanes: their main part
     return fabs, markets
 
 
