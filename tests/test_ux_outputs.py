@@ -170,6 +170,8 @@ def test_charts_are_150_dpi_png_with_svg_and_only_moved_panels(folder, res):
         assert p.with_suffix(".svg").is_file()
         dpi = Image.open(p).info.get("dpi")
         assert dpi and round(dpi[0]) >= 150
+        svg = p.with_suffix(".svg").read_text()    # ticks drawn by report.panel_axes: no tick groups, labels
+        assert 'id="xtick_' not in svg and 'id="ytick_' not in svg and 'id="LineCollection_' in svg
     for _, (_, panels) in chart_groups(res).items():
         for _, series in panels:
             assert any(moved(res, k) for k, _ in series)
@@ -221,36 +223,52 @@ def test_png_writer_keeps_every_pixel_and_the_resolution(tmp_path):
         png_bytes(np.zeros((4, 4, 3)), 150)
 
 
-def test_fixed_date_ticks_draw_what_the_date_locator_would(tmp_path):
-    """The charts' date ticks are worked out once per x range and fixed (``plots._date_ticks``): the panels
-    look exactly as with ``AutoDateLocator(minticks=4, maxticks=8)`` and ``ConciseDateFormatter`` on each, for
-    a range of years and one of weeks."""
+def test_panel_axes_draw_what_matplotlibs_axis_would():
+    """The charts' ticks, tick labels, grid lines, axis label and offset texts are drawn by
+    ``report.panel_axes`` as a few artists, with the date ticks worked out once per x range
+    (``plots._date_ticks``): the very pixels and texts of matplotlib's own axis with
+    ``AutoDateLocator(minticks=4, maxticks=8)`` and ``ConciseDateFormatter``, for a range of years and one of
+    weeks (its year and month in the offset), with y values written with an offset (``1e9``) and a y label; and no tick
+    objects are made at drawing (matplotlib's own axis makes one per tick, and labels ticks out of view)."""
+    import matplotlib
     import matplotlib.dates as mdates
+    from matplotlib.text import Text
     from simulator.report import plots
+    from simulator.report.panel_axes import draw_panel_axes
     plots.prepare()
     import matplotlib.pyplot as plt
 
-    def pixels(fixed: bool, days: int) -> np.ndarray:
-        fig, axes = plt.subplots(1, 2, figsize=(6, 2), dpi=80)
-        x = np.datetime64("2026-03-01") + np.arange(days)
-        for ax in axes:
-            ax.plot(x, np.sin(np.arange(days) / 40.0))
-            if not fixed:
-                loc = mdates.AutoDateLocator(minticks=4, maxticks=8)
-                ax.xaxis.set_major_locator(loc)
-                ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
-        if fixed:
-            plots._date_ticks(list(axes))
-        fig.canvas.draw()
-        out = np.array(fig.canvas.buffer_rgba())
-        labels = [t.get_text() for t in axes[1].get_xticklabels()]
-        plt.close(fig)
-        return out, labels
+    def drawn(lean: bool, days: int) -> tuple[np.ndarray, list[str], int]:
+        with matplotlib.rc_context(plots.PANEL_STYLE):
+            fig, axes = plt.subplots(1, 2, figsize=(6, 2.4), dpi=80)
+            x = np.datetime64("2026-03-01") + np.arange(days)
+            for ax in axes:
+                ax.plot(x, 3e9 + 1e7 * np.sin(np.arange(days) / 40.0))
+                ax.set_ylabel("USD/day", fontsize=10)
+                for axis in (ax.xaxis, ax.yaxis):
+                    axis.get_offset_text().set_fontsize("medium")
+            fig.subplots_adjust(left=0.2, bottom=0.3, wspace=0.6)
+            if lean:
+                for ax, ticks in zip(axes, plots._date_ticks(list(axes))):
+                    draw_panel_axes(ax, ticks)
+            else:
+                for ax in axes:
+                    loc = mdates.AutoDateLocator(minticks=4, maxticks=8)
+                    ax.xaxis.set_major_locator(loc)
+                    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+            fig.canvas.draw()
+            out = np.array(fig.canvas.buffer_rgba())
+            texts = sorted(t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text())
+            ticks = len(axes[1].xaxis.majorTicks) + len(axes[1].yaxis.majorTicks)
+            plt.close(fig)
+            return out, texts, ticks
 
     for days in (1096, 40):
-        (auto, auto_labels), (fixed, fixed_labels) = pixels(False, days), pixels(True, days)
-        assert fixed_labels == auto_labels and any(auto_labels)
-        assert np.array_equal(auto, fixed)
+        (mpl_px, mpl_texts, mpl_ticks), (px, texts, ticks) = drawn(False, days), drawn(True, days)
+        assert set(texts) <= set(mpl_texts) and "1e9" in texts   # (matplotlib's include ticks out of view)
+        assert ("2026-Apr" in texts) == (days == 40)       # the weeks' year and month, in the x offset
+        assert np.array_equal(px, mpl_px)
+        assert ticks <= 2 < 8 <= mpl_ticks
 
 
 def test_chart_median_is_numpys_bit_for_bit():

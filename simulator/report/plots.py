@@ -156,9 +156,8 @@ def _footnote(marks: list, max_chars: int = 150) -> str:
         if lines else ""
 
 
-#: the panels' tick labels and grid, as matplotlib's settings while a figure is made and drawn: each tick then
-#: starts with them, instead of ``tick_params`` and ``grid`` updating every tick of every panel after (the
-#: headline's six charts 2.26 → 2.17 CPU-s, 2026-12-06; the 134 plot files of the 14 scenarios byte-identical)
+#: the panels' tick labels and grid, as matplotlib's settings while a figure is made and drawn (read by
+#: ``report.panel_axes``, which draws them)
 PANEL_STYLE = {"xtick.labelsize": 9, "ytick.labelsize": 9, "axes.grid": True, "axes.grid.which": "major",
                "axes.grid.axis": "both", "grid.alpha": 0.25}
 
@@ -173,6 +172,8 @@ def _figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit
 def _draw_figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]], unit_of, path: Path,
                  title: str) -> list[Path]:
     import matplotlib.pyplot as plt
+
+    from .panel_axes import draw_panel_axes
     n = len(groups)
     if n == 0:
         return []
@@ -193,7 +194,7 @@ def _draw_figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]],
             axis.get_offset_text().set_fontsize("medium")   # tick labels followed PANEL_STYLE (see there)
         if len(keys) > 1:
             ax.legend(fontsize=8, loc="best", framealpha=0.85)
-    _date_ticks(list(axes.flat)[:n])
+    x_ticks = _date_ticks(list(axes.flat)[:n])
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(f"{res.scenario.name}: {title}", fontsize=13, y=1 - 0.12 / height, va="top")
@@ -201,6 +202,8 @@ def _draw_figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]],
     bottom_in = extra + 0.4
     fig.subplots_adjust(left=0.08 if cols == 2 else 0.12, right=0.98, bottom=bottom_in / height,
                         top=1 - 0.95 / height, hspace=0.45, wspace=0.22)
+    for ax, x in zip(axes.flat, x_ticks):        # once the panels' limits and places are final
+        draw_panel_axes(ax, x)
     if note:
         fig.text(0.01, 0.01, note, fontsize=7.5, ha="left", va="bottom", color="dimgrey")
     png, svg = path.with_suffix(".png"), path.with_suffix(".svg")
@@ -210,15 +213,13 @@ def _draw_figure(res: "Result", groups: list[tuple[str, list[tuple[str, str]]]],
     return [png, svg]
 
 
-def _date_ticks(axes: list) -> None:
-    """The date ticks of each panel: where ``AutoDateLocator(minticks=4, maxticks=8)`` puts them and how
-    ``ConciseDateFormatter`` labels them (a year once, in the offset, then months), worked out once for the x
-    range all panels share and fixed, instead of again for every panel at each drawing (PNG, then SVG): the same
-    ticks, labels and pixels (and SVG bytes); measured on the headline's six figures, 2026-12-06: 2.77–2.80 →
-    2.56–2.65 CPU-s."""
+def _date_ticks(axes: list) -> list[tuple[list[float], list[str], str]]:
+    """The date ticks of each panel: (ticks, labels, offset) where ``AutoDateLocator(minticks=4, maxticks=8)``
+    puts them and as ``ConciseDateFormatter`` labels them (a year once, in the offset, then months), worked out
+    once for the x range all panels share instead of again for every panel at each drawing (PNG, then SVG)."""
     import matplotlib.dates as mdates
-    from matplotlib.ticker import FixedFormatter, FixedLocator
     done: dict[tuple[float, float], tuple[list[float], list[str], str]] = {}
+    out = []
     for ax in axes:
         lim = tuple(ax.get_xlim())        # the final x range: every artist of the panel is in place
         if lim not in done:
@@ -228,11 +229,8 @@ def _date_ticks(axes: list) -> None:
             ax.xaxis.set_major_formatter(fmt)
             ticks = [float(t) for t in ax.xaxis.get_majorticklocs()]
             done[lim] = (ticks, fmt.format_ticks(ticks), fmt.get_offset())
-        ticks, labels, offset = done[lim]
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        fixed = FixedFormatter(labels)
-        fixed.set_offset_string(offset)
-        ax.xaxis.set_major_formatter(fixed)
+        out.append(done[lim])
+    return out
 
 
 def _save_png(fig, path: Path) -> None:
