@@ -63,3 +63,23 @@ def test_figures_of_a_failed_chart_process_are_drawn_by_the_parent(res, tmp_path
     monkeypatch.setattr(plots, "_figure", dies_in_a_child)
     assert chart_bytes(res.write(tmp_path / "again")) == good
     assert "chart process failed (exit 3); drawing inline" in capfd.readouterr().err
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="chart processes need fork")
+def test_chart_processes_freeze_what_they_inherit_and_the_parent_does_not(res, tmp_path, monkeypatch):
+    """A chart process freezes what it inherits (``gc.freeze``: the parent's libraries and results), so its
+    collections walk only the figures it makes; the parent (a notebook's process, say) freezes nothing."""
+    import gc
+    parent = os.getpid()
+    real = plots._figure
+
+    def records(*a, **k):
+        if os.getpid() != parent:
+            (tmp_path / f"frozen-{os.getpid()}").write_text(str(gc.get_freeze_count()))
+        return real(*a, **k)
+    monkeypatch.setattr(plots, "_figure", records)
+    before = gc.get_freeze_count()
+    res.write(tmp_path / "run")
+    counts = [int(f.read_text()) for f in tmp_path.glob("frozen-*")]
+    assert counts and min(counts) > 1000
+    assert before == gc.get_freeze_count() == 0

@@ -134,3 +134,19 @@ def test_loading_a_scenario_leaves_the_worlds_shared_names_alone():
     load_scenario(ROOT / "scenarios" / "japan_servicing_ban.yaml")
     again = load_scenario(ROOT / "scenarios" / "japan_servicing_ban.yaml")     # a copy of the same parsed world
     assert "all" not in again.world.names()["region"]
+
+
+def test_simulate_loads_its_writers_without_collections_then_freezes_them():
+    """``simulate``'s process imports the table and chart writers (pandas, matplotlib) while its workers run,
+    without cyclic collections, then freezes what it loaded until the run ends: its later full collections do
+    not walk the libraries. On the way out the collector is as it was (``cli.main`` called in a longer-lived
+    process, as here)."""
+    import gc
+    from simulator import cli
+    seen = []
+    assert gc.get_freeze_count() == 0
+    with cli._lasting_loads() as load:
+        load(lambda x: seen.append((x, gc.isenabled())), "loaded")
+        assert seen == [("loaded", False)]
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0

@@ -78,6 +78,30 @@ def test_workers_are_forked_from_the_zygote_after_its_preload():
     assert LOADED == []
 
 
+def collection_state() -> tuple[bool, int, bool]:
+    import gc
+    return gc.isenabled(), gc.get_freeze_count(), bool(LOADED)
+
+
+def preload_reporting_collections() -> None:
+    import gc
+    LOADED.append("collections enabled while loading" if gc.isenabled() else "no collections while loading")
+
+
+def test_what_the_zygote_loaded_is_frozen_out_of_its_workers_collections():
+    """The zygote loads without cyclic collections and freezes what it loaded (``gc.freeze``): its workers'
+    collections walk only what they make; collections are on again in them; this process is untouched."""
+    import gc
+    with Zygote(f"{__name__}:preload_reporting_collections") as z:
+        z.fork(None, (), collection_state, ())
+        _, (enabled, frozen, loaded) = z.next_result()
+        z.fork(None, (), where, ())
+        _, (_, marks) = z.next_result()
+    assert enabled and frozen > 1000 and loaded
+    assert marks == ["no collections while loading"]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
 def test_results_come_back_with_their_index_and_more_can_be_asked_for_meanwhile():
     with Zygote() as z:
         for x in (3, 4):

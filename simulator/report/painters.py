@@ -10,6 +10,7 @@ Every figure is drawn the same way whichever process draws it, so the files do n
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -99,6 +100,10 @@ def _chart_process(res: "Result", folder: Path, charts: "list[Chart]", queue: Ch
         pass
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+    # Everything inherited from the parent (libraries, the run's results) lives as long as this process: frozen,
+    # its collections walk only the figures it makes. Measured on the headline, 2026-12-06: the two chart
+    # processes' first full collections walked the parent's heap, 0.07 and 0.15 CPU-s (and copied its pages).
+    gc.freeze()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from . import plots
     plots.write_plots(res, folder, charts=charts, queue=queue)
