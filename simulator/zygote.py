@@ -32,10 +32,6 @@ import traceback
 from typing import Any, Callable
 
 _HEAD = struct.Struct("<cQ")        # kind, payload length
-#: Why the zygote freezes what it loaded (``gc.freeze``): a full collection walks every object the process holds,
-#: numba's compiler and its registries included. Measured on the headline, 2026-12-06: the zygote spent 0.05 s
-#: in two full collections while loading (its load is what the workers wait for); frozen, its workers'
-#: collections see only what they make (and leave the inherited pages shared).
 _PID = struct.Struct("<q")
 _SEND_BUFFER = 4 << 20              # bytes: the run's batches are queued at once without blocking the parent
 
@@ -177,7 +173,12 @@ class _RemoteTraceback(Exception):
 
 # ----- zygote side -----------------------------------------------------------------------------------------
 def _serve(sock: socket.socket, preload: str | None, parent: int) -> None:
-    """The zygote's life: set up, preload, then answer the parent's messages until it closes its end."""
+    """The zygote's life: set up, preload, then answer the parent's messages until it closes its end.
+
+    The preload runs without cyclic collections, and what is loaded then is frozen (``gc.freeze``): it lives to
+    the end, and a full collection would walk all of it, numba's compiler and registries included. Measured on
+    the headline, 2026-12-06: the zygote spent 0.05–0.07 s in collections while loading, which its workers wait
+    for; frozen, the workers' collections see only what they make (and leave the inherited pages shared)."""
     code = 1
     try:
         from .safety import die_with_parent
@@ -185,14 +186,16 @@ def _serve(sock: socket.socket, preload: str | None, parent: int) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         die_with_parent(parent)
         if preload:
-            gc.disable()                                   # no collections while loading: it makes few cycles
+            collecting = gc.isenabled()
+            gc.disable()                                   # loading makes few cycles
             try:
                 mod, name = preload.split(":")
                 getattr(importlib.import_module(mod), name)()
             except Exception:                              # a worker loads for itself what is missing
                 pass
-        gc.freeze()     # what is loaded lives to the end: the workers' collections never walk it (see ``_HEAD``'s note)
-        gc.enable()
+            if collecting:
+                gc.enable()
+        gc.freeze()                                        # out of every later collection, here and in workers
         while True:
             head = _read_exactly(sock, _HEAD.size)
             if head is None:                               # the parent closed its end: wait for the workers,
