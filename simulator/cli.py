@@ -83,8 +83,8 @@ def _lasting_loads() -> Iterator[Callable[..., None]]:
         finally:
             if ours:
                 gc.freeze()
-            if was:
-                gc.enable()
+            if was:     # after the freeze, not before: the first allocation with collections on would walk
+                gc.enable()  # all that was loaded (``world.collections_paused``, then ``frozen_heap``: +0.05 s)
     try:
         yield load
     finally:

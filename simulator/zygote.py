@@ -185,17 +185,17 @@ def _serve(sock: socket.socket, preload: str | None, parent: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         die_with_parent(parent)
+        collecting = gc.isenabled()
         if preload:
-            collecting = gc.isenabled()
             gc.disable()                                   # loading makes few cycles
             try:
                 mod, name = preload.split(":")
                 getattr(importlib.import_module(mod), name)()
             except Exception:                              # a worker loads for itself what is missing
                 pass
-            if collecting:
-                gc.enable()
-        gc.freeze()                                        # out of every later collection, here and in workers
+        gc.freeze()                                        # out of every later collection, here and in workers;
+        if collecting:                                     # frozen before collections resume: the first
+            gc.enable()                                    # allocation after would walk all that was loaded
         while True:
             head = _read_exactly(sock, _HEAD.size)
             if head is None:                               # the parent closed its end: wait for the workers,

@@ -59,8 +59,8 @@ def draw_panel_axes(ax: Any, x: tuple[Sequence[float], Sequence[str], str]) -> N
     xs = [(float(t), s) for t, s in zip(x[0], x[1]) if in_view(lo, hi, t)]
     ys, ylabels, y_offset = y_ticks(ax)
     x_offset = x[2]
-    y_label_size = ax.yaxis.get_offset_text().get_fontsize()
-    x_label_size = ax.xaxis.get_offset_text().get_fontsize()
+    y_offset_size = ax.yaxis.get_offset_text().get_fontsize()
+    x_offset_size = ax.xaxis.get_offset_text().get_fontsize()
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(NullLocator())
         axis.set_major_formatter(NullFormatter())
@@ -93,12 +93,12 @@ def draw_panel_axes(ax: Any, x: tuple[Sequence[float], Sequence[str], str]) -> N
     to_points = 72.0 / fig.dpi
     if y_offset:
         ax.text(0.0, 1.0, y_offset, transform=mtrans.offset_copy(ax.transAxes, fig, y=OFFSETTEXTPAD, units="points"),
-                ha="left", va="baseline", fontsize=y_label_size, clip_on=False)
+                ha="left", va="baseline", fontsize=y_offset_size, clip_on=False)
     if x_offset:
         depth = max((t.get_window_extent(renderer).height for t in xl), default=0.0) * to_points
         ax.text(1.0, 0.0, x_offset, transform=mtrans.offset_copy(
             ax.transAxes, fig, y=-((size + pad) + depth + OFFSETTEXTPAD) if xl else -OFFSETTEXTPAD, units="points"),
-            ha="right", va="top", fontsize=x_label_size, clip_on=False)
+            ha="right", va="top", fontsize=x_offset_size, clip_on=False)
     width = max((t.get_window_extent(renderer).width for t in yl), default=0.0) * to_points
     reach = (ysize + ypad) + width if yl else 0.0          # points left of the spine the tick labels reach
     panel = ax.get_position().width * fig.get_figwidth() * 72.0
