@@ -18,7 +18,7 @@ import pytest
 
 from simulator.api import Result, run_loaded
 from simulator.report import frames, gdp
-from simulator.report.csvfast import write_tidy, write_wide
+from simulator.report.csvfast import constant, write_tidy, write_wide
 from simulator.report.fold import Reduced
 from simulator.report.metrics import METRICS
 from simulator.report.parquet import partition_path, read_series
@@ -165,10 +165,19 @@ def test_a_spool_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
     mine.close()
 
 
-def test_fast_csv_prints_what_pandas_prints(tmp_path):
+CONSTANT_ROWS = np.array([[0.0, 0.0, 0.0], [-0.0, -0.0, -0.0], [60.0, 60.0, 60.0], [0.0, -0.0, 0.0],
+                          [np.nan, np.nan, np.nan], [1 / 3, 1 / 3, 1 / 3], [np.inf, np.inf, np.inf]])
+
+
+@pytest.mark.parametrize("vals", [np.array([[1.0, np.nan, -0.0], [1e-300, 123456789.123456, np.inf],
+                                            [2.5e17, -3.25, 1 / 3]]),
+                                  CONSTANT_ROWS,                       # series of one value, formatted once
+                                  np.delete(CONSTANT_ROWS, 4, axis=0)],  # and without a NaN anywhere
+                         ids=["varying", "constant", "constant-no-nan"])
+def test_fast_csv_prints_what_pandas_prints(tmp_path, vals):
     dates = ["2025-01-01", "2025-01-08", "2025-01-15"]
-    keys = [("a.b", "m", "t/day"), ('q,"x"', "n", "%"), ("e", "p", "USD")]
-    vals = np.array([[1.0, np.nan, -0.0], [1e-300, 123456789.123456, np.inf], [2.5e17, -3.25, 1 / 3]])
+    keys = [("a.b", "m", "t/day"), ('q,"x"', "n", "%"), ("e", "p", "USD"), ("f", "nan", "x"), ("g", "h", "%s"),
+            ("i", "j", "k"), ("l", "m", "n")][:len(vals)]
     blocks = [(("sc", "mean"), vals), (("baseline", "mean"), vals * 2)]
     rows = [{"scenario": p[0], "replication": p[1], "date": d, "entity": e, "metric": m, "unit": u,
              "value": v[k, j]} for p, v in blocks for k, (e, m, u) in enumerate(keys) for j, d in enumerate(dates)]
@@ -181,11 +190,18 @@ def test_fast_csv_prints_what_pandas_prints(tmp_path):
         assert note_a == note_b
         assert folder_bytes(a.parent) == folder_bytes(b.parent)
     cols = {"date": np.array(dates, dtype=object), "x [u]": vals[0], "baseline: x [u]": vals[1],
-            'y, "z" %': vals[2]}
+            'y, "z" %': vals[2], **{f"c{j} [u]": v for j, v in enumerate(vals[3:])}}
     a, b = tmp_path / "wa.csv", tmp_path / "wb.csv"
     write_table(pd.DataFrame(cols), a)
     write_wide(b, cols)
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_fast_csv_constant_series():
+    rows = np.vstack([CONSTANT_ROWS, [[1.0, 2.0, 1.0]]])
+    assert constant(rows, axis=1).tolist() == [True, True, True, False, True, True, True, False]
+    assert constant(rows.T, axis=0).tolist() == [True, True, True, False, True, True, True, False]
+    assert constant(np.zeros((2, 0)), axis=1).tolist() == [False, False]     # no values: nothing constant
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["validate", SCENARIO]])

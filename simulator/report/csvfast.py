@@ -3,6 +3,13 @@ faster than ``DataFrame.to_csv`` and byte for byte the same text: the header and
 ``csv`` module quotes them (as pandas does), floats as ``%.10g`` (``FLOAT_FORMAT``), NaN as an empty field,
 LF line ends, UTF-8. Each key's rows are formatted by one ``%`` call over a repeated line template.
 
+A series (``timeseries.csv``) or column (``timeseries_wide.csv``) that holds one value throughout has it formatted
+once, into the line template: more than half of the headline's series are constant (zero unmet demand in the
+baseline, a difference of zero, a fixed target cover), and formatting a float costs ~3 times as much as copying
+its text (measured 2026-12-06: 168 against 54 ns a row). The bytes are the same: the same format, once. A table
+without NaN skips the search for ``nan`` to blank. On the headline, ``timeseries.csv`` 0.29 → 0.20 CPU-s and
+``timeseries_wide.csv`` 0.18 → 0.12.
+
 Tables over the spreadsheet row limit are split into parts exactly as :func:`.tables.write_table` does.
 """
 from __future__ import annotations
@@ -26,6 +33,15 @@ def csv_fields(fields: Sequence[str]) -> str:
 
 def _esc(text: str) -> str:
     return text.replace("%", "%%")
+
+
+def constant(rows: np.ndarray, axis: int) -> np.ndarray:
+    """Per row (``axis=1``) or column (``axis=0``) of a 2-d float array: whether it holds one value throughout,
+    bit for bit (``-0.0`` is not ``0.0``; a NaN only equals a NaN of the same bits); none where there are no
+    values."""
+    bits = np.ascontiguousarray(rows, dtype=float).view(np.int64)
+    first = bits[:, :1] if axis == 1 else bits[:1]
+    return (bits == first).all(axis=axis) if bits.shape[axis] else np.zeros(bits.shape[1 - axis], dtype=bool)
 
 
 def _fix_nan(text: str, last_only: bool) -> str:
@@ -101,17 +117,23 @@ def write_tidy(path: Path, columns: Sequence[str], dates: Sequence[str], key_fie
     try:
         for prefix, vals in blocks():
             pre = _esc(csv_fields(prefix))
+            same = constant(vals, axis=1)
+            nan = bool(np.isnan(vals).any())   # no NaN, no ``nan`` to blank: the text is left as it is
             for k in range(nk):
-                row = vals[k].tolist()
-                line = f"{pre},%s,{keyparts[k]},{fmt}\n"
-                args: list = [None] * (2 * nd)
-                args[0::2] = date_args
-                args[1::2] = row
+                if same[k]:            # one value: formatted once, into the template; the dates are the args
+                    line = f"{pre},%s,{keyparts[k]},{_esc(fmt % vals[k, 0])}\n"
+                    args, step = date_args, 1
+                else:
+                    line = f"{pre},%s,{keyparts[k]},{fmt}\n"
+                    args = [None] * (2 * nd)
+                    args[0::2] = date_args
+                    args[1::2] = vals[k].tolist()
+                    step = 2
                 start = 0
                 while start < nd:
                     n = min(nd - start, out.room())
-                    text = (line * n) % tuple(args[2 * start:2 * (start + n)])
-                    out.write(_fix_nan(text, True), n)
+                    text = (line * n) % tuple(args[step * start:step * (start + n)])
+                    out.write(_fix_nan(text, True) if nan else text, n)
                     start += n
     finally:
         out.close()
@@ -126,12 +148,16 @@ def write_wide(path: Path, columns: dict[str, np.ndarray], max_rows: int | None 
     mat = np.column_stack([np.asarray(columns[c], dtype=float) for c in names[1:]]) if len(names) > 1 \
         else np.zeros((n, 0))
     out = PartWriter(Path(path), csv_fields(names), n, _limit(max_rows))
-    line = "%s" + ("," + FLOAT_FORMAT) * (len(names) - 1) + "\n"
+    same = constant(mat, axis=0)
+    fields = [_esc(FLOAT_FORMAT % mat[0, j]) if same[j] else FLOAT_FORMAT for j in range(mat.shape[1])]
+    line = "%s" + "".join("," + f for f in fields) + "\n"
+    varying = mat[:, ~same]
+    nan = bool(np.isnan(mat).any())
     try:
         for i in range(n):
             out.room()
-            text = line % (csv_fields([first[i]]), *mat[i].tolist())
-            out.write(_fix_nan(text, False), 1)
+            text = line % (csv_fields([first[i]]), *varying[i].tolist())
+            out.write(_fix_nan(text, False) if nan else text, 1)
     finally:
         out.close()
     return out.note(Path(path).name)
