@@ -179,6 +179,26 @@ def test_charts_are_150_dpi_png_with_svg_and_only_moved_panels(folder, res):
     assert not any(ent == "japan_cars" for _, (_, panels) in chart_groups(res).items() for ent, _ in panels)
 
 
+def test_chart_text_is_drawn_without_hinting(res, tmp_path, monkeypatch):
+    """Every glyph of a chart's PNG is drawn unhinted (``plots.PANEL_STYLE``: FreeType's autohinter is the
+    costliest part of drawing the text), and the setting does not outlive the drawing."""
+    import matplotlib
+    from matplotlib.backends import backend_agg
+    from simulator.report import plots
+    plots.prepare()
+    seen = []
+    real = backend_agg.get_hinting_flag
+
+    def flag():
+        seen.append(matplotlib.rcParams["text.hinting"])
+        return real()
+    monkeypatch.setattr(backend_agg, "get_hinting_flag", flag)
+    charts = plots.plan(res)[:1]
+    assert plots.write_plots(res, tmp_path, charts=charts)
+    assert len(seen) > 20 and set(seen) == {"no_hinting"}
+    assert matplotlib.rcParams["text.hinting"] != "no_hinting"     # matplotlib's own default again
+
+
 def test_png_is_the_figure_without_its_alpha_and_svg_text_is_text(tmp_path):
     """An opaque figure is written as RGB (the pixels savefig gives, without the all-255 alpha channel); a
     figure with see-through pixels keeps its alpha. SVG text stays text (editable), not glyph outlines."""
