@@ -302,7 +302,7 @@ def test_market_supply_matches_numpy(markets, seed):
     rng = np.random.default_rng(20 + seed)
     n, I, R, E = mm.n, mm.I, mm.R, mm.E
     cells = (n, I, R)
-    slot = 3 + 60 * seed
+    slot = (3 + 60 * seed) % mm.H      # a row of the transit rings (as long as the longest delay + 1)
     mm.transit[slot] = _cells(rng, (n, E), 2)
     mm.transit_cn[slot] = mm.transit[slot] * rng.choice([0.0, 0.5, 1.0], (n, E))
     mm.spot[slot] = _cells(rng, cells, 1) * (seed % 2)

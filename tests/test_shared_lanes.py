@@ -236,3 +236,19 @@ def test_triggers_on_market_series_read_their_baselines_days(compiled, tmp_path,
                                     reduce=Reducer(loaded.scenario)))
     _assert_same_summaries(got[1], got[0])
     assert all("ended" in [e.event for e in s.events[0] if e.entity == "cn_ga"] for s in got[0])
+
+
+@pytest.mark.parametrize("compiled", _modes())
+def test_transit_rings_as_long_as_the_longest_delay_change_no_number(compiled, monkeypatch):
+    """The markets' transit and spot rings hold the longest transport, leakage or spot delay + 1 days (the rows
+    a day writes stay near in memory); rings of the old fixed length give the same numbers, bit for bit, over a
+    run that goes round them several times with leakage and spot purchases on them."""
+    from simulator.engine.market import markets
+    short, m = _batch("china_minerals_ban_japan", 2, "300d", False, compiled, monkeypatch)
+    assert m.transit.shape[0] == m.spot.shape[0] == max(m.tau_leak.max(), m.tau_spot.max()) + 1 < 300 / 2
+    for metric in (".leakage", ".spot_imports"):     # both rings carry goods in the scenario lanes
+        assert any(np.any(v) for run in short.runs for k, v in run.recorder.data.items() if k.endswith(metric))
+    monkeypatch.setattr(markets, "ring_days", lambda *delays: markets.H_TRANSIT)
+    long, m2 = _batch("china_minerals_ban_japan", 2, "300d", False, compiled, monkeypatch)
+    assert m2.transit.shape[0] == markets.H_TRANSIT
+    _assert_same_lanes(short, long)
