@@ -267,3 +267,35 @@ def test_simulate_starts_its_workers_before_loading_pandas(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     workers = [line for line in out.stderr.splitlines() if line.startswith("worker ")]
     assert out.stdout.split() == ["parent", "0", "True"] and workers == ["worker False"] * 2, out.stdout + out.stderr
+
+
+def test_mean_of_replications_is_the_nan_aware_mean_bit_for_bit():
+    """``Reduced.mean_buckets`` adds the replications in order and divides by their count: with a single count
+    while no replication holds a NaN, per value once one does; either way numpy's NaN-aware formula's bits."""
+    from simulator.report.fold import Reduced
+
+    def nan_aware(reps):
+        total = count = None
+        for m in reps:
+            ok = ~np.isnan(m)
+            total = np.where(ok, m, 0.0) if total is None else total + np.where(ok, m, 0.0)
+            count = ok.astype(float) if count is None else count + ok
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
+
+    class Folded:                       # what mean_buckets reads of a Reduced
+        def __init__(self, reps):
+            self.reps, self.n = reps, len(reps)
+
+        def buckets(self, i):
+            return self.reps[i]
+
+    rng = np.random.default_rng(4)
+    reps = [rng.normal(size=(2, 7, 5)) * 10.0 ** rng.integers(-5, 6, size=(2, 7, 5)) for _ in range(7)]
+    for nan_at in (None, 0, 3, 6):
+        case = [r.copy() for r in reps]
+        if nan_at is not None:
+            case[nan_at][0, 2, 1] = np.nan
+            case[-1][1, 0, :] = np.nan if nan_at == 6 else case[-1][1, 0, :]
+        got, want = Reduced.mean_buckets.func(Folded(case)), nan_aware(case)
+        assert got.shape == want.shape and got.tobytes() == want.tobytes(), nan_at
