@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from .report.fold import Reduced
     from .report.spool import Spool
+    from .report.table import Table
 
 VERSION = "0.1.0"
 
@@ -53,6 +54,7 @@ class Result:
     spool: "Spool | None" = None   #: the run's temporary folder of spooled arrays (and Parquet), if any
     notes: list[str] = field(init=False, default_factory=list)
     _pairs: list[Pair] | None = field(init=False, default=None, repr=False)
+    _tables: dict[str, Any] = field(init=False, default_factory=dict, repr=False)   #: see :meth:`table`
 
     def __post_init__(self) -> None:
         from .report.fold import Reduced
@@ -61,10 +63,32 @@ class Result:
             self.runs = Reduced.from_pairs(self.loaded.scenario, self._pairs)
 
     # ------------------------------------------------------------------------------------------ tables
+    #: the small tables as plain columns (see :meth:`table`), by name
+    TABLES = ("impacts", "summary", "events", "by_replication", "gdp_by_quarter")
+
+    def table(self, name: str) -> "Table":
+        """One of :data:`TABLES` as a :class:`~.report.table.Table` (built once): what ``simulate`` writes and
+        reads, without loading pandas; the properties of the same names give it as a DataFrame."""
+        got = self._tables
+        if name not in got:
+            from .report import frames
+            if name == "gdp_by_quarter":
+                from .report import gdp
+                red = self.runs
+                lay = red.layout
+                quarters = [(q, int(m.sum())) for q, m in lay.quarter_masks]
+                got[name] = gdp.table(lay.regions, quarters, red.gdp[0].transpose(2, 0, 1),
+                                      red.gdp[1].transpose(2, 0, 1))
+            elif name in self.TABLES:
+                got[name] = getattr(frames, f"{name}_table")(self.scenario, self.runs)
+            else:
+                raise KeyError(f"{name}: no such table (one of {', '.join(self.TABLES)})")
+        return got[name]
+
     @cached_property
     def summary(self) -> "pd.DataFrame":
         from .report import frames
-        return frames.typed(frames.summary(self.scenario, self.runs))
+        return frames.typed(self.table("summary"))
 
     @cached_property
     def timeseries(self) -> "pd.DataFrame":
@@ -79,26 +103,22 @@ class Result:
     @cached_property
     def events(self) -> "pd.DataFrame":
         from .report import frames
-        return frames.typed(frames.events(self.scenario, self.runs))
+        return frames.typed(self.table("events"))
 
     @cached_property
     def by_replication(self) -> "pd.DataFrame":
         from .report import frames
-        return frames.typed(frames.by_replication(self.scenario, self.runs))
+        return frames.typed(self.table("by_replication"))
 
     @cached_property
     def impacts(self) -> "pd.DataFrame":
         from .report import frames
-        return frames.typed(frames.impacts(self.scenario, self.runs))
+        return frames.typed(self.table("impacts"))
 
     @cached_property
     def gdp_by_quarter(self) -> "pd.DataFrame":
         """GDP per region and calendar quarter (see ``report.gdp``); empty without an economy part."""
-        from .report import gdp
-        red = self.runs
-        lay = red.layout
-        quarters = [(q, int(m.sum())) for q, m in lay.quarter_masks]
-        return gdp.table(lay.regions, quarters, red.gdp[0].transpose(2, 0, 1), red.gdp[1].transpose(2, 0, 1))
+        return self.table("gdp_by_quarter").frame()
 
     # ------------------------------------------------------------------------------------------ series
     @property
@@ -205,9 +225,9 @@ def write_options(loaded: LoadedScenario, xlsx: bool | None = None, plots: bool 
 
 
 def prepare_write(loaded: LoadedScenario, xlsx: bool | None = None, plots: bool | None = None) -> None:
-    """Load what :meth:`Result.write` will use (pandas and the table writers; matplotlib with plots, openpyxl
-    with xlsx): ~0.5 s of imports that the command runs while its workers simulate (``run_loaded(...,
-    meanwhile=...)``) instead of after them."""
+    """Load what :meth:`Result.write` will use (the table writers, which need no pandas; matplotlib with
+    plots; openpyxl and pandas with xlsx): imports that the command runs while its workers simulate
+    (``run_loaded(..., meanwhile=...)``) instead of after them."""
     xlsx, plots = write_options(loaded, xlsx, plots)
     from .report import html, outputs, resolved  # noqa: F401
     if plots:

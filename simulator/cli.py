@@ -66,8 +66,8 @@ def _cmd_run(argv: list[str]) -> int:
 
 @contextlib.contextmanager
 def _lasting_loads() -> Iterator[Callable[..., None]]:
-    """A ``load(fn, *args)`` for the run: ``fn(*args)`` imports what lives until the command ends (pandas,
-    matplotlib), without cyclic collections on the way, and what is alive then is frozen out of later ones
+    """A ``load(fn, *args)`` for the run: ``fn(*args)`` imports what lives until the command ends (the
+    writers, matplotlib), without cyclic collections on the way, and what is alive then is frozen out of later ones
     (``gc.freeze``) until the run ends. Measured on the headline, 2026-12-06: this process spent 0.07 s in a full
     collection during those imports, beside the workers, and 0.05–0.08 s in one while writing the tables. A
     process that froze objects of its own is left as it is; the collector's state is restored on the way out
@@ -145,12 +145,12 @@ def _run(args: Any, argv: list[str], t_start: float, zygote: Any, load: Callable
         print(f"simulate: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if not args.quiet:
-        from .report.terminal import headline_table, legend   # pandas: loaded by now, off the run's start
+        from .report.terminal import headline_table, legend
         sc = loaded.scenario
         print(f"{sc.name}: {sc.replications} replication(s) x (scenario + baseline), {sc.days} days from "
               f"{sc.start}, seed {sc.seed}, {time.perf_counter() - t_start:.1f} s "
               f"(simulation {res.runtime_s:.1f} s)")
-        print(headline_table(res.summary, res.headline_keys, scenario=sc))
+        print(headline_table(res.table("summary"), res.headline_keys, scenario=sc))
         print(legend())
         for note in res.notes:
             print(f"note: {note}")

@@ -1,4 +1,5 @@
-"""The result tables of a run, as pandas DataFrames with stable column order.
+"""The result tables of a run with stable column order: the small ones as plain columns (``*_table``:
+:class:`.table.Table`, what ``simulate`` writes and reads without pandas), each also as a pandas DataFrame.
 
 - ``summary``: one row per entity × metric: unit, baseline, scenario mean, p05/p50/p95 across replications,
   change %, the median date for date-like metrics, and for event-like metrics the probability across
@@ -22,9 +23,8 @@ import datetime as _dt
 import math
 
 import numpy as np
-import pandas as pd
 
-from typing import Any, Sequence, Union
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 from ..engine.recorder import SeriesInfo
 from ..scenario.schema import Scenario
@@ -32,6 +32,10 @@ from .fold import Reduced
 from .layout import EXPANDED, impact_statistic
 from .metrics import spread, wilson
 from .reduce import bucket_means as _bucket_means  # noqa: F401  (kept for callers of the old name)
+from .table import Table
+
+if TYPE_CHECKING:    # the tables are built as plain columns (:class:`.table.Table`); pandas only for DataFrames
+    import pandas as pd
 
 #: what the table functions take: the folded replications, or the full pairs (``runner.Pair``) of a run
 Runs = Union[Reduced, Sequence[Any]]
@@ -66,8 +70,13 @@ def metric_values(sc: Scenario, runs: Runs):
         yield red.info[key], name, kind, red.metrics[0, j], red.metrics[1, j]
 
 
-def by_replication(sc: Scenario, runs: Runs) -> pd.DataFrame:
+def by_replication(sc: Scenario, runs: Runs) -> "pd.DataFrame":
     """Every impact metric for every replication (what ``compare`` pairs when seeds are shared)."""
+    return by_replication_table(sc, runs).frame()
+
+
+def by_replication_table(sc: Scenario, runs: Runs) -> Table:
+    """:func:`by_replication` as a :class:`.table.Table`."""
     red = reduced(sc, runs)
     cols: dict[str, list] = {c: [] for c in BY_REPLICATION_COLUMNS}
     reps = list(red.replications)
@@ -78,11 +87,16 @@ def by_replication(sc: Scenario, runs: Runs) -> pd.DataFrame:
         cols["metric"] += [f"{info.metric}.{name}"] * len(reps)
         cols["unit"] += [metric_unit(kind, info.unit)] * len(reps)
         cols["value"] += list(vals)
-    return pd.DataFrame(cols, columns=BY_REPLICATION_COLUMNS)
+    return Table(BY_REPLICATION_COLUMNS, cols)
 
 
-def summary(sc: Scenario, runs: Runs) -> pd.DataFrame:
+def summary(sc: Scenario, runs: Runs) -> "pd.DataFrame":
     """Impact metrics of every series that declares some, across replications."""
+    return summary_table(sc, runs).frame()
+
+
+def summary_table(sc: Scenario, runs: Runs) -> Table:
+    """:func:`summary` as a :class:`.table.Table`."""
     red = reduced(sc, runs)
     M, B = red.metrics[0], red.metrics[1]             # (metric slots, replications)
     plain = _plain_stats(M, B)
@@ -92,7 +106,7 @@ def summary(sc: Scenario, runs: Runs) -> pd.DataFrame:
                    None if plain is None or not plain[0][j] else tuple(a[j] for a in plain[1:]))
         for c in SUMMARY_COLUMNS:
             cols[c].append(row[c])
-    return pd.DataFrame(cols, columns=SUMMARY_COLUMNS)
+    return Table(SUMMARY_COLUMNS, cols)
 
 
 def _plain_stats(M: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, ...] | None:
@@ -164,8 +178,9 @@ def timeseries_blocks(sc: Scenario, red: Reduced):
                 yield label, str(rep), red.buckets(i)[w]
 
 
-def timeseries(sc: Scenario, runs: Runs) -> pd.DataFrame:
+def timeseries(sc: Scenario, runs: Runs) -> "pd.DataFrame":
     """Tidy time series of scenario and baseline, at ``output.frequency``, mean or every replication."""
+    import pandas as pd
     red = reduced(sc, runs)
     lay = red.layout
     dates = np.array(lay.dates, dtype=object)
@@ -205,15 +220,21 @@ def wide_columns(sc: Scenario, red: Reduced) -> dict[str, np.ndarray]:
     return cols
 
 
-def timeseries_wide(sc: Scenario, runs: Runs) -> pd.DataFrame:
+def timeseries_wide(sc: Scenario, runs: Runs) -> "pd.DataFrame":
     """Date × series of the replication mean: for each ``entity.metric [unit]`` three adjacent columns, the
     scenario, ``baseline: ...`` and ``difference: ...`` (scenario − baseline); series most relevant to the
     scenario first (see ``report.relevance``)."""
+    import pandas as pd
     return pd.DataFrame(wide_columns(sc, reduced(sc, runs)))
 
 
-def events(sc: Scenario, runs: Runs) -> pd.DataFrame:
+def events(sc: Scenario, runs: Runs) -> "pd.DataFrame":
     """Every recorded state change of the scenario runs and their baselines, by replication and date."""
+    return events_table(sc, runs).frame()
+
+
+def events_table(sc: Scenario, runs: Runs) -> Table:
+    """:func:`events` as a :class:`.table.Table`."""
     cols: dict[str, list] = {c: [] for c in EVENT_COLUMNS}
     iso: dict[int, str] = {}     # day → ISO date, formatted once per day
     for rep, w, e in reduced(sc, runs).events():
@@ -227,9 +248,7 @@ def events(sc: Scenario, runs: Runs) -> pd.DataFrame:
         cols["entity"].append(e.entity)
         cols["event"].append(e.event)
         cols["cause"].append(e.cause)
-    if not cols["date"]:
-        return pd.DataFrame([], columns=EVENT_COLUMNS)   # object columns, as for any empty table
-    return pd.DataFrame(cols, columns=EVENT_COLUMNS)
+    return Table(EVENT_COLUMNS, cols)
 
 
 # ------------------------------------------------------------------------------------------------ impacts
@@ -243,7 +262,7 @@ IMPACT_STATISTIC_DOC = {
 }
 
 
-def impacts(sc: Scenario, runs: Runs) -> pd.DataFrame:
+def impacts(sc: Scenario, runs: Runs) -> "pd.DataFrame":
     """One row per series that declares impact metrics: scenario against baseline on one statistic, with the
     p05..p95 spread of the paired difference across replications. Order: series the scenario is about
     (relevance > 0) that it moved, then those it left unchanged, then the rest (moved first); within each,
@@ -254,6 +273,11 @@ def impacts(sc: Scenario, runs: Runs) -> pd.DataFrame:
     (scenario − baseline), ``change_pct`` (difference in % of |baseline|), ``difference_p05`` /
     ``difference_p95`` (5th and 95th percentile of the per-replication difference), ``headline`` (a headline
     series of the model), ``relevance`` (score from the words of the scenario, see ``report.relevance``)."""
+    return impacts_table(sc, runs).frame()
+
+
+def impacts_table(sc: Scenario, runs: Runs) -> Table:
+    """:func:`impacts` as a :class:`.table.Table`."""
     from .relevance import entity_score, order_keys, scenario_words
     red = reduced(sc, runs)
     info = red.info
@@ -294,13 +318,11 @@ def impacts(sc: Scenario, runs: Runs) -> pd.DataFrame:
                      "scenario": smean, "difference": diff, "change_pct": change, "difference_p05": float(lo),
                      "difference_p95": float(hi), "headline": i.headline,
                      "relevance": entity_score(i.entity, words, i.headline)})
-    df = pd.DataFrame(rows, columns=IMPACT_COLUMNS)
-    if not df.empty:   # within the same relevance, series the scenario moved come before unchanged ones
-        moved = (df["difference_p05"].abs() > 0) | (df["difference_p95"].abs() > 0)
-        df = df.assign(_named=df["relevance"] > 0, _moved=moved)
-        df = df.sort_values(["_named", "_moved", "relevance"], ascending=False, kind="stable")
-        df = df.drop(columns=["_named", "_moved"]).reset_index(drop=True)
-    return df
+    # within the same relevance, series the scenario moved come before unchanged ones (a stable sort, each key
+    # descending, a NaN relevance last: pandas' ``sort_values(..., ascending=False, kind="stable")``)
+    rows.sort(key=lambda r: (not r["relevance"] > 0, not (abs(r["difference_p05"]) > 0 or abs(r["difference_p95"]) > 0),
+                             math.isnan(r["relevance"]), -r["relevance"] if not math.isnan(r["relevance"]) else 0.0))
+    return Table.from_rows(IMPACT_COLUMNS, rows)
 
 
 # ------------------------------------------------------------------------------------- notebook dtypes
@@ -308,10 +330,11 @@ NAME_COLUMNS = ("scenario", "entity", "metric", "unit", "event", "statistic")
 DATE_COLUMNS = ("date", "p50_date")
 
 
-def typed(df: pd.DataFrame) -> pd.DataFrame:
+def typed(df: "pd.DataFrame | Table") -> "pd.DataFrame":
     """The same table for a notebook: date columns as ``datetime64`` (empty → NaT), name columns as
     ``category``. Written back to CSV it gives the same text (midnight dates print as ``YYYY-MM-DD``)."""
-    out = df.copy()
+    import pandas as pd
+    out = df.frame() if isinstance(df, Table) else df.copy()
     for c in DATE_COLUMNS:
         if c in out.columns:
             out[c] = pd.to_datetime(out[c], format="%Y-%m-%d")

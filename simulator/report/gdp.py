@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
+
+from .table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GDP_QUARTER_COLUMNS = ["region", "quarter", "days", "baseline_gdp_usd", "gdp_p05_usd", "gdp_p50_usd",
                        "gdp_p95_usd", "loss_usd_p05", "loss_usd_p50", "loss_usd_p95", "loss_pct_p50"]
@@ -26,7 +30,7 @@ def quarter_labels(start: _dt.date, days: int) -> np.ndarray:
 
 
 def table(regions: Sequence[str], quarters: Sequence[tuple[str, int]], scenario: np.ndarray,
-          baseline: np.ndarray) -> pd.DataFrame:
+          baseline: np.ndarray) -> Table:
     """The quarterly table from GDP already summed to quarters: ``scenario`` and ``baseline`` are
     (replications × regions × quarters) arrays in USD, replications paired row by row; ``quarters`` gives
     each quarter's ``(YYYYQn, days inside the run)``."""
@@ -43,11 +47,11 @@ def table(regions: Sequence[str], quarters: Sequence[tuple[str, int]], scenario:
                          "gdp_p05_usd": g[0], "gdp_p50_usd": g[1], "gdp_p95_usd": g[2],
                          "loss_usd_p05": lq[0], "loss_usd_p50": lq[1], "loss_usd_p95": lq[2],
                          "loss_pct_p50": lq[1] / base * 100.0 if base else float("nan")})
-    return pd.DataFrame(rows, columns=GDP_QUARTER_COLUMNS)
+    return Table.from_rows(GDP_QUARTER_COLUMNS, rows)
 
 
 def gdp_by_quarter(start: _dt.date, scenario: Mapping[str, np.ndarray], baseline: Mapping[str, np.ndarray]
-                   ) -> pd.DataFrame:
+                   ) -> "pd.DataFrame":
     """The quarterly table from daily GDP per region: ``scenario[region]`` and ``baseline[region]`` are
     (replications × days) arrays in USD/day, replications paired row by row."""
     frames = []
@@ -58,9 +62,7 @@ def gdp_by_quarter(start: _dt.date, scenario: Mapping[str, np.ndarray], baseline
         masks = [(q, labels == q) for q in dict.fromkeys(labels)]
         sums = [np.stack([np.nansum(X[:, m], axis=1) for _, m in masks], axis=1)[:, None, :] for X in (S, B)]
         frames.append(table([region], [(q, int(m.sum())) for q, m in masks], sums[0], sums[1]))
-    if not frames:
-        return pd.DataFrame(columns=GDP_QUARTER_COLUMNS)
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return (Table.concat(frames) if frames else Table(GDP_QUARTER_COLUMNS)).frame()
 
 
 def gdp_series(pairs: Sequence, which: str) -> dict[str, np.ndarray]:
@@ -71,19 +73,22 @@ def gdp_series(pairs: Sequence, which: str) -> dict[str, np.ndarray]:
     return {r: np.vstack([getattr(p, which).data[f"economy.{r}.gdp"] for p in pairs]) for r in regions}
 
 
-def from_pairs(start: _dt.date, pairs: Sequence) -> pd.DataFrame:
+def from_pairs(start: _dt.date, pairs: Sequence) -> "pd.DataFrame":
     """The quarterly table of a run's replication pairs (empty when the world has no economy part)."""
     if not pairs:
-        return pd.DataFrame(columns=GDP_QUARTER_COLUMNS)
+        return Table(GDP_QUARTER_COLUMNS).frame()
     return gdp_by_quarter(start, gdp_series(pairs, "scenario"), gdp_series(pairs, "baseline"))
 
 
-def write_gdp_by_quarter(df: pd.DataFrame, folder: Path) -> Path | None:
+def write_gdp_by_quarter(df: "pd.DataFrame | Table", folder: Path) -> Path | None:
     """Write the quarterly table ``df`` as ``gdp_by_quarter.csv`` into ``folder`` (nothing when empty: no
     region GDP was recorded)."""
-    from .writer import write_csv
     if df.empty:
         return None
     path = Path(folder) / "gdp_by_quarter.csv"
-    write_csv(df, path)
+    if isinstance(df, Table):
+        df.write_csv(path)
+    else:
+        from .writer import write_csv
+        write_csv(df, path)
     return path

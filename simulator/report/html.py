@@ -75,13 +75,13 @@ def _pct(x: float) -> str:
 
 
 def _impacts_section(res: "Result") -> str:
-    df = res.impacts
+    df = res.table("impacts")
     if df.empty:
         return "<p>No series with impact metrics.</p>"
-    moved = df[(df["difference_p05"].abs() > 0) | (df["difference_p95"].abs() > 0)]
-    show = moved[(moved["relevance"] > 0)].head(MAX_IMPACT_ROWS)
+    show = df.where(lambda r: (abs(r.difference_p05) > 0 or abs(r.difference_p95) > 0)
+                    and r.relevance > 0).head(MAX_IMPACT_ROWS)
     rows = []
-    for r in show.itertuples(index=False):
+    for r in show.itertuples():
         cls = "up" if r.difference > 0 else "down"
         rows.append([_e(f"{r.entity}.{r.metric}"), _e(r.statistic), _e(r.unit), _e(number(r.baseline)),
                      _e(number(r.scenario)), f'<span class="{cls}">{_e(number(r.difference))}</span>',
@@ -107,27 +107,26 @@ def _trigger_text(d: dict) -> str:
 
 def _timeline(res: "Result") -> str:
     sc = res.scenario
-    ev = res.events
     n = sc.replications
     rows = []
-    scen = ev[ev["scenario"] != "baseline"] if not ev.empty else ev
+    scen = [r for r in res.table("events").itertuples() if r.scenario != "baseline"]
     for m in sc.measures:
         what = ", ".join(getattr(m, "measures", []) or []) or f"{getattr(m, 'kind', '')} on {', '.join(m.mineral)}"
         when = (f"announced {m.announced_date()}, effective {m.effective}" if m.trigger is None else
                 "trigger: " + _trigger_text(m.trigger.model_dump(exclude_none=True, by_alias=True)))
-        fired = scen[(scen["entity"] == m.id) & (scen["event"] == "effective")]["replication"].nunique() \
-            if not scen.empty else 0
+        fired = len({r.replication for r in scen if r.entity == m.id and r.event == "effective"})
         rows.append([m.id, m.by, ", ".join(m.against), what, when, f"{fired}/{n}"])
     out = _table(["measure", "by", "against", "what", "when", "replications in effect"], rows, left=5,
                  ident="measures")
-    if not scen.empty:
-        r0 = scen[scen["replication"] == 0]
-        first = r0.groupby(["entity", "event"], observed=True, sort=False)["date"].agg(["min", "count"]).reset_index()
-        first = first.sort_values("min", kind="stable")
+    if scen:
+        first: dict[tuple[str, str], list] = {}    # (entity, event) → [first date, count], in order of appearance
+        for r in scen:
+            if r.replication == 0:
+                got = first.setdefault((r.entity, r.event), [r.date, 0])
+                got[0], got[1] = min(got[0], r.date), got[1] + 1
         ids = {m.id for m in sc.measures}
-        rows = [[str(r.min)[:10], r.entity, r.event, "" if r.entity in ids else (f"{r.count} times" if r.count > 1
-                                                                                   else "")]
-                for r in first.head(40).itertuples(index=False)]
+        rows = [[str(date)[:10], ent, event, "" if ent in ids else (f"{count} times" if count > 1 else "")]
+                for (ent, event), (date, count) in sorted(first.items(), key=lambda kv: kv[1][0])[:40]]
         out += ("<p>Replication 0, first occurrence of each event (all replications with their causes in "
                 "events.csv):</p>" + _table(["date", "entity", "event", "occurrences"], rows, left=4))
     return out
@@ -205,7 +204,7 @@ def render(res: "Result", plots: Path | None = None) -> str:
     """The page as one HTML string."""
     sc = res.scenario
     heads = res.headline_keys
-    hrows = headline_rows(res.summary, heads, sc)
+    hrows = headline_rows(res.table("summary"), heads, sc)
     headline = (_table(list(HEAD), [list(r) for r in hrows], left=2, ident="headline") if hrows else
                 '<p id="headline">No headline series differs from its baseline.</p>')
     notes = "".join(f"<p class=note>Note: {_e(n)}</p>" for n in getattr(res, "notes", []))

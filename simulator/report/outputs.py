@@ -1,7 +1,7 @@
 """The tables of a result folder, written from a run's folded replications (``api.Result``).
 
-Small tables (impacts, summary, events, metrics by replication, GDP by quarter) go through pandas; the two
-big ones are written straight from arrays (:mod:`.csvfast`, same bytes as pandas). With
+Small tables (impacts, summary, events, metrics by replication, GDP by quarter) are written from plain columns
+(:mod:`.table`), the two big ones straight from arrays (:mod:`.csvfast`); both give the bytes pandas writes. With
 ``output.replications: all`` every replication's series is also in ``timeseries/`` as Parquet (see
 :mod:`.parquet`), linked or copied from the run's spool; ``timeseries.csv`` then holds every replication up to
 ``CSV_ALL_MAX_ROWS`` data rows, and the replication mean above (with a note saying so).
@@ -76,16 +76,16 @@ def write_parquet(res: "Result", folder: Path) -> None:
 def write_tables(res: "Result", folder: Path) -> list[str]:
     """Write every table of ``res`` into ``folder``; returns the notes for the user (split tables)."""
     notes = []
-    for df, name in ((res.impacts, "impacts.csv"), (res.summary, "summary.csv")):
-        notes.append(write_table(df, folder / name))
+    for table, name in (("impacts", "impacts.csv"), ("summary", "summary.csv")):
+        notes.append(write_table(res.table(table), folder / name))
     notes.append(write_timeseries_csv(res, folder / "timeseries.csv"))
     notes.append(write_wide(folder / "timeseries_wide.csv", frames.wide_columns(res.scenario, res.runs)))
     for name in ("timeseries.csv", "timeseries_wide.csv"):   # the big ones, onto the disk while the charts draw
         if (folder / name).is_file():                      # (a table split into parts has none by this name)
             sync_soon(folder / name)
-    for df, name in ((res.events, "events.csv"), (res.by_replication, "metrics_by_replication.csv")):
-        notes.append(write_table(df, folder / name))
-    write_gdp_by_quarter(res.gdp_by_quarter, folder)
+    for table, name in (("events", "events.csv"), ("by_replication", "metrics_by_replication.csv")):
+        notes.append(write_table(res.table(table), folder / name))
+    write_gdp_by_quarter(res.table("gdp_by_quarter"), folder)
     if res.scenario.output.replications == "all":
         write_parquet(res, folder)
     return [n for n in notes if n]

@@ -115,7 +115,7 @@ def start(res: "Result", folder: Path, painters_out: list) -> Painters:
     can always stop them."""
     import multiprocessing as mp
     from . import plots
-    res.impacts, res.events       # noqa: B018  built once here, shared with the children
+    res.table("impacts"), res.table("events")      # built once here, shared with the children
     charts = plots.plan(res)
     if "fork" not in mp.get_all_start_methods():
         painters = Painters(res, folder, charts, None)

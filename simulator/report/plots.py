@@ -100,16 +100,17 @@ def _key_legend(fig, n: int, y: float) -> None:
 
 def measure_dates(res: "Result") -> list[tuple[np.datetime64, str, str]]:
     """(date, measure id, announced|effective|ended) of replication 0's measures, by date."""
-    ev = res.events
+    ev = res.table("events")
     if ev.empty:
         return []
     ids = {m.id for m in res.scenario.measures}
-    e = ev[(ev["scenario"] != "baseline") & (ev["replication"] == 0) & ev["entity"].isin(ids)
-           & ev["event"].isin(["announced", "effective", "ended"])]
+    kinds = {"announced", "effective", "ended"}
     start = np.datetime64(res.scenario.start.isoformat(), "D")
     end = start + res.scenario.days
     out = []
-    for r in e.itertuples(index=False):
+    for r in ev.itertuples():
+        if r.scenario == "baseline" or r.replication != 0 or r.entity not in ids or r.event not in kinds:
+            continue
         d = np.datetime64(str(r.date)[:10], "D")
         if start <= d < end:
             out.append((d, str(r.entity), str(r.event)))
@@ -254,8 +255,8 @@ def chart_groups(res: "Result") -> dict[str, tuple[str, list[tuple[str, list[tup
     from .relevance import order_keys
     info = res.info
     heads = {k for k, i in info.items() if i.headline}
-    named = set(res.impacts.loc[res.impacts["relevance"] > 0, "entity"].astype(str)) \
-        if not res.impacts.empty else set()
+    imp = res.table("impacts")
+    named = {str(e) for e, rel in zip(imp.column("entity"), imp.column("relevance")) if rel > 0}
     by_metric: dict[str, list[str]] = {}
     for k, i in info.items():
         if k in heads or (i.metric == "days_of_cover" and i.entity in named and "." in i.entity):

@@ -8,10 +8,13 @@ rows, in the original row order; concatenating the parts (minus repeated headers
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from .table import Table
 from .writer import write_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SPREADSHEET_ROWS = 1_048_576          # rows of an Excel / LibreOffice sheet, header included
 MAX_DATA_ROWS = SPREADSHEET_ROWS - 1
@@ -22,15 +25,19 @@ def part_names(path: Path, parts: int) -> list[Path]:
     return [path.with_name(f"{path.stem}.part{i}{path.suffix}") for i in range(1, parts + 1)]
 
 
-def write_table(df: pd.DataFrame, path: Path, max_rows: int | None = None) -> str:
-    """Write ``df`` to ``path`` (or to numbered parts); returns a note for the user when split, else ``""``."""
+def write_table(df: "pd.DataFrame | Table", path: Path, max_rows: int | None = None) -> str:
+    """Write ``df`` (a DataFrame, or a :class:`.table.Table`: the same text) to ``path`` (or to numbered
+    parts); returns a note for the user when split, else ``""``."""
     limit = MAX_DATA_ROWS if max_rows is None else max_rows
     if len(df) <= limit:
-        write_csv(df, path)
+        df.write_csv(path) if isinstance(df, Table) else write_csv(df, path)
         return ""
     parts = -(-len(df) // limit)
     names = part_names(path, parts)
     for i, p in enumerate(names):
-        write_csv(df.iloc[i * limit:(i + 1) * limit], p)
+        if isinstance(df, Table):
+            df.write_csv(p, i * limit, (i + 1) * limit)
+        else:
+            write_csv(df.iloc[i * limit:(i + 1) * limit], p)
     return (f"{path.name} has {len(df):,} rows, more than a spreadsheet opens ({SPREADSHEET_ROWS:,} with the "
             f"header): written as {parts} parts {names[0].name} .. {names[-1].name}")

@@ -17,10 +17,14 @@ for prices, more than 50% above the same day's baseline at least once (``metrics
 from __future__ import annotations
 
 import math
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .metrics import IMPACT_THRESHOLD, PRICE_JUMP
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .table import Table
 
 MAX_ROWS = 14
 HEAD = ("series", "impact (median)", "p05..p95", "also", "first/peak", "P")
@@ -72,7 +76,7 @@ def _unchanged(m: dict) -> bool:
 
 
 def _date(x) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NaT or str(x) in ("", "NaT"):
+    if x is None or (isinstance(x, float) and math.isnan(x)) or str(x) in ("", "NaT"):   # (pandas' NaT: "NaT")
         return ""
     return str(x)[:10]
 
@@ -105,7 +109,7 @@ def _row(key: str, m: dict) -> tuple[str, ...] | None:
     return (key, main, band, second, date, prob)
 
 
-def headline_rows(summary: pd.DataFrame, headline_keys: set[str], scenario=None,
+def headline_rows(summary: "pd.DataFrame | Table", headline_keys: set[str], scenario=None,
                   max_rows: int = MAX_ROWS) -> list[tuple[str, ...]]:
     """Rows (series, impact, band, also, date, P) for the series the scenario is about, most relevant first.
 
@@ -148,7 +152,7 @@ def legend() -> str:
             f"first/peak = median date of first impact or of the peak. All series: impacts.csv, summary.csv")
 
 
-def headline_table(summary: pd.DataFrame, headline_keys: set[str], width: int | None = None, scenario=None
+def headline_table(summary: "pd.DataFrame | Table", headline_keys: set[str], width: int | None = None, scenario=None
                    ) -> str:
     """The table as text; rows are cut at ``width`` only when one is given (names and units stay whole)."""
     rows = headline_rows(summary, headline_keys, scenario)

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from .folder_guard import OutputError, check_target, stamp
 
-if TYPE_CHECKING:   # pandas is loaded by what builds the tables: the pre-run checks (preflight) import this
-    import pandas as pd   # module without it (~0.23 s before the run could start)
+if TYPE_CHECKING:   # pandas only where a DataFrame is written (the notebook API, compare, the workbook): the
+    import pandas as pd   # pre-run checks (preflight) and ``simulate``'s own tables do without it
 
 FLOAT_FORMAT = "%.10g"   # fixed formatting: same numbers → same bytes on every machine
 
