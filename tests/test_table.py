@@ -63,3 +63,18 @@ def test_rows_selection_and_frame():
     assert list(Table(["x"]).frame().columns) == ["x"] and Table(["x"]).empty
     with pytest.raises(ValueError, match="lengths"):
         Table(["a", "b"], {"a": [1], "b": [1, 2]})
+
+
+def test_impacts_order_is_pandas_stable_descending_sort():
+    """``frames._impact_order`` sorts as the DataFrame code did: named (relevance > 0), then moved, then relevance,
+    each descending, ties in their order, a NaN relevance last."""
+    from simulator.report.frames import _impact_order
+    rng = np.random.default_rng(8)
+    rows = [{"i": i, "relevance": float(rng.choice([0.0, 1.0, 2.5, 100.0, np.nan, -1.0])),
+             "difference_p05": float(rng.choice([0.0, -0.0, -2.0, np.nan])),
+             "difference_p95": float(rng.choice([0.0, 3.0, np.nan]))} for i in range(300)]
+    df = pd.DataFrame(rows)
+    df = df.assign(_named=df["relevance"] > 0,
+                   _moved=(df["difference_p05"].abs() > 0) | (df["difference_p95"].abs() > 0))
+    want = df.sort_values(["_named", "_moved", "relevance"], ascending=False, kind="stable")["i"].tolist()
+    assert [r["i"] for r in sorted(rows, key=_impact_order)] == want

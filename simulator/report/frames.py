@@ -318,11 +318,17 @@ def impacts_table(sc: Scenario, runs: Runs) -> Table:
                      "scenario": smean, "difference": diff, "change_pct": change, "difference_p05": float(lo),
                      "difference_p95": float(hi), "headline": i.headline,
                      "relevance": entity_score(i.entity, words, i.headline)})
-    # within the same relevance, series the scenario moved come before unchanged ones (a stable sort, each key
-    # descending, a NaN relevance last: pandas' ``sort_values(..., ascending=False, kind="stable")``)
-    rows.sort(key=lambda r: (not r["relevance"] > 0, not (abs(r["difference_p05"]) > 0 or abs(r["difference_p95"]) > 0),
-                             math.isnan(r["relevance"]), -r["relevance"] if not math.isnan(r["relevance"]) else 0.0))
+    rows.sort(key=_impact_order)
     return Table.from_rows(IMPACT_COLUMNS, rows)
+
+
+def _impact_order(row: dict) -> tuple:
+    """Sort key of an impacts row: series the scenario is about (relevance > 0) first, within those and the rest
+    the ones it moved first, then by relevance, highest first, a NaN last; as pandas' stable
+    ``sort_values(["_named", "_moved", "relevance"], ascending=False)`` orders them (ties keep their order)."""
+    rel = row["relevance"]
+    moved = abs(row["difference_p05"]) > 0 or abs(row["difference_p95"]) > 0
+    return (not rel > 0, not moved, math.isnan(rel), 0.0 if math.isnan(rel) else -rel)
 
 
 # ------------------------------------------------------------------------------------- notebook dtypes
