@@ -30,7 +30,10 @@ def write_table(df: "pd.DataFrame | Table", path: Path, max_rows: int | None = N
     parts); returns a note for the user when split, else ``""``."""
     limit = MAX_DATA_ROWS if max_rows is None else max_rows
     if len(df) <= limit:
-        df.write_csv(path) if isinstance(df, Table) else write_csv(df, path)
+        if isinstance(df, Table):
+            df.write_csv(path)
+        else:
+            write_csv(df, path)
         return ""
     parts = -(-len(df) // limit)
     names = part_names(path, parts)
