@@ -13,16 +13,19 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import store
 from .runspec import RunSpec
 
+if TYPE_CHECKING:
+    from ..report.table import Table
 
-def headline_metrics(summary, info) -> dict[str, float]:
+
+def headline_metrics(summary: "Table", info) -> dict[str, float]:
     """``{entity.metric: value}`` of the summary rows of headline series (p50; a run has one replication)."""
     out: dict[str, float] = {}
-    for entity, metric, p50, mean in zip(*(summary[c].tolist() for c in ("entity", "metric", "p50", "mean"))):
+    for entity, metric, p50, mean in zip(*(summary.column(c) for c in ("entity", "metric", "p50", "mean"))):
         si = info.get(f"{entity}.{str(metric).rsplit('.', 1)[0]}")
         if si is not None and si.headline:
             out[f"{entity}.{metric}"] = float(p50 if not (isinstance(p50, float) and math.isnan(p50)) else mean)
@@ -32,8 +35,8 @@ def headline_metrics(summary, info) -> dict[str, float]:
 SUMMARY_FIELDS = ("entity", "metric", "unit", "baseline", "mean", "change_pct")   #: kept in a run's file
 
 
-def _summary_rows(summary) -> list[dict[str, Any]]:
-    return [dict(zip(SUMMARY_FIELDS, row)) for row in zip(*(summary[c].tolist() for c in SUMMARY_FIELDS))]
+def _summary_rows(summary: "Table") -> list[dict[str, Any]]:
+    return [dict(zip(SUMMARY_FIELDS, row)) for row in zip(*(summary.column(c) for c in SUMMARY_FIELDS))]
 
 
 def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dict[str, Any]]]]:
@@ -55,7 +58,7 @@ def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dic
     world = copy.deepcopy(load_point(specs[0].scenario_file, specs[0].sets).world.values)
     out = []
     for (_, sc, _), folded in zip(runs, run_runs(runs, world, Reducer(runs[0][1], daily=False))):
-        summary = frames.summary(sc, Reduced(sc, [folded]))
+        summary = frames.summary_table(sc, Reduced(sc, [folded]))    # plain columns: no DataFrame a run
         out.append((headline_metrics(summary, folded.info), _summary_rows(summary)))
     return out
 
