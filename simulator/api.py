@@ -71,18 +71,10 @@ class Result:
         reads, without loading pandas; the properties of the same names give it as a DataFrame."""
         got = self._tables
         if name not in got:
-            from .report import frames
-            if name == "gdp_by_quarter":
-                from .report import gdp
-                red = self.runs
-                lay = red.layout
-                quarters = [(q, int(m.sum())) for q, m in lay.quarter_masks]
-                got[name] = gdp.table(lay.regions, quarters, red.gdp[0].transpose(2, 0, 1),
-                                      red.gdp[1].transpose(2, 0, 1))
-            elif name in self.TABLES:
-                got[name] = getattr(frames, f"{name}_table")(self.scenario, self.runs)
-            else:
+            if name not in self.TABLES:
                 raise KeyError(f"{name}: no such table (one of {', '.join(self.TABLES)})")
+            from .report import frames
+            got[name] = getattr(frames, f"{name}_table")(self.scenario, self.runs)
         return got[name]
 
     @cached_property

@@ -162,6 +162,16 @@ def _row(sc: Scenario, info: SeriesInfo, name: str, kind: str, vals: np.ndarray,
             "wilson_high": hi, "replications": n}
 
 
+def gdp_by_quarter_table(sc: Scenario, runs: Runs) -> Table:
+    """GDP per region and calendar quarter (see :mod:`.gdp`): the folded replications' quarter sums; empty
+    without an economy part."""
+    from .gdp import table
+    red = reduced(sc, runs)
+    lay = red.layout
+    quarters = [(q, int(m.sum())) for q, m in lay.quarter_masks]
+    return table(lay.regions, quarters, red.gdp[0].transpose(2, 0, 1), red.gdp[1].transpose(2, 0, 1))
+
+
 def _dates(sc: Scenario, step: int) -> np.ndarray:
     return np.array([(sc.start + _dt.timedelta(days=int(d))).isoformat() for d in np.arange(0, sc.days, step)],
                     dtype=object)
