@@ -373,9 +373,12 @@ def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f
             need[g] = _fmax((wa - x) + gap, 0.0)
         tn = pairwise_sum(need, 0, G)
         beyond = nc_in[c] - base
-        for g in range(G):
-            frac = need[g] / tn if tn > 0 else even
-            S[c, g] += inflow[g] + beyond * frac
+        if tn > 0:                      # (the test outside the loops: each loop runs branch-free)
+            for g in range(G):
+                S[c, g] += inflow[g] + beyond * (need[g] / tn)
+        else:
+            for g in range(G):
+                S[c, g] += inflow[g] + beyond * even
         avail = (tot[c] + cn_in[c]) + nc_in[c]
         fr = outflow[c] / avail if avail > 0 else 0.0
         keep = 1.0 - _fmin(fr, 1.0)
@@ -384,7 +387,7 @@ def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f
             u = _fmax(_fmin(want[g], s), 0.0)
             S[c, g] = s - u
             used[g] = u
-            sw[g] = w[k, g] if (u < want[g] * (1.0 - 1e-9)) and want[g] > 0 else 0.0
+            sw[g] = w[k, g] if (u < want[g] * (1.0 - 1e-9)) & (want[g] > 0) else 0.0
         cons[c] = pairwise_sum(used, 0, G)
         short[c] = pairwise_sum(sw, 0, G)
         held[c] = pairwise_sum(S[c], 0, G)
