@@ -73,18 +73,17 @@ def _lasting_loads() -> Iterator[Callable[..., None]]:
     process that froze objects of its own is left as it is; the collector's state is restored on the way out
     (``cli.main`` called from a longer-lived process)."""
     import gc
+
+    from .engine.world import collections_paused
     ours = gc.get_freeze_count() == 0
 
     def load(fn: Callable[..., None], *args: Any) -> None:
-        was = gc.isenabled()
-        gc.disable()
-        try:
-            fn(*args)
-        finally:
-            if ours:
-                gc.freeze()
-            if was:     # after the freeze, not before: the first allocation with collections on would walk
-                gc.enable()  # all that was loaded (``world.collections_paused``, then ``frozen_heap``: +0.05 s)
+        with collections_paused():
+            try:
+                fn(*args)
+            finally:     # frozen before collections resume: the first allocation with collections on would walk
+                if ours:     # all that was loaded (``world.collections_paused``, then ``frozen_heap``: +0.05 s)
+                    gc.freeze()
     try:
         yield load
     finally:

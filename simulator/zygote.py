@@ -181,21 +181,20 @@ def _serve(sock: socket.socket, preload: str | None, parent: int) -> None:
     for; frozen, the workers' collections see only what they make (and leave the inherited pages shared)."""
     code = 1
     try:
+        from .engine.world import collections_paused
         from .safety import die_with_parent
         signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         die_with_parent(parent)
-        collecting = gc.isenabled()
-        if preload:
-            gc.disable()                                   # loading makes few cycles
-            try:
-                mod, name = preload.split(":")
-                getattr(importlib.import_module(mod), name)()
-            except Exception:                              # a worker loads for itself what is missing
-                pass
-        gc.freeze()                                        # out of every later collection, here and in workers;
-        if collecting:                                     # frozen before collections resume: the first
-            gc.enable()                                    # allocation after would walk all that was loaded
+        with collections_paused():                         # loading makes few cycles
+            if preload:
+                try:
+                    mod, name = preload.split(":")
+                    getattr(importlib.import_module(mod), name)()
+                except Exception:                          # a worker loads for itself what is missing
+                    pass
+            gc.freeze()         # out of every later collection, here and in workers; frozen before collections
+            #                     resume: the first allocation after would walk all that was loaded
         while True:
             head = _read_exactly(sock, _HEAD.size)
             if head is None:                               # the parent closed its end: wait for the workers,
