@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from .table import Table
+from .tables import write_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,9 +87,5 @@ def write_gdp_by_quarter(df: "pd.DataFrame | Table", folder: Path) -> Path | Non
     if df.empty:
         return None
     path = Path(folder) / "gdp_by_quarter.csv"
-    if isinstance(df, Table):
-        df.write_csv(path)
-    else:
-        from .writer import write_csv
-        write_csv(df, path)
+    write_table(df, path)
     return path
