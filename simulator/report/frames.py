@@ -337,8 +337,14 @@ def _impact_order(row: dict) -> tuple:
     the ones it moved first, then by relevance, highest first, a NaN last; as pandas' stable
     ``sort_values(["_named", "_moved", "relevance"], ascending=False)`` orders them (ties keep their order)."""
     rel = row["relevance"]
-    moved = abs(row["difference_p05"]) > 0 or abs(row["difference_p95"]) > 0
+    moved = difference_moved(row["difference_p05"], row["difference_p95"])
     return (not rel > 0, not moved, math.isnan(rel), 0.0 if math.isnan(rel) else -rel)
+
+
+def difference_moved(p05: float, p95: float) -> bool:
+    """Whether the scenario moved a series in the impacts table: the p05 or p95 of its paired difference across
+    replications is not zero (a NaN is not a move)."""
+    return abs(p05) > 0 or abs(p95) > 0
 
 
 # ------------------------------------------------------------------------------------- notebook dtypes

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..units import format_duration
+from .frames import difference_moved
 from .relevance import entity_score, scenario_words, tokens
 from .terminal import HEAD, headline_rows, legend, number
 
@@ -78,7 +79,7 @@ def _impacts_section(res: "Result") -> str:
     df = res.table("impacts")
     if df.empty:
         return "<p>No series with impact metrics.</p>"
-    show = df.where(lambda r: (abs(r.difference_p05) > 0 or abs(r.difference_p95) > 0)
+    show = df.where(lambda r: difference_moved(r.difference_p05, r.difference_p95)
                     and r.relevance > 0).head(MAX_IMPACT_ROWS)
     rows = []
     for r in show.itertuples():
