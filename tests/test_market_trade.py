@@ -162,3 +162,21 @@ def test_front_running_scales_with_the_expected_gap():
     _, off = run_tw([measure(kind="licensing", licence_delay="120d")],
                     {"minerals.common.stocks.front_running_share": 0.0})
     assert flow(off, "metal.China_to_Japan")[window].sum() == pytest.approx(x0[window].sum(), rel=1e-9)
+
+
+
+@pytest.mark.parametrize("edge_days, ok", [(200.0, True), (270.0, False)])
+def test_a_transport_longer_than_the_transit_rings_hold_is_refused(edge_days, ok):
+    """The transit rings hold delays up to ``H_TRANSIT`` − 1 days, and every delay written to them is checked
+    against that bound: an edge's transport too, not only the leakage and spot delays (here a leakage delay that
+    shortens leaked flows' transit leaves transport the longest), so a longer one is refused instead of wrapping
+    round the ring."""
+    from .market_world import world
+    w = world(industries=False)
+    w["minerals"]["common"]["trade"]["leakage_delay_days"] = -40.0
+    w["minerals"]["testium_ore"]["edges"]["Africa_to_China"]["transport_days"] = edge_days
+    if ok:
+        run(w, [], horizon="30d")
+    else:
+        with pytest.raises(ValueError, match="transport, leakage and spot delays must be < 256 days"):
+            run(w, [], horizon="30d")

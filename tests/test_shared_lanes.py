@@ -245,7 +245,7 @@ def test_transit_rings_as_long_as_the_longest_delay_change_no_number(compiled, m
     run that goes round them several times with leakage and spot purchases on them."""
     from simulator.engine.market import markets
     short, m = _batch("china_minerals_ban_japan", 2, "300d", False, compiled, monkeypatch)
-    assert m.transit.shape[0] == m.spot.shape[0] == max(m.tau_leak.max(), m.tau_spot.max()) + 1 < 300 / 2
+    assert m.transit.shape[0] == m.spot.shape[0] == max(m.tau_e.max(), m.tau_leak.max(), m.tau_spot.max()) + 1 < 300 / 2
     for metric in (".leakage", ".spot_imports"):     # both rings carry goods in the scenario lanes
         assert any(np.any(v) for run in short.runs for k, v in run.recorder.data.items() if k.endswith(metric))
     monkeypatch.setattr(markets, "ring_days", lambda *delays: markets.H_TRANSIT)

@@ -112,9 +112,9 @@ class MineralMarkets(LaneMechanism):
         self.tau_e = np.maximum(1, np.round(d.e_transport)).astype(np.int64)
         self.tau_leak = self.tau_e + np.round(d.per["leak_delay"][d.e_m]).astype(np.int64)
         self.tau_spot = np.maximum(1, np.round(d.per["spot_transport"])).astype(np.int64)
-        if max(self.tau_leak.max(initial=0), self.tau_spot.max(initial=0)) >= H_TRANSIT:
+        self.H = ring_days(self.tau_e, self.tau_leak, self.tau_spot)
+        if self.H > H_TRANSIT:
             raise ValueError(f"transport, leakage and spot delays must be < {H_TRANSIT} days")
-        self.H = ring_days(self.tau_leak, self.tau_spot)
         col = lambda v: np.asarray(v, float)[:, None]  # noqa: E731
         p = d.per
         self.el_s, self.el_d = col(p["el_short"]), col(p["el_long"] - p["el_short"])
