@@ -1,0 +1,37 @@
+"""The sweep store's run file: the record's canonical JSON with its own checksum, written in one pass."""
+from __future__ import annotations
+
+import json
+import math
+
+from simulator.sweep import store
+
+
+def _record() -> dict:
+    return {"run_id": "r1", "status": store.SUCCEEDED, "error": "", "params": {"controls.jp.compliance": 0.7, "é": "ü"},
+            "replication": 0, "seed": 2**63 - 1, "runtime_s": 0.25,
+            "metrics": {"a.total": 0.1 + 0.2, "b.peak": float("nan"), "c.lost": -0.0, "d.big": 1e300},
+            "summary": [{"entity": "fabs.memory", "mean": float("inf"), "pair": (1, 2)}, {"mean": 5e-324}]}
+
+
+def test_a_run_file_is_the_canonical_json_of_its_record_and_checksum(tmp_path):
+    rec = _record()
+    stored = store.write_run(tmp_path, rec)
+    clean = store._clean(rec)                     # NaN and infinities as null, tuples as lists
+    assert stored["metrics"]["b.peak"] is None and stored["summary"][0]["mean"] is None
+    body = json.dumps(clean, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    assert stored["sha256"] == store.checksum(clean) == __import__("hashlib").sha256(body.encode()).hexdigest()
+    text = store.run_path(tmp_path, "r1").read_text(encoding="utf-8")
+    assert text == json.dumps({**clean, "sha256": stored["sha256"]}, sort_keys=True, separators=(",", ":")) + "\n"
+    back = store.read_run(tmp_path, "r1")
+    assert back == json.loads(json.dumps(stored))
+    assert back["metrics"]["a.total"] == 0.1 + 0.2 and math.copysign(1, back["metrics"]["c.lost"]) == -1
+
+
+def test_a_finite_record_is_stored_as_given(tmp_path):
+    rec = _record()
+    rec["metrics"] = {"a.total": 1.0}
+    rec["summary"] = [{"mean": 2.5}]
+    stored = store.write_run(tmp_path, rec)
+    assert stored == {**rec, "sha256": store.checksum(rec)}
+    assert store.read_run(tmp_path, "r1") == stored
