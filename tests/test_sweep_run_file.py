@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+
 from simulator.sweep import store
 
 
@@ -35,3 +37,17 @@ def test_a_finite_record_is_stored_as_given(tmp_path):
     stored = store.write_run(tmp_path, rec)
     assert stored == {**rec, "sha256": store.checksum(rec)}
     assert store.read_run(tmp_path, "r1") == stored
+
+
+def test_a_workers_summary_rows_hold_null_where_the_table_holds_nan():
+    from simulator.report.frames import SUMMARY_COLUMNS
+    from simulator.report.table import Table
+    from simulator.sweep.worker import SUMMARY_FIELDS, _summary_rows
+    n = 3
+    data = {c: [f"{c}{i}" for i in range(n)] for c in SUMMARY_COLUMNS}
+    data["mean"] = [1.5, float("nan"), float("inf")]
+    data["baseline"] = [np.float64("nan"), np.float64(2.0), -np.inf]
+    rows = _summary_rows(Table(SUMMARY_COLUMNS, data))
+    assert [r["mean"] for r in rows] == [1.5, None, None] and [r["baseline"] for r in rows] == [None, 2.0, None]
+    assert list(rows[0]) == list(SUMMARY_FIELDS) and rows[2]["entity"] == "entity2"
+    assert json.dumps(rows, allow_nan=False)

@@ -78,9 +78,9 @@ def _canonical(fields: dict[str, str]) -> str:
     return "{" + ",".join(f"{json.dumps(k)}:{fields[k]}" for k in sorted(fields)) + "}"
 
 
-def _fields(record: dict) -> dict[str, str]:
-    """Each field of ``record`` as canonical JSON; ValueError where a number is NaN or infinite."""
-    return {k: json.dumps(v, sort_keys=True, separators=(",", ":"), allow_nan=False) for k, v in record.items()}
+def _json(value: Any) -> str:
+    """``value`` as canonical JSON; ValueError where a number in it is NaN or infinite."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def write_run(out: str | Path, record: dict) -> dict:
@@ -88,18 +88,21 @@ def write_run(out: str | Path, record: dict) -> dict:
     :func:`read_run` will give back).
 
     The file is the record's canonical JSON with ``sha256`` among its keys, one line. Each field is encoded once
-    (numbers as ``repr``, as any JSON encoding of them), and the checksum and the file are joined from those
-    texts: a run's summary is ~1,100 rows, and encoding it twice, once indented by ``json``'s Python encoder,
-    was 15% of a sweep worker's time (one-year runs of the headline, 2026-12-06)."""
+    (numbers as ``repr``, as any JSON encoding of them; a field holding NaN or infinities is cleaned and encoded
+    again), and the checksum and the file are joined from those texts: a run's summary is ~1,200 rows, and
+    cleaning and encoding the whole record twice, once indented by ``json``'s Python encoder, was 15% of a sweep
+    worker's time (one-year runs of the headline, 2026-12-06). The sweep's workers hand over summary rows that
+    hold None already (``sweep.worker``)."""
     path = run_path(out, record["run_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    rec = record
-    try:
-        fields = _fields(rec)
-    except ValueError:        # a NaN or an infinity: strict JSON holds null there
-        rec = _clean(record)
-        fields = _fields(rec)
-    fields.pop("sha256", None)
+    rec = {k: v for k, v in record.items() if k != "sha256"}
+    fields = {}
+    for k, v in rec.items():
+        try:
+            fields[k] = _json(v)
+        except ValueError:    # a NaN or an infinity: strict JSON holds null there
+            rec[k] = _clean(v)
+            fields[k] = _json(rec[k])
     sha = _sha256(_canonical(fields))
     fields["sha256"] = json.dumps(sha)
     write_text_atomically(path, _canonical(fields) + "\n")

@@ -36,7 +36,11 @@ SUMMARY_FIELDS = ("entity", "metric", "unit", "baseline", "mean", "change_pct") 
 
 
 def _summary_rows(summary: "Table") -> list[dict[str, Any]]:
-    return [dict(zip(SUMMARY_FIELDS, row)) for row in zip(*(summary.column(c) for c in SUMMARY_FIELDS))]
+    """The summary's rows as the run file holds them: NaN and infinities as None (JSON null), so the store
+    encodes the rows once (``store.write_run``)."""
+    cols = [[None if isinstance(v, float) and not math.isfinite(v) else v for v in summary.column(c)]
+            for c in SUMMARY_FIELDS]
+    return [dict(zip(SUMMARY_FIELDS, row)) for row in zip(*cols)]
 
 
 def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dict[str, Any]]]]:
