@@ -134,13 +134,15 @@ def sweep(runs: int, executor: str, out: str) -> float:
     return time.perf_counter() - t0
 
 
-def sweep_fit(sizes: tuple[int, int], executor: str, out: str) -> tuple[float, float]:
+def sweep_fit(sizes: tuple[int, int], executor: str, out: str, repeats: int = 1) -> tuple[float, float]:
     """(runs per second, fixed seconds) of a sweep on ``executor``, from two sweep sizes: the per-run rate is
     the slope, the fixed part (start-up: imports, a Dask cluster, the plan's first point, tables) the
-    intercept. A 10,000-run sweep takes about fixed + 10,000 / rate."""
+    intercept. A 10,000-run sweep takes about fixed + 10,000 / rate. Each size's time is the best of
+    ``repeats`` runs: the slope is a difference of two times, and one slow run on a shared machine moves it a
+    lot (session 21: 11.0 and 18.7 runs/s from single runs of the same code minutes apart)."""
     small, big = sizes
-    t_small = sweep(small, executor, f"{out}/{executor}{small}")
-    t_big = sweep(big, executor, f"{out}/{executor}{big}")
+    t_small = min(sweep(small, executor, f"{out}/{executor}{small}.{k}") for k in range(repeats))
+    t_big = min(sweep(big, executor, f"{out}/{executor}{big}.{k}") for k in range(repeats))
     rate = (big - small) / max(t_big - t_small, 1e-9)
     return rate, max(0.0, t_small - small / rate)
 
@@ -182,7 +184,7 @@ def main() -> None:
         if not args.no_sweep:
             sizes = (4, 12) if args.quick else (256, 512)   # full: tasks of MAX_TASK_RUNS at both sizes
             executors = ["local"] + (["dask"] if shutil.which("dask") or _has_dask() else [])
-            fits = {ex: sweep_fit(sizes, ex, d) for ex in executors}
+            fits = {ex: sweep_fit(sizes, ex, d, repeats=1 if args.quick else 2) for ex in executors}
             for ex, (rate, fixed) in fits.items():
                 total = fixed + 10_000 / rate
                 note = " (quick: tasks of 1 run, far from a big sweep's rate)" if args.quick else ""
