@@ -48,7 +48,11 @@ def die() -> None:
 
 
 def sleep_then(path: str) -> None:
-    Path(path).write_text(str(os.getpid()))
+    """Leave this worker's PID in ``path`` (whole: renamed into place, so a test polling for the file never
+    reads it empty; a slow machine once did), then sleep."""
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(str(os.getpid()))
+    os.replace(tmp, path)
     time.sleep(60)
 
 
