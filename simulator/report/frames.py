@@ -101,8 +101,9 @@ def summary_table(sc: Scenario, runs: Runs) -> Table:
     Slots whose numbers :func:`_plain_stats` computes (every scenario value finite: all of a sweep run's, nearly
     all of the headline's) get their rows column by column, with the same operations :func:`_row` does one
     slot at a time (checked against it in ``tests/test_summary_columns.py``); the others row by row with
-    :func:`_row`. A sweep builds this table for each run:
-    ~7 ms a run row by row (~9% of a sweep worker's time), ~1 ms column by column (2026-12-06)."""
+    :func:`_row`. A sweep builds this table for each run: 12.5–14.7 ms a one-replication table row by row (~9% of
+    a sweep worker's time), 5.5–7.4 ms now, most of it the slots with a NaN (2026-12-06, a machine whose 1 M bare
+    SimPy timeouts took ~1 s)."""
     red = reduced(sc, runs)
     M, B = red.metrics[0], red.metrics[1]             # (metric slots, replications)
     plain = _plain_stats(M, B)

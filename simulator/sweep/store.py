@@ -64,8 +64,7 @@ class StoreError(Exception):
 
 def checksum(record: dict) -> str:
     """SHA-256 of the record's canonical JSON, without its own ``sha256`` field."""
-    body = {k: v for k, v in record.items() if k != "sha256"}
-    return _sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False))
+    return _sha256(_json({k: v for k, v in record.items() if k != "sha256"}))
 
 
 def _sha256(text: str) -> str:
