@@ -111,14 +111,12 @@ def summary_table(sc: Scenario, runs: Runs) -> Table:
     entity, metric, unit, kinds = _labels(red)
     cols: dict[str, list] = {"scenario": [sc.name] * len(slots), "entity": entity, "metric": metric,
                              "unit": unit}
-    if plain is None:
-        numbers = [_row(sc, red.info[key], name, kind, M[j], B[j], red.n)
-                   for j, (key, name, kind) in enumerate(slots)]
-        for c in SUMMARY_COLUMNS[4:]:
-            cols[c] = [r[c] for r in numbers]
-        return Table(SUMMARY_COLUMNS, cols)
-    cols.update(_plain_columns(sc, plain, M, kinds, red.n))
-    for j in np.flatnonzero(~plain[0]):           # NaN among the scenario values, or no baseline: one by one
+    if plain is None:                             # no replications: every row one by one
+        cols.update({c: [None] * len(slots) for c in SUMMARY_COLUMNS[4:]})
+    else:
+        cols.update(_plain_columns(sc, plain, M, kinds, red.n))
+    # NaN among the scenario values, or no baseline: one by one
+    for j in range(len(slots)) if plain is None else np.flatnonzero(~plain[0]):
         key, name, kind = slots[j]
         row = _row(sc, red.info[key], name, kind, M[j], B[j], red.n)
         for c in SUMMARY_COLUMNS[4:]:
@@ -191,7 +189,9 @@ def _plain_stats(M: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, ...] | None:
 
 def _row(sc: Scenario, info: SeriesInfo, name: str, kind: str, vals: np.ndarray, base: np.ndarray,
          n: int, plain: tuple | None = None) -> dict:
-    """One summary row; ``plain`` (p05, p50, p95, mean, baseline mean) when :func:`_plain_stats` computed them."""
+    """One summary row; ``plain`` (p05, p50, p95, mean, baseline mean) when :func:`_plain_stats` computed them:
+    the row-by-row form of :func:`_plain_columns`, which ``tests/test_summary_columns.py`` holds it to
+    (:func:`summary_table` calls this only for slots that are not plain)."""
     if plain is not None:
         ok = vals
         q = [float(plain[0]), float(plain[1]), float(plain[2])]
