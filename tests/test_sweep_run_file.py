@@ -1,6 +1,7 @@
 """The sweep store's run file: the record's canonical JSON with its own checksum, written in one pass."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -22,7 +23,7 @@ def test_a_run_file_is_the_canonical_json_of_its_record_and_checksum(tmp_path):
     clean = store._clean(rec)                     # NaN and infinities as null, tuples as lists
     assert stored["metrics"]["b.peak"] is None and stored["summary"][0]["mean"] is None
     body = json.dumps(clean, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    assert stored["sha256"] == store.checksum(clean) == __import__("hashlib").sha256(body.encode()).hexdigest()
+    assert stored["sha256"] == store.checksum(clean) == hashlib.sha256(body.encode()).hexdigest()
     text = store.run_path(tmp_path, "r1").read_text(encoding="utf-8")
     assert text == json.dumps({**clean, "sha256": stored["sha256"]}, sort_keys=True, separators=(",", ":")) + "\n"
     back = store.read_run(tmp_path, "r1")

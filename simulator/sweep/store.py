@@ -33,10 +33,15 @@ def run_path(out: str | Path, run_id: str) -> Path:
     return Path(out) / RUNS / f"{run_id}.json"
 
 
+def strict(value: Any) -> Any:
+    """A number as a run file holds it: NaN and infinities as None (JSON null), anything else as is."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def _clean(obj: Any) -> Any:
-    """NaN/inf → None so run files are strict JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
+    """NaN/inf → None (:func:`strict`) throughout, so run files are strict JSON."""
+    if isinstance(obj, float):
+        return strict(obj)
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

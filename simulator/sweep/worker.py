@@ -38,8 +38,7 @@ SUMMARY_FIELDS = ("entity", "metric", "unit", "baseline", "mean", "change_pct") 
 def _summary_rows(summary: "Table") -> list[dict[str, Any]]:
     """The summary's rows as the run file holds them: NaN and infinities as None (JSON null), so the store
     encodes the rows once (``store.write_run``)."""
-    cols = [[None if isinstance(v, float) and not math.isfinite(v) else v for v in summary.column(c)]
-            for c in SUMMARY_FIELDS]
+    cols = [[store.strict(v) for v in summary.column(c)] for c in SUMMARY_FIELDS]
     return [dict(zip(SUMMARY_FIELDS, row)) for row in zip(*cols)]
 
 
