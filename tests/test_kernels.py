@@ -464,7 +464,7 @@ def test_projects_kernels_match_numpy(markets):
     out = {}
     for compiled in (False, True):
         events = []
-        pr = Projects(d, 240, z, lambda *e: events.append(e),
+        pr = Projects(d, 240, 3, lambda lane, k: z[lane, k], lambda *e: events.append(e),
                       (kernels.compiled("projects_signal"), kernels.compiled("projects_capacity")) if compiled
                       else None)
         days = []

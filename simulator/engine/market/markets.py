@@ -204,16 +204,19 @@ class MineralMarkets(LaneMechanism):
         self.reserve_on = np.zeros((n, I), dtype=bool)
         self.licensed_once = np.zeros((n, I), dtype=bool)
         self.licence_waiting = np.zeros((n, I), dtype=bool)   # licensed items of a lane without approvals yet
-        # random numbers, lane by lane: one named stream per Chinese edge (licence delays), one per project
-        z_lic = np.zeros((n, E, lanes.days))
-        zp = np.zeros((n, len(d.p_names)))
-        for lane, ctx in enumerate(lanes.runs):
-            for e in np.flatnonzero(self.from_china):
-                z_lic[lane, e] = ctx.streams.get(f"minerals.{d.e_names[e]}.licence").standard_normal(lanes.days)
-            zp[lane] = [ctx.streams.get(f"minerals.{d.items[d.p_m[k]]}.project.{d.p_names[k]}").standard_normal()
-                        for k in range(len(d.p_names))]
-        self.trade = TradeRules(d, lanes.days, z_lic, kernels.compiled("trade_apply") if fast else None)
-        self.projects = Projects(d, lanes.days, zp, lanes.event,
+        # random numbers, lane by lane, each from a named stream of its own, drawn when first used: a Chinese
+        # edge's licence delays when licensing first applies to it, a project's lead time when it starts
+        # (building the ~120 streams of a lane up front, most never used, cost ~5 ms a lane)
+        runs, days = lanes.runs, lanes.days
+
+        def licence_normals(lane: int, e: int) -> np.ndarray:
+            return runs[lane].streams.get(f"minerals.{d.e_names[e]}.licence").standard_normal(days)
+
+        def lead_normal(lane: int, k: int) -> float:
+            return runs[lane].streams.get(f"minerals.{d.items[d.p_m[k]]}.project.{d.p_names[k]}").standard_normal()
+
+        self.trade = TradeRules(d, days, n, licence_normals, kernels.compiled("trade_apply") if fast else None)
+        self.projects = Projects(d, days, n, lead_normal, lanes.event,
                                  (kernels.compiled("projects_signal"), kernels.compiled("projects_capacity"))
                                  if fast else None)
         self.restricted = np.zeros((n, I, R), dtype=bool)

@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .data import REGIONS
@@ -39,17 +41,21 @@ class Projects:
     """Alternative supply projects of all items: start on a persistent price signal, online after lead time.
     State per lane of a batch (each lane draws its own lead times and sees its own prices)."""
 
-    def __init__(self, d, days: int, z: np.ndarray, event, compiled: tuple | None = None):
-        """``z`` (lanes, projects) standard normals for the lead times; ``event(lane, day, entity, event,
-        cause)`` records a state change in one lane; ``compiled``: (``kernels.projects_signal``,
-        ``kernels.projects_capacity``) to step with (the same numbers), or None for numpy."""
+    def __init__(self, d, days: int, n: int, lead_normal: Callable[[int, int], float], event,
+                 compiled: tuple | None = None):
+        """``n`` lanes; ``lead_normal(lane, project)``: the standard normal of that project's lead time in that
+        lane, asked for when the project starts there (a stream drawn only then gives the number it would have
+        given at the start); ``event(lane, day, entity, event, cause)`` records a state change in one lane;
+        ``compiled``: (``kernels.projects_signal``, ``kernels.projects_capacity``) to step with (the same
+        numbers), or None for numpy."""
         self.d = d
         N = len(d.p_names)
         I, R = d.shape
-        n = z.shape[0]
         self.N, self.n, self.days = N, n, days
         self.event = event
-        self.lead = np.maximum(30.0, d.p_lead + d.p_lead_sd * z) if N else np.zeros((n, 0))
+        self._lead_normal = lead_normal
+        #: lead times (days) of the projects started so far in each lane; NaN until a project starts
+        self.lead = np.full((n, N), np.nan)
         self.start = np.full((n, N), np.nan)
         self.streak = np.zeros((n, N))
         self.waiting = np.ones((n, N), dtype=bool)
@@ -155,6 +161,8 @@ class Projects:
         capacity online by day."""
         d = self.d
         self.start[lane, k] = day
+        if np.isnan(self.lead[lane, k]):
+            self.lead[lane, k] = np.maximum(30.0, d.p_lead[k] + d.p_lead_sd[k] * self._lead_normal(lane, k))
         self.t_on[lane, k] = day + self.lead[lane, k]
         if self.frac is None:
             self.frac = np.zeros((self.n, self.N, self.days))

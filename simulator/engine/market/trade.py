@@ -19,7 +19,7 @@ licences come on top. What other suppliers can ship is bounded by their own stoc
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,15 +34,19 @@ class TradeRules:
     """The per-edge view of the countermeasures in force and the licence queue, for every lane of a batch: each
     state array is (lanes, E) — a lane's own board decides its restrictions."""
 
-    def __init__(self, d: MarketData, days: int, z_licence: np.ndarray, kernel: Any = None):
-        """``z_licence`` (lanes, E, days): standard normals for the licence delays of every lane. ``kernel``:
-        the compiled day (``kernels.trade_apply``, same numbers as :meth:`apply`'s numpy code), or None."""
+    def __init__(self, d: MarketData, days: int, n: int, licence_normals: Callable[[int, int], np.ndarray],
+                 kernel: Any = None):
+        """``n`` lanes; ``licence_normals(lane, edge)``: the ``days`` standard normals of that lane's licence
+        delays on that edge, asked for the first time licensing applies to the edge in the lane (a stream
+        drawn only then gives the numbers it would have given at the start). ``kernel``: the compiled day
+        (``kernels.trade_apply``, same numbers as :meth:`apply`'s numpy code), or None."""
         self.d = d
         I, R = d.shape
         E = len(d.e_names)
-        n = z_licence.shape[0]
         self.n, self.E, self.days = n, E, days
-        self.z_licence = z_licence
+        self._licence_normals = licence_normals
+        #: per lane, the licence-delay normals (days,) of each edge licensing has applied to so far
+        self.z_licence: list[dict[int, np.ndarray]] = [{} for _ in range(n)]
         self.e_mi = d.e_m * R + d.e_i
         self.e_china = np.flatnonzero(d.e_x == CHINA)
         self.kind = np.zeros((n, E), dtype=np.int64)
@@ -113,11 +117,19 @@ class TradeRules:
         if lic.size:                               # licence decision slots of every day's applications
             days = np.arange(self.days)
             mu, sig = self.lic_mu[lane, lic, None], self.lic_sigma[lane, lic, None]
-            delay = np.exp(mu + sig * self.z_licence[lane, lic])
+            delay = np.exp(mu + sig * self._normals(lane, lic))
             delay = np.clip(np.round(delay), 1, H_LICENCE - 1).astype(np.int64)
             self.lic_qidx[lane] = lane * (H_LICENCE * self.E) + ((days + delay) % H_LICENCE) * self.E + lic[:, None]
         else:
             self.lic_qidx[lane] = np.zeros((0, self.days), dtype=np.int64)
+
+    def _normals(self, lane: int, edges: np.ndarray) -> np.ndarray:
+        """The licence-delay normals (len(edges), days) of lane ``lane`` on ``edges``, drawn where first asked."""
+        own = self.z_licence[lane]
+        for e in edges.tolist():
+            if e not in own:
+                own[e] = self._licence_normals(lane, e)
+        return np.array([own[e] for e in edges.tolist()]).reshape(len(edges), self.days)
 
     def export_netback(self, lane: int) -> np.ndarray:
         """Per edge of lane ``lane``, the share of an export sale's value a Chinese holder can expect (export
