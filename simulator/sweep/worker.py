@@ -35,17 +35,16 @@ def headline_metrics(summary: "Table", info) -> dict[str, float]:
 SUMMARY_FIELDS = ("entity", "metric", "unit", "baseline", "mean", "change_pct")   #: kept in a run's file
 
 
-def _summary_rows(summary: "Table") -> list[dict[str, Any]]:
-    """The summary's rows as the run file holds them: NaN and infinities as None (JSON null), so the store
-    encodes the rows once (``store.write_run``)."""
-    cols = [[store.strict(v) for v in summary.column(c)] for c in SUMMARY_FIELDS]
-    return [dict(zip(SUMMARY_FIELDS, row)) for row in zip(*cols)]
+def _summary_rows(summary: "Table") -> store.Encoded:
+    """The summary's rows as the run file holds them (a row a mapping of :data:`SUMMARY_FIELDS`; NaN and
+    infinities as null), encoded for the store (``store.rows_json``)."""
+    return store.rows_json({c: summary.column(c) for c in SUMMARY_FIELDS})
 
 
-def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], list[dict[str, Any]]]]:
+def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], store.Encoded]]:
     """Run scenario + baseline pairs, each with its run's seed and one replication, stepped together (the runs
-    must share their world and calendar, see :func:`_lane_key`); returns (headline metrics, all summary rows)
-    per run. Same as loading each with ``--set seed=<seed> --set replications=1``."""
+    must share their world and calendar, see :func:`_lane_key`); returns (headline metrics, all summary rows,
+    encoded) per run. Same as loading each with ``--set seed=<seed> --set replications=1``."""
     import copy
     from ..engine.streams import replication_seeds
     from ..report import frames
