@@ -16,6 +16,7 @@ same bytes; these are the numbers of the whole-series functions of :mod:`.metric
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -74,6 +75,58 @@ def array_layout(a: np.ndarray) -> tuple:
     return a.dtype.str, a.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned
 
 
+@dataclass(frozen=True)
+class FoldIndex:
+    """Where a layout's series go in a fold, the same for every pair of the layout (read only): each series'
+    running values asked for (``flags``: bits of :data:`FLAG_ORDER`; ``rows``: the series asking for each bit),
+    the impact metrics' groups ``(metric name, its slots in the metrics row, the series rows they read)``, the
+    impact statistics' groups ``(statistic, impact columns, series rows)``, and the series gathered apart: GDP
+    (with its quarters' first and last day), stocks kept whole for exhaustion, charted series (``daily``)."""
+
+    flags: np.ndarray
+    groups: list[tuple[str, np.ndarray, np.ndarray]]
+    stat_groups: list[tuple[str, np.ndarray, np.ndarray]]
+    rows: dict[int, np.ndarray]
+    gdp_rows: np.ndarray
+    quarters: list[tuple[int, int]]
+    exh_rows: np.ndarray
+    plot_rows: np.ndarray
+    small_rows: np.ndarray
+
+
+def fold_index(lay: Layout, daily: bool) -> FoldIndex:
+    """The :class:`FoldIndex` of ``lay`` (charted series when ``daily``)."""
+    K = len(lay.keys)
+    row = {k: j for j, k in enumerate(lay.keys)}
+    by_name: dict[str, list[int]] = {}
+    for j, (_, name, _) in enumerate(lay.metric_slots):
+        by_name.setdefault(name, []).append(j)
+    flags = np.zeros(K, dtype=np.int64)
+    groups = []
+    for name, slots in by_name.items():
+        rows = np.array([row[lay.metric_slots[j][0]] for j in slots], dtype=np.intp)
+        groups.append((name, np.array(slots, dtype=np.intp), rows))
+        flags[rows] |= NEEDS[name]
+    by_stat: dict[str, list[int]] = {}
+    for j, key in enumerate(lay.impact_keys):
+        by_stat.setdefault(impact_statistic(lay.info[key]), []).append(j)
+    stat_groups = []
+    for stat, cols in by_stat.items():
+        rows = np.array([row[lay.impact_keys[j]] for j in cols], dtype=np.intp)
+        stat_groups.append((stat, np.array(cols, dtype=np.intp), rows))
+        flags[rows] |= STAT_NEEDS[stat]
+    bit_rows = {bit: np.flatnonzero(flags & bit) for bit in (LOST, SUMX, DROP, BELOW, TOP, LOW, ABOVE, FSTOP)}
+    gdp_rows = np.array([row[f"economy.{r}.gdp"] for r in lay.regions], dtype=np.intp)
+    quarters = [(int(np.argmax(m)), int(len(m) - np.argmax(m[::-1]))) for _, m in lay.quarter_masks]
+    exh_rows = next((rows for name, _, rows in groups if name == "exhaustion"), np.zeros(0, dtype=np.intp))
+    plot_rows = np.array([row[k] for k in lay.plot_keys] if daily else [], dtype=np.intp)
+    for a in (flags, gdp_rows, exh_rows, plot_rows, *bit_rows.values(),
+              *(x for g in groups + stat_groups for x in g[1:])):
+        a.flags.writeable = False
+    return FoldIndex(flags, groups, stat_groups, bit_rows, gdp_rows, quarters, exh_rows, plot_rows,
+                     np.concatenate([gdp_rows, exh_rows, plot_rows]))
+
+
 class DayFold:
     """The summary of one replication pair under way: :meth:`add` (or :meth:`add_recorders`) its days piece by
     piece, then :meth:`finish`.
@@ -84,49 +137,28 @@ class DayFold:
     ``compiled``: update them in one compiled loop over the recorded days (:func:`fold_pairs`, same numbers);
     default: when the engine uses compiled loops. Days must hold numbers (see :meth:`add_recorders`)."""
 
-    def __init__(self, lay: Layout, daily: bool = True, compiled: bool | None = None):
+    def __init__(self, lay: Layout, daily: bool = True, compiled: bool | None = None,
+                 index: FoldIndex | None = None):
+        """``index``: :func:`fold_index` of ``lay`` and ``daily``, if the caller has it (the same for every pair
+        of a layout: a sweep task's 64 folds share one, ~2 ms each to work out)."""
         self.lay, self.daily = lay, daily
         self.days = lay.sc.days
         self.day = 0
         K = len(lay.keys)
-        row = {k: j for j, k in enumerate(lay.keys)}
-        by_name: dict[str, list[int]] = {}
-        for j, (_, name, _) in enumerate(lay.metric_slots):
-            by_name.setdefault(name, []).append(j)
-        self.flags = np.zeros(K, dtype=np.int64)
-        #: (metric name, its slots in the metrics row, the series rows they read)
-        self.groups = []
-        for name, slots in by_name.items():
-            rows = np.array([row[lay.metric_slots[j][0]] for j in slots], dtype=np.intp)
-            self.groups.append((name, np.array(slots, dtype=np.intp), rows))
-            self.flags[rows] |= NEEDS[name]
-        by_stat: dict[str, list[int]] = {}
-        for j, key in enumerate(lay.impact_keys):
-            by_stat.setdefault(impact_statistic(lay.info[key]), []).append(j)
-        self.stat_groups = []
-        for stat, cols in by_stat.items():
-            rows = np.array([row[lay.impact_keys[j]] for j in cols], dtype=np.intp)
-            self.stat_groups.append((stat, np.array(cols, dtype=np.intp), rows))
-            self.flags[rows] |= STAT_NEEDS[stat]
-        self.rows = {bit: np.flatnonzero(self.flags & bit)
-                     for bit in (LOST, SUMX, DROP, BELOW, TOP, LOW, ABOVE, FSTOP)}
+        ix = index if index is not None else fold_index(lay, daily)
+        self.flags, self.groups, self.stat_groups, self.rows = ix.flags, ix.groups, ix.stat_groups, ix.rows
+        self.gdp_rows, self.quarters, self.exh_rows = ix.gdp_rows, ix.quarters, ix.exh_rows
+        self.plot_rows, self.small_rows = ix.plot_rows, ix.small_rows
         nan = np.full((2, K), np.nan)
         self.lost, self.sumx, self.drop, self.top, self.low = (np.zeros((2, K)) for _ in range(5))
         self.tti, self.rec, self.topday, self.fstop = nan.copy(), nan.copy(), nan.copy(), nan
         self.above = np.zeros((2, K))
-        # series needed whole or gathered apart (few): GDP, charted series, stocks for exhaustion
-        self.gdp_rows = np.array([row[f"economy.{r}.gdp"] for r in lay.regions], dtype=np.intp)
-        self.quarters = [(int(np.argmax(m)), int(len(m) - np.argmax(m[::-1]))) for _, m in lay.quarter_masks]
         self.gdp = np.zeros((2, len(lay.regions), len(self.quarters)))
         self.gdp_carry = np.zeros((2, len(lay.regions)))
-        exh = next((rows for name, _, rows in self.groups if name == "exhaustion"), np.zeros(0, dtype=np.intp))
-        self.exh_rows = exh
         # kept day by day, (2, days, series): a piece's days are one contiguous block (series by day would
         # write a short run in every series' row, ~3 µs a lane-day at 16-day pieces, measured)
-        self.exh = np.empty((2, self.days, len(exh)))    # scenario, baseline (also the reference of both)
-        self.plot_rows = np.array([row[k] for k in lay.plot_keys] if daily else [], dtype=np.intp)
+        self.exh = np.empty((2, self.days, len(self.exh_rows)))    # scenario, baseline (also the reference of both)
         self.plot = np.empty((2, self.days, len(self.plot_rows))) if daily else None
-        self.small_rows = np.concatenate([self.gdp_rows, self.exh_rows, self.plot_rows])
         self._plan: tuple | None = None    # the recorders' parts as :func:`fold_pairs` takes them
         #: (2, periods, series) period sums (days themselves when ``step`` is 1): a day's writes are contiguous
         self.bucket_sums = np.empty((2, self.days if lay.step == 1 else len(lay.periods), K)) if daily else None

@@ -18,7 +18,7 @@ import numpy as np
 from ..engine.recorder import Event, SeriesInfo
 from ..scenario.schema import Scenario
 from .batch_fold import BatchFold
-from .day_fold import DayFold, period_sums
+from .day_fold import DayFold, FoldIndex, fold_index, period_sums
 from .layout import Layout
 from .metrics import day_sum, mean, peak, total
 from .spool import load_array, save_arrays
@@ -146,9 +146,10 @@ class Reducer:
         self.spool = None if spool is None else str(spool)
         self.daily = daily
         self._layout: Layout | None = None
+        self._index: tuple[Layout, FoldIndex] | None = None     #: the fold index of ``_layout``, once asked
 
     def __getstate__(self) -> Mapping[str, Any]:
-        return {"sc": self.sc, "spool": self.spool, "daily": self.daily, "_layout": None}
+        return {"sc": self.sc, "spool": self.spool, "daily": self.daily, "_layout": None, "_index": None}
 
     def layout(self, info: Mapping[str, SeriesInfo]) -> Layout:
         """The layout of runs recording the series ``info``."""
@@ -161,7 +162,10 @@ class Reducer:
 
     def fold(self, info: Mapping[str, SeriesInfo]) -> DayFold:
         """An empty fold of one replication recording the series ``info`` (for a batch folded as it runs)."""
-        return DayFold(self.layout(info), self.daily)
+        lay = self.layout(info)
+        if self._index is None or self._index[0] is not lay:
+            self._index = (lay, fold_index(lay, self.daily))
+        return DayFold(lay, self.daily, index=self._index[1])
 
     def batch(self, folds: list[DayFold]) -> BatchFold:
         """The folds of a batch's pairs, folded together (see :class:`.batch_fold.BatchFold`)."""
