@@ -75,3 +75,33 @@ def test_slots_with_nan_values_are_built_row_by_row(red):
     assert not [c for c in frames.SUMMARY_COLUMNS if not _same(got[c], want[c])]
     assert any(0 < p < 1 for p in (got["probability"][j] for j in day))
     assert got["change_pct"][level[3]] > 0 and got["baseline"][level[3]] < 0
+
+
+@pytest.mark.parametrize("reps", [[0, 1, 2, 3], [1]])
+def test_slots_whose_event_came_in_no_replication_are_built_as_columns(red, reps, monkeypatch):
+    """Slots whose scenario values are all NaN (``frames._empty_columns``) hold what ``_row`` gives them, for
+    ``day``, ``days`` and level slots, with and without a baseline; only slots with some NaN go row by row."""
+    sc, runs = red
+    sub = _subset(runs, reps)
+    slots = sub.layout.metric_slots
+    by_kind = {k: [j for j, (_, _, kk) in enumerate(slots) if kk == k and np.isfinite(sub.metrics[0, j]).all()][:3]
+               for k in ("day", "days", "level")}
+    assert all(by_kind.values())
+    empty = [j for js in by_kind.values() for j in js]
+    sub.metrics[0, empty, :] = np.nan
+    sub.metrics[1, by_kind["level"][:1] + by_kind["day"][:1], :] = np.nan     # no baseline either
+    partial = by_kind["days"][0] + 1 if len(reps) > 1 else None
+    if partial is not None:
+        sub.metrics[0, partial, 0] = np.nan                                  # one replication without it
+    want = _rows(sc, sub)
+    calls = []
+    real = frames._row
+    monkeypatch.setattr(frames, "_row", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    got = frames.summary_table(sc, sub).data
+    assert not [c for c in frames.SUMMARY_COLUMNS if not _same(got[c], want[c])]
+    plain = frames._plain_stats(sub.metrics[0], sub.metrics[1])[0]
+    all_nan = np.isnan(sub.metrics[0]).all(axis=1)
+    assert all_nan[empty].all() and len(calls) == np.count_nonzero(~plain & ~all_nan) < len(slots) / 4
+    assert [got["probability"][j] for j in by_kind["day"] + by_kind["days"]] == [0.0] * 6
+    assert all(math.isnan(got["baseline"][j]) for j in by_kind["level"][:1] + by_kind["day"][:1])
+    assert all(got["p50_date"][j] == "" and math.isnan(got["mean"][j]) for j in empty)

@@ -98,12 +98,14 @@ def summary(sc: Scenario, runs: Runs) -> "pd.DataFrame":
 def summary_table(sc: Scenario, runs: Runs) -> Table:
     """:func:`summary` as a :class:`.table.Table`.
 
-    Slots whose numbers :func:`_plain_stats` computes (every scenario value finite: all of a sweep run's, nearly
-    all of the headline's) get their rows column by column, with the same operations :func:`_row` does one
-    slot at a time (checked against it in ``tests/test_summary_columns.py``); the others row by row with
-    :func:`_row`. A sweep builds this table for each run: 12.5–14.7 ms a one-replication table row by row (~9% of
-    a sweep worker's time), 5.5–7.4 ms now, most of it the slots with a NaN (2026-12-06, a machine whose 1 M bare
-    SimPy timeouts took ~1 s)."""
+    Slots whose numbers :func:`_plain_stats` computes (every scenario value finite and some baseline value:
+    nearly all of the headline's) get their rows column by column, with the same operations :func:`_row` does
+    one slot at a time (checked against it in ``tests/test_summary_columns.py``), and so do the slots whose
+    scenario values are all NaN (:func:`_empty_columns`); the others (some NaN, an infinity, no baseline) row by
+    row with :func:`_row`. A sweep builds this table for each run: a one-replication table of the headline took
+    12.5–14.7 ms row by row (~9% of a sweep worker's time), 5.5–7.4 ms with plain slots as columns (2026-12-06),
+    and with the all-NaN slots as columns 3.5–3.6 → 1.7–2.2 ms (2026-12-07; of the 150 slots not plain, 1 row
+    is left)."""
     red = reduced(sc, runs)
     M, B = red.metrics[0], red.metrics[1]             # (metric slots, replications)
     plain = _plain_stats(M, B)
@@ -113,10 +115,14 @@ def summary_table(sc: Scenario, runs: Runs) -> Table:
                              "unit": unit}
     if plain is None:                             # no replications: every row one by one
         cols.update({c: [None] * len(slots) for c in SUMMARY_COLUMNS[4:]})
+        rest = range(len(slots))
     else:
         cols.update(_plain_columns(sc, plain, M, kinds, red.n))
-    # NaN among the scenario values, or no baseline: one by one
-    for j in range(len(slots)) if plain is None else np.flatnonzero(~plain[0]):
+        empty = ~plain[0] & np.isnan(M).all(axis=1)
+        _empty_columns(cols, np.flatnonzero(empty), kinds, red.n)
+        rest = np.flatnonzero(~plain[0] & ~empty)
+    # some NaN among the scenario values, an infinity: one by one
+    for j in rest:
         key, name, kind = slots[j]
         row = _row(sc, red.info[key], name, kind, M[j], B[j], red.n)
         for c in SUMMARY_COLUMNS[4:]:
@@ -169,6 +175,31 @@ def _plain_columns(sc: Scenario, plain: tuple, M: np.ndarray, kinds: dict[str, n
     return {"baseline": bmean.tolist(), "mean": mean.tolist(), "p05": p05.tolist(), "p50": p50.tolist(),
             "p95": p95.tolist(), "change_pct": change.tolist(), "p50_date": date, "probability": prob.tolist(),
             "wilson_low": lo.tolist(), "wilson_high": hi.tolist(), "replications": [n] * slots}
+
+
+def _empty_columns(cols: dict[str, list], empty: np.ndarray, kinds: dict[str, np.ndarray], n: int) -> None:
+    """The rows of the slots ``empty`` (every scenario value NaN: an event that came in no replication), in
+    ``cols`` as :func:`_plain_columns` made them, made what :func:`_row` gives such a slot: no statistics and no
+    change (NaN), no date, a probability of 0 with its Wilson interval for ``day`` and ``days`` slots; the
+    baseline mean stays :func:`_plain_stats`'s (NaN where the baseline has no number either). In a sweep run
+    (one replication) these are 149 of the 150 slots that are not plain (of 1,095)."""
+    if not empty.size:
+        return
+    nan = math.nan
+    for c in ("mean", "p05", "p50", "p95", "change_pct", "probability", "wilson_low", "wilson_high"):
+        col = cols[c]
+        for j in empty.tolist():
+            col[j] = nan
+    date = cols["p50_date"]
+    for j in empty.tolist():
+        date[j] = ""
+    hit = empty[(kinds["day"] | kinds["days"])[empty]].tolist()
+    if hit:
+        prob, (lo, hi) = 0 / n, wilson(0, n)
+        for c, v in (("probability", prob), ("wilson_low", lo), ("wilson_high", hi)):
+            col = cols[c]
+            for j in hit:
+                col[j] = v
 
 
 def _plain_stats(M: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, ...] | None:
