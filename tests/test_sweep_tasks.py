@@ -70,6 +70,11 @@ def test_points_differing_in_a_measure_run_as_lanes_with_their_own_numbers(tmp_p
     key = worker._lane_key
     from simulator.sweep.cache import load_point
     assert key(load_point(f, specs[0].sets)) == key(load_point(f, specs[2].sets))   # one batch of lanes
+    for world in ("minerals.common.spot.transport_days=9", "overrides.minerals.common.spot.transport_days=9"):
+        other = load_point(f, specs[0].sets + (world,))                      # another world: another batch
+        assert other.world.values != load_point(f, specs[0].sets).world.values
+        assert key(other) != key(load_point(f, specs[0].sets))
+        assert key(other) == key(load_point(f, specs[2].sets + (world,)))
 
 
 def _plan(tmp_path: Path, grid: str):

@@ -115,9 +115,22 @@ def _lane_key(loaded) -> tuple:
     """What runs must share to be lanes of one batch: the world's values and the calendar (start, horizon,
     spin-up before start)."""
     from ..runner import spin_up_days
-    from .runspec import _canon
     sc = loaded.scenario
-    return (loaded.file, sc.start, sc.horizon, spin_up_days(sc), _canon(loaded.world.values))
+    return (loaded.file, sc.start, sc.horizon, spin_up_days(sc), _world_key(loaded.world.values))
+
+
+def _world_key(values: Any) -> bytes | str:
+    """A key equal for equal world values: the SHA-256 of their pickle (0.3 ms for the default world where its
+    canonical JSON took 1.0 ms, 2026-12-07). Equal values pickled apart may differ (the order of a mapping's
+    keys, shared references): runs of such worlds go in two batches, with the same numbers. Values that do
+    not pickle give their canonical JSON."""
+    import hashlib
+    import pickle
+    try:
+        return hashlib.sha256(pickle.dumps(values, protocol=5)).digest()
+    except Exception:  # noqa: BLE001 - any value pickle refuses
+        from .runspec import _canon
+        return _canon(values)
 
 
 def _execute_together(group: list[RunSpec]) -> list[dict[str, Any]]:
