@@ -195,3 +195,24 @@ def test_workers_defer_collections_unless_every_replications_days_are_written(mo
     loaded = load_scenario(Path(__file__).parents[1] / "scenarios" / "japan_servicing_ban.yaml", sets)
     runner.run_replications(loaded.scenario, loaded.world.values, jobs=2, batch_size=1)
     assert seen and seen[0][1] is defer
+
+
+def test_a_series_registered_twice_is_named_whether_in_one_block_or_across_blocks():
+    """``Lanes.block`` works out a block's keys once for all its lanes (and checks them once): a key twice in
+    one block, or a key another block or series of the lanes has, is still refused with its name."""
+    from simulator.engine.world import Lanes
+    loaded = load_scenario(str(ROOT / "scenarios" / "japan_servicing_ban.yaml"), ["horizon=30d"])
+    seeds = replication_seeds(1, 2)
+    lanes = Lanes(loaded.scenario, loaded.world.values,
+                  [LaneSpec(0, seeds[0], True), LaneSpec(0, seeds[0], False, 0), LaneSpec(1, seeds[1], True)])
+    blk = lanes.block([("a", "x", "t"), ("a", "y", "t")])
+    assert blk.shape == (30, 3, 2) and all(ctx.recorder.get("a.y") is not None for ctx in lanes.runs)
+    lanes.runs[2].recorder.get("a.y")[4] = 7.0                          # a lane's column of the batch's block
+    assert blk[4, 2, 1] == 7.0 and blk[4, :2].sum() == 0.0
+    with pytest.raises(ValueError, match="'b.z' registered twice"):
+        lanes.block([("b", "z", "t"), ("b", "w", "t"), ("b", "z", "t")])
+    with pytest.raises(ValueError, match="'a.y' registered twice"):
+        lanes.block([("c", "v", "t"), ("a", "y", "t")])
+    lanes.series("d", "level", "t")
+    with pytest.raises(ValueError, match="'d.level' registered twice"):
+        lanes.block([("d", "level", "t")])
