@@ -52,6 +52,28 @@ def test_two_controls_on_the_same_flow_compound():
     assert s["parts"][0] == pytest.approx(0.75)
 
 
+def test_a_scopes_coverage_is_worked_out_once_and_the_shares_are_the_same(monkeypatch):
+    """With ``seen``, each scope object's coverage of the cohorts is worked out once per flow, whatever the
+    compliance or the board that holds it; another scope object is worked out afresh."""
+    import simulator.engine.fab_origin as fo
+    calls = []
+    real = fo.coverage
+    monkeypatch.setattr(fo, "coverage", lambda *a: calls.append(a[1]) or real(*a))
+    scope = {"vendor_countries": ["Japan"], "content_origin": ["US"]}
+    a, b = _ctl(["servicing", "spare_parts"], scope, 0.9), _ctl(["servicing", "spare_parts"], scope, 0.6)
+    b = b.model_copy(update={"scope": a.scope})                    # two lanes' measures, one scope object
+    seen: dict = {}
+    for c in (a, b, a):
+        want = flow_shares(_Board([_State(c)]), ROWS)
+        got = flow_shares(_Board([_State(c)]), ROWS, seen=seen)
+        assert {k: v.tolist() for k, v in got.items()} == {k: v.tolist() for k, v in want.items()}
+    assert calls.count("parts") == 4 * len(ROWS)                  # 3 without seen, 1 with it
+    other = _ctl(["spare_parts"], dict(scope), 0.9)
+    assert other.scope is not a.scope
+    flow_shares(_Board([_State(other)]), ROWS, seen=seen)
+    assert calls.count("parts") == 5 * len(ROWS)
+
+
 def test_servicing_and_spare_parts_at_09_equal_servicing_alone_in_the_engine():
     """Parts flow is stopped once: adding spare_parts to a servicing control at the same compliance changes
     nothing (before, the two compounded to 99%)."""

@@ -78,9 +78,13 @@ def coverage(scope: Any, flow: str, row: Mapping[str, Any]) -> float:
     return share if flow == "parts" else 0.0
 
 
-def flow_shares(board: Any, rows: list[Mapping[str, Any]], pending: bool = False) -> dict[str, np.ndarray]:
+def flow_shares(board: Any, rows: list[Mapping[str, Any]], pending: bool = False,
+                seen: dict[tuple[int, str], tuple[Any, np.ndarray]] | None = None) -> dict[str, np.ndarray]:
     """Stopped share (0..1) of every flow to every cohort under the controls in force (or, with
-    ``pending=True``, announced and not yet effective) on the policy ``board``."""
+    ``pending=True``, announced and not yet effective) on the policy ``board``. ``seen``: the coverage of
+    ``rows`` by each scope object and flow worked out so far (the caller's, for the same ``rows``; a lane's
+    board is looked at again at each of its policy changes, ~40 µs a scope and flow for the headline's
+    cohorts)."""
     keep = {f: np.ones(len(rows)) for f in FLOWS}
     for st in board.controls:
         if not (st.pending if pending else st.in_force) or not st.targets("China"):
@@ -91,6 +95,10 @@ def flow_shares(board: Any, rows: list[Mapping[str, Any]], pending: bool = False
         for flow, (by, purpose) in FLOWS.items():
             if not measures & by or purpose in licensed:
                 continue
-            cov = np.array([coverage(spec.scope, flow, r) for r in rows])
-            keep[flow] *= 1.0 - spec.compliance * cov
+            got = None if seen is None else seen.get((id(spec.scope), flow))
+            if got is None or got[0] is not spec.scope:
+                got = (spec.scope, np.array([coverage(spec.scope, flow, r) for r in rows]))
+                if seen is not None:
+                    seen[id(spec.scope), flow] = got       # the scope held: its id is not reused
+            keep[flow] *= 1.0 - spec.compliance * got[1]
     return {f: 1.0 - k for f, k in keep.items()}

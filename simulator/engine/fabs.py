@@ -326,6 +326,9 @@ class FabFleets(LaneMechanism):
             for fc, tc in self.group_names:
                 specs.append((f"fabs.{fc}.{tc}", m, unit))
         self.rev_vendors = [v for v, d in self._vendors.items() if "china_revenue_usd_per_y" in d]
+        self._vendor_rows = {v: np.array([r["vendor"] == v for r in self.rows], dtype=bool) for v in self.rev_vendors}
+        #: the coverage of the cohorts by each control's scope and flow (``fab_origin.flow_shares``)
+        self._coverage: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
         for what in ("revenue_lost_sales", "revenue_lost_service"):
             for v in self.rev_vendors:
                 specs.append((f"vendors.{v}", what, "USD/day", ("total",)))
@@ -354,7 +357,8 @@ class FabFleets(LaneMechanism):
     def _refresh_lane(self, lane: int) -> None:
         """Lane ``lane``'s view of its policy board: stopped shares per flow and cohort, and what follows."""
         pb = self.lanes.runs[lane].policy
-        now, pend = flow_shares(pb, self.rows), flow_shares(pb, self.rows, pending=True)
+        now = flow_shares(pb, self.rows, seen=self._coverage)
+        pend = flow_shares(pb, self.rows, pending=True, seen=self._coverage)
         s_exp, s_serv, s_parts, s_sw = now["expansion"], now["service"], now["parts"], now["software"]
         self.s_exp[lane], self.s_rep[lane], self.s_serv[lane] = s_exp, now["replacement"], s_serv
         self.s_parts[lane], self.s_sw[lane] = s_parts, s_sw
@@ -386,7 +390,7 @@ class FabFleets(LaneMechanism):
         out = []
         for v in self.rev_vendors:
             d = self._vendors[v]
-            mask = np.array([r["vendor"] == v for r in self.rows])
+            mask = self._vendor_rows[v]
             wts = self.n0[mask]
             if wts.sum() <= 0:
                 out.append((0.0, 0.0))
