@@ -120,11 +120,11 @@ def fold_index(lay: Layout, daily: bool) -> FoldIndex:
     quarters = [(int(np.argmax(m)), int(len(m) - np.argmax(m[::-1]))) for _, m in lay.quarter_masks]
     exh_rows = next((rows for name, _, rows in groups if name == "exhaustion"), np.zeros(0, dtype=np.intp))
     plot_rows = np.array([row[k] for k in lay.plot_keys] if daily else [], dtype=np.intp)
-    for a in (flags, gdp_rows, exh_rows, plot_rows, *bit_rows.values(),
+    small_rows = np.concatenate([gdp_rows, exh_rows, plot_rows])
+    for a in (flags, gdp_rows, exh_rows, plot_rows, small_rows, *bit_rows.values(),
               *(x for g in groups + stat_groups for x in g[1:])):
         a.flags.writeable = False
-    return FoldIndex(flags, groups, stat_groups, bit_rows, gdp_rows, quarters, exh_rows, plot_rows,
-                     np.concatenate([gdp_rows, exh_rows, plot_rows]))
+    return FoldIndex(flags, groups, stat_groups, bit_rows, gdp_rows, quarters, exh_rows, plot_rows, small_rows)
 
 
 class DayFold:
