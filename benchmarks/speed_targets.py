@@ -223,8 +223,8 @@ def main() -> None:
     ref = min(refs)
     head = ("reference: 1,000,000 bare SimPy timeouts", f"{ref:.3f} s", "1.00",
             f"(the issue's machine: {ISSUE_REFERENCE_S:.1f} s)", "")
-    spread = ("  the least of samples through the run (ratios use it)", f"{len(refs)}: {min(refs):.3f}–{max(refs):.3f} s",
-              "", "", "")
+    spread = ("  the least of samples through the run (ratios use it)",
+              f"{len(refs)}: {min(refs):.3f}–{max(refs):.3f} s", "", "", "")
     print(f"machine: {machine()}, load {os.getloadavg()[0]:.2f}")
     print(table([head, spread] + [tuple(c(ref) if callable(c) else c for c in r) for r in rows],
                 ("benchmark", "value", "× reference", "target (× reference)", "met")))
