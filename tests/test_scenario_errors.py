@@ -104,6 +104,16 @@ def test_set_reports_unknown_measure(write_yaml):
     assert str(ei.value) == "--set: controls.jq: no measure with id 'jq' (did you mean 'jp'?)"
 
 
+def test_set_of_a_misspelt_scenario_field_suggests_the_field(write_yaml):
+    """A one-word ``--set`` key that is no scenario field is taken as a world path; when it is near a scenario
+    field, the error suggests that field."""
+    p = write_yaml(HEAD + CTRL)
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(p, ["replicatons=3"])
+    assert str(ei.value) == ("--set: overrides.replicatons: no world parameter 'replicatons' "
+                             "(did you mean 'replications'?)")
+
+
 def test_set_overrides_a_measure_field(write_yaml):
     p = write_yaml(HEAD + CTRL)
     loaded = load_scenario(p, ["controls.jp.compliance=0.5", "seed=7"])

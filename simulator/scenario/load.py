@@ -315,7 +315,8 @@ def _apply_overrides(sc: Scenario, world: World, file: str, doc: Document, set_k
         mark = None if key in set_keys else doc.key_marks.get(("overrides", key))
         loc = f"overrides.{key}"
         if key not in pset:
-            raise ScenarioError(origin, mark, loc, f"no world parameter {key!r}{suggest(key, world.paths())}")
+            near = list(world.paths()) + ([] if "." in key else list(Scenario.model_fields))   # a misspelt field
+            raise ScenarioError(origin, mark, loc, f"no world parameter {key!r}{suggest(key, near)}")
         old = world.get(key)
         prov = world.provenance.get(key, {})
         if isinstance(old, (int, float)) and not isinstance(old, bool):
