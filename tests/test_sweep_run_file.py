@@ -62,11 +62,11 @@ def _oracle(columns: dict) -> str:
 def test_rows_encoded_from_columns_are_the_json_of_the_rows():
     """Every kind of cell a summary holds, and some it does not: texts with quotes, escapes, non-ASCII and
     braces, numpy and Python floats (shortest repr, −0.0, subnormal, huge), NaN and infinities (null), None,
-    ints, booleans; field names in any order, one with a brace."""
+    ints, booleans, a tuple and a list holding NaN or an infinity; field names in any order, one with a brace."""
     texts = ['plain', 'quo"te', "back\\slash", "tab\tnew\nline", "é ü 中", "{brace}", "", "\u2028"]
     floats = [0.1 + 0.2, -0.0, 5e-324, 1e300, np.float64(1 / 3), np.float64(-2.5e-7), float("nan"),
               float("inf"), np.float64("-inf"), 1.0]
-    others = [None, 0, -7, 2**63 - 1, True, False, np.float64(1e22), 3.0]
+    others = [None, 0, -7, 2**63 - 1, True, False, np.float64(1e22), 3.0, (float("nan"), 2), [float("inf")]]
     k = max(len(texts), len(floats), len(others))
     columns = {"unit": (texts * 2)[:k], "{odd}": (floats * 2)[:k], "baseline": (others * 2)[:k],
                "a": list(reversed((floats * 2)[:k]))}

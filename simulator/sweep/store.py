@@ -33,15 +33,10 @@ def run_path(out: str | Path, run_id: str) -> Path:
     return Path(out) / RUNS / f"{run_id}.json"
 
 
-def strict(value: Any) -> Any:
-    """A number as a run file holds it: NaN and infinities as None (JSON null), anything else as is."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
 def _clean(obj: Any) -> Any:
-    """NaN/inf → None (:func:`strict`) throughout, so run files are strict JSON."""
+    """NaN/inf → None throughout, so run files are strict JSON."""
     if isinstance(obj, float):
-        return strict(obj)
+        return None if not math.isfinite(obj) else obj
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -99,7 +94,7 @@ class Encoded:
 
 def rows_json(columns: dict[str, list]) -> Encoded:
     """The list of rows ``[{name: columns[name][i] for name in columns} for i ...]`` as :func:`_json` encodes it
-    once :func:`strict` has turned NaN and infinities into None, built from the columns: each distinct text
+    once :func:`_clean` has turned NaN and infinities into None, built from the columns: each distinct text
     encoded once (a sweep's runs repeat the same entity, metric and unit names), numbers as ``json`` writes
     them (``float.__repr__``, ``int.__repr__``), and one row template. Measured on a sweep run's summary
     (1,095 rows × 6 fields), 2026-12-07: 3.5 ms → 1.9 ms for rows made and encoded."""
@@ -114,7 +109,8 @@ _TEXT_JSON: dict[str, str] = {}     #: canonical JSON of the texts seen (names r
 
 
 def _column_json(values: list) -> list[str]:
-    """Each value of a column as :func:`_json` encodes it (NaN and infinities as null, :func:`strict`)."""
+    """Each value of a column as :func:`_json` encodes it once :func:`_clean` has turned NaN and infinities into
+    null (the texts and numbers a summary holds here; any other value through ``_clean`` itself)."""
     memo = _TEXT_JSON
     out = []
     for v in values:
@@ -132,7 +128,7 @@ def _column_json(values: list) -> list[str]:
         elif isinstance(v, int) and not isinstance(v, bool):
             j = int.__repr__(v)
         else:
-            j = _json(strict(v))
+            j = _json(_clean(v))
         out.append(j)
     return out
 
