@@ -6,7 +6,7 @@ series are columns of one shared array, that is one ``take`` of the day's row.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -40,10 +40,12 @@ class LaneReader:
             if col is None:
                 singles.append((i, a))
                 continue
-            key, rows, j = col
+            key, j = col
             g = groups.get(key)
-            if g is None:
-                g = groups[key] = (rows(), [], [])
+            if g is None:                      # the owner's rows of these days, one a day
+                owner, row, start, n = key
+                flat = roots[owner][0]
+                g = groups[key] = (flat[start * row:(start + n) * row].reshape(n, row), [], [])
             g[1].append(i)
             g[2].append(j)
         self.groups = [(rows, np.array(cols, dtype=np.intp)) for rows, _, cols in groups.values()]
@@ -55,11 +57,12 @@ class LaneReader:
 
     @staticmethod
     def _column(a: np.ndarray, roots: dict[int, tuple[np.ndarray, int]]
-                ) -> tuple[tuple[int, int, int, int], Callable[[], np.ndarray], int] | None:
-        """``(key, rows, j)`` with ``a[d] == rows()[d, j]``: ``rows()`` makes a 2-d view, one row a day, of the
-        C-contiguous array that owns ``a``'s memory, the same view (same ``key``) for every column of it; None
-        if ``a`` is not laid out so. ``roots``: the owners seen so far, flat, with their address (a reader of
-        a batch's blocks looks at ~70 columns a lane: 12.7 → 5.0 µs a column, 2026-12-07)."""
+                ) -> tuple[tuple[int, int, int, int], int] | None:
+        """``(key, j)`` with ``a[d] == rows[d, j]``, ``key`` = ``(id(owner), row, start, days)``: ``rows`` is the
+        2-d view, one row a day, of the C-contiguous array that owns ``a``'s memory, ``roots[id(owner)][0][start
+        * row:(start + days) * row]`` shaped ``(days, row)``, the same (same ``key``) for every column of it;
+        None if ``a`` is not laid out so. ``roots``: the owners seen so far, flat, with their address (a
+        reader of a batch's blocks looks at ~70 columns a lane: 12.7 → 5.0 µs a column, 2026-12-07)."""
         root = _owner(a)
         if (root is a or a.ndim != 1 or a.dtype != np.float64 or root.dtype != np.float64
                 or not root.flags.c_contiguous or a.strides[0] <= 0 or a.strides[0] % 8):
@@ -67,16 +70,14 @@ class LaneReader:
         seen = roots.get(id(root))
         if seen is None:
             seen = roots[id(root)] = (root.reshape(-1), root.__array_interface__["data"][0])
-        flat, addr = seen
-        off = a.__array_interface__["data"][0] - addr
+        off = a.__array_interface__["data"][0] - seen[1]
         row = a.strides[0] // 8
         if off % 8:
             return None
         start, j = divmod(off // 8, row)
         if (start + len(a)) * row > root.size:
             return None
-        n = len(a)
-        return (id(root), row, start, n), lambda: flat[start * row:(start + n) * row].reshape(n, row), j
+        return (id(root), row, start, len(a)), j
 
     @property
     def whole(self) -> bool:
