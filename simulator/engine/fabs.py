@@ -181,6 +181,8 @@ class FabFleets(LaneMechanism):
                                  bill=origin_bill(bills, country, tc), **tcp))
         C, G = len(rows), len(self.group_names)
         self.rows = rows
+        #: the coverage of the cohorts by each control's scope and flow (``fab_origin.flow_shares``)
+        self._coverage: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
         self.C, self.G = C, G
         arr = lambda k: np.array([float(r[k]) for r in rows])  # noqa: E731
         self.g_idx = np.array([r["g"] for r in rows])
@@ -327,8 +329,6 @@ class FabFleets(LaneMechanism):
                 specs.append((f"fabs.{fc}.{tc}", m, unit))
         self.rev_vendors = [v for v, d in self._vendors.items() if "china_revenue_usd_per_y" in d]
         self._vendor_rows = {v: np.array([r["vendor"] == v for r in self.rows], dtype=bool) for v in self.rev_vendors}
-        #: the coverage of the cohorts by each control's scope and flow (``fab_origin.flow_shares``)
-        self._coverage: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
         for what in ("revenue_lost_sales", "revenue_lost_service"):
             for v in self.rev_vendors:
                 specs.append((f"vendors.{v}", what, "USD/day", ("total",)))

@@ -9,6 +9,7 @@ price. Events (a measure taking effect, a stock running out) are rows with a day
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
@@ -36,6 +37,15 @@ class Event:
     entity: str
     event: str
     cause: str
+
+
+def refuse_twice(keys: list[str], registered: Iterable[str]) -> None:
+    """ValueError naming the first of ``keys`` (in order) that is in ``registered`` or earlier in ``keys``, if
+    any."""
+    seen = set(registered)
+    dup = next((k for k in keys if k in seen or seen.add(k)), None)
+    if dup is not None:
+        raise ValueError(f"series {dup!r} registered twice")
 
 
 def series_info(spec: tuple) -> SeriesInfo:
@@ -100,13 +110,10 @@ class Recorder:
             infos = [series_info(spec) for spec in specs]
         if keys is None:
             keys = [i.key for i in infos]
-            distinct = len(set(keys)) == len(keys)
-        else:
-            distinct = True
-        if not distinct or not self.data.keys().isdisjoint(keys):
-            seen: set[str] = set(self.data)
-            dup = next(k for k in keys if k in seen or seen.add(k))
-            raise ValueError(f"series {dup!r} registered twice")
+            if len(set(keys)) != len(keys):
+                refuse_twice(keys, self.data)
+        if not self.data.keys().isdisjoint(keys):
+            refuse_twice(keys, self.data)
         self.info.update(zip(keys, infos))
         self.data.update(zip(keys, arr.T))
         self._blocks.append((arr, keys))

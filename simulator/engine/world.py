@@ -33,7 +33,7 @@ from .. import safety
 from ..scenario.schema import Scenario
 from . import kernels
 from .policy import Clock, PolicyBoard
-from .recorder import Recorder, series_info
+from .recorder import Recorder, refuse_twice, series_info
 from .streams import Streams
 
 
@@ -172,7 +172,7 @@ class Lanes:
         infos = [series_info(spec) for spec in specs]
         keys = [i.key for i in infos]
         if len(set(keys)) != len(keys):
-            self.runs[0].recorder.block(specs, arr[:, 0, :], infos)      # names the series registered twice
+            refuse_twice(keys, self.runs[0].recorder.data)
         for i, ctx in enumerate(self.runs):
             ctx.recorder.block(specs, arr[:, i, :], infos, keys)
         return arr
