@@ -344,9 +344,18 @@ def _huge_pages_advised() -> bool:
     return was
 
 
-def test_dask_local_workers_ask_for_no_huge_pages():
+def _worker_settings() -> tuple:
+    import dask
+    from distributed import get_worker
+    return (dask.config.get("distributed.worker.profile.enabled"),
+            dask.config.get("distributed.worker.memory.monitor-interval"),
+            sorted(get_worker().periodic_callbacks))
+
+
+def test_dask_local_workers_ask_for_no_huge_pages_and_no_profiler():
     """The local Dask cluster's workers (started afresh, not forked) get numpy's huge pages off through their
-    environment, as ``simulate sweep``'s local workers inherit it (``report.memory.small_pages``)."""
+    environment, as ``simulate sweep``'s local workers inherit it (``report.memory.small_pages``); and they run
+    without Dask's statistical profiler, its memory monitor once a second (``executors.WORKER_CONFIG``)."""
     pytest.importorskip("distributed")
     from numpy._core import multiarray
     if not hasattr(multiarray, "_set_madvise_hugepage"):
@@ -354,3 +363,6 @@ def test_dask_local_workers_ask_for_no_huge_pages():
     from simulator.sweep.executors import open_executor
     with open_executor("dask", jobs=1) as (ex, _):
         assert ex.submit(_huge_pages_advised).result(timeout=60) is False
+        profile, monitor, callbacks = ex.submit(_worker_settings).result(timeout=60)
+    assert profile is False and monitor == "1s"
+    assert "profile" not in callbacks and "profile-cycle" not in callbacks

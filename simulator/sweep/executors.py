@@ -53,6 +53,13 @@ def _worker_environ(environ: dict) -> dict:
     return out
 
 
+#: Dask settings of the local cluster's workers (a nanny hands its config to its worker): no statistical profiler
+#: (by default it takes the GIL every 10 ms to walk the running task's stack, ~40 frames deep in a run) and the
+#: memory monitor every second instead of every 100 ms (psutil reading /proc under the GIL)
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
+                 "distributed.worker.memory.monitor-interval": "1s"}
+
+
 @contextlib.contextmanager
 def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str | None = None
                   ) -> Iterator[tuple[Executor, int]]:
@@ -83,7 +90,7 @@ def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str |
         else:
             import dask
             with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(
-                    dask.config.get("distributed.nanny.pre-spawn-environ", {}))}):
+                    dask.config.get("distributed.nanny.pre-spawn-environ", {})), **WORKER_CONFIG}):
                 cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                                            dashboard_address=None))
             client = stack.enter_context(Client(cluster))
