@@ -138,17 +138,27 @@ def sweep(runs: int, executor: str, out: str) -> float:
     return time.perf_counter() - t0
 
 
-def sweep_fit(sizes: tuple[int, int], executor: str, out: str, repeats: int = 1) -> tuple[float, float]:
-    """(runs per second, fixed seconds) of a sweep on ``executor``, from two sweep sizes: the per-run rate is
-    the slope, the fixed part (start-up: imports, a Dask cluster, the plan's first point, tables) the
+def sweep_fits(sizes: tuple[int, int], executors: list[str], out: str, repeats: int = 1
+               ) -> dict[str, tuple[float, float]]:
+    """(runs per second, fixed seconds) of a sweep on each of ``executors``, from two sweep sizes: the per-run
+    rate is the slope, the fixed part (start-up: imports, a Dask cluster, the plan's first point, tables) the
     intercept. A 10,000-run sweep takes about fixed + 10,000 / rate. Each size's time is the best of
     ``repeats`` runs: the slope is a difference of two times, and one slow run on a shared machine moves it a
-    lot (session 21: 11.0 and 18.7 runs/s from single runs of the same code minutes apart)."""
+    lot (session 21: 11.0 and 18.7 runs/s from single runs of the same code minutes apart). The executors'
+    runs alternate (each size on each executor in turn, repeat after repeat), so that a machine slower for some
+    minutes slows both of them, not the one measured then: they are compared with each other."""
     small, big = sizes
-    t_small = min(sweep(small, executor, f"{out}/{executor}{small}.{k}") for k in range(repeats))
-    t_big = min(sweep(big, executor, f"{out}/{executor}{big}.{k}") for k in range(repeats))
-    rate = (big - small) / max(t_big - t_small, 1e-9)
-    return rate, max(0.0, t_small - small / rate)
+    best: dict[tuple[str, int], float] = {}
+    for k in range(repeats):
+        for n in (small, big):
+            for ex in executors:
+                t = sweep(n, ex, f"{out}/{ex}{n}.{k}")
+                best[ex, n] = min(t, best.get((ex, n), t))
+    fits = {}
+    for ex in executors:
+        rate = (big - small) / max(best[ex, big] - best[ex, small], 1e-9)
+        fits[ex] = rate, max(0.0, best[ex, small] - small / rate)
+    return fits
 
 
 def main() -> None:
@@ -201,10 +211,8 @@ def main() -> None:
             # then mixed two task sizes: 27.8 runs/s with a 9.1 s "start", session 22)
             sizes = (4, 12) if args.quick else (8 * MAX_TASK_RUNS, 16 * MAX_TASK_RUNS)
             executors = ["local"] + (["dask"] if shutil.which("dask") or _has_dask() else [])
-            fits = {}
-            for ex in executors:
-                fits[ex] = sweep_fit(sizes, ex, d, repeats=1 if args.quick else 2)
-                sample(per_sample)
+            fits = sweep_fits(sizes, executors, d, repeats=1 if args.quick else 2)
+            sample(per_sample)
             for ex, (rate, fixed) in fits.items():
                 total = fixed + 10_000 / rate
                 note = " (quick: tasks of 1 run, far from a big sweep's rate)" if args.quick else ""
