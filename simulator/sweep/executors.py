@@ -8,8 +8,8 @@
   Workers must see the scenario file and the sweep folder at the same paths.
 
 Local workers die with their parent (``PR_SET_PDEATHSIG`` and a watchdog, see ``simulator.safety``) and leave
-Ctrl-C and SIGTERM to it, so a killed sweep leaves no orphan processes. The results do not depend on which executor or how many jobs: every run is seeded by itself and writes its own
-file.
+Ctrl-C and SIGTERM to it, so a killed sweep leaves no orphan processes. The results do not depend on which
+executor or how many jobs: every run is seeded by itself and writes its own file.
 """
 from __future__ import annotations
 
