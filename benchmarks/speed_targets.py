@@ -29,7 +29,7 @@ errs towards "no".
 
 With ``--whole``, the 10,000-run sweep is also timed whole on each executor, one after the other with the
 reference sampled after each (~15 minutes): the target as the issue states it, and the Dask comparison without
-the fit's noise (session 23: the fits said +21%, +34% and −23% for Dask, timed whole it was +11%).
+the fit's noise (session 23: the fits said +21%, +34% and −23% for Dask; timed whole, +11% and +6%).
 
 Usage: python benchmarks/speed_targets.py [--quick] [--no-sweep] [--whole]
 """
