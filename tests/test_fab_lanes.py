@@ -11,6 +11,7 @@ import pytest
 from simulator.engine import kernels
 from simulator.engine.recorder import Recorder
 from simulator.engine.streams import replication_seeds
+from simulator.engine.fab_parts import wright
 from simulator.engine.fabs import FabFleets
 from simulator.engine.world import LaneSpec, build_lanes, run_lanes, simulate, simulate_lanes
 from simulator.scenario.schema import Scenario
@@ -123,6 +124,26 @@ def _fleets_at_end(horizon: str):
     lanes, mechs = build_lanes(sc, world(), specs)
     run_lanes(lanes, mechs)
     return next(m for m in mechs if isinstance(m, FabFleets))
+
+
+def test_local_repair_skill_is_worked_out_again_only_where_local_repairs_grew_and_is_the_whole_arrays_factor():
+    """``FabFleets._learning`` keeps the Wright factor of every lane's and cohort's local repairs and works it
+    out again only where they moved since; after every day it is, bit for bit, the factor of the whole array."""
+    seeds = replication_seeds(SEED, REPS)
+    lanes, mechs = build_lanes(ban_scenario("120d"), world(), [LaneSpec(r, seeds[r], False) for r in range(REPS)])
+    fleets = next(m for m in mechs if isinstance(m, FabFleets))
+    step, repairing = fleets.step, []
+
+    def checked(day: int) -> None:
+        step(day)
+        got = fleets._learning()
+        want = wright(fleets.cum_local, fleets.learn_base, fleets.learn_rate)
+        assert np.array_equal(got.view(np.int64), want.view(np.int64)), day
+        repairing.append(int(np.count_nonzero(fleets.cum_local)))
+    fleets.step = checked
+    run_lanes(lanes, mechs)
+    assert len(repairing) == 120 and repairing[0] == 0
+    assert 0 < repairing[70] < repairing[-1] < fleets.cum_local.size     # some cohorts learn, more with time
 
 
 @pytest.mark.skipif(not kernels.available(), reason="numba not installed")

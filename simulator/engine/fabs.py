@@ -232,6 +232,11 @@ class FabFleets(LaneMechanism):
         self.waiting = np.zeros((L, C), dtype=np.int64)
         self.e_pm = np.zeros((L, C))
         self.cum_local = np.zeros((L, C))
+        #: the local repair skill's Wright factor of ``cum_local`` (:meth:`_learning`), and the ``cum_local`` it
+        #: was worked out from (flat)
+        self._learn = wright(self.cum_local, self.learn_base, self.learn_rate)
+        self._learn_of = self.cum_local.ravel().copy()
+        self._learn_base = np.broadcast_to(self.learn_base, (L, C)).ravel().copy()
         self.cum_sub = np.zeros((L, C))
         self.sw = np.ones((L, C))
         self.q = np.ones((L, C))
@@ -329,6 +334,11 @@ class FabFleets(LaneMechanism):
                 specs.append((f"fabs.{fc}.{tc}", m, unit))
         self.rev_vendors = [v for v, d in self._vendors.items() if "china_revenue_usd_per_y" in d]
         self._vendor_rows = {v: np.array([r["vendor"] == v for r in self.rows], dtype=bool) for v in self.rev_vendors}
+        #: each such vendor's cohorts and their weights in its revenue (fleet shares; None without a fleet)
+        self._vendor_wts: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        for v in self.rev_vendors:
+            wts = self.n0[self._vendor_rows[v]]
+            self._vendor_wts[v] = (np.flatnonzero(self._vendor_rows[v]), wts / wts.sum() if wts.sum() > 0 else None)
         for what in ("revenue_lost_sales", "revenue_lost_service"):
             for v in self.rev_vendors:
                 specs.append((f"vendors.{v}", what, "USD/day", ("total",)))
@@ -386,20 +396,21 @@ class FabFleets(LaneMechanism):
         self.mttr_cut[lane] = self.mttr + requal
         self.kit_q[lane] = 1.0
         self.proc.set_controls((s_exp > 0) | (s_serv > 0) | (s_parts > 0), lane)
-        # vendor revenue lost per day (negative when purchases are pulled forward)
+        # vendor revenue lost per day (negative when purchases are pulled forward): each vendor's share of sales
+        # and of service stopped, over its cohorts weighted by fleet (both elementwise over every cohort first)
         out = []
+        sales_gone = 1.0 - deliv_factor
+        serv_gone = s_serv + (1 - s_serv) * self.spares_service * s_parts
         for v in self.rev_vendors:
             d = self._vendors[v]
-            mask = self._vendor_rows[v]
-            wts = self.n0[mask]
-            if wts.sum() <= 0:
+            at, wts = self._vendor_wts[v]
+            if wts is None:
                 out.append((0.0, 0.0))
                 continue
-            wts = wts / wts.sum()
             rate = float(d["china_revenue_usd_per_y"]) / 365.25
             svc = float(d["service_share"])
-            sales_lost = float(wts @ (1.0 - deliv_factor[mask]))
-            serv_lost = float(wts @ (s_serv[mask] + (1 - s_serv[mask]) * self.spares_service * s_parts[mask]))
+            sales_lost = float(wts @ sales_gone[at])
+            serv_lost = float(wts @ serv_gone[at])
             out.append((rate * (1 - svc) * sales_lost, rate * svc * serv_lost))
         self.v_rev[lane] = np.array(out).T.ravel() if out else []
         self._policy_version[lane] = pb.version
@@ -496,7 +507,7 @@ class FabFleets(LaneMechanism):
         cohort; redundant tools ordered (weekly). (None, 0) when no lane has a cut."""
         if not self._any["any_cut"]:
             return None, 0.0
-        learn = wright(self.cum_local, self.learn_base, self.learn_rate)   # local skill learns
+        learn = self._learning()                                          # local skill learns
         deficit = self.c_pm * learn                                       # 0 in lanes without a cut
         if self._any["has_part"]:
             short_kit, tp = self.parts.pm_kits(active, self.s_parts)      # 0, 0 where parts are not cut
@@ -506,6 +517,20 @@ class FabFleets(LaneMechanism):
         np.minimum(deficit, 1.0, out=deficit)
         self._redundant(day)
         return learn, deficit
+
+    def _learning(self) -> np.ndarray:
+        """The local repair skill's Wright factor per lane and cohort, ``wright(cum_local, learn_base,
+        learn_rate)`` (1 before any local repair, → 0 with experience; read-only for the caller), worked out
+        again only where the cumulative local repairs moved since it last was: a cohort repairs locally only under
+        a service cut, so on most days most of the ~7,000 elements of 40 lanes keep theirs, and each element is the
+        same numpy expression of the same numbers whichever others are worked out with it."""
+        cum = self.cum_local.ravel()
+        moved = np.flatnonzero(cum != self._learn_of)
+        if moved.size:
+            now = cum[moved]
+            self._learn_of[moved] = now
+            self._learn.reshape(-1)[moved] = wright(now, self._learn_base[moved], self.learn_rate)
+        return self._learn
 
     def _redundant(self, day: int) -> None:
         """Redundant tools ordered from domestic substitutes, weekly, where a lane has a cut."""
@@ -517,7 +542,7 @@ class FabFleets(LaneMechanism):
         """:meth:`_pm_deficit` then :meth:`_failure_rate` × active tools, with some lane under a cut: the
         elementwise part in one compiled loop (``kernels.fab_hazard``), the same numbers. Returns (local repair
         learning factor, expected failures) per lane and cohort."""
-        learn = wright(self.cum_local, self.learn_base, self.learn_rate)
+        learn = self._learning()
         self._redundant(day)
         self.parts.refurbished(day)            # (modules back from refurbishment: no part of the hazard)
         pa, lam = self.parts, self._lam
@@ -657,31 +682,44 @@ class FabFleets(LaneMechanism):
                         back[sl] = small_multinomial(self.streams[lane]["parts_wait"], wait[sl], self.wait_p)
             rows = (day + self.wait_offs) % self.R_back
             self.ring_back[rows[:, None], pl[None, :], pc[None, :]] += back.T
-        self._shortfall_events(day, at, ret, lane_of, bounds, slices)
+        self._shortfall_events(day, at, ret, lane_of)
 
-    def _shortfall_events(self, day: int, at: tuple[np.ndarray, np.ndarray], ret: np.ndarray, lane_of: np.ndarray,
-                          bounds: np.ndarray | None = None, slices: list | None = None) -> None:
+    def _shortfall_events(self, day: int, at: tuple[np.ndarray, np.ndarray], ret: np.ndarray,
+                          lane_of: np.ndarray) -> None:
         """Events of the pairs ``at`` short of a part (``ret`` tools retired at each; ``lane_of``: their lanes,
-        ascending; ``slices``: their lane slices if already known): the first tool a cohort retires, the first
-        time its spares run out."""
+        ascending): the first tool a cohort retires, the first time its spares run out. A lane's events come in
+        the order it records them alone: its retirements, then its exhausted spares, each in pair order. Only the
+        pairs with a new event are looked at (a cohort short for weeks has one of each)."""
         pc = at[1]
         new_ret = (ret > 0) & ~self._retired_any[at]
         new_exh = ~self._exhausted[at]
-        if not (new_ret.any() or new_exh.any()):
+        new = np.flatnonzero(new_ret | new_exh)
+        if not new.size:
             return
-        for lane, sl in (slices if slices is not None else lane_slices(lane_of, self.L, bounds)):
-            # a lane's events in the order it records them alone
-            for i in pc[sl][new_ret[sl]].tolist():
-                self._retired_any[lane, i] = True
-                r = self.rows[i]
-                self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", "tools_retired",
-                                 f"{r['vendor']} tools cannibalised for parts: spares exhausted")
-            for i in pc[sl][new_exh[sl]].tolist():
-                self._exhausted[lane, i] = True
-                r = self.rows[i]
-                self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", "spares_exhausted",
-                                 f"{r['vendor']} ({r['country']}) spare modules or locked items used up "
-                                 f"under a servicing/spare_parts cutoff")
+        lanes, cohorts = lane_of[new].tolist(), pc[new].tolist()
+        rets, exhs = new_ret[new].tolist(), new_exh[new].tolist()
+        a = 0
+        while a < len(new):
+            lane = lanes[a]
+            b = a + 1
+            while b < len(new) and lanes[b] == lane:
+                b += 1
+            for k in range(a, b):
+                if rets[k]:
+                    i = cohorts[k]
+                    self._retired_any[lane, i] = True
+                    r = self.rows[i]
+                    self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", "tools_retired",
+                                     f"{r['vendor']} tools cannibalised for parts: spares exhausted")
+            for k in range(a, b):
+                if exhs[k]:
+                    i = cohorts[k]
+                    self._exhausted[lane, i] = True
+                    r = self.rows[i]
+                    self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", "spares_exhausted",
+                                     f"{r['vendor']} ({r['country']}) spare modules or locked items used up "
+                                     f"under a servicing/spare_parts cutoff")
+            a = b
 
     def _account(self, day: int, elig: np.ndarray, down_v: np.ndarray, down_l: np.ndarray) -> None:
         """Book the day's tool-time into SEMI E10 states per lane and cohort (repairs by the vendor ``down_v``
