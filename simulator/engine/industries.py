@@ -309,19 +309,27 @@ class Industries(LaneMechanism):
         """Line stops and restarts, and changes of binding input, lane by lane in sector order."""
         now = stopped > 0
         ch_stop, ch_bind = now != self.stopped, binding != self.binding
-        if not (ch_stop.any() or ch_bind.any()):
-            return
-        for si, s in enumerate(self.sectors):
-            for lane in np.flatnonzero(ch_stop[si] | ch_bind[si]):
-                j = int(binding[si, lane])
-                item = s["inputs"][j]["item"] if j >= 0 else None
-                if ch_stop[si, lane]:
-                    share = float(stopped[si, lane])
-                    self.lanes.event(lane, day, s["entity"], "line_stop" if share > 0 else "lines_restarted",
-                                     f"{share:.0%} of output stands: its firms ran out of {item or 'an input'}"
-                                     if share > 0 else "every firm has its inputs again")
-                if ch_bind[si, lane]:
-                    self.lanes.event(lane, day, s["entity"], "binding_input",
-                                     f"{item} allows {float(allow[si, lane]):.1%} of planned output" if item
-                                     else "no input binds: full planned output")
+        changed = ch_stop | ch_bind
+        if changed.any():
+            for si in np.flatnonzero(changed.any(axis=1)).tolist():        # sectors with a change, in order
+                self._sector_events(day, si, np.flatnonzero(changed[si]).tolist(), stopped, allow, binding,
+                                    ch_stop, ch_bind)
         self.stopped, self.binding = now, binding
+
+    def _sector_events(self, day: int, si: int, lanes: list[int], stopped: np.ndarray, allow: np.ndarray,
+                       binding: np.ndarray, ch_stop: np.ndarray, ch_bind: np.ndarray) -> None:
+        """Sector ``si``'s events of the day in ``lanes`` (ascending), where its lines stopped or restarted
+        (``ch_stop``) or its binding input changed (``ch_bind``)."""
+        s = self.sectors[si]
+        for lane in lanes:
+            j = int(binding[si, lane])
+            item = s["inputs"][j]["item"] if j >= 0 else None
+            if ch_stop[si, lane]:
+                share = float(stopped[si, lane])
+                self.lanes.event(lane, day, s["entity"], "line_stop" if share > 0 else "lines_restarted",
+                                 f"{share:.0%} of output stands: its firms ran out of {item or 'an input'}"
+                                 if share > 0 else "every firm has its inputs again")
+            if ch_bind[si, lane]:
+                self.lanes.event(lane, day, s["entity"], "binding_input",
+                                 f"{item} allows {float(allow[si, lane]):.1%} of planned output" if item
+                                 else "no input binds: full planned output")
