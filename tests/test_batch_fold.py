@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from simulator import runner
-from simulator.report.batch_fold import BatchFold
+from simulator.report.batch_fold import BatchFold, baseline_sources
 from simulator.report.day_fold import DayFold
 from simulator.report.layout import Layout
+from simulator.report.metrics import IMPACT_THRESHOLD, PRICE_JUMP
 from simulator.report.reduce import Reducer
 from simulator.scenario.load import load_scenario
 
@@ -99,6 +100,43 @@ def test_recorders_that_change_or_are_not_views_of_shared_blocks_are_folded_as_w
             assert _same(x, y), name
 
 
+def test_a_baseline_that_pairs_read_from_one_lane_is_folded_once_with_each_pairs_own_numbers(batch):
+    """Pairs whose baseline part is the same lane of a block (a sweep's points, which share one baseline lane;
+    the replications' market lanes in a ring folded as it runs, ``engine.shared_lanes``) fold it once: the first
+    of them folds it, the others take its rows. Every array, and the first NaN of the baseline, is what folding
+    that baseline again for each pair gives."""
+    _compiled()
+    sc, pairs, lay = batch
+    folds = [DayFold(lay, compiled=True) for _ in pairs]
+    plan = BatchFold(folds)._plan_for([p.scenario for p in pairs], [p.baseline for p in pairs])
+    _, blocks, s_lanes, b_lanes, _, call, state, kept = plan
+    k0s, cols, fptr, small_j, small_q, small_ptr = call
+    b_lanes = np.repeat(b_lanes[:1], len(pairs), axis=0)      # every pair reads pair 0's baseline, as a sweep's do
+    b_src = baseline_sources(b_lanes)
+    assert (b_src[0] == -1).all() and (b_src[1:] == 0).all()
+    part = int(np.argmax([b.shape[2] for b in blocks]))        # the markets' block, the largest
+    blk, lane = blocks[part], b_lanes[0, part]
+    was = blk[40, lane, 7]
+    blk[40, lane, 7] = np.nan
+    try:
+        got = []
+        for src in (b_src, np.full_like(b_src, -1)):
+            st = [a.copy() for a in state]
+            kp = [None if a is None else a.copy() for a in kept]
+            nan = np.full((len(pairs), 4), np.iinfo(np.int64).max, dtype=np.int64)
+            g = len(folds[0].gdp_rows)
+            S, B = np.empty((len(pairs), 64, g)), np.empty((len(pairs), 64, g))
+            folds[0].kernel(blocks, blocks, s_lanes, b_lanes, src, k0s, 0, 64, 0, folds[0].period_step(), cols,
+                            fptr, IMPACT_THRESHOLD, 1.0 + PRICE_JUMP, *st, nan, small_j, small_q, small_ptr, S, B,
+                            *kp)
+            got.append(st + [a for a in kp if a is not None] + [nan, S, B])
+        for x, y in zip(*got):
+            assert _same(x, y)
+        assert (got[0][-3][:, 0] == k0s[part] + 7).all() and (got[0][-3][:, 1] == 40).all()
+    finally:
+        blk[40, lane, 7] = was
+
+
 def test_the_first_pair_with_a_nan_is_named_with_its_series_and_day(batch):
     _compiled()
     sc, pairs, lay = batch
@@ -133,6 +171,8 @@ def test_simulate_folds_a_batch_with_one_call_a_window(monkeypatch):
     monkeypatch.setattr(Reducer, "batch", spy)
     runner.run_batch(sc, loaded.world.values, [0, 1], Reducer(sc))
     assert len(made) == 1 and made[0]._plan is not None and len(made[0].folds) == 2
+    b_src = made[0]._plan[4]                # the second pair takes the first's market baseline (one lane)
+    assert (b_src[0] == -1).all() and (b_src[1] == 0).sum() == 1
 
 
 def test_the_folds_of_a_layout_share_one_read_only_index(batch):

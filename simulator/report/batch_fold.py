@@ -49,12 +49,12 @@ class BatchFold:
         f0 = self.folds[0]
         n = stop - start
         f0.check_days(n, len(f0.lay.keys))
-        _, blocks, s_lanes, b_lanes, call, state, kept = plan
+        _, blocks, s_lanes, b_lanes, b_src, call, state, kept = plan
         k0s, cols, fptr, small_j, small_q, small_ptr = call
         nan = np.full((len(self.folds), 4), np.iinfo(np.int64).max, dtype=np.int64)
         g = len(f0.gdp_rows)
         S, B = (np.empty((len(self.folds), n, g)) for _ in range(2))
-        f0.kernel(blocks, blocks, s_lanes, b_lanes, k0s, start, stop, f0.day, f0.period_step(), cols, fptr,
+        f0.kernel(blocks, blocks, s_lanes, b_lanes, b_src, k0s, start, stop, f0.day, f0.period_step(), cols, fptr,
                   IMPACT_THRESHOLD, 1.0 + PRICE_JUMP, *state, nan, small_j, small_q, small_ptr, S, B, *kept)
         for q, fold in enumerate(self.folds):
             bad = fold.first_nan(nan[q])
@@ -82,7 +82,8 @@ class BatchFold:
         return plan
 
     def _make_plan(self, srecs: list[Any], brecs: list[Any], parts: list[list]) -> tuple | None:
-        """``(parts, blocks, scenario lanes, baseline lanes, the call's columns, running values and period sums,
+        """``(parts, blocks, scenario lanes, baseline lanes, the pair each baseline part is folded by
+        (:func:`baseline_sources`), the call's columns, running values and period sums,
         days kept whole)`` of the batch's call, the folds' arrays made rows of the batch's; None (nothing
         changed) where the folds or the recorders' parts do not allow one call."""
         folds = self.folds
@@ -126,7 +127,7 @@ class BatchFold:
         kept_args = (exh, plot if plot is not None else np.zeros((P, 2, 1, 1)))
         s_lanes = np.array(lanes[:P], dtype=np.int64)               # (pairs, parts)
         b_lanes = np.array(lanes[P:], dtype=np.int64)
-        return parts, blks, s_lanes, b_lanes, call, tuple(state), kept_args
+        return parts, blks, s_lanes, b_lanes, baseline_sources(b_lanes), call, tuple(state), kept_args
 
     def _release(self) -> None:
         """Hand the running GDP quarter sums back to the pairs' folds (before folding pair by pair)."""
@@ -134,6 +135,20 @@ class BatchFold:
             for q, f in enumerate(self.folds):
                 f.gdp_carry = self._gdp_carry[q].copy()
         self._plan = None
+
+
+def baseline_sources(b_lanes: np.ndarray) -> np.ndarray:
+    """For each pair and part (``b_lanes``: the lane its baseline part is read from, in the batch's blocks), the
+    earlier pair that reads the same lane, which folds that baseline for both (the first such pair), else −1."""
+    src = np.full(b_lanes.shape, -1, dtype=np.int64)
+    for p in range(b_lanes.shape[1]):
+        first: dict[int, int] = {}
+        for q, lane in enumerate(b_lanes[:, p].tolist()):
+            if lane in first:
+                src[q, p] = first[lane]
+            else:
+                first[lane] = q
+    return src
 
 
 def _shared_blocks(parts: list[list[tuple[np.ndarray, int]]]

@@ -193,7 +193,7 @@ class DayFold:
         S, B = (np.empty((1, n, g)) for _ in range(2))
         for sparts, bparts, k0s, cols, fptr, small_j, small_q, small_ptr in plan[2]:
             one = np.zeros((1, len(sparts)), dtype=np.int64)          # a pair's parts: blocks of one lane
-            self.kernel(sparts, bparts, one, one, k0s, start, stop, self.day, self.period_step(), cols, fptr,
+            self.kernel(sparts, bparts, one, one, one - 1, k0s, start, stop, self.day, self.period_step(), cols, fptr,
                         IMPACT_THRESHOLD, 1.0 + PRICE_JUMP, *self.state(), nan, small_j, small_q, small_ptr, S, B,
                         *self.kept())
         bad = self.first_nan(nan[0])
@@ -415,9 +415,9 @@ def flag_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             np.cumsum([0] + [r.size for r in runs]).astype(np.int64))
 
 
-def fold_pairs(sblocks, bblocks, s_lanes, b_lanes, k0s, r0, r1, d0, step, cols, fptr, threshold, jump, lost,
-               sumx, drop, tti, rec, top, topday, low, above, fstop, buckets, nan, small_j, small_q, small_ptr, S, B,
-               exh, plot):
+def fold_pairs(sblocks, bblocks, s_lanes, b_lanes, b_src, k0s, r0, r1, d0, step, cols, fptr, threshold, jump,
+               lost, sumx, drop, tti, rec, top, topday, low, above, fstop, buckets, nan, small_j, small_q, small_ptr,
+               S, B, exh, plot):
     """:meth:`DayFold.add` for the rows ``r0 .. r1`` of the recorded parts of pairs, compiled (see
     ``engine.kernels.compile_external``): pair ``q``'s part ``p`` (``(rows, columns)``, its first series
     ``k0s[p]``) is ``sblocks[p][:, s_lanes[q, p]]`` for the scenario and ``bblocks[p][:, b_lanes[q, p]]`` for its
@@ -432,17 +432,40 @@ def fold_pairs(sblocks, bblocks, s_lanes, b_lanes, k0s, r0, r1, d0, step, cols, 
     series into ``plot`` (``(2, days, series)``, from day ``d0``). One call a window for a batch's pairs
     (numba's call costs ~3 µs, the Python around it ~20 µs a pair) and no gathering in numpy. The first NaN
     (series, day) of a pair's baseline goes to ``nan[q, 0:2]``, of its scenario to ``nan[q, 2:4]`` (its fold
-    is then of no use)."""
-    span = np.array([r0, r1 - r0, d0, step])   # (numba copies a callee into its caller only up to 30 arguments)
+    is then of no use).
+
+    A baseline that an earlier pair's part reads from the same lane of the same block (``b_src[q, p]``: that
+    pair, else −1) is folded once: pair ``q`` folds its scenario against it and takes that pair's baseline rows
+    (row 1 of the running values, of the period sums of the window's periods, its NaN) instead of folding the same
+    days again. A batch's baselines are such lanes while they record the same numbers: the replications' market
+    lanes (``engine.shared_lanes``: the headline's 9 of 10 baselines in a worker, the whole run) and a sweep's
+    points, which share one baseline lane."""
+    span = np.array([r0, r1 - r0, d0, step, 2])   # (numba copies a callee into its caller only up to 30 arguments)
     for q in range(s_lanes.shape[0]):
         lost_q, sumx_q, drop_q, tti_q, rec_q = lost[q], sumx[q], drop[q], tti[q], rec[q]
         top_q, topday_q, low_q, above_q, fstop_q = top[q], topday[q], low[q], above[q], fstop[q]
         buckets_q, nan_q, S_q, B_q, exh_q, plot_q = buckets[q], nan[q], S[q], B[q], exh[q], plot[q]
         for part in range(len(sblocks)):
+            src = b_src[q, part]
+            span[4] = 1 if src >= 0 else 2             # rows folded: the scenario's alone, or both
             _fold_part(sblocks[part], bblocks[part], s_lanes[q, part], b_lanes[q, part], span, k0s[part],
                        part, cols, fptr[part], threshold, jump, lost_q, sumx_q, drop_q, tti_q, rec_q,
                        top_q, topday_q, low_q, above_q, fstop_q, buckets_q, nan_q, small_j, small_q, small_ptr, S_q,
                        B_q, exh_q, plot_q)
+            if src >= 0:                               # the baseline's rows as pair ``src`` folded them
+                k0 = k0s[part]
+                k1 = k0 + sblocks[part].shape[2]
+                for arr in (lost, sumx, drop, tti, rec, top, topday, low, above, fstop):
+                    for k in range(k0, k1):
+                        arr[q, 1, k] = arr[src, 1, k]
+                if step > 0:
+                    n = r1 - r0
+                    p0, p1 = (d0 // step, (d0 + n - 1) // step) if step > 1 else (d0, d0 + n - 1)
+                    for pp in range(p0, p1 + 1):
+                        for k in range(k0, k1):
+                            buckets[q, 1, pp, k] = buckets[src, 1, pp, k]
+                nan[q, 0] = nan[src, 0]
+                nan[q, 1] = nan[src, 1]
 
 
 def _fold_part(sb, bb, ls, lb, span, k0, part, cols, fp, threshold, jump, lost, sumx, drop, tti, rec, top, topday, low,
@@ -454,7 +477,7 @@ def _fold_part(sb, bb, ls, lb, span, k0, part, cols, fp, threshold, jump, lost, 
     has strides numba cannot know; measured 2026-12-07 on a 16-day window of the headline's 20 pairs, 2,804
     series: 4.3 → 3.6 ms alone, the fold's share of the engine 14.3 → 12.7 µs a lane-day). The pass is then
     bound by reading the days from memory."""
-    r0, n, d0, step = span[0], span[1], span[2], span[3]
+    r0, n, d0, step, nv = span[0], span[1], span[2], span[3], span[4]
     g, e = S.shape[1], exh.shape[2]
     c = sb.shape[2]
     for d in range(n):
@@ -476,11 +499,15 @@ def _fold_part(sb, bb, ls, lb, span, k0, part, cols, fp, threshold, jump, lost, 
         sr = sb[r0 + d, ls]
         br = bb[r0 + d, lb]
         bad = False                     # any NaN in the day's row (a branch-free pass); where so, find it
-        for j in range(c):
-            bad |= (br[j] != br[j]) | (sr[j] != sr[j])
+        if nv == 2:
+            for j in range(c):
+                bad |= (br[j] != br[j]) | (sr[j] != sr[j])
+        else:                           # the baseline's NaN comes from the pair that folds it
+            for j in range(c):
+                bad |= sr[j] != sr[j]
         if bad:
             for j in range(c):
-                xb = br[j]
+                xb = br[j] if nv == 2 else 0.0
                 xs = sr[j]
                 if xb != xb or xs != xs:
                     k = k0 + j
@@ -493,11 +520,15 @@ def _fold_part(sb, bb, ls, lb, span, k0, part, cols, fp, threshold, jump, lost, 
             if step == 1 or day % step == 0:
                 for j in range(c):
                     buckets[0, p, k0 + j] = sr[j]
-                    buckets[1, p, k0 + j] = br[j]
+                if nv == 2:
+                    for j in range(c):
+                        buckets[1, p, k0 + j] = br[j]
             else:
                 for j in range(c):
                     buckets[0, p, k0 + j] += sr[j]
-                    buckets[1, p, k0 + j] += br[j]
+                if nv == 2:
+                    for j in range(c):
+                        buckets[1, p, k0 + j] += br[j]
         first = day == 0                # then the running values of the day, while its row is in cache:
         # flag by flag over the columns asking for it (``fptr`` bounds each flag's run of ``cols``), so each
         # loop is short and branch-free; every value still sees its days in order
@@ -505,20 +536,20 @@ def _fold_part(sb, bb, ls, lb, span, k0, part, cols, fp, threshold, jump, lost, 
             j = cols[jj]
             k = k0 + j
             xb = br[j]
-            for v in range(2):
+            for v in range(nv):
                 y = xb - (sr[j] if v == 0 else xb)
                 lost[v, k] = y if first else lost[v, k] + y
         for jj in range(fp[1], fp[2]):                      # SUMX: sum of x
             j = cols[jj]
             k = k0 + j
-            for v in range(2):
+            for v in range(nv):
                 x = sr[j] if v == 0 else br[j]
                 sumx[v, k] = x if first else sumx[v, k] + x
         for jj in range(fp[2], fp[3]):                      # DROP: largest drop below the baseline
             j = cols[jj]
             k = k0 + j
             xb = br[j]
-            for v in range(2):
+            for v in range(nv):
                 x = sr[j] if v == 0 else xb
                 dr = (xb - x) / xb if xb > 0 else -np.inf
                 if dr != dr:
@@ -529,7 +560,7 @@ def _fold_part(sb, bb, ls, lb, span, k0, part, cols, fp, threshold, jump, lost, 
             j = cols[jj]
             k = k0 + j
             xb = br[j]
-            for v in range(2):
+            for v in range(nv):
                 x = sr[j] if v == 0 else xb
                 if xb > 0 and x < threshold * xb:
                     if tti[v, k] != tti[v, k]:
@@ -538,7 +569,7 @@ def _fold_part(sb, bb, ls, lb, span, k0, part, cols, fp, threshold, jump, lost, 
         for jj in range(fp[4], fp[5]):                      # TOP: peak and its day
             j = cols[jj]
             k = k0 + j
-            for v in range(2):
+            for v in range(nv):
                 x = sr[j] if v == 0 else br[j]
                 if first or x > top[v, k]:
                     top[v, k] = x
@@ -546,7 +577,7 @@ def _fold_part(sb, bb, ls, lb, span, k0, part, cols, fp, threshold, jump, lost, 
         for jj in range(fp[5], fp[6]):                      # LOW: smallest value
             j = cols[jj]
             k = k0 + j
-            for v in range(2):
+            for v in range(nv):
                 x = sr[j] if v == 0 else br[j]
                 if first or x < low[v, k]:
                     low[v, k] = x
@@ -554,7 +585,7 @@ def _fold_part(sb, bb, ls, lb, span, k0, part, cols, fp, threshold, jump, lost, 
             j = cols[jj]
             k = k0 + j
             xb = br[j]
-            for v in range(2):
+            for v in range(nv):
                 x = sr[j] if v == 0 else xb
                 if xb > 0 and x > jump * xb:
                     above[v, k] += 1.0
@@ -562,7 +593,7 @@ def _fold_part(sb, bb, ls, lb, span, k0, part, cols, fp, threshold, jump, lost, 
             j = cols[jj]
             k = k0 + j
             xb = br[j]
-            for v in range(2):
+            for v in range(nv):
                 x = sr[j] if v == 0 else xb
                 if x > 1e-9 and xb <= 1e-9 and fstop[v, k] != fstop[v, k]:
                     fstop[v, k] = day
