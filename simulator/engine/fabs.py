@@ -704,21 +704,18 @@ class FabFleets(LaneMechanism):
             b = a + 1
             while b < len(new) and lanes[b] == lane:
                 b += 1
-            for k in range(a, b):
-                if rets[k]:
-                    i = cohorts[k]
-                    self._retired_any[lane, i] = True
-                    r = self.rows[i]
-                    self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", "tools_retired",
-                                     f"{r['vendor']} tools cannibalised for parts: spares exhausted")
-            for k in range(a, b):
-                if exhs[k]:
-                    i = cohorts[k]
-                    self._exhausted[lane, i] = True
-                    r = self.rows[i]
-                    self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", "spares_exhausted",
-                                     f"{r['vendor']} ({r['country']}) spare modules or locked items used up "
-                                     f"under a servicing/spare_parts cutoff")
+            for flags, seen, event in ((rets, self._retired_any, "tools_retired"),
+                                       (exhs, self._exhausted, "spares_exhausted")):
+                for k in range(a, b):
+                    if flags[k]:
+                        i = cohorts[k]
+                        seen[lane, i] = True
+                        r = self.rows[i]
+                        cause = (f"{r['vendor']} tools cannibalised for parts: spares exhausted"
+                                 if event == "tools_retired" else
+                                 f"{r['vendor']} ({r['country']}) spare modules or locked items used up "
+                                 f"under a servicing/spare_parts cutoff")
+                        self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", event, cause)
             a = b
 
     def _account(self, day: int, elig: np.ndarray, down_v: np.ndarray, down_l: np.ndarray) -> None:

@@ -455,24 +455,16 @@ def fold_pairs(sblocks, bblocks, s_lanes, b_lanes, b_src, k0s, r0, r1, d0, step,
             if src >= 0:                               # the baseline's rows as pair ``src`` folded them:
                 k0 = k0s[part]                         # the running values its columns ask for, flag by flag
                 fp = fptr[part]
-                for jj in range(fp[0], fp[1]):
-                    lost[q, 1, k0 + cols[jj]] = lost[src, 1, k0 + cols[jj]]
-                for jj in range(fp[1], fp[2]):
-                    sumx[q, 1, k0 + cols[jj]] = sumx[src, 1, k0 + cols[jj]]
-                for jj in range(fp[2], fp[3]):
-                    drop[q, 1, k0 + cols[jj]] = drop[src, 1, k0 + cols[jj]]
-                for jj in range(fp[3], fp[4]):
-                    tti[q, 1, k0 + cols[jj]] = tti[src, 1, k0 + cols[jj]]
-                    rec[q, 1, k0 + cols[jj]] = rec[src, 1, k0 + cols[jj]]
-                for jj in range(fp[4], fp[5]):
-                    top[q, 1, k0 + cols[jj]] = top[src, 1, k0 + cols[jj]]
-                    topday[q, 1, k0 + cols[jj]] = topday[src, 1, k0 + cols[jj]]
-                for jj in range(fp[5], fp[6]):
-                    low[q, 1, k0 + cols[jj]] = low[src, 1, k0 + cols[jj]]
-                for jj in range(fp[6], fp[7]):
-                    above[q, 1, k0 + cols[jj]] = above[src, 1, k0 + cols[jj]]
-                for jj in range(fp[7], fp[8]):
-                    fstop[q, 1, k0 + cols[jj]] = fstop[src, 1, k0 + cols[jj]]
+                firsts = (lost, sumx, drop, tti, top, low, above, fstop)      # each flag's, in FLAG_ORDER
+                for i in range(8):
+                    arr = firsts[i]
+                    for jj in range(fp[i], fp[i + 1]):
+                        k = k0 + cols[jj]
+                        arr[q, 1, k] = arr[src, 1, k]
+                        if i == 3:                             # BELOW's last day, TOP's day
+                            rec[q, 1, k] = rec[src, 1, k]
+                        elif i == 4:
+                            topday[q, 1, k] = topday[src, 1, k]
                 if step > 0:                           # and the sums of the window's periods
                     k1 = k0 + sblocks[part].shape[2]
                     n = r1 - r0
