@@ -228,15 +228,14 @@ def main() -> None:
             fits = sweep_fits(sizes, executors, d, repeats=1 if args.quick else 2)
             sample(per_sample)
             for ex, fit in fits.items():
+                label = f"sweep, one-year runs, {ex}, 2 {'jobs' if ex == 'local' else 'workers'}"
                 if fit is None:
-                    rows.append((f"sweep, one-year runs, {ex}, 2 {'jobs' if ex == 'local' else 'workers'}",
-                                 "no fit: its bigger sweep was not slower", "", "", ""))
+                    rows.append((label, "no fit: its bigger sweep was not slower", "", "", ""))
                     continue
                 rate, fixed = fit
                 total = fixed + 10_000 / rate
                 note = " (quick: tasks of 1 run, far from a big sweep's rate)" if args.quick else ""
-                rows.append((f"sweep, one-year runs, {ex}, 2 {'jobs' if ex == 'local' else 'workers'}",
-                             f"{rate:.2f} runs/s + {fixed:.1f} s start",
+                rows.append((label, f"{rate:.2f} runs/s + {fixed:.1f} s start",
                              lambda ref, rate=rate: f"{1 / rate / ref:.3f} per run", "", ""))
                 rows.append((f"  10,000 runs, {ex}", f"{total / 60:.1f} min", lambda ref, t=total: f"{t / ref:.0f}",
                              f"≤ {SWEEP_TARGET:.0f} (10 min at 1.2 s){note}",

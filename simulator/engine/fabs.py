@@ -333,12 +333,12 @@ class FabFleets(LaneMechanism):
             for fc, tc in self.group_names:
                 specs.append((f"fabs.{fc}.{tc}", m, unit))
         self.rev_vendors = [v for v, d in self._vendors.items() if "china_revenue_usd_per_y" in d]
-        self._vendor_rows = {v: np.array([r["vendor"] == v for r in self.rows], dtype=bool) for v in self.rev_vendors}
         #: each such vendor's cohorts and their weights in its revenue (fleet shares; None without a fleet)
         self._vendor_wts: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         for v in self.rev_vendors:
-            wts = self.n0[self._vendor_rows[v]]
-            self._vendor_wts[v] = (np.flatnonzero(self._vendor_rows[v]), wts / wts.sum() if wts.sum() > 0 else None)
+            mask = np.array([r["vendor"] == v for r in self.rows], dtype=bool)
+            wts = self.n0[mask]
+            self._vendor_wts[v] = (np.flatnonzero(mask), wts / wts.sum() if wts.sum() > 0 else None)
         for what in ("revenue_lost_sales", "revenue_lost_service"):
             for v in self.rev_vendors:
                 specs.append((f"vendors.{v}", what, "USD/day", ("total",)))
