@@ -267,11 +267,12 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
     if sc.output.replications == "all":   # big outputs: memory flat over batches (workers forked below inherit
         return_freed_memory()             # it); not by default: mapping every 1 MB array slows the engine ~5%
     bar = Progress(sc.replications, enabled=progress, unit="replications", label=sc.name)
+    watch = bar.running if bar.enabled else None      # how far the batches running have got
     spool = None
     try:
         if keep_daily:
             runs = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update, meanwhile=meanwhile,
-                                    zygote=zygote)
+                                    zygote=zygote, watch=watch)
         else:
             from .report.fold import Reduced
             from .report.reduce import Reducer
@@ -279,7 +280,7 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
             spool = Spool()
             sums = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update,
                                     reduce=Reducer(sc, spool.path), batch_size=batch_size(loaded),
-                                    meanwhile=meanwhile, zygote=zygote)
+                                    meanwhile=meanwhile, zygote=zygote, watch=watch)
             runs = Reduced(sc, sums)
     except BaseException:
         if spool is not None:

@@ -55,6 +55,8 @@ def _cmd_run(argv: list[str]) -> int:
     #                        now, while the scenario loads on one core, as OpenBLAS spins its helper thread ~0.1 s
     keep_freed_memory()    # this process and its workers end with the command: reuse freed memory
     small_pages()          # no huge pages for numpy's big arrays (see report.memory.small_pages)
+    from .day_meter import open_board
+    open_board()           # the run's progress board, shared with the workers (see simulator.day_meter)
     zygote = _start_zygote(args.jobs)   # forked after these settings: it and its workers inherit them
     try:
         with _lasting_loads() as load:

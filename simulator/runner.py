@@ -10,12 +10,13 @@ are batched or on how many workers run them.
 from __future__ import annotations
 
 import datetime as _dt
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from . import day_meter
 from .engine import kernels
 from .engine.recorder import Recorder
 from .engine.streams import replication_seeds
@@ -161,7 +162,11 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
             recs = [ctx.recorder for ctx in lanes.runs]
             folds.extend(reduce.fold(recs[0].info) for _ in runs)
             batch = reduce.batch(folds)
-            return lambda first_day, n: fold_window(runs, specs, scen_lanes, recs, batch, first_day, n)
+
+            def sink(first_day: int, n: int) -> None:
+                fold_window(runs, specs, scen_lanes, recs, batch, first_day, n)
+                day_meter.advance(len(runs) * (first_day + n))     # the run's progress (a batch's slot, if any)
+            return sink
         window = ring_days(len(specs) * first.days)
         recs = simulate_lanes(first, world, specs, min(window, first.days - lead), lead, sink_for)
     else:
@@ -219,32 +224,58 @@ def check_numbers(rec: Recorder, scenario: Scenario, replication: int, which: st
         _not_a_number(scenario, hit[0], hit[1], replication, which)
 
 
+#: seconds between two looks at the running batches' progress (``simulator.day_meter``) while waiting for them
+WATCH_S = 0.25
+
+
 def _run_batch_args(args: tuple) -> list[Any]:
-    return run_batch(*args)
+    """:func:`run_batch` of ``(scenario, world, replications, reduce, batch)`` in a worker; its progress goes to
+    the slot of its batch number ``batch`` (``simulator.day_meter``)."""
+    *task, batch = args
+    day_meter.begin(batch)
+    try:
+        return run_batch(*task)
+    finally:
+        day_meter.end()
 
 
 def _on_zygote(zygote: Zygote, tasks: list[tuple], jobs: int, tick: Callable[[], None],
-               meanwhile: Callable[[], None] | None) -> list[Any]:
-    """:func:`run_batch` of each task in a worker forked from ``zygote``, at most ``jobs`` at a time (the next
-    asked for as one ends); results in task order. On any exception (Ctrl-C, a failed replication) the
-    zygote and its workers are killed at once. A worker runs one batch, so its batch's model is never
-    collected (``world.defer_collections``: it would be, before a next batch)."""
+               meanwhile: Callable[[], None] | None, watch: Callable[[dict[int, int]], None] | None = None
+               ) -> list[Any]:
+    """:func:`run_batch` of each task (its last item its batch number) in a worker forked from ``zygote``, at
+    most ``jobs`` at a time (the next asked for as one ends); results in task order. ``watch(running)`` (batch
+    number → replications, of the batches running) every :data:`WATCH_S` while waiting, and as a batch ends,
+    before its replications are ticked. On any exception (Ctrl-C, a failed replication) the zygote and its
+    workers are killed at once. A worker runs one batch, so its batch's model is never collected
+    (``world.defer_collections``: it would be, before a next batch)."""
     out: list[Any] = [None] * len(tasks)
     together = min(jobs, len(tasks))
+    running: dict[int, int] = {}
+
+    def ask(k: int, share: tuple[int, int] | None) -> None:
+        day_meter.clear(k)
+        zygote.fork(_zygote_worker, (share,), _run_batch_args, (tasks[k],))
+        running[k] = len(tasks[k][2])
     try:
         asked = 0
         while asked < together:        # started together: they share out the loops not compiled yet
-            zygote.fork(_zygote_worker, ((asked, together),), _run_batch_args, (tasks[asked],))
+            ask(asked, (asked, together))
             asked += 1
         if meanwhile is not None:       # the zygote forks the workers meanwhile
             meanwhile()
         while zygote.pending():
-            k, got = zygote.next_result()
-            out[k] = got
-            for _ in got:
+            got = zygote.next_result(timeout=WATCH_S if watch is not None else None)
+            if got is None:
+                watch(running)
+                continue
+            k, out[k] = got
+            del running[k]
+            if watch is not None:
+                watch(running)
+            for _ in out[k]:
                 tick()
             if asked < len(tasks):
-                zygote.fork(_zygote_worker, (None,), _run_batch_args, (tasks[asked],))
+                ask(asked, None)
                 asked += 1
     except BaseException:
         zygote.close()
@@ -276,7 +307,8 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
                      batch_size: int = BATCH_REPLICATIONS,
                      reduce: Callable[[Pair], Any] | None = None,
                      meanwhile: Callable[[], None] | None = None,
-                     zygote: Zygote | None = None) -> list[Any]:
+                     zygote: Zygote | None = None,
+                     watch: Callable[[float, bool], None] | None = None) -> list[Any]:
     """All replications, in replication order, in batches of at most ``batch_size``, serially (``jobs=1``)
     or on ``jobs`` processes. ``on_done()`` is called once per replication as its batch completes. With
     ``reduce`` (picklable), each replication is returned as ``reduce(pair)``, applied in its worker.
@@ -287,9 +319,16 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
     2026-12-06). A run in this process alone (``jobs=1``) does not call it (nothing would run beside it).
     ``zygote``: where to fork the workers from (:mod:`simulator.zygote`: a process that has loaded numba
     already), instead of a pool of processes forked from this one; one worker per batch, at most ``jobs`` at
-    a time."""
+    a time. ``watch(partial, compiling)``: how far the batches running have got, in replications' worth of
+    their days checked and folded, and whether one of them is compiling the model's loops (see
+    :mod:`simulator.day_meter`: batches folded as they run, forked from this process or from a zygote forked
+    after the meter's board was opened); called while waiting for them, a few times a second."""
     n = scenario.replications
     tick = on_done or (lambda: None)
+    look: Callable[[dict[int, int]], None] | None = None     # batch number → replications, of those running
+    if watch is not None:
+        day_meter.open_board()          # before any worker is forked: they share it
+        look = lambda running: watch(*day_meter.progress(running.items(), scenario.days))  # noqa: E731
     work = batches(n, jobs if jobs > 1 else 1, batch_size)
     pool = jobs > 1 and (len(work) > 1 or meanwhile is not None)    # the batches run in worker processes
     defer = scenario.output.replications != "all"     # every replication's days: memory first
@@ -301,26 +340,41 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
         zygote = None
     if not pool:
         out = []
-        for reps in work:
-            got = run_batch(scenario, world, reps, reduce)
+        for k, reps in enumerate(work):
+            day_meter.clear(k)
+            day_meter.begin(k, (lambda k=k, r=len(reps): look({k: r})) if look is not None else None)
+            try:
+                got = run_batch(scenario, world, reps, reduce)
+            finally:
+                day_meter.end()
+            if look is not None:
+                look({})
             out.extend(got)
             for _ in got:
                 tick()
         return out
     import os
-    from concurrent.futures import as_completed
+
     from .safety import stop_pool
+    tasks = [(scenario, world, reps, reduce, k) for k, reps in enumerate(work)]
     if zygote is not None:
-        return _on_zygote(zygote, [(scenario, world, reps, reduce) for reps in work], jobs, tick, meanwhile)
+        return _on_zygote(zygote, tasks, jobs, tick, meanwhile, look)
+    for k in range(len(work)):
+        day_meter.clear(k)
     ex = ProcessPoolExecutor(max_workers=min(jobs, len(work)), initializer=_worker_init,
                              initargs=(os.getpid(), defer))
     try:
-        futures = [ex.submit(_run_batch_args, (scenario, world, reps, reduce)) for reps in work]
+        futures = {ex.submit(_run_batch_args, task): k for k, task in enumerate(tasks)}
         if meanwhile is not None:   # the pool has started its workers as the batches were submitted
             meanwhile()
-        for f in as_completed(futures):
-            for _ in f.result():
-                tick()
+        left = set(futures)
+        while left:
+            ended, left = wait(left, timeout=WATCH_S if look is not None else None, return_when=FIRST_COMPLETED)
+            if look is not None:    # batches not ended: running, or queued (their slot reads 0)
+                look({futures[f]: len(work[futures[f]]) for f in left})
+            for f in ended:
+                for _ in f.result():
+                    tick()
         pairs = [p for f in futures for p in f.result()]
     except BaseException:   # Ctrl-C, SIGTERM, a failed replication: stop the workers now, do not wait
         stop_pool(ex)

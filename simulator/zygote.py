@@ -28,6 +28,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 from typing import Any, Callable
 
@@ -76,13 +77,18 @@ class Zygote:
         """Workers asked for whose result has not been returned yet."""
         return self._asked - self._answered + len(self._running)
 
-    def next_result(self) -> tuple[int, Any]:
-        """(index, value) of the next worker to finish (blocking); its exception if it raised one, re-raised
-        here; :class:`WorkerLost` if it ended without a result or the zygote is gone."""
+    def next_result(self, timeout: float | None = None) -> tuple[int, Any] | None:
+        """(index, value) of the next worker to finish (blocking; with ``timeout``, None once that many seconds
+        have passed without one); its exception if it raised one, re-raised here; :class:`WorkerLost` if it
+        ended without a result or the zygote is gone."""
         if not self.pending():
             raise ValueError("no worker is running")
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            for key, _ in self._sel.select():
+            events = self._sel.select(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if not events:
+                return None
+            for key, _ in events:
                 if key.fileobj is self._sock:
                     self._answer()
                     continue

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .. import safety
+from .. import day_meter, safety
 from .first_compile import Marks, Share
 
 #: lane-days a process simulates before compiled loops pay for loading numba (~0.35 s per process since numba's
@@ -96,7 +96,9 @@ def _guard_compiles(numba: Any) -> None:
     """Hold Ctrl-C and SIGTERM while numba compiles or loads cached code (its global compiler lock is held): an
     interrupt inside llvmlite's callbacks is swallowed, elsewhere it can leave a kernel half-registered ("no
     compiled object yet" for the rest of the process). The interrupt is raised when the compile ends, ≤ ~6 s
-    on the first run after an install, milliseconds later on. Uses numba's event API; without it, no guard."""
+    on the first run after an install, milliseconds later on. A compile (not a load from the cache) is also
+    shown on the board of the run's progress (:mod:`simulator.day_meter`). Uses numba's event API; without
+    it, no guard."""
     try:
         from numba.core import event
     except ImportError:  # pragma: no cover - depends on the numba version
@@ -109,7 +111,19 @@ def _guard_compiles(numba: Any) -> None:
         def on_end(self, ev: Any) -> None:
             safety.release_interrupts()
 
+    class _Compiling(event.Listener):      # a compile, not a kernel loaded from the cache: the run's progress says so
+        depth = 0                          # (a kernel's compile compiles the helpers it calls inside it)
+
+        def on_start(self, ev: Any) -> None:
+            self.depth += 1
+            day_meter.compiling(True)
+
+        def on_end(self, ev: Any) -> None:
+            self.depth -= 1
+            day_meter.compiling(self.depth > 0)
+
     event.register("numba:compiler_lock", _HoldInterrupts())
+    event.register("numba:compile", _Compiling())
 
 
 _lane_days_seen = 0

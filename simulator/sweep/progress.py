@@ -1,7 +1,10 @@
 """Progress on stderr for replications and sweep runs: completed/total, failures, elapsed time and ETA.
 
 It counts work as it *completes* (not as it is submitted), so it reads the same on local processes and on a
-Dask cluster. The ETA is the remaining items times the mean time per item completed in this session.
+Dask cluster. The ETA is the remaining items times the mean time per item completed in this session. Where the
+work running can say how far it has got (a run's batches: :mod:`simulator.day_meter`), :meth:`Progress.running`
+adds that much (``3/20 replications, 41% simulated``) and the ETA counts it, and a batch compiling the model's
+loops (the first run after an install) is named, as it holds everything up for a while.
 
 - On a terminal: one bar redrawn in place (``[#####.....] 12/40 replications, ETA 0:21 (0:07 elapsed)``).
 - Elsewhere (a log file, CI, a notebook's captured stderr): plain lines, one when work starts, then at most one
@@ -16,6 +19,7 @@ from typing import TextIO
 
 WIDTH = 28
 PLAIN_INTERVAL_S = 10.0
+COMPILE_NOTE_S = 2.0    #: seconds the compile note stays after a compile was last seen
 
 
 def eta_text(seconds: float) -> str:
@@ -50,6 +54,8 @@ class Progress:
         self.mode = mode
         self.enabled = mode != "off"
         self.total, self.done, self.failed = total, done, 0
+        self.partial = 0.0                  # items' worth of the work running
+        self._compiled_at: float | None = None    # when a compile was last seen (see :meth:`running`)
         self.unit, self.label = unit, label
         self._start_done = done
         self._t0 = time.monotonic()
@@ -62,18 +68,36 @@ class Progress:
     def elapsed(self) -> float:
         return time.monotonic() - self._t0
 
+    def _progressed(self) -> float:
+        """Items' worth done: those completed, and the running ones' share done (never beyond the total)."""
+        return min(float(self.total), self.done + self.partial)
+
+    @property
+    def compiling(self) -> bool:
+        """A compile is running, or ended less than :data:`COMPILE_NOTE_S` ago (one loop's compile follows
+        another: the note does not blink between them)."""
+        return self._compiled_at is not None and time.monotonic() - self._compiled_at < COMPILE_NOTE_S
+
     def eta(self) -> float:
-        new = self.done - self._start_done
-        return (self.total - self.done) * self.elapsed / new if new else float("nan")
+        if self.compiling:          # a compile's end is not known
+            return float("nan")
+        new = self._progressed() - self._start_done
+        return (self.total - self._progressed()) * self.elapsed / new if new > 0 else float("nan")
 
     def text(self) -> str:
         fails = f", {self.failed} failed" if self.failed or self.unit == "runs" else ""
         head = f"{self.label}: " if self.label else ""
         eta = eta_text(self.eta()) if self.done < self.total else "0:00"
-        return f"{head}{self.done}/{self.total} {self.unit}{fails}, ETA {eta} ({eta_text(self.elapsed)} elapsed)"
+        share = ""
+        if self.partial > 0 and self.done < self.total:
+            share = f", {int(100 * self._progressed() / self.total)}% simulated"
+        compiling = ("; compiling the model's loops for this machine (once after an install)"
+                     if self.compiling and self.done < self.total else "")
+        return (f"{head}{self.done}/{self.total} {self.unit}{fails}{share}, ETA {eta} "
+                f"({eta_text(self.elapsed)} elapsed){compiling}")
 
     def bar(self) -> str:
-        frac = self.done / self.total if self.total else 1.0
+        frac = self._progressed() / self.total if self.total else 1.0
         fill = int(round(frac * WIDTH))
         return f"[{'#' * fill}{'.' * (WIDTH - fill)}] " + self.text()
 
@@ -94,6 +118,18 @@ class Progress:
         self.done += 1
         self.failed += int(failed)
         self._draw(force=self.done == self.total and self.mode == "bar")
+
+    def running(self, partial: float, compiling: bool = False) -> None:
+        """The items running have done ``partial`` items' worth (replications' worth of days, say) and one of
+        them is ``compiling`` or not; redrawn as :meth:`update` redraws, and at once when the first compile is
+        seen (a plain line too: it says why nothing moves for a while)."""
+        first = compiling and self._compiled_at is None
+        ended = partial < self.partial      # some work ended: its items are counted next (:meth:`update`), which
+        self.partial = max(0.0, partial)    # draws; drawn now, the bar would step back for a moment
+        if compiling:
+            self._compiled_at = time.monotonic()
+        if not ended or first:
+            self._draw(force=first)
 
     def close(self) -> None:
         if not self.enabled or self._closed:

@@ -1,0 +1,161 @@
+"""Progress within a batch (``simulator.day_meter``): a worker's days folded so far and its compiles, read by
+the parent while it waits, for batches run in this process, in a worker forked from a zygote or from a pool."""
+from __future__ import annotations
+
+import io
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from simulator import day_meter, runner
+from simulator.report.reduce import Reducer
+from simulator.scenario.load import load_scenario
+from simulator.sweep.progress import Progress
+from simulator.zygote import Zygote
+
+ROOT = Path(__file__).resolve().parents[1]
+fork = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+
+
+def _write_slot(batch: int, run_days: int, compiling: bool) -> None:
+    day_meter.begin(batch)
+    day_meter.advance(run_days)
+    day_meter.compiling(compiling)
+    day_meter.end()
+
+
+@fork
+def test_a_forked_process_writes_its_batchs_slot_and_the_parent_reads_it():
+    day_meter.open_board()
+    day_meter.clear(3)
+    day_meter.clear(4)
+    proc = multiprocessing.get_context("fork").Process(target=_write_slot, args=(3, 150, True))
+    proc.start()
+    proc.join()
+    assert proc.exitcode == 0
+    # batch 3: 2 replications × 100 days, 150 run-days folded (the worker wrote it, not this process)
+    assert day_meter.progress([(3, 2)], 100) == (1.5, True)
+    assert day_meter.progress([(4, 2)], 100) == (0.0, False)       # another batch's slot is its own
+    _write_slot(3, 900, False)                                      # more than the batch holds: capped
+    assert day_meter.progress([(3, 2), (4, 2)], 100) == (2.0, False)
+    day_meter.clear(3)
+    assert day_meter.progress([(3, 2)], 100) == (0.0, False)
+    day_meter.advance(10)                   # outside a batch: nothing written
+    assert day_meter.progress([(3, 2)], 100) == (0.0, False)
+
+
+def _small_run(horizon: str = "1y", replications: int = 2):
+    loaded = load_scenario(str(ROOT / "scenarios" / "japan_servicing_ban.yaml"),
+                           [f"replications={replications}", f"horizon={horizon}"])
+    return loaded.scenario, loaded.world.values
+
+
+def test_a_batch_run_here_reports_its_days_as_it_folds_them(tmp_path):
+    sc, world = _small_run()
+    seen: list[tuple[float, bool]] = []
+    runs = runner.run_replications(sc, world, jobs=1, reduce=Reducer(sc, str(tmp_path)),
+                                   watch=lambda partial, compiling: seen.append((partial, compiling)))
+    assert len(runs) == 2
+    partial = [p for p, _ in seen]
+    # every fold window of the batch's one-year run: days folded so far, in replications' worth, up to its 2
+    assert len(partial) > 5 and any(0 < p < 0.5 for p in partial)
+    assert partial[:-1] == sorted(partial[:-1]) and partial[-2] == pytest.approx(2.0)
+    assert partial[-1] == 0.0                   # the batch has ended: its replications are counted as done
+
+
+@fork
+@pytest.mark.parametrize("how", ["zygote", "pool"])
+def test_a_batch_in_a_worker_reports_its_days_while_the_parent_waits(tmp_path, monkeypatch, how):
+    monkeypatch.setattr(runner, "WATCH_S", 0.01)
+    sc, world = _small_run("3y", 4)
+    seen: list[float] = []
+    day_meter.open_board()                                # before the zygote is forked: it and its workers share it
+    zygote = Zygote() if how == "zygote" else None
+    try:
+        runs = runner.run_replications(sc, world, jobs=2, batch_size=2, reduce=Reducer(sc, str(tmp_path)),
+                                       zygote=zygote, watch=lambda partial, compiling: seen.append(partial))
+    finally:
+        if zygote is not None:
+            zygote.close()
+    assert len(runs) == 4
+    # looked at while the two batches of 2 ran: days folded in the workers, short of their 4 replications
+    assert any(0 < p < 4 for p in seen), seen
+    assert seen[-1] == 0.0
+
+
+def test_the_zygote_answers_none_when_no_worker_ends_in_time():
+    with Zygote() as z:
+        z.fork(None, (), time.sleep, (0.5,))
+        t0 = time.monotonic()
+        assert z.next_result(timeout=0.05) is None
+        assert time.monotonic() - t0 < 0.4
+        got = None
+        while got is None:
+            got = z.next_result(timeout=0.05)
+        assert got == (0, None)
+
+
+def test_progress_counts_the_running_share_and_says_when_it_compiles(monkeypatch):
+    from simulator.sweep import progress
+    s = io.StringIO()
+    p = Progress(20, stream=s, unit="replications", label="x", mode="lines", plain_interval=3600)
+    p.running(5.0)
+    assert "25% simulated" in p.text() and "ETA --:--" not in p.text()
+    assert "compiling" not in p.text()
+    lines = s.getvalue().count("\n")
+    p.running(5.0, compiling=True)              # a compile starts: said at once, even between periodic lines
+    assert s.getvalue().count("\n") == lines + 1
+    assert "compiling the model's loops" in p.text() and "ETA --:--" in p.text()
+    p.running(5.0, compiling=False)             # between two loops' compiles: the note stays a moment
+    assert "compiling the model's loops" in p.text()
+    monkeypatch.setattr(progress, "COMPILE_NOTE_S", 0.0)
+    assert "compiling" not in p.text() and "ETA --:--" not in p.text()
+    for _ in range(20):
+        p.update()
+    assert "simulated" not in p.text() and "compiling" not in p.text()
+
+
+def test_a_compile_is_on_the_board_while_it_runs():
+    from simulator.engine import kernels
+    if not kernels.available():
+        pytest.skip("numba not installed")
+    import numba
+    from numba.core import event
+    kernels.compiled("lanes_poisson")        # numba loaded, with the simulator's listeners
+    saw: list[int] = []
+
+    class Probe(event.Listener):             # registered after the simulator's: sees the board it wrote
+        def on_start(self, ev):
+            saw.append(int(day_meter.open_board()[day_meter.COMPILING, day_meter.slot_of(9)]))
+
+        def on_end(self, ev):
+            pass
+    probe = Probe()
+    event.register("numba:compile", probe)
+    day_meter.open_board()
+    day_meter.clear(9)
+    day_meter.begin(9)
+    try:
+        numba.njit(cache=False)(lambda x: x + 1)(1)         # a fresh function: a compile, not a cache load
+    finally:
+        day_meter.end()
+        event.unregister("numba:compile", probe)
+    assert saw and saw[0] == 1
+    assert day_meter.progress([(9, 1)], 10) == (0.0, False)   # over once the compile ended
+
+
+def test_progress_does_not_step_back_as_a_batch_ends():
+    """A batch's end drops its days from the running share before its replications are counted: the bar is
+    drawn once they are, not in between (where it would step back)."""
+    s = io.StringIO()
+    p = Progress(20, stream=s, unit="replications", mode="bar", min_interval=0.0)
+    p.running(9.0)
+    assert "45% simulated" in s.getvalue().rsplit("\r", 1)[-1]
+    drawn = s.getvalue()
+    p.running(4.0)                  # the batch of 5 done so far ended: not drawn (it would read 20%)
+    assert s.getvalue() == drawn
+    for _ in range(5):
+        p.update()
+    assert "5/20 replications, 45% simulated" in s.getvalue().rsplit("\r", 1)[-1]
