@@ -110,6 +110,15 @@ def _start_zygote(jobs: int | None) -> Any:
         return None
 
 
+def _say(line: str) -> None:
+    """A line for the user on stderr before the run (a warning, a note): one that cannot be written (stderr piped
+    into ``head``, which has ended) does not stop the run, whose results are still written."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def _run(args: Any, argv: list[str], t_start: float, zygote: Any, load: Callable[..., None]) -> int:
     from .api import prepare_write, run_loaded
     from .report.folder_guard import OutputError
@@ -123,7 +132,7 @@ def _run(args: Any, argv: list[str], t_start: float, zygote: Any, load: Callable
         sets.append(f"replications={args.replications}")
     loaded = load_scenario(args.scenario, sets)
     for w in loaded.warnings:
-        print(w, file=sys.stderr)
+        _say(w)
     out = Path(args.out) if args.out else Path("results") / loaded.scenario.name
     from .preflight import PreflightError, preflight
     try:   # jobs, size estimate, output folder: all before simulating
@@ -132,7 +141,7 @@ def _run(args: Any, argv: list[str], t_start: float, zygote: Any, load: Callable
         print(f"simulate: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for note in notes if not args.quiet else ():
-        print(note, file=sys.stderr)
+        _say(note)
     xlsx, plots = True if args.xlsx else None, False if args.no_plots else None
     res = run_loaded(loaded, jobs=jobs, progress=False if args.quiet else None,
                      meanwhile=lambda: load(prepare_write, loaded, xlsx, plots), zygote=zygote)

@@ -159,3 +159,42 @@ def test_progress_does_not_step_back_as_a_batch_ends():
     for _ in range(5):
         p.update()
     assert "5/20 replications, 45% simulated" in s.getvalue().rsplit("\r", 1)[-1]
+
+
+class _GoneStream(io.StringIO):
+    """stderr piped into a reader that ends after the first line (``simulate ... 2>&1 | head -1``)."""
+
+    def write(self, text):
+        if self.getvalue():
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_progress_on_a_stream_that_is_gone_stops_itself_not_the_run():
+    for mode in ("bar", "lines"):
+        p = Progress(4, stream=_GoneStream(), unit="replications", mode=mode)   # its first line is read
+        assert p.enabled
+        p.running(1.5, compiling=True)          # then the reader has gone
+        p.update()
+        p.close()
+        assert not p.enabled and p.mode == "off"
+
+
+def test_a_run_whose_stderr_reader_has_gone_still_writes_its_results(tmp_path):
+    """``simulate ... 2>&1 | head -1`` once ``head`` has ended: the warnings, notes and progress meet a closed
+    pipe; the run goes on and writes its result folder (it used to stop at once, exit 0, nothing written)."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = tmp_path / "res"
+    r, w = os.pipe()
+    os.close(r)                             # the reader has gone before the first line: every write fails
+    try:
+        got = subprocess.run([sys.executable, "-m", "simulator", "scenarios/replay_gallium_germanium_2023.yaml",
+                              "--out", str(out), "--replications", "2", "--set", "horizon=90d", "--no-plots"],
+                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=w, timeout=120)
+    finally:
+        os.close(w)
+    assert got.returncode == 0
+    assert (out / "summary.csv").is_file() and (out / "timeseries.csv").is_file()

@@ -108,11 +108,16 @@ class Progress:
         if not force and now - self._last < self._min:
             return
         self._last = now
-        if self.mode == "bar":
-            self.stream.write("\r" + self.bar() + "\x1b[K")
-        else:
-            self.stream.write(self.text() + "\n")
-        self.stream.flush()
+        self._write("\r" + self.bar() + "\x1b[K" if self.mode == "bar" else self.text() + "\n")
+
+    def _write(self, text: str) -> None:
+        """Write ``text`` to the stream; a stream that cannot take it any more (stderr piped into ``head``, which
+        has ended; a closed stream) ends the progress, not the run: the results are still written."""
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.mode, self.enabled = "off", False
 
     def update(self, failed: bool = False) -> None:
         self.done += 1
@@ -135,9 +140,6 @@ class Progress:
         if not self.enabled or self._closed:
             return
         self._closed = True
+        self._draw(force=True)
         if self.mode == "bar":
-            self._draw(force=True)
-            self.stream.write("\n")
-            self.stream.flush()
-        else:
-            self._draw(force=True)
+            self._write("\n")
