@@ -110,7 +110,11 @@ def test_progress_counts_the_running_share_and_says_when_it_compiles(monkeypatch
     assert "compiling the model's loops" in p.text() and "ETA --:--" in p.text()
     p.running(5.0, compiling=False)             # between two loops' compiles: the note stays a moment
     assert "compiling the model's loops" in p.text()
-    monkeypatch.setattr(progress, "COMPILE_NOTE_S", 0.0)
+    p.running(5.5, compiling=False)             # unless the work moves on
+    assert "compiling" not in p.text() and "ETA --:--" not in p.text()
+    p.running(5.5, compiling=True)
+    p.running(5.5, compiling=False)
+    monkeypatch.setattr(progress, "COMPILE_NOTE_S", 0.0)    # or the moment has passed
     assert "compiling" not in p.text() and "ETA --:--" not in p.text()
     for _ in range(20):
         p.update()

@@ -56,6 +56,8 @@ class Progress:
         self.total, self.done, self.failed = total, done, 0
         self.partial = 0.0                  # items' worth of the work running
         self._compiled_at: float | None = None    # when a compile was last seen (see :meth:`running`)
+        self._compiling_now = False
+        self._partial_compiling = 0.0       # the running share then
         self.unit, self.label = unit, label
         self._start_done = done
         self._t0 = time.monotonic()
@@ -74,9 +76,12 @@ class Progress:
 
     @property
     def compiling(self) -> bool:
-        """A compile is running, or ended less than :data:`COMPILE_NOTE_S` ago (one loop's compile follows
-        another: the note does not blink between them)."""
-        return self._compiled_at is not None and time.monotonic() - self._compiled_at < COMPILE_NOTE_S
+        """A compile is running, or ended less than :data:`COMPILE_NOTE_S` ago with no progress since (one loop's
+        compile follows another: the note does not blink between them, nor stay once the work moves on)."""
+        if self._compiling_now:
+            return True
+        return (self._compiled_at is not None and time.monotonic() - self._compiled_at < COMPILE_NOTE_S
+                and self.partial <= self._partial_compiling)
 
     def eta(self) -> float:
         if self.compiling:          # a compile's end is not known
@@ -131,8 +136,9 @@ class Progress:
         first = compiling and self._compiled_at is None
         ended = partial < self.partial      # some work ended: its items are counted next (:meth:`update`), which
         self.partial = max(0.0, partial)    # draws; drawn now, the bar would step back for a moment
+        self._compiling_now = compiling
         if compiling:
-            self._compiled_at = time.monotonic()
+            self._compiled_at, self._partial_compiling = time.monotonic(), self.partial
         if not ended or first:
             self._draw(force=first)
 
