@@ -3,7 +3,7 @@
 Progress counted replications as their batch ended: the headline's 20 replications run as two batches of ten,
 so its bar read 0/20 until both ended together, and the first run after an install (its workers compiling the
 model's loops for ~15 s first) looked stuck. Here each batch has a *slot* of a board in memory shared with its
-worker: the run-days its fold has taken in so far (``runner``'s sink, every ring of 16 days, so every runs' day
+worker: the run-days its fold has taken in so far (``runner``'s sink, every ring of 16 days, so each run's day
 counts once the day is checked and folded) and whether its process is compiling loops right now (numba's
 ``numba:compile`` event, which fires for a compile, not for a kernel loaded from the disk cache). The parent
 reads the slots of the batches running while it waits for their results, and progress moves within a batch.
