@@ -169,8 +169,9 @@ def run_runs(runs: list[tuple[int, Scenario, np.random.SeedSequence]], world: Ma
             return sink
         window = ring_days(len(specs) * first.days)
         recs = simulate_lanes(first, world, specs, min(window, first.days - lead), lead, sink_for)
-    else:
-        recs = simulate_lanes(first, world, specs)
+    else:           # every day recorded: the run's progress from the days played (a batch's slot, if any)
+        recs = simulate_lanes(first, world, specs,
+                              on_days=lambda played: day_meter.advance(len(runs) * max(0, played - lead)))
     for rec in recs:
         rec.trim(lead)
     pairs = []

@@ -65,6 +65,24 @@ def test_a_batch_run_here_reports_its_days_as_it_folds_them(tmp_path):
     assert partial[-1] == 0.0                   # the batch has ended: its replications are counted as done
 
 
+def test_a_batch_keeping_every_day_reports_its_days_too():
+    """Without a fold as it runs (``simulator.run``'s default: every day kept), the days played are reported."""
+    sc, world = _small_run()
+    seen: list[float] = []
+    pairs = runner.run_replications(sc, world, jobs=1, watch=lambda partial, compiling: seen.append(partial))
+    assert len(pairs) == 2
+    assert any(0 < p < 0.5 for p in seen) and max(seen) == pytest.approx(2.0) and seen[-1] == 0.0
+    # a spin-up (measures dated before the start: 182 days played first) is not reported as simulated days
+    loaded = load_scenario(str(ROOT / "scenarios" / "replay_antimony_2024.yaml"), ["replications=1", "horizon=90d"])
+    assert runner.spin_up_days(loaded.scenario) == 182
+    seen.clear()
+    runner.run_replications(loaded.scenario, loaded.world.values, jobs=1,
+                            watch=lambda partial, compiling: seen.append(partial))
+    reported = [p for p in seen[:-1] if p > 0]
+    assert seen[0] == 0.0 and reported == sorted(reported) and 0 < reported[0] < 0.2
+    assert reported.count(1.0) == 1 and reported[-1] == 1.0       # the whole reported period, at its last day
+
+
 @fork
 @pytest.mark.parametrize("how", ["zygote", "pool"])
 def test_a_batch_in_a_worker_reports_its_days_while_the_parent_waits(tmp_path, monkeypatch, how):

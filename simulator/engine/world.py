@@ -255,14 +255,16 @@ def collections_paused() -> Iterator[None]:
             gc.enable()
 
 
-def run_lanes(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None = None) -> list[Recorder]:
+def run_lanes(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None = None,
+              on_days: Callable[[int], None] | None = None) -> list[Recorder]:
     """Play built lanes to the horizon; returns their recorders in lane order. For lanes recording into a ring
     (``window``), ``sink(first, n)`` is called each time the ring is full and at the last day: rows ``0 .. n``
     then hold days ``offset + first .. offset + first + n`` of every lane, to be used before the next day
-    overwrites them."""
+    overwrites them. ``on_days(n)``: the first ``n`` days from ``offset`` on are played, every
+    :data:`PROGRESS_DAYS` days and at the last (a run's progress, where no sink reports it)."""
     for b in lanes.boards:
         b.start_processes()
-    lanes.env.process(_daily(lanes, mechs, sink if lanes.window is not None else None))
+    lanes.env.process(_daily(lanes, mechs, sink if lanes.window is not None else None, on_days))
     with frozen_heap():
         lanes.env.run(until=lanes.days)
     kernels.mark_compiled()      # the parts run compiled have their loops on disk now: the next run finds them
@@ -286,7 +288,12 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _daily(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None) -> Iterator:
+#: days between two reports of ``run_lanes``' ``on_days``
+PROGRESS_DAYS = 16
+
+
+def _daily(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None,
+           on_days: Callable[[int], None] | None = None) -> Iterator:
     env = lanes.env
     boards = lanes.boards
     window, offset, last = lanes.window or 0, lanes.offset, lanes.days - 1
@@ -301,6 +308,8 @@ def _daily(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None) -
             k = day - offset
             if (k + 1) % window == 0 or day == last:
                 sink(k - k % window, k % window + 1)
+        if on_days is not None and day >= offset and ((day - offset + 1) % PROGRESS_DAYS == 0 or day == last):
+            on_days(day - offset + 1)
         safety.raise_swallowed(interrupts)       # Ctrl-C that a compiled call's dispatch swallowed today
         yield env.timeout(1.0)
 
@@ -333,8 +342,8 @@ def _collect_pending() -> None:
 
 
 def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[LaneSpec], window: int | None = None,
-                   offset: int = 0, sink_for: Callable[[Lanes], Callable[[int, int], None]] | None = None
-                   ) -> list[Recorder]:
+                   offset: int = 0, sink_for: Callable[[Lanes], Callable[[int, int], None]] | None = None,
+                   on_days: Callable[[int], None] | None = None) -> list[Recorder]:
     """Run a batch of lanes to the horizon; returns their recorders in lane order. The batch's model (SimPy
     processes, mechanisms, their day arrays: hundreds of MB for a big batch) holds reference cycles, so a big
     batch's is collected here, as its run ends (or, with :func:`defer_collections`, at the start of the next
@@ -342,11 +351,11 @@ def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[Lan
     sweep worker: 1.9 GB instead of 1.2 GB for tasks of 64 one-year runs). A collection costs ~25 ms or more,
     so small batches leave it to Python's own schedule. With ``window``, the lanes record into a
     ring of that many days from day ``offset`` on, and ``sink_for(lanes)`` gives the sink that takes each
-    ring's days (see :func:`run_lanes`)."""
+    ring's days (see :func:`run_lanes`, as for ``on_days``)."""
     _collect_pending()
     lanes, mechs = build_lanes(scenario, world, specs, window=window, offset=offset)
     big = lanes.n * lanes.days >= COLLECT_LANE_DAYS
-    recs = run_lanes(lanes, mechs, sink_for(lanes) if sink_for is not None else None)
+    recs = run_lanes(lanes, mechs, sink_for(lanes) if sink_for is not None else None, on_days)
     del lanes, mechs
     if big:
         if _COLLECTION["defer"]:
