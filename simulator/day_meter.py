@@ -4,9 +4,10 @@ Progress counted replications as their batch ended: the headline's 20 replicatio
 so its bar read 0/20 until both ended together, and the first run after an install (its workers compiling the
 model's loops for ~15 s first) looked stuck. Here each batch has a *slot* of a board in memory shared with its
 worker: the run-days its fold has taken in so far (``runner``'s sink, every ring of 16 days, so each run's day
-counts once the day is checked and folded) and whether its process is compiling loops right now (numba's
-``numba:compile`` event, which fires for a compile, not for a kernel loaded from the disk cache). The parent
-reads the slots of the batches running while it waits for their results, and progress moves within a batch.
+counts once the day is checked and folded; a batch that keeps every day reports the days played instead) and
+whether its process is compiling loops right now (numba's ``numba:compile`` event, which fires for a compile, not
+for a kernel loaded from the disk cache). The parent reads the slots of the batches running while it waits for
+their results, and progress moves within a batch.
 
 The board is an anonymous shared mapping (``mmap``) made by :func:`open_board` in the parent before it forks
 its workers (or the zygote that forks them): every worker finds it where the parent has it, and nothing of it
@@ -70,20 +71,22 @@ def end() -> None:
 
 
 def advance(run_days: int) -> None:
-    """The batch of this process has folded ``run_days`` run-days so far (its runs × the days checked and
-    folded); nothing outside a batch, or without a board."""
-    if _slot is None or _board is None:
-        return
-    _board[DAYS, _slot] = run_days
-    if _listener is not None:
-        _listener()
+    """The batch of this process has folded (or played) ``run_days`` run-days so far: its runs × the days from the
+    reported start."""
+    _write(DAYS, run_days)
 
 
 def compiling(on: bool) -> None:
     """The batch of this process starts (``on``) or ends compiling a loop."""
+    _write(COMPILING, int(on))
+
+
+def _write(row: int, value: int) -> None:
+    """``value`` into row ``row`` of this process's batch's slot, then the listener; nothing outside a batch, or
+    without a board."""
     if _slot is None or _board is None:
         return
-    _board[COMPILING, _slot] = int(on)
+    _board[row, _slot] = value
     if _listener is not None:
         _listener()
 
