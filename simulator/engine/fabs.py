@@ -75,6 +75,12 @@ E10_STATES = ("e10_productive", "e10_standby", "e10_engineering", "e10_scheduled
 GROUP_METRICS = ("availability", "tools") + E10_STATES
 WAIT_BINS = 16            # equal-probability bins of the lognormal parts wait
 DAYS_PER_MONTH = 365.25 / 12
+#: the cause of each event of a cohort short of parts, with its vendor and country
+SHORTFALL_CAUSES = {
+    "tools_retired": "{vendor} tools cannibalised for parts: spares exhausted",
+    "spares_exhausted": ("{vendor} ({country}) spare modules or locked items used up "
+                         "under a servicing/spare_parts cutoff"),
+}
 
 __all__ = ["FabFleets", "E10_STATES", "GROUP_METRICS", "failure_rate_per_day", "availability", "group_tools",
            "spare_stock", "wright"]
@@ -711,11 +717,8 @@ class FabFleets(LaneMechanism):
                         i = cohorts[k]
                         seen[lane, i] = True
                         r = self.rows[i]
-                        cause = (f"{r['vendor']} tools cannibalised for parts: spares exhausted"
-                                 if event == "tools_retired" else
-                                 f"{r['vendor']} ({r['country']}) spare modules or locked items used up "
-                                 f"under a servicing/spare_parts cutoff")
-                        self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", event, cause)
+                        self.lanes.event(lane, day, f"fabs.{r['fab']}.{r['tc']}", event,
+                                         SHORTFALL_CAUSES[event].format(vendor=r["vendor"], country=r["country"]))
             a = b
 
     def _account(self, day: int, elig: np.ndarray, down_v: np.ndarray, down_l: np.ndarray) -> None:
