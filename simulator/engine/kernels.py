@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import day_meter, safety
+from . import kernel_cache
 from .first_compile import Marks, Share
 
 #: lane-days a process simulates before compiled loops pay for loading numba (~0.35 s per process since numba's
@@ -255,11 +256,12 @@ def mark_compiled() -> None:
 
 
 def _jit(fn: Callable, inline: bool = False) -> Callable:
-    """``fn`` compiled with the options of every kernel (cached on disk); ``inline``: a helper whose body is
-    copied into each compiled caller (numba's ``inline="always"``)."""
+    """``fn`` compiled with the options of every kernel (cached on disk, :mod:`.kernel_cache`); ``inline``: a
+    helper whose body is copied into each compiled caller (numba's ``inline="always"``)."""
     if not available():
         raise RuntimeError("numba is not available")
-    return _numba.njit(cache=True, nogil=True, error_model="numpy", inline="always" if inline else "never")(fn)
+    jitted = _numba.njit(cache=True, nogil=True, error_model="numpy", inline="always" if inline else "never")(fn)
+    return kernel_cache.repairing(jitted)      # a damaged cache file: compiled again, not a failed run
 
 
 def compile_external(fn: Callable, helpers: tuple[Callable, ...] = ()) -> Callable:
