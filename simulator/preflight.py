@@ -46,6 +46,23 @@ def preflight(loaded, out, jobs: int | None, force: bool = False, max_memory_gb:
         check_writable(out, need_bytes=est.output)
     except OutputError as exc:
         raise PreflightError(f"--out {exc}") from None
+    check_temporary_space(est.spool)
     if what != "new folder":
         notes.append(f"simulate: {out}: {what}")
     return jobs, notes
+
+
+def check_temporary_space(need_bytes: int) -> None:
+    """The temporary folder has room for what the run keeps there (``report.spool``; ``need_bytes``, a lower
+    bound: a run that fills it anyway ends with the same kind of line). Raises PreflightError."""
+    import shutil
+    import tempfile
+    folder = tempfile.gettempdir()
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < need_bytes:
+        raise PreflightError(f"{folder}: only {free / 1e6:.0f} MB free in the temporary folder, where this run keeps "
+                             f"about {need_bytes / 1e6:.0f} MB of per-replication numbers while it runs; free some "
+                             f"space there, or set TMPDIR to a folder with more room")

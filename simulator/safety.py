@@ -233,6 +233,10 @@ class Estimate:
     series: int
     days: int
     replications: int
+    #: the temporary folder while the run runs (``report.spool``): at least every replication's period means,
+    #: scenario and baseline (the charted days and, for ``output.replications: all``, Parquet partitions come on
+    #: top: the headline keeps 206 MB there, this says 141)
+    spool: int = 0
 
     def text(self) -> str:
         return (f"about {self.memory / 1e9:.2f} GB of memory and {self.output / 1e9:.2f} GB of files "
@@ -256,7 +260,8 @@ def estimate(series: int, days: int, replications: int, frequency_days: float, a
     tidy_rows = 2 * series * periods * (replications if all_replications else 1)
     wide = 2 * series * periods * 14
     output = tidy_rows * CSV_BYTES_PER_TIDY_ROW + wide * (2 if xlsx else 1) + replications * series * 40
-    return Estimate(int(memory), int(output), series, days, replications)
+    spool = replications * 2 * series * periods * 8
+    return Estimate(int(memory), int(output), series, days, replications, int(spool))
 
 
 def max_memory_bytes(cli_gb: float | None = None) -> float:

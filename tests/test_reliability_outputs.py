@@ -126,6 +126,76 @@ def test_disk_full_while_writing_or_plotting_keeps_the_previous_result(scen, tmp
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.parametrize("failure,why", [
+    (OSError("440228 requested and 34800 written"), r"\d+ MB free there"),     # numpy's short write: no errno
+    (OSError(errno.ENOSPC, "No space left on device"), "no space left on device"),
+])
+def test_a_full_temporary_folder_ends_the_run_with_one_line(failure, why, scen, tmp_path, capsys, monkeypatch):
+    """The run's per-replication numbers go to a spool in the temporary folder (report.spool): a write there
+    that fails is named as such, with the way out, not an internal error; nothing is written, nothing left."""
+    import re
+    import tempfile
+
+    import numpy as np
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+
+    def short_write(*a, **k):
+        raise failure
+    monkeypatch.setattr(np, "save", short_write)
+    out = tmp_path / "o"
+    line = one_error(capsys, [str(scen), "--out", str(out), "--jobs", "1", *RUN])
+    assert re.fullmatch(rf"simulate: {re.escape(str(temp))}: cannot keep the run's per-replication numbers in "
+                        rf"this temporary folder \({why}\); free some space there, or set TMPDIR to a folder "
+                        rf"with more room", line), line
+    assert not out.exists() and list(temp.iterdir()) == []
+
+
+def test_a_full_temporary_folder_while_writing_parquet_partitions_ends_with_one_line(scen, tmp_path, capsys,
+                                                                                    monkeypatch):
+    import tempfile
+
+    from simulator.report import parquet
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(parquet, "write_partition", full)
+    scen.write_text(scen.read_text() + "output: {replications: all}\n")
+    line = one_error(capsys, [str(scen), "--out", str(tmp_path / "o"), "--jobs", "1", *RUN])
+    assert line == (f"simulate: {temp}: cannot keep the run's per-replication numbers in this temporary folder (no "
+                    f"space left on device); free some space there, or set TMPDIR to a folder with more room")
+
+
+def test_a_temporary_folder_without_room_is_refused_before_simulating(scen, tmp_path, capsys, monkeypatch):
+    import shutil
+    import tempfile
+
+    import simulator.api as api
+    from simulator.safety import estimate
+    monkeypatch.setattr(api, "run_loaded", lambda *a, **k: pytest.fail("simulated without room for the spool"))
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    real = shutil.disk_usage
+
+    def usage(path):
+        got = real(path)
+        return got._replace(free=3_000_000) if Path(path) == temp else got
+    monkeypatch.setattr(shutil, "disk_usage", usage)
+    scen.write_text(scen.read_text().replace("replications: 1", "replications: 400"))
+    line = one_error(capsys, [str(scen), "--out", str(tmp_path / "o"), *RUN])
+    assert line.startswith(f"simulate: {temp}: only 3 MB free in the temporary folder, where this run keeps about ")
+    assert line.endswith(" MB of per-replication numbers while it runs; free some space there, or set TMPDIR to a "
+                         "folder with more room")
+    # the bound is what the run's spool holds at least: every replication's period means, scenario and baseline
+    est = estimate(2804, 1096, 20, 7, False)
+    assert est.spool == 20 * 2 * 2804 * 157 * 8
+
+
 # ------------------------------------------------------------------------------ 7: concurrent writers
 def test_concurrent_writers_of_one_folder_all_succeed_and_leave_nothing_behind(tmp_path):
     target = tmp_path / "res"

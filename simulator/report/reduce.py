@@ -21,7 +21,7 @@ from .batch_fold import BatchFold
 from .day_fold import DayFold, FoldIndex, fold_index, period_sums
 from .layout import Layout
 from .metrics import day_sum, mean, peak, total
-from .spool import load_array, save_arrays
+from .spool import load_array, save_arrays, writing
 
 WHICH = ("scenario", "baseline")
 
@@ -128,7 +128,8 @@ def summarize(sc: Scenario, pair: Any, fold: DayFold, lay: Layout, spool: str | 
         save_arrays(spool, pair.replication, "plot", list(plot))
         if sc.output.replications == "all":
             from .parquet import write_partition
-            write_partition(Path(spool), lay, pair.replication, list(buckets))
+            with writing(spool):
+                write_partition(Path(spool), lay, pair.replication, list(buckets))
         summary.spool = str(spool)
     else:
         summary.buckets, summary.plot = buckets, plot

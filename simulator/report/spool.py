@@ -14,12 +14,14 @@ import os
 import shutil
 import tempfile
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from .writer import process_alive
+from .folder_guard import OutputError
+from .writer import os_error_text, process_alive
 
 PREFIX = "simulate-spool-"
 
@@ -32,9 +34,34 @@ def array_path(folder: str | Path, replication: int, part: str, which: int) -> P
 def save_arrays(folder: str | Path, replication: int, part: str, arrays: Sequence[np.ndarray]) -> None:
     """Write one array per run (scenario, baseline) of one replication, each straight to its name (a failed
     run discards the whole spool), without stacking them first (no extra copy in memory)."""
-    for w, arr in enumerate(arrays):
-        with open(array_path(folder, replication, part, w), "wb") as fh:
-            np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
+    with writing(folder):
+        for w, arr in enumerate(arrays):
+            with open(array_path(folder, replication, part, w), "wb") as fh:
+                np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
+
+
+@contextmanager
+def writing(folder: str | Path) -> Iterator[None]:
+    """Writes into the spool ``folder``: one that fails (the temporary folder full, most likely) ends the run
+    with an :class:`OutputError` that says where and what to do (exit 2 at the command line, nothing written),
+    instead of an internal error (numpy's short write says only "440228 requested and 34800 written")."""
+    try:
+        yield
+    except OSError as exc:
+        raise full(folder, exc) from None
+
+
+def full(folder: str | Path, exc: OSError) -> OutputError:
+    """The error of a failed write into the spool ``folder``: the temporary folder, why (the OS's reason, or the
+    space left there), and the way out."""
+    base = Path(folder).parent
+    try:
+        free = f"{shutil.disk_usage(base).free / 1e6:.0f} MB free there"
+    except OSError:
+        free = "its free space unknown"
+    why = os_error_text(exc) if getattr(exc, "errno", None) else free
+    return OutputError(f"{base}: cannot keep the run's per-replication numbers in this temporary folder ({why}); "
+                       f"free some space there, or set TMPDIR to a folder with more room")
 
 
 def load_array(folder: str | Path, replication: int, part: str,
