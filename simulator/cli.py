@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 from .report.arguments import EXIT_BAD_INPUT
 from .report.arguments import Parser as _Parser
 from .scenario.errors import ScenarioError
+from .zygote import WorkerLost
 
 SUBCOMMANDS = ("validate", "list", "metrics", "compare", "sweep", "world", "new")
 
@@ -243,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    except WorkerLost as exc:  # killed from outside (the system short of memory, say): not a bug, not bad input
+        if interrupted():
+            return _report_interrupt()
+        print(f"simulate: {exc}; nothing was written, earlier results are untouched. Run it again; if memory was "
+              f"short, use fewer --jobs or replications", file=sys.stderr)
+        code = 1
     except Exception as exc:  # a bug, not bad input: short message, traceback on request
         if interrupted():     # the interrupt came out of a C extension's callback as its own error
             return _report_interrupt()

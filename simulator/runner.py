@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -23,7 +24,7 @@ from .engine.streams import replication_seeds
 from .engine.world import LaneSpec, Lanes, defer_collections, lane_native, simulate_lanes
 from .scenario.errors import SimulationError
 from .scenario.schema import Scenario
-from .zygote import Zygote
+from .zygote import WorkerLost, Zygote
 
 
 @dataclass
@@ -377,6 +378,9 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
                 for _ in f.result():
                     tick()
         pairs = [p for f in futures for p in f.result()]
+    except BrokenProcessPool:   # a worker killed (out of memory, say): the same error as from a zygote's worker
+        stop_pool(ex)
+        raise WorkerLost("a worker process ended without a result (killed, or out of memory?)") from None
     except BaseException:   # Ctrl-C, SIGTERM, a failed replication: stop the workers now, do not wait
         stop_pool(ex)
         raise

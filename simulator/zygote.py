@@ -156,13 +156,14 @@ class Zygote:
         try:
             self._sock.sendall(_HEAD.pack(kind, len(payload)) + payload)
         except OSError as exc:
-            raise WorkerLost(f"the zygote process {self.pid} is gone ({exc})") from None
+            raise WorkerLost(f"the process {self.pid} that starts the run's workers ended ({exc}; killed, or out of "
+                             f"memory?)") from None
 
     def _answer(self) -> None:
         """Take the zygote's answer to the next fork asked for: its worker's PID and result pipe."""
         msg, fds, _, _ = socket.recv_fds(self._sock, _PID.size, 1)
         if len(msg) < _PID.size or not fds:
-            raise WorkerLost(f"the zygote process {self.pid} is gone")
+            raise WorkerLost(f"the process {self.pid} that starts the run's workers ended (killed, or out of memory?)")
         (pid,) = _PID.unpack(msg)
         fd = fds[0]
         self._running[fd] = (self._answered, pid, bytearray())

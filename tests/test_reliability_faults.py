@@ -266,3 +266,31 @@ def test_a_zombie_counts_as_gone_and_its_temporary_files_are_cleaned(tmp_path):
         assert clean_stale_tmp(tmp_path) == 1 and not left.exists()
     finally:
         os.waitpid(pid, 0)
+
+
+@pytest.mark.parametrize("workers", ["zygote", "pool"])
+def test_a_worker_killed_from_outside_ends_the_run_with_one_line(workers, tmp_path, capsys, monkeypatch):
+    """A worker killed by the system (out of memory) or by hand: not an internal error, not bad input: one line
+    saying what happened and what to do, exit 1, no result folder. From a zygote's worker or a process pool's."""
+    import re
+
+    from simulator import runner
+    from simulator.safety import usable_cores
+    if usable_cores() < 2:
+        pytest.skip("needs two cores: with one the batches would run (and be killed) in this process")
+    if workers == "pool":
+        monkeypatch.setenv("SIMULATOR_NUMBA", "0")      # no numba, no zygote: a pool forked from this process
+
+    def killed(*a, **k):
+        os.kill(os.getpid(), signal.SIGKILL)
+    monkeypatch.setattr(runner, "run_batch", killed)
+    scen = tmp_path / "s.yaml"
+    scen.write_text(SCEN.format(horizon="20d", reps=2))
+    out = tmp_path / "o"
+    code = main([str(scen), "--out", str(out), "--jobs", "2", "--quiet", "--no-plots"])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert code == 1 and len(lines) == 1, lines
+    assert re.fullmatch(r"simulate: (worker process \d+|a worker process) ended without a result \(killed, or out "
+                        r"of memory\?\); nothing was written, earlier results are untouched\. Run it again; if "
+                        r"memory was short, use fewer --jobs or replications", lines[0]), lines[0]
+    assert not out.exists()
