@@ -210,11 +210,15 @@ def test_identical_tables_for_jobs_1_and_jobs_2(toy: Path, tmp_path: Path):
     assert _tables(tmp_path / "a") == _tables(tmp_path / "b")
 
 
-def test_failing_run_is_recorded_and_the_sweep_goes_on(toy: Path, tmp_path: Path):
+def test_failing_run_is_recorded_and_the_sweep_goes_on(toy: Path, tmp_path: Path, capsys):
     out = tmp_path / "o"
     code = simulate(["sweep", str(toy), "--out", str(out), "--jobs", "2", "--set", "toy_sweep.fail_above=0.2",
                      "--grid", "toy_sweep.level=0.1,0.3,0.2", "--replications", "2", "--quiet"])
     assert code == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert err == ["simulate sweep: 2 run(s) failed, the first with RuntimeError: toy level 0.3 above fail_above "
+                   "(test-only failure); each run's error is in runs.csv (column error). Once the cause is fixed, the same command "
+                   "with --resume runs them again"], err      # why, even with --quiet
     import pandas as pd
     runs = pd.read_csv(out / "runs.csv")
     failed = runs[runs.status == "failed"]

@@ -118,4 +118,11 @@ def main(argv: list[str]) -> int:
         extra = ", sensitivity.csv" if d.sensitivity else ""
         print(f"results in {args.out}/ (runs.csv, summary.csv, experiments.csv, outcomes.csv{extra}, status.csv, "
               f"points.csv, runs/)")
-    return 1 if counts.get("failed", 0) else 0
+    failed = counts.get("failed", 0)
+    if failed:       # on stderr even with --quiet: the exit code alone does not say why
+        errors = counts.get("errors") or ["?"]
+        more = f" ({len(errors) - 1} other error(s) too)" if len(errors) > 1 else ""
+        print(f"simulate sweep: {failed} run(s) failed, the first with {errors[0]}{more}; each run's error is in "
+              f"runs.csv (column error). Once the cause is fixed, the same command with --resume runs them again",
+              file=sys.stderr)
+    return 1 if failed else 0

@@ -56,13 +56,15 @@ def _value(rec: dict, m: str) -> float:
 
 def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name: str, root_seed: int,
                  known: dict[str, dict] | None = None) -> dict:
-    """Write runs, summary, experiments, outcomes (and sensitivity) CSVs; returns status counts. ``known``: the
-    stored records of runs done in this session, by run id (others are read from their files)."""
+    """Write runs, summary, experiments, outcomes (and sensitivity) CSVs; returns status counts, and under
+    ``"errors"`` the failed runs' distinct errors in run order. ``known``: the stored records of runs done in
+    this session, by run id (others are read from their files)."""
     out = Path(out)
     keys = list(design.keys)
     records = _records(out, specs, known)
     metrics = metric_names(records)
-    counts = {store.PENDING: 0, store.SUCCEEDED: 0, store.FAILED: 0}
+    counts: dict = {store.PENDING: 0, store.SUCCEEDED: 0, store.FAILED: 0}
+    errors: dict[str, str] = {}            # each failed run's error, first run id with it, in run order
     sens_means = np.full((len(design), len(metrics)), np.nan) if design.sensitivity else None
     run_cols = ["run_id", "point", *keys, "replication", "seed", "status", "error", *metrics]
     sum_cols = ["point", *keys, "metric", "succeeded", "failed", "mean", "p05", "p50", "p95"]
@@ -110,6 +112,7 @@ def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name:
                 outs.row({m: _value(rec, m) for m in metrics})
             elif status == store.FAILED:
                 failed += 1
+                errors.setdefault(rec.get("error", ""), spec.run_id)
         flush()
     if design.sensitivity:
         from .sensitivity import COLUMNS, analyze
@@ -118,6 +121,7 @@ def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name:
         with store.CsvOut(out / "sensitivity.csv", COLUMNS) as sens:
             for r in sorted(rows, key=lambda r: (r["metric"], r["parameter"], r["index"])):
                 sens.row(r)
+    counts["errors"] = list(errors)
     return counts
 
 
