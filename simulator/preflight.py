@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .report.folder_guard import OutputError, check_same_inputs
-from .report.writer import check_writable
+from .report.writer import check_writable, size_text
 from .runner import NUMPY_FOLD_WINDOW, batch_replications, spin_up_days
 from .safety import check_jobs, check_size, estimate, max_memory_bytes
 
@@ -63,6 +63,6 @@ def check_temporary_space(need_bytes: int) -> None:
     except OSError:
         return
     if free < need_bytes:
-        raise PreflightError(f"{folder}: only {free / 1e6:.0f} MB free in the temporary folder, where this run keeps "
-                             f"about {need_bytes / 1e6:.0f} MB of per-replication numbers while it runs; free some "
+        raise PreflightError(f"{folder}: only {size_text(free)} free in the temporary folder, where this run keeps "
+                             f"about {size_text(need_bytes)} of per-replication numbers while it runs; free some "
                              f"space there, or set TMPDIR to a folder with more room")

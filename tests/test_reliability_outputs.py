@@ -127,7 +127,7 @@ def test_disk_full_while_writing_or_plotting_keeps_the_previous_result(scen, tmp
 
 
 @pytest.mark.parametrize("failure,why", [
-    (OSError("440228 requested and 34800 written"), r"\d+ MB free there"),     # numpy's short write: no errno
+    (OSError("440228 requested and 34800 written"), r"[\d.]+ [KMG]B free there"),     # numpy's short write: no errno
     (OSError(errno.ENOSPC, "No space left on device"), "no space left on device"),
 ])
 def test_a_full_temporary_folder_ends_the_run_with_one_line(failure, why, scen, tmp_path, capsys, monkeypatch):
@@ -188,12 +188,18 @@ def test_a_temporary_folder_without_room_is_refused_before_simulating(scen, tmp_
     monkeypatch.setattr(shutil, "disk_usage", usage)
     scen.write_text(scen.read_text().replace("replications: 1", "replications: 400"))
     line = one_error(capsys, [str(scen), "--out", str(tmp_path / "o"), *RUN])
-    assert line.startswith(f"simulate: {temp}: only 3 MB free in the temporary folder, where this run keeps about ")
+    assert line.startswith(f"simulate: {temp}: only 3.0 MB free in the temporary folder, where this run keeps about ")
     assert line.endswith(" MB of per-replication numbers while it runs; free some space there, or set TMPDIR to a "
                          "folder with more room")
     # the bound is what the run's spool holds at least: every replication's period means, scenario and baseline
     est = estimate(2804, 1096, 20, 7, False)
     assert est.spool == 20 * 2 * 2804 * 157 * 8
+
+
+@pytest.mark.parametrize("n,text", [(512, "512 bytes"), (64_000, "64 KB"), (3_000_000, "3.0 MB"),
+                                    (140_900_000, "141 MB"), (1_234_000_000, "1.2 GB")])
+def test_sizes_in_messages_keep_two_digits(n, text):
+    assert writer.size_text(n) == text
 
 
 # ------------------------------------------------------------------------------ 7: concurrent writers

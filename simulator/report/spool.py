@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .folder_guard import OutputError
-from .writer import os_error_text, process_alive
+from .writer import os_error_text, process_alive, size_text
 
 PREFIX = "simulate-spool-"
 
@@ -56,7 +56,7 @@ def full(folder: str | Path, exc: OSError) -> OutputError:
     space left there), and the way out."""
     base = Path(folder).parent
     try:
-        free = f"{shutil.disk_usage(base).free / 1e6:.0f} MB free there"
+        free = f"{size_text(shutil.disk_usage(base).free)} free there"
     except OSError:
         free = "its free space unknown"
     why = os_error_text(exc) if getattr(exc, "errno", None) else free

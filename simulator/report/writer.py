@@ -30,7 +30,7 @@ if TYPE_CHECKING:   # pandas only where a DataFrame is written (the notebook API
 
 FLOAT_FORMAT = "%.10g"   # fixed formatting: same numbers → same bytes on every machine
 
-__all__ = ["FLOAT_FORMAT", "OutputError", "check_target", "check_writable", "recover", "write_atomically",
+__all__ = ["FLOAT_FORMAT", "OutputError", "check_target", "check_writable", "recover", "size_text", "write_atomically",
            "write_csv", "write_json"]
 
 
@@ -42,6 +42,15 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 def os_error_text(exc: OSError) -> str:
     """A short reason for an OS error (``no space left on device``, ``read-only file system``)."""
     return (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
+
+
+def size_text(n_bytes: float) -> str:
+    """A size for a message: ``64 KB``, ``3.2 MB``, ``141 MB``, ``1.2 GB`` (decimal units, two digits at least)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n_bytes >= scale:
+            x = n_bytes / scale
+            return f"{x:.1f} {unit}" if x < 10 else f"{x:.0f} {unit}"
+    return f"{n_bytes:.0f} bytes"
 
 
 def check_writable(target: Path, need_bytes: int = 0) -> None:
@@ -68,8 +77,8 @@ def check_writable(target: Path, need_bytes: int = 0) -> None:
         except OSError:
             return
         if free < need_bytes:
-            raise OutputError(f"{parent}: only {free / 1e6:.0f} MB free, the results need about "
-                              f"{need_bytes / 1e6:.0f} MB; free some space or choose another --out")
+            raise OutputError(f"{parent}: only {size_text(free)} free, the results need about "
+                              f"{size_text(need_bytes)}; free some space or choose another --out")
 
 
 def _pid_of(name: str, tag: str) -> int | None:
