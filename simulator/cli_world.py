@@ -146,7 +146,7 @@ seed: 20250101                     # same seed -> byte-identical results
 replications: 20                   # runs of scenario + no-measure baseline, for the p05..p95 bands
 world: default                     # packaged world data; `simulate world` lists every parameter
 overrides: {{}}                     # any world parameter by dotted path, e.g.
-#  fabs.cutoff.spares_cover_months: 6      # assumption: range 3-18 (`simulate world --grep spares`)
+#  fabs.parts.locked_cover_months: 3      # stocks of locked parts; range 2-12 (`simulate world --grep cover_months`)
 controls:                          # chip-tool export controls against Chinese fabs
   - id: my_control
     by: Japan                      # a region of the world (`simulate world --grep region`)

@@ -55,6 +55,11 @@ def test_new_writes_a_commented_template_that_validates_and_never_overwrites(tmp
     text = f.read_text()
     assert text.startswith("# What if") and "name: my_case" in text
     assert run_cli("validate", str(f), cwd=tmp_path).returncode == 0
+    examples = [ln[1:].split(":")[0].strip() for ln in text.splitlines() if ln.startswith("#  ") and ": " in ln]
+    assert examples                                  # commented-out overrides: each a parameter of the world
+    for path in examples:
+        listed = run_cli("world", "--grep", path, cwd=tmp_path).stdout.splitlines()
+        assert any(ln.startswith(f"{path} = ") for ln in listed), (path, listed[:3])
     again = run_cli("new", "my_case", cwd=tmp_path)
     assert again.returncode == 2 and "exists" in again.stderr and f.read_text() == text
     assert run_cli("new", "../bad name", cwd=tmp_path).returncode == 2
