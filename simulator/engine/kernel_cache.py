@@ -11,15 +11,15 @@ pickle data was truncated``, exit 1, every time.
 Here such a loop is compiled again instead, as on a first run, and the rewritten files replace the damaged ones:
 the run goes on (slower by that loop's compile, ~0.1–4 s) and the next run loads it from the cache again. A cache
 that cannot be written (a full disk) leaves the loop uncached instead of failing the run. Only the cache's files
-are guarded: a loop that fails to compile still fails as before. numba gives no switch for this; its dispatcher takes its cache object from ``Dispatcher.enable_caching`` (``numba.core.caching``,
-numba 0.58–0.68), whose ``FunctionCache`` is subclassed here and put in its place.
+are guarded: a loop that fails to compile still fails as before. numba gives no switch for this: its dispatcher
+takes its cache object from ``Dispatcher.enable_caching`` (``numba.core.caching``, numba 0.58–0.68), whose
+``FunctionCache`` is subclassed here and put in its place (``tests/test_kernel_cache.py`` fails if that changes).
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
-
-_classes: dict[str, type] = {}
 
 
 def repairing(dispatcher: Any) -> Any:
@@ -33,39 +33,38 @@ def repairing(dispatcher: Any) -> Any:
     return dispatcher
 
 
+@functools.cache
 def _repairing_class() -> type | None:
-    got = _classes.get("cache")
-    if got is None:
-        try:
-            from numba.core.caching import FunctionCache
-        except ImportError:  # pragma: no cover - depends on the numba version
-            return None
+    """numba's ``FunctionCache`` with the repairs (made once, on the first kernel: numba is imported by then)."""
+    try:
+        from numba.core.caching import FunctionCache
+    except ImportError:  # pragma: no cover - depends on the numba version
+        return None
 
-        class RepairingCache(FunctionCache):
-            """numba's per-function cache; a load that fails on a damaged file answers "not cached", so numba
-            compiles the loop and saves it: over the damaged data file, or, where the index is the damaged file
-            (the save reads it first), into a new index. What reading such a file raises varies
-            (``UnpicklingError``, ``EOFError``, ``ValueError``, llvmlite's ``RuntimeError``, ``OSError``...):
-            any exception counts."""
+    class RepairingCache(FunctionCache):
+        """numba's per-function cache; a load that fails on a damaged file answers "not cached", so numba
+        compiles the loop and saves it: over the damaged data file, or, where the index is the damaged file
+        (the save reads it first), into a new index. What reading such a file raises varies
+        (``UnpicklingError``, ``EOFError``, ``ValueError``, llvmlite's ``RuntimeError``, ``OSError``...):
+        any exception counts."""
 
-            def load_overload(self, sig: Any, target_context: Any) -> Any:
-                try:
-                    return super().load_overload(sig, target_context)
-                except Exception:  # noqa: BLE001 - see above
-                    return None
+        def load_overload(self, sig: Any, target_context: Any) -> Any:
+            try:
+                return super().load_overload(sig, target_context)
+            except Exception:  # noqa: BLE001 - see above
+                return None
 
-            def save_overload(self, sig: Any, data: Any) -> None:
+        def save_overload(self, sig: Any, data: Any) -> None:
+            try:
+                super().save_overload(sig, data)
+            except Exception:  # noqa: BLE001 - a damaged index, or a full disk
+                forget(self)
                 try:
                     super().save_overload(sig, data)
-                except Exception:  # noqa: BLE001 - a damaged index, or a full disk
-                    forget(self)
-                    try:
-                        super().save_overload(sig, data)
-                    except Exception:  # noqa: BLE001 - the loop runs, uncached: the next run compiles it
-                        pass
+                except Exception:  # noqa: BLE001 - the loop runs, uncached: the next run compiles it
+                    pass
 
-        got = _classes["cache"] = RepairingCache
-    return got
+    return RepairingCache
 
 
 def forget(cache: Any) -> None:
