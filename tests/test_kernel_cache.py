@@ -23,7 +23,8 @@ def scaled(x, k):
 
 def _loop(folder: Path, name: str):
     """A fresh dispatcher, made as every kernel is (``kernels._jit``), of a function in a module of ``folder``:
-    its cache lives in ``folder/__pycache__``, and a fresh dispatcher reads it from disk."""
+    its cache lives where numba puts it (``folder/__pycache__``, or under ``NUMBA_CACHE_DIR``), and a fresh
+    dispatcher reads it from disk."""
     path = folder / f"{name}.py"
     if not path.exists():
         path.write_text(SOURCE)
@@ -33,8 +34,9 @@ def _loop(folder: Path, name: str):
     return kernels._jit(mod.scaled)
 
 
-def _damage(folder: Path, suffix: str, how: str) -> Path:
-    (path,) = (folder / "__pycache__").glob(f"*.{suffix}")
+def _damage(loop, name: str, suffix: str, how: str) -> Path:
+    """Damage the index (``nbi``) or data (``nbc``) file that ``loop`` (of module ``name``) was cached in."""
+    (path,) = Path(loop.stats.cache_path).glob(f"{name}.*.{suffix}")
     if how == "cut":                 # a file cut short (a full disk, an interrupted copy)
         path.write_bytes(path.read_bytes()[:40])
     else:                            # a file overwritten with something else
@@ -54,7 +56,7 @@ def test_a_damaged_cache_file_is_compiled_again_and_rewritten(tmp_path, suffix, 
     assert cached(x, 2.0) == 20.0
     assert sum(cached.stats.cache_hits.values()) == 1           # the test's premise: read back from disk
 
-    _damage(tmp_path, suffix, how)
+    _damage(first, f"loop_{suffix}_{how}", suffix, how)
 
     again = _loop(tmp_path, f"loop_{suffix}_{how}")
     assert again(x, 2.0) == 20.0                                # the damaged file does not fail the call
@@ -69,7 +71,7 @@ def test_every_kernel_gets_the_repairing_cache():
     from simulator.engine import kernel_cache
     disp = kernels.compiled("holder_day")
     assert type(disp._cache) is kernel_cache._repairing_class()
-    assert Path(disp.stats.cache_path).name == "__pycache__"    # where numba's own cache would be
+    assert disp.stats.cache_path == kernel_cache._repairing_class().__base__(disp.py_func).cache_path   # numba's
 
 
 def test_a_cache_that_cannot_be_written_leaves_the_loop_uncached(tmp_path, monkeypatch):
@@ -84,5 +86,5 @@ def test_a_cache_that_cannot_be_written_leaves_the_loop_uncached(tmp_path, monke
     x = np.arange(5.0)
     loop = _loop(tmp_path, "loop_full_disk")
     assert loop(x, 2.0) == 20.0                                 # the run goes on
-    assert not list((tmp_path / "__pycache__").glob("*.nbc"))   # nothing cached
+    assert not list(Path(loop.stats.cache_path).glob("loop_full_disk.*.nbc"))   # nothing cached
     assert _loop(tmp_path, "loop_full_disk")(x, 2.0) == 20.0
