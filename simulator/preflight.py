@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .report.folder_guard import OutputError, check_same_inputs
-from .report.writer import check_writable, size_text
+from .report.writer import check_writable, free_bytes, size_text
 from .runner import NUMPY_FOLD_WINDOW, batch_replications, spin_up_days
 from .safety import check_jobs, check_size, estimate, max_memory_bytes
 
@@ -55,14 +55,10 @@ def preflight(loaded, out, jobs: int | None, force: bool = False, max_memory_gb:
 def check_temporary_space(need_bytes: int) -> None:
     """The temporary folder has room for what the run keeps there (``report.spool``; ``need_bytes``, a lower
     bound: a run that fills it anyway ends with the same kind of line). Raises PreflightError."""
-    import shutil
     import tempfile
     folder = tempfile.gettempdir()
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        return
-    if free < need_bytes:
+    free = free_bytes(folder)
+    if free is not None and free < need_bytes:
         raise PreflightError(f"{folder}: only {size_text(free)} free in the temporary folder, where this run keeps "
                              f"about {size_text(need_bytes)} of per-replication numbers while it runs; free some "
                              f"space there, or set TMPDIR to a folder with more room")

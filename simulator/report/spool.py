@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .folder_guard import OutputError
-from .writer import os_error_text, process_alive, size_text
+from .writer import free_bytes, os_error_text, process_alive, size_text
 
 PREFIX = "simulate-spool-"
 
@@ -55,11 +55,9 @@ def full(folder: str | Path, exc: OSError) -> OutputError:
     """The error of a failed write into the spool ``folder``: the temporary folder, why (the OS's reason, or the
     space left there), and the way out."""
     base = Path(folder).parent
-    try:
-        free = f"{size_text(shutil.disk_usage(base).free)} free there"
-    except OSError:
-        free = "its free space unknown"
-    why = os_error_text(exc) if getattr(exc, "errno", None) else free
+    free = free_bytes(base)
+    why = os_error_text(exc) if getattr(exc, "errno", None) else \
+        (f"{size_text(free)} free there" if free is not None else "its free space unknown")
     return OutputError(f"{base}: cannot keep the run's per-replication numbers in this temporary folder ({why}); "
                        f"free some space there, or set TMPDIR to a folder with more room")
 

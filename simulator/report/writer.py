@@ -30,7 +30,7 @@ if TYPE_CHECKING:   # pandas only where a DataFrame is written (the notebook API
 
 FLOAT_FORMAT = "%.10g"   # fixed formatting: same numbers → same bytes on every machine
 
-__all__ = ["FLOAT_FORMAT", "OutputError", "check_target", "check_writable", "recover", "size_text",
+__all__ = ["FLOAT_FORMAT", "OutputError", "check_target", "check_writable", "free_bytes", "recover", "size_text",
            "write_atomically", "write_csv", "write_json"]
 
 
@@ -53,6 +53,14 @@ def size_text(n_bytes: float) -> str:
     return f"{n_bytes:.0f} bytes"
 
 
+def free_bytes(folder: Path | str) -> int | None:
+    """Free space of the file system that holds ``folder``, in bytes; None where it cannot be read."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
 def check_writable(target: Path, need_bytes: int = 0) -> None:
     """Before simulating: the folder ``target`` can be created (parents included), a file can be written next
     to it, and (when ``need_bytes`` is given) the file system has that much free space. Raises OutputError."""
@@ -71,14 +79,10 @@ def check_writable(target: Path, need_bytes: int = 0) -> None:
         raise OutputError(f"{parent}: cannot write results there: {os_error_text(exc)}") from None
     finally:
         shutil.rmtree(probe, ignore_errors=True)
-    if need_bytes:
-        try:
-            free = shutil.disk_usage(parent).free
-        except OSError:
-            return
-        if free < need_bytes:
-            raise OutputError(f"{parent}: only {size_text(free)} free, the results need about "
-                              f"{size_text(need_bytes)}; free some space or choose another --out")
+    free = free_bytes(parent) if need_bytes else None
+    if free is not None and free < need_bytes:
+        raise OutputError(f"{parent}: only {size_text(free)} free, the results need about "
+                          f"{size_text(need_bytes)}; free some space or choose another --out")
 
 
 def _pid_of(name: str, tag: str) -> int | None:
