@@ -7,7 +7,8 @@ worker: the run-days its fold has taken in so far (``runner``'s sink, every ring
 counts once the day is checked and folded; a batch that keeps every day reports the days played instead) and
 whether its process is compiling loops right now (numba's ``numba:compile`` event, which fires for a compile, not
 for a kernel loaded from the disk cache). The parent reads the slots of the batches running while it waits for
-their results, and progress moves within a batch.
+their results, and progress moves within a batch. A sweep's task has a slot too (``sweep.batch``): its groups of
+runs that share a world run as batches one after the other, each counting on from the last (:func:`settle`).
 
 The board is an anonymous shared mapping (``mmap``) made by :func:`open_board` in the parent before it forks
 its workers (or the zygote that forks them): every worker finds it where the parent has it, and nothing of it
@@ -34,6 +35,7 @@ _board: np.ndarray | None = None
 _map: mmap.mmap | None = None
 _slot: int | None = None        # this process's batch's slot, while it runs one
 _listener: Callable[[], None] | None = None
+_base = 0                       # run-days of the slot's earlier batches (a sweep's task runs one or more)
 
 
 def open_board() -> np.ndarray:
@@ -60,8 +62,8 @@ def clear(batch: int) -> None:
 def begin(batch: int, listener: Callable[[], None] | None = None) -> None:
     """This process runs batch ``batch`` now: :func:`advance` and :func:`compiling` write its slot, and call
     ``listener()`` after each write (a batch run in the parent's own process)."""
-    global _slot, _listener
-    _slot, _listener = slot_of(batch), listener
+    global _slot, _listener, _base
+    _slot, _listener, _base = slot_of(batch), listener, 0
 
 
 def end() -> None:
@@ -72,8 +74,16 @@ def end() -> None:
 
 def advance(run_days: int) -> None:
     """The batch of this process has folded (or played) ``run_days`` run-days so far: its runs × the days from the
-    reported start."""
-    _write(DAYS, run_days)
+    reported start (added to the days of the slot's earlier batches, :func:`settle`)."""
+    _write(DAYS, _base + run_days)
+
+
+def settle() -> None:
+    """The batch of this process has ended and another follows in the same slot (a sweep's task: its runs that
+    share a world step as one batch, then the next such group): the next batch's days add to this one's."""
+    global _base
+    if _slot is not None and _board is not None:
+        _base = int(_board[DAYS, _slot])
 
 
 def compiling(on: bool) -> None:

@@ -220,3 +220,52 @@ def test_a_run_whose_stderr_reader_has_gone_still_writes_its_results(tmp_path):
         os.close(w)
     assert got.returncode == 0
     assert (out / "summary.csv").is_file() and (out / "timeseries.csv").is_file()
+
+
+def test_a_slot_that_runs_batch_after_batch_counts_on():
+    """A sweep's task steps its runs that share a world as one batch, then the next such group: the next batch's
+    days add to the slot's (``settle``) instead of starting again from 0; a new task starts from 0."""
+    day_meter.open_board()
+    day_meter.clear(7)
+    day_meter.begin(7)
+    day_meter.advance(300)
+    day_meter.settle()
+    day_meter.advance(50)
+    assert day_meter.progress([(7, 4)], 100) == (3.5, False)
+    day_meter.end()
+    day_meter.clear(7)
+    day_meter.begin(7)
+    day_meter.advance(20)
+    assert day_meter.progress([(7, 4)], 100) == (0.2, False)
+    day_meter.end()
+
+
+SWEEP_ARGS = ["--grid", "controls.jp_servicing_ban.compliance=0.5,0.9", "--replications", "2",
+              "--set", "horizon=2y"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_sweep_counts_the_days_of_its_running_tasks(jobs, tmp_path, monkeypatch):
+    """Tasks run in this process (``--jobs 1``) or in local workers forked from it report their days on the board
+    while they run, so a sweep's progress moves within a task, not only as its runs end; the tables are those of
+    a sweep without progress."""
+    from simulator.cli import main
+    if jobs == 2 and "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs fork")
+    seen: list[tuple[float, int]] = []
+    real = Progress.running
+
+    def running(self, partial, compiling=False):
+        seen.append((partial, self.done))
+        real(self, partial, compiling)
+    monkeypatch.setattr(Progress, "running", running)
+    monkeypatch.setattr(Progress, "_write", lambda self, text: None)       # the bar itself: not needed here
+    scen = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
+    code = main(["sweep", scen, "--out", str(tmp_path / "shown"), "--jobs", str(jobs), *SWEEP_ARGS])
+    assert code == 0
+    # some look while a task was under way: part of its runs' days counted, before its runs were
+    assert any(0 < partial < 1 for partial, _ in seen), seen
+    assert any(partial > 0 and done == 0 for partial, done in seen), seen
+    assert main(["sweep", scen, "--out", str(tmp_path / "quiet"), "--jobs", str(jobs), "--quiet", *SWEEP_ARGS]) == 0
+    for table in ("runs.csv", "summary.csv", "outcomes.csv"):
+        assert (tmp_path / "shown" / table).read_bytes() == (tmp_path / "quiet" / table).read_bytes()

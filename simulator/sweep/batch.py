@@ -14,11 +14,12 @@ import contextlib
 import os
 import shlex
 import time
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import day_meter
 from ..scenario.errors import ScenarioError
 from ..scenario.load import read_text
 from ..scenario.yamlsafe import load_text
@@ -49,6 +50,7 @@ class Plan:
     design: Design
     specs: list[RunSpec]
     days: int = 365             #: days of the longest run (spin-up included): sizes the tasks
+    reported_days: int = 365    #: days of the longest run from its start (what a run's progress counts)
 
 
 def _relabel(exc: ScenarioError, factor: Factor, key: str) -> ScenarioError:
@@ -85,7 +87,7 @@ def make_plan(scenario_file: str | os.PathLike, cli: DesignSpec, base_sets: list
     seeds = [replication_seed(sc.seed, r) for r in range(reps)]
     version = _version()
     specs: list[RunSpec] = []
-    days = 1
+    days = reported = 1
     out_abs = str(Path(out).resolve())
     for i in range(len(design)):
         point = {k: plain(v) for k, v in design.point(i).items()}
@@ -98,11 +100,12 @@ def make_plan(scenario_file: str | os.PathLike, cli: DesignSpec, base_sets: list
             where = ", ".join(f"{k}={v}" for k, v in point.items())
             raise ScenarioError(f"sweep point {i} ({where})", None, exc.path, exc.message) from None
         days = max(days, pl.scenario.days + spin_up_days(pl.scenario))
+        reported = max(reported, pl.scenario.days)
         digest = point_digest(pl.scenario.model_dump(mode="json"), pl.world.values, point)
         for r, seed in enumerate(seeds):
             specs.append(RunSpec(run_id(digest, seed, r, version), i, r, seed, tuple(point.items()),
                                  tuple(sets), file, out_abs))
-    return Plan(file, sc.name, loaded.input_hash, sc.seed, reps, design, specs, days)
+    return Plan(file, sc.name, loaded.input_hash, sc.seed, reps, design, specs, days, reported)
 
 
 def _needs_model(point: dict[str, Any], overrides: dict[str, Any], base_overrides: dict[str, Any]) -> bool:
@@ -167,6 +170,8 @@ def execute(plan: Plan, out: str | os.PathLike, executor: str = "local", jobs: i
     todo = [s for s in plan.specs if status[s.run_id] != store.SUCCEEDED]
     seen: set[str] = set()
     todo = [s for s in todo if not (s.run_id in seen or seen.add(s.run_id))]   # identical runs once
+    if executor == "local":
+        day_meter.open_board()   # before the workers fork: they count their tasks' days where this process reads
     with contextlib.ExitStack() as stack:
         if todo:   # started before the folder is made: a bad scheduler leaves no half-started sweep folder
             try:
@@ -192,22 +197,44 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
     ``status``, their status, error and headline metrics (as stored in their run files) in ``known``."""
     bar = Progress(len(plan.specs), done=len(plan.specs) - len(todo), enabled=progress)
     last_status = time.monotonic()
-    from .worker import execute_batch
+    from ..runner import WATCH_S
+    from .executors import InlineExecutor
+    from .worker import execute_task
     queue = iter(tasks(todo, slots, plan.days))
-    inflight: dict[Any, list[RunSpec]] = {}
+    inflight: dict[Any, tuple[list[RunSpec], int]] = {}     # future → (its task, its slot of the board)
     limit = max(2, 2 * slots)
+    free = list(range(limit))
+    running: dict[int, int] = {}                            # slot → runs of its task, submitted and not done
+    # how far the tasks running have got, from the board (``simulator.day_meter``): local workers forked from
+    # this process, or a task run here (which redraws as it counts); Dask's workers count on boards of their
+    # own, and progress moves by task
+    inline = isinstance(ex, InlineExecutor)
+    watching = bar.enabled and (inline or isinstance(ex, ProcessPoolExecutor))
+
+    def look() -> None:
+        bar.running(*day_meter.progress(running.items(), plan.reported_days))
 
     def fill() -> None:
-        for task in queue:
-            inflight[ex.submit(execute_batch, task)] = task
-            if len(inflight) >= limit:
+        while len(inflight) < limit:    # (also after a wait that timed out with nothing done)
+            task = next(queue, None)
+            if task is None:
                 return
+            k = free.pop(0)
+            day_meter.clear(k)
+            running[k] = len(task)
+            args = (task, k, look) if inline and watching else (task, k)
+            inflight[ex.submit(execute_task, *args)] = (task, k)
 
     fill()
     while inflight:
-        done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+        done, _ = wait(list(inflight), timeout=WATCH_S if watching else None, return_when=FIRST_COMPLETED)
+        for fut in done:                # ended: no longer running, then counted run by run below
+            del running[inflight[fut][1]]
+        if watching:
+            look()
         for fut in done:
-            task = inflight.pop(fut)
+            task, k = inflight.pop(fut)
+            free.append(k)
             try:
                 recs = fut.result()
             except Exception as exc:  # the worker itself died: record it, go on

@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
+from .. import day_meter
 from . import store
 from .runspec import RunSpec
 
@@ -59,7 +60,9 @@ def simulate_runs(specs: list[RunSpec]) -> list[tuple[dict[str, float], store.En
         runs.append((0, sc, replication_seeds(s.seed, 1)[0]))
     world = copy.deepcopy(load_point(specs[0].scenario_file, specs[0].sets).world.values)
     out = []
-    for (_, sc, _), folded in zip(runs, run_runs(runs, world, Reducer(runs[0][1], daily=False))):
+    folds = run_runs(runs, world, Reducer(runs[0][1], daily=False))
+    day_meter.settle()          # the task's next batch, if any, counts on from these runs' days
+    for (_, sc, _), folded in zip(runs, folds):
         summary = frames.summary_table(sc, Reduced(sc, [folded]))    # plain columns: no DataFrame a run
         out.append((headline_metrics(summary, folded.info), _summary_rows(summary)))
     return out
@@ -86,6 +89,18 @@ def execute(spec: RunSpec) -> dict[str, Any]:
         line = f"{type(exc).__name__}: {exc}".replace("\n", " ")
         result = dict(status=store.FAILED, error=line, metrics={}, summary=[], traceback=traceback.format_exc())
     return _store(spec, time.perf_counter() - t0, **result)
+
+
+def execute_task(specs: list[RunSpec], slot: int, listener: Callable[[], None] | None = None
+                 ) -> list[dict[str, Any]]:
+    """:func:`execute_batch` of one task, its days counted in ``slot`` of the progress board
+    (``simulator.day_meter``: read by the parent where this process was forked from it; ``listener``: called
+    after each count, where the task runs in the parent itself)."""
+    day_meter.begin(slot, listener)
+    try:
+        return execute_batch(specs)
+    finally:
+        day_meter.end()
 
 
 def execute_batch(specs: list[RunSpec]) -> list[dict[str, Any]]:
