@@ -64,7 +64,7 @@ def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name:
     records = _records(out, specs, known)
     metrics = metric_names(records)
     counts: dict = {store.PENDING: 0, store.SUCCEEDED: 0, store.FAILED: 0}
-    errors: dict[str, str] = {}            # each failed run's error, first run id with it, in run order
+    errors: dict[str, None] = {}           # the failed runs' distinct errors, in run order
     sens_means = np.full((len(design), len(metrics)), np.nan) if design.sensitivity else None
     run_cols = ["run_id", "point", *keys, "replication", "seed", "status", "error", *metrics]
     sum_cols = ["point", *keys, "metric", "succeeded", "failed", "mean", "p05", "p50", "p95"]
@@ -112,7 +112,7 @@ def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name:
                 outs.row({m: _value(rec, m) for m in metrics})
             elif status == store.FAILED:
                 failed += 1
-                errors.setdefault(rec.get("error", ""), spec.run_id)
+                errors.setdefault(rec.get("error", ""))
         flush()
     if design.sensitivity:
         from .sensitivity import COLUMNS, analyze
