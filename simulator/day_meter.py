@@ -22,7 +22,8 @@ do not depend on any of this.
 from __future__ import annotations
 
 import mmap
-from typing import Callable, Iterable
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -70,6 +71,17 @@ def end() -> None:
     """This process's batch has ended (its slot is left as it is, for the parent to read)."""
     global _slot, _listener
     _slot, _listener = None, None
+
+
+@contextmanager
+def counting(batch: int, listener: Callable[[], None] | None = None) -> Iterator[None]:
+    """:func:`begin` batch ``batch`` (with ``listener``) for the ``with`` block, then :func:`end`, however the
+    block ends."""
+    begin(batch, listener)
+    try:
+        yield
+    finally:
+        end()
 
 
 def advance(run_days: int) -> None:

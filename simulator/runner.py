@@ -234,11 +234,8 @@ def _run_batch_args(args: tuple) -> list[Any]:
     """:func:`run_batch` of ``(scenario, world, replications, reduce, batch)`` in a worker; its progress goes to
     the slot of its batch number ``batch`` (``simulator.day_meter``)."""
     *task, batch = args
-    day_meter.begin(batch)
-    try:
+    with day_meter.counting(batch):
         return run_batch(*task)
-    finally:
-        day_meter.end()
 
 
 def _on_zygote(zygote: Zygote, tasks: list[tuple], jobs: int, tick: Callable[[], None],
@@ -344,11 +341,8 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
         out = []
         for k, reps in enumerate(work):
             day_meter.clear(k)
-            day_meter.begin(k, (lambda k=k, r=len(reps): look({k: r})) if look is not None else None)
-            try:
+            with day_meter.counting(k, (lambda k=k, r=len(reps): look({k: r})) if look is not None else None):
                 got = run_batch(scenario, world, reps, reduce)
-            finally:
-                day_meter.end()
             if look is not None:
                 look({})
             out.extend(got)

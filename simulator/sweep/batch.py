@@ -202,8 +202,7 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
     from .worker import execute_task
     queue = iter(tasks(todo, slots, plan.days))
     inflight: dict[Any, tuple[list[RunSpec], int]] = {}     # future → (its task, its slot of the board)
-    limit = max(2, 2 * slots)
-    free = list(range(limit))
+    limit = max(2, 2 * slots)                               # tasks in flight, each with a slot of its own
     running: dict[int, int] = {}                            # slot → runs of its task, submitted and not done
     # how far the tasks running have got, from the board (``simulator.day_meter``): local workers forked from
     # this process, or a task run here (which redraws as it counts); Dask's workers count on boards of their
@@ -219,7 +218,7 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
             task = next(queue, None)
             if task is None:
                 return
-            k = free.pop(0)
+            k = min(set(range(limit)) - running.keys())     # a slot no task in flight holds
             day_meter.clear(k)
             running[k] = len(task)
             args = (task, k, look) if inline and watching else (task, k)
@@ -233,8 +232,7 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
         if watching:
             look()
         for fut in done:
-            task, k = inflight.pop(fut)
-            free.append(k)
+            task, _ = inflight.pop(fut)
             try:
                 recs = fut.result()
             except Exception as exc:  # the worker itself died: record it, go on

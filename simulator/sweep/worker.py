@@ -96,11 +96,8 @@ def execute_task(specs: list[RunSpec], slot: int, listener: Callable[[], None] |
     """:func:`execute_batch` of one task, its days counted in ``slot`` of the progress board
     (``simulator.day_meter``: read by the parent where this process was forked from it; ``listener``: called
     after each count, where the task runs in the parent itself)."""
-    day_meter.begin(slot, listener)
-    try:
+    with day_meter.counting(slot, listener):
         return execute_batch(specs)
-    finally:
-        day_meter.end()
 
 
 def execute_batch(specs: list[RunSpec]) -> list[dict[str, Any]]:
