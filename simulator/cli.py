@@ -144,17 +144,13 @@ def _run(args: Any, argv: list[str], t_start: float, zygote: Any, load: Callable
     for note in notes if not args.quiet else ():
         _say(note)
     xlsx, plots = True if args.xlsx else None, False if args.no_plots else None
-    try:
+    try:   # a disk that fills up, for the run's temporary numbers (report.spool) or its results: one line
         res = run_loaded(loaded, jobs=jobs, progress=False if args.quiet else None,
                          meanwhile=lambda: load(prepare_write, loaded, xlsx, plots), zygote=zygote)
-    except OutputError as exc:     # the temporary folder full (report.spool): nothing written
-        print(f"simulate: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if zygote is not None:
-        zygote.close()     # its workers are done: nothing of it outlives the run
-    raise_swallowed(interrupts)   # a Ctrl-C swallowed on the way (see safety.raise_swallowed): nothing written
-    command = "simulate " + " ".join(shlex.quote(a) for a in argv)
-    try:
+        if zygote is not None:
+            zygote.close()     # its workers are done: nothing of it outlives the run
+        raise_swallowed(interrupts)   # a Ctrl-C swallowed on the way (see safety.raise_swallowed): nothing written
+        command = "simulate " + " ".join(shlex.quote(a) for a in argv)
         folder = res.write(out, command=command, xlsx=xlsx, plots=plots)
     except OutputError as exc:
         print(f"simulate: {exc}", file=sys.stderr)
