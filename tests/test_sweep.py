@@ -232,6 +232,24 @@ def test_failing_run_is_recorded_and_the_sweep_goes_on(toy: Path, tmp_path: Path
     assert (summ.failed == 2).all() and (summ.succeeded == 0).all()
 
 
+def test_a_sweep_whose_every_run_fails_still_writes_its_tables(toy: Path, tmp_path: Path, capsys):
+    """No run succeeded, so no metric is known: the tables still hold every run (status failed, the error) and
+    the command says why, instead of ending in an internal error while writing them."""
+    out = tmp_path / "o"
+    code = simulate(["sweep", str(toy), "--out", str(out), "--jobs", "1", "--set", "toy_sweep.fail_above=0.05",
+                     "--grid", "toy_sweep.level=0.1,0.3", "--replications", "2", "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "simulate sweep: 4 run(s) failed, the first with RuntimeError: toy level 0.1 above" in err, err
+    assert "internal error" not in err
+    import pandas as pd
+    runs = pd.read_csv(out / "runs.csv")
+    assert list(runs.status) == ["failed"] * 4 and runs.error.str.contains("above fail_above").all()
+    summ = (out / "summary.csv").read_text().splitlines()
+    assert summ == ["point,toy_sweep.level,metric,succeeded,failed,mean,p05,p50,p95"]   # no metric to summarise
+    assert (out / "outcomes.csv").read_text() == "\n" and len((out / "experiments.csv").read_text().splitlines()) == 1
+
+
 def test_sweep_refuses_existing_sweep_without_resume(toy: Path, tmp_path: Path, capsys):
     out = tmp_path / "o"
     assert simulate(["sweep", str(toy), "--out", str(out), "--jobs", "1", *GRID]) == 0
