@@ -250,6 +250,33 @@ def test_a_sweep_whose_every_run_fails_still_writes_its_tables(toy: Path, tmp_pa
     assert (out / "outcomes.csv").read_text() == "\n" and len((out / "experiments.csv").read_text().splitlines()) == 1
 
 
+def test_a_sweep_stops_handing_out_runs_when_the_rest_would_not_fit_on_its_disk(toy: Path, tmp_path: Path,
+                                                                               capsys, monkeypatch):
+    """Runs left that do not fit on the --out disk (by the size of the run files stored so far) are not started:
+    the runs done are kept, the tables written, the command says how much room the rest needs (exit 2); a
+    --resume refuses before running anything while there is still no room, and once there is, finishes with the
+    tables of a sweep done in one go."""
+    from simulator.sweep import room
+    grid = ["--grid", "toy_sweep.level=0,0.05,0.1,0.15,0.2,0.25", "--replications", "2", "--quiet"]
+    cmd = ["sweep", str(toy), "--out", str(tmp_path / "o"), "--jobs", "1", *grid]
+    monkeypatch.setattr(room, "free_bytes", lambda folder: 1000)     # a full disk
+    assert simulate(cmd) == 2
+    err = capsys.readouterr().err
+    assert "simulate sweep: stopped after 6 of 12 runs: --out " in err, err   # 12 runs in tasks of 3, two run
+    assert "the 6 run(s) still to do need about" in err and "only 1.0 KB is free" in err and "--resume" in err
+    import pandas as pd
+    status = pd.read_csv(tmp_path / "o" / "status.csv")
+    assert status.status.value_counts().to_dict() == {"succeeded": 6, "pending": 6}
+    assert len(list((tmp_path / "o" / "runs").glob("*.json"))) == 6
+    before = _tables(tmp_path / "o")
+    assert simulate([*cmd, "--resume"]) == 2                           # still full: refused, nothing run
+    assert "simulate sweep: --out " in capsys.readouterr().err and _tables(tmp_path / "o") == before
+    monkeypatch.undo()                                                 # room made
+    assert simulate([*cmd, "--resume"]) == 0
+    assert simulate(["sweep", str(toy), "--out", str(tmp_path / "whole"), "--jobs", "1", *grid]) == 0
+    assert _tables(tmp_path / "o") == _tables(tmp_path / "whole")
+
+
 def test_sweep_refuses_existing_sweep_without_resume(toy: Path, tmp_path: Path, capsys):
     out = tmp_path / "o"
     assert simulate(["sweep", str(toy), "--out", str(out), "--jobs", "1", *GRID]) == 0

@@ -28,6 +28,7 @@ from .design import Design, DesignSpec, Factor, expand, from_block, plain, set_t
 from .cache import load as load_scenario
 from .executors import open_executor
 from .progress import Progress
+from .room import SAMPLE_RUNS, Room
 from .runspec import RunSpec, point_digest, replication_seed, run_id
 
 RESERVED = ("seed", "replications", "sweep")
@@ -170,6 +171,12 @@ def execute(plan: Plan, out: str | os.PathLike, executor: str = "local", jobs: i
     todo = [s for s in plan.specs if status[s.run_id] != store.SUCCEEDED]
     seen: set[str] = set()
     todo = [s for s in todo if not (s.run_id in seen or seen.add(s.run_id))]   # identical runs once
+    room = Room(out, len(plan.specs))
+    if resume and todo:     # the stored runs say how much the rest needs: refused before anything starts
+        room.learn([store.run_path(out, s.run_id) for s in plan.specs
+                    if status[s.run_id] == store.SUCCEEDED][:SAMPLE_RUNS])
+        if not room.fits(len(todo)):
+            raise SweepFolderError(room.shortfall(len(todo)))
     if executor == "local":
         day_meter.open_board()   # before the workers fork: they count their tasks' days where this process reads
     with contextlib.ExitStack() as stack:
@@ -184,17 +191,21 @@ def execute(plan: Plan, out: str | os.PathLike, executor: str = "local", jobs: i
             store.clean_stale_tmp(folder)
         _write_manifest(plan, out, executor, jobs, command)
         _status(out, plan, status)
-        if todo:
-            _run_all(plan, out, todo, ex, slots, status, known, progress)
+        stopped = _run_all(plan, out, todo, ex, slots, status, known, progress, room) if todo else False
     _status(out, plan, status)
     from .tables import write_tables
-    return write_tables(out, plan.design, plan.specs, plan.scenario_name, plan.root_seed, known)
+    counts = write_tables(out, plan.design, plan.specs, plan.scenario_name, plan.root_seed, known)
+    if stopped:
+        counts["stopped"] = room.shortfall(counts[store.PENDING] + counts[store.FAILED])
+    return counts
 
 
 def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, status: dict[str, str],
-             known: dict[str, dict], progress: bool | None) -> None:
+             known: dict[str, dict], progress: bool | None, room: Room) -> bool:
     """Submit ``todo`` to ``ex``, at most a few per slot at a time, and record completions: their status in
-    ``status``, their status, error and headline metrics (as stored in their run files) in ``known``."""
+    ``status``, their status, error and headline metrics (as stored in their run files) in ``known``. Stops
+    handing out runs where those left do not fit on the disk (``room``, learning from the run files stored):
+    the tasks queued are cancelled, those running let finish. Returns whether it stopped so."""
     bar = Progress(len(plan.specs), done=len(plan.specs) - len(todo), enabled=progress)
     last_status = time.monotonic()
     from ..runner import WATCH_S
@@ -209,12 +220,14 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
     # own, and progress moves by task
     inline = isinstance(ex, InlineExecutor)
     watching = bar.enabled and (inline or isinstance(ex, ProcessPoolExecutor))
+    finished = 0
+    stopped = False
 
     def look() -> None:
         bar.running(*day_meter.progress(running.items(), plan.reported_days))
 
     def fill() -> None:
-        while len(inflight) < limit:    # (also after a wait that timed out with nothing done)
+        while len(inflight) < limit and not stopped:    # (also after a wait that timed out with nothing done)
             task = next(queue, None)
             if task is None:
                 return
@@ -245,11 +258,19 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
                 status[s.run_id] = rec["status"]
                 known[s.run_id] = rec
                 bar.update(failed=rec["status"] == store.FAILED)
+            finished += len(task)
+            room.learn(store.run_path(out, s.run_id) for s, rec in zip(task, recs)
+                       if rec["status"] == store.SUCCEEDED)
+        if done and not stopped and not room.fits(len(todo) - finished):
+            stopped = True
+            for fut in [f for f in inflight if f.cancel()]:      # not started yet: their runs stay pending
+                del running[inflight.pop(fut)[1]]
         fill()
         if time.monotonic() - last_status > 2.0:
             _status(out, plan, status)
             last_status = time.monotonic()
     bar.close()
+    return stopped
 
 
 #: lane-days one executor task carries. Runs of one task that share their world step together as lanes, and a

@@ -118,11 +118,15 @@ def main(argv: list[str]) -> int:
         extra = ", sensitivity.csv" if d.sensitivity else ""
         print(f"results in {args.out}/ (runs.csv, summary.csv, experiments.csv, outcomes.csv{extra}, status.csv, "
               f"points.csv, runs/)")
-    failed = counts.get("failed", 0)
+    failed, stopped = counts.get("failed", 0), counts.get("stopped")
     if failed:       # on stderr even with --quiet: the exit code alone does not say why
         errors = counts.get("errors") or ["?"]
         more = f" ({len(errors) - 1} other error(s) too)" if len(errors) > 1 else ""
         print(f"simulate sweep: {failed} run(s) failed, the first with {errors[0]}{more}; each run's error is in "
               f"runs.csv (column error). Once the cause is fixed, the same command with --resume runs them again",
               file=sys.stderr)
+    if stopped:      # the disk: the runs left were not started (sweep.room)
+        print(f"simulate sweep: stopped after {len(plan.specs) - counts.get('pending', 0):,} of "
+              f"{len(plan.specs):,} runs: {stopped}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 1 if failed else 0
