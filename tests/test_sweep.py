@@ -277,6 +277,58 @@ def test_a_sweep_stops_handing_out_runs_when_the_rest_would_not_fit_on_its_disk(
     assert _tables(tmp_path / "o") == _tables(tmp_path / "whole")
 
 
+def test_tables_that_cannot_be_written_end_the_sweep_with_one_line_and_no_temporary_file(toy: Path,
+                                                                                        tmp_path: Path, capsys,
+                                                                                        monkeypatch):
+    """A disk that fills while the tables are written: one line naming --out and the reason (exit 2), not an
+    internal error; no half-written table or temporary file left; the runs stored are kept for --resume."""
+    import errno
+    from simulator.sweep import store
+
+    row = store.CsvOut.row
+
+    def full(self, values):              # the disk fills as the tables are written, after the runs are stored
+        if self.path.name == "summary.csv":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        row(self, values)
+    monkeypatch.setattr(store.CsvOut, "row", full)
+    out = tmp_path / "o"
+    cmd = ["sweep", str(toy), "--out", str(out), "--jobs", "1", *GRID]
+    assert simulate(cmd) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"simulate sweep: --out {out}: cannot write there (no space left on device); the runs "
+                          f"stored so far are kept"), err
+    assert "internal error" not in err and not list(out.glob(".*.tmp"))
+    assert not (out / "runs.csv").exists() and len(list((out / "runs").glob("*.json"))) == 12   # 6 points x 2
+    monkeypatch.undo()
+    assert simulate([*cmd, "--resume"]) == 0 and (out / "runs.csv").exists()
+
+
+def test_a_table_whose_last_write_fails_leaves_no_temporary_file(tmp_path: Path, monkeypatch):
+    import errno
+    from simulator.sweep import store
+    table = store.CsvOut(tmp_path / "t.csv", ["a"])
+    table.row({"a": 1.0})
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(store.os, "fsync", full)
+    with pytest.raises(OSError):
+        table.close()
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    other = store.CsvOut(tmp_path / "u.csv", ["a"])        # given up after an error, its rows unflushable
+    real = other._fh
+
+    class Full:
+        def close(self):
+            real.close()
+            raise OSError(errno.ENOSPC, "No space left on device")
+    other._fh = Full()
+    other.__exit__(OSError, None, None)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sweep_refuses_existing_sweep_without_resume(toy: Path, tmp_path: Path, capsys):
     out = tmp_path / "o"
     assert simulate(["sweep", str(toy), "--out", str(out), "--jobs", "1", *GRID]) == 0

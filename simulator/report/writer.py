@@ -30,13 +30,19 @@ if TYPE_CHECKING:   # pandas only where a DataFrame is written (the notebook API
 
 FLOAT_FORMAT = "%.10g"   # fixed formatting: same numbers → same bytes on every machine
 
-__all__ = ["FLOAT_FORMAT", "OutputError", "check_target", "check_writable", "free_bytes", "recover", "size_text",
+__all__ = ["FLOAT_FORMAT", "FOLDER_ERRNOS", "OutputError", "check_target", "check_writable", "free_bytes", "recover", "size_text",
            "write_atomically", "write_csv", "write_json"]
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     """Plain CSV: header row, no index, ``.`` decimal, ISO dates (already text), LF line ends."""
     df.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n", encoding="utf-8")
+
+
+#: errors of the folder written to (full, read-only, not allowed, not a folder...), not of the program: a message
+#: naming the folder, not an internal error
+FOLDER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                           errno.EFBIG, errno.ENOTDIR, errno.EEXIST, errno.ENOTEMPTY, errno.ENAMETOOLONG})
 
 
 def os_error_text(exc: OSError) -> str:
@@ -152,9 +158,7 @@ def write_atomically(target: Path, fill: Callable[[Path], None], kind: str = "ru
             shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
-                         errno.EFBIG, errno.ENOTDIR, errno.EEXIST, errno.ENOTEMPTY, errno.ENAMETOOLONG) \
-                or isinstance(exc, PermissionError):
+        if exc.errno in FOLDER_ERRNOS or isinstance(exc, PermissionError):
             raise OutputError(f"{target}: cannot write the results: {os_error_text(exc)}; the previous result "
                               f"(if any) is untouched") from None
         raise

@@ -110,6 +110,13 @@ def main(argv: list[str]) -> int:
     except (StoreError, ExecutorError, SweepFolderError) as exc:
         print(f"simulate sweep: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:
+        from ..report.writer import FOLDER_ERRNOS, os_error_text
+        if exc.errno not in FOLDER_ERRNOS:
+            raise
+        print(f"simulate sweep: --out {args.out}: cannot write there ({os_error_text(exc)}); the runs stored so far "
+              f"are kept: make room (or fix the folder), then run the same command with --resume", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if not args.quiet:
         d = plan.design
         print(f"{plan.scenario_name}: {len(d)} point(s) x {plan.replications} replication(s) = {len(plan.specs)} "

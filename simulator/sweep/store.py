@@ -262,10 +262,22 @@ class CsvOut:
         self._w.writerow([fmt(values.get(c)) for c in self.columns])
 
     def close(self) -> None:
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        os.replace(self._tmp, self.path)
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:    # a full disk, say: no temporary file left behind
+            self._discard()
+            raise
+
+    def _discard(self) -> None:
+        try:
+            self._fh.close()     # flushes what is buffered: on a full disk, fails again
+        except OSError:
+            pass
+        finally:
+            self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "CsvOut":
         return self
@@ -274,8 +286,7 @@ class CsvOut:
         if exc_type is None:
             self.close()
         else:
-            self._fh.close()
-            self._tmp.unlink(missing_ok=True)
+            self._discard()
 
 
 def write_status(out: str | Path, rows: Iterable[tuple[str, int, int, str]]) -> None:
