@@ -86,6 +86,18 @@ def test_compare_bad_input_exit_2(tmp_path, capsys):
     assert "no such result folder" in capsys.readouterr().err
 
 
+def test_compare_out_that_cannot_be_written_is_one_line_exit_2(two_results, tmp_path, capsys):
+    a, b = two_results
+    out = tmp_path / "missing" / "diff.csv"
+    assert main(["compare", str(a), str(b), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"A = {a}")                       # the table is shown all the same
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"simulate compare: --out {out}: cannot write it (") \
+        and err[0].endswith("the table above is complete: choose another --out"), err
+    assert not (tmp_path / "missing").exists()
+
+
 def test_compare_names_every_row_in_full_and_says_where_the_rest_is(two_results, tmp_path, capsys):
     a, b = two_results
     assert main(["compare", str(a), str(b)]) == 0

@@ -329,6 +329,17 @@ def test_a_table_whose_last_write_fails_leaves_no_temporary_file(tmp_path: Path,
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_sweep_into_a_folder_that_cannot_be_written_is_refused_before_any_run(toy: Path, tmp_path: Path,
+                                                                               capsys):
+    blocker = tmp_path / "a_file"           # --out under a file: its folder cannot be made (as root too)
+    blocker.write_text("not a folder")
+    assert simulate(["sweep", str(toy), "--out", str(blocker / "sw"), "--jobs", "1", *GRID]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"simulate sweep: --out {blocker}: cannot create folder: ") \
+        and err[0].endswith("; choose another --out"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "toy.yaml", "world"]
+
+
 def test_sweep_refuses_existing_sweep_without_resume(toy: Path, tmp_path: Path, capsys):
     out = tmp_path / "o"
     assert simulate(["sweep", str(toy), "--out", str(out), "--jobs", "1", *GRID]) == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .writer import write_csv
+from .writer import os_error_text, write_csv
 
 COLUMNS = ["entity", "metric", "unit", "a_mean", "b_mean", "difference", "diff_low", "diff_high", "change_pct",
            "paired", "n", "only_in"]
@@ -267,7 +267,16 @@ def main(argv: list[str]) -> int:
     if args.out:
         out = Path(args.out)
         tmp = out.with_name(f".{out.name}.tmp")
-        write_csv(df, tmp)
-        tmp.replace(out)
+        try:
+            write_csv(df, tmp)
+            tmp.replace(out)
+        except OSError as exc:      # a missing folder, a full or read-only disk: the table above stands
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            print(f"simulate compare: --out {out}: cannot write it ({os_error_text(exc)}); the table above is "
+                  f"complete: choose another --out", file=sys.stderr)
+            return 2
         print(f"written {out}")
     return 0

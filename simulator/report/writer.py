@@ -30,7 +30,7 @@ if TYPE_CHECKING:   # pandas only where a DataFrame is written (the notebook API
 
 FLOAT_FORMAT = "%.10g"   # fixed formatting: same numbers → same bytes on every machine
 
-__all__ = ["FLOAT_FORMAT", "FOLDER_ERRNOS", "OutputError", "check_target", "check_writable", "free_bytes", "recover", "size_text",
+__all__ = ["FLOAT_FORMAT", "FOLDER_ERRNOS", "OutputError", "check_folder_writable", "check_target", "check_writable", "free_bytes", "recover", "size_text",
            "write_atomically", "write_csv", "write_json"]
 
 
@@ -67,24 +67,31 @@ def free_bytes(folder: Path | str) -> int | None:
         return None
 
 
+def check_folder_writable(folder: Path, tag: str = "") -> None:
+    """``folder`` can be created (parents included) and a folder and a file written in it (a probe, removed
+    again; ``tag`` names it). Raises OutputError."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot create folder: {os_error_text(exc)}") from None
+    probe = folder / f".{tag}.probe-{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    try:
+        probe.mkdir()
+        (probe / "probe").write_bytes(b"x" * 4096)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write results there: {os_error_text(exc)}") from None
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+
+
 def check_writable(target: Path, need_bytes: int = 0) -> None:
     """Before simulating: the folder ``target`` can be created (parents included), a file can be written next
     to it, and (when ``need_bytes`` is given) the file system has that much free space. Raises OutputError."""
     target = Path(target)
     check_target(target)
     parent = target.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{parent}: cannot create folder: {os_error_text(exc)}") from None
-    probe = parent / f".{target.name}.probe-{os.getpid()}.{uuid.uuid4().hex[:8]}"
-    try:
-        probe.mkdir()
-        (probe / "probe").write_bytes(b"x" * 4096)
-    except OSError as exc:
-        raise OutputError(f"{parent}: cannot write results there: {os_error_text(exc)}") from None
-    finally:
-        shutil.rmtree(probe, ignore_errors=True)
+    check_folder_writable(parent, target.name)
     free = free_bytes(parent) if need_bytes else None
     if free is not None and free < need_bytes:
         raise OutputError(f"{parent}: only {size_text(free)} free, the results need about "

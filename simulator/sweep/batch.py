@@ -126,6 +126,7 @@ class SweepFolderError(Exception):
 def check_out(out: Path, resume: bool) -> None:
     """A sweep writes into a new or empty folder, or (``--resume``) into a sweep store of this tool."""
     from ..report.folder_guard import kind_of
+    from ..report.writer import OutputError, check_folder_writable
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise SweepFolderError(f"{out}: exists and is not a folder; choose another --out")
     if out.is_dir() and any(out.iterdir()):
@@ -141,6 +142,10 @@ def check_out(out: Path, resume: bool) -> None:
         runs = out / store.RUNS
         if runs.exists() and (runs.is_symlink() or not runs.is_dir()):
             raise SweepFolderError(f"{runs}: is not a folder; the run store is damaged")
+    try:                # before any run: a folder that cannot be written (read-only, not allowed) is refused
+        check_folder_writable(out if out.is_dir() else out.parent, out.name)   # no sweep folder made here
+    except OutputError as exc:
+        raise SweepFolderError(f"{exc}; choose another --out") from None
 
 
 class ExecutorError(Exception):
