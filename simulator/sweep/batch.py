@@ -210,7 +210,7 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
     """Submit ``todo`` to ``ex``, at most a few per slot at a time, and record completions: their status in
     ``status``, their status, error and headline metrics (as stored in their run files) in ``known``. Stops
     handing out runs where those left do not fit on the disk (``room``, learning from the run files stored):
-    the tasks queued are cancelled, those running let finish. Returns whether it stopped so."""
+    the tasks in flight are let finish. Returns whether it stopped so."""
     bar = Progress(len(plan.specs), done=len(plan.specs) - len(todo), enabled=progress)
     last_status = time.monotonic()
     from ..runner import WATCH_S
@@ -266,11 +266,9 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
             finished += len(task)
             room.learn(store.run_path(out, s.run_id) for s, rec in zip(task, recs)
                        if rec["status"] == store.SUCCEEDED)
-        if done and not stopped and not room.fits(len(todo) - finished):
-            stopped = True
-            for fut in [f for f in inflight if f.cancel()]:      # not started yet: their runs stay pending
-                del running[inflight.pop(fut)[1]]
-        fill()
+        if done and not stopped:
+            stopped = not room.fits(len(todo) - finished)    # the tasks in flight are let finish (a Dask task
+        fill()                                               # cancelled may run on all the same, unrecorded)
         if time.monotonic() - last_status > 2.0:
             _status(out, plan, status)
             last_status = time.monotonic()
