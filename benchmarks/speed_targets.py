@@ -12,7 +12,10 @@ runs; the seconds are printed too, and the ``met`` column judges the ratio alone
 - engine: CPU per lane-day (one run, scenario or baseline, one day) of the headline scenario with the whole model,
   folded into summaries as it runs (as ``simulate`` runs it), for batches of 2 lanes (one replication) up to 40
   (its 20 replications); per model part at the largest batch. Ratio: the lane-day's CPU in bare timeouts (the
-  reference / 1,000,000); target ≤ 60 µs per run-day at a 1.2 s reference = ≤ 50 timeouts;
+  reference / 1,000,000); target ≤ 60 µs per run-day at a 1.2 s reference = ≤ 50 timeouts. The issue does not
+  say whether its run-day is a lane's day or a pair's (it writes "20 pairs × 1,096 days at ~450 µs per run-day",
+  and ``simulate sweep`` counts a run as scenario + baseline): the table judges both, a lane-day (the reading
+  used since session 21) and a run-day of two lanes (the stricter one);
 - headline: ``simulate scenarios/japan_servicing_ban.yaml`` end to end, CSVs and plots (target ≤ 2.5 ×
   reference, the issue's ≤ 3 s); without ``--quick``, also as the first run after an install (no target);
 - sweep: one-year runs of the headline per second with local processes and with Dask (2 workers), from two
@@ -202,6 +205,12 @@ def main() -> None:
                      f"{per * 1e6:.0f} µs/lane-day", lambda ref, f=timeouts: f"{f(ref):.0f} timeouts a lane-day",
                      f"≤ {ENGINE_TARGET_TIMEOUTS:.0f} (60 µs at 1.2 s)",
                      lambda ref, f=timeouts: met(f(ref), ENGINE_TARGET_TIMEOUTS)))
+    # The issue's "µs per run-day" read as this tool counts a run (scenario and its baseline: a sweep's run, one
+    # pair of lanes): two lane-days, the baseline's markets shared with the other pairs'. The stricter reading.
+    rows.append(("engine, 40 lanes, per run-day (a run = scenario + baseline)", f"{2 * per * 1e6:.0f} µs/run-day",
+                 lambda ref, f=timeouts: f"{2 * f(ref):.0f} timeouts a run-day",
+                 f"≤ {ENGINE_TARGET_TIMEOUTS:.0f} (60 µs at 1.2 s)",
+                 lambda ref, f=timeouts: met(2 * f(ref), ENGINE_TARGET_TIMEOUTS)))
     system = parts.pop("system (of all the above)")
     for name, sec in sorted(parts.items(), key=lambda kv: -kv[1]):
         rows.append((f"  of which {name}", f"{sec / lane_days * 1e6:.0f} µs/lane-day", "", "", ""))
