@@ -30,8 +30,8 @@ if TYPE_CHECKING:   # pandas only where a DataFrame is written (the notebook API
 
 FLOAT_FORMAT = "%.10g"   # fixed formatting: same numbers → same bytes on every machine
 
-__all__ = ["FLOAT_FORMAT", "FOLDER_ERRNOS", "OutputError", "check_folder_writable", "check_target", "check_writable", "free_bytes", "recover", "size_text",
-           "write_atomically", "write_csv", "write_json"]
+__all__ = ["FLOAT_FORMAT", "FOLDER_ERRNOS", "OutputError", "check_folder_writable", "check_target", "check_writable",
+           "free_bytes", "recover", "size_text", "write_atomically", "write_csv", "write_json"]
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:

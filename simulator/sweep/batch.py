@@ -266,9 +266,9 @@ def _run_all(plan: Plan, out: Path, todo: list[RunSpec], ex: Any, slots: int, st
             finished += len(task)
             room.learn(store.run_path(out, s.run_id) for s, rec in zip(task, recs)
                        if rec["status"] == store.SUCCEEDED)
-        if done and not stopped:
-            stopped = not room.fits(len(todo) - finished)    # the tasks in flight are let finish (a Dask task
-        fill()                                               # cancelled may run on all the same, unrecorded)
+        if done and not stopped:     # the tasks in flight are let finish (a Dask task cancelled ran on all the
+            stopped = not room.fits(len(todo) - finished)    # same, storing runs this loop never recorded)
+        fill()
         if time.monotonic() - last_status > 2.0:
             _status(out, plan, status)
             last_status = time.monotonic()

@@ -79,7 +79,8 @@ def write_tables(out: Path, design: Design, specs: list[RunSpec], scenario_name:
             if cur_point is None:
                 return
             params = design.point(cur_point)
-            table = np.array([[_value(r, m) for r in acc] for m in metrics], dtype=float).reshape(len(metrics), len(acc))
+            table = np.array([[_value(r, m) for r in acc] for m in metrics], dtype=float)
+            table = table.reshape(len(metrics), len(acc))       # (0, runs) where no run has a metric
             stats, plain = spread(table)
             for j, m in enumerate(metrics):
                 if plain[j]:
