@@ -263,8 +263,9 @@ def test_a_sweep_counts_the_days_of_its_running_tasks(jobs, tmp_path, monkeypatc
     scen = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
     code = main(["sweep", scen, "--out", str(tmp_path / "shown"), "--jobs", str(jobs), *SWEEP_ARGS])
     assert code == 0
-    # some look while a task was under way: part of its runs' days counted, before its runs were
-    assert any(0 < partial < 1 for partial, _ in seen), seen
+    # some look while a task was under way: part of a run's days counted, before its runs were (with two workers
+    # two tasks run at once, so the sum may be past 1: a fraction of a run is the sign, not a sum below 1)
+    assert any(partial != int(partial) for partial, _ in seen), seen
     assert any(partial > 0 and done == 0 for partial, done in seen), seen
     assert main(["sweep", scen, "--out", str(tmp_path / "quiet"), "--jobs", str(jobs), "--quiet", *SWEEP_ARGS]) == 0
     for table in ("runs.csv", "summary.csv", "outcomes.csv"):
