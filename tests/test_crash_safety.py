@@ -50,7 +50,8 @@ DRIVER = ("import sys, simulator.cli, simulator.api, simulator.runner, simulator
 
 
 def start(*args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               PYTHONFAULTHANDLER="1")      # a crash (seen once in CI: SIGSEGV) shows where it was
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
@@ -387,6 +388,59 @@ def test_an_interrupt_swallowed_during_a_day_stops_the_run(monkeypatch):
     loaded = load_scenario(str(ROOT / "scenarios" / "japan_servicing_ban.yaml"), ["horizon=20d"])
     with pytest.raises(KeyboardInterrupt):
         runner.run_batch(loaded.scenario, loaded.world.values, [0])
+
+
+def test_an_interrupt_during_a_day_stops_the_run_at_the_end_of_that_day(monkeypatch):
+    """Ctrl-C arriving in the middle of a day (here inside a model part's step on day 3) is held until the day
+    has ended, so no compiled call is cut in two and none can swallow it: the day's policy checks (after every
+    part has stepped) still run on day 3, then the run stops."""
+    from simulator import runner, safety
+    from simulator.engine.industries import Industries
+    from simulator.engine.policy import PolicyBoard
+    from simulator.scenario.load import load_scenario
+    monkeypatch.setattr(safety, "_raised", 0)
+    step, check = Industries.step, PolicyBoard.check_conditions
+    checked: list[int] = []
+
+    def interrupted(self, day):
+        if day == 3:
+            safety._raise_interrupt(signal.SIGINT, None)    # what Ctrl-C does at this point of the day
+        return step(self, day)
+
+    def checking(self, day):
+        checked.append(day)
+        return check(self, day)
+    monkeypatch.setattr(Industries, "step", interrupted)
+    monkeypatch.setattr(PolicyBoard, "check_conditions", checking)
+    loaded = load_scenario(str(ROOT / "scenarios" / "japan_servicing_ban.yaml"), ["horizon=20d"])
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_batch(loaded.scenario, loaded.world.values, [0])
+    assert max(checked) == 3
+    assert safety._held == 0 and not safety._pending
+
+
+def test_an_interrupt_during_a_batch_build_stops_the_run_once_it_is_built(monkeypatch):
+    """Ctrl-C arriving while a batch is built (numba loading, first draws) is raised once the build has ended."""
+    from simulator import runner, safety
+    from simulator.engine import world
+    from simulator.scenario.load import load_scenario
+    monkeypatch.setattr(safety, "_raised", 0)
+    build = world.build_lanes
+    built: list[bool] = []
+
+    def interrupted(scenario, world_values, specs, *args, **kwargs):
+        if len(specs) == 1:         # the input checks' build of one lane, before the run
+            return build(scenario, world_values, specs, *args, **kwargs)
+        safety._raise_interrupt(signal.SIGINT, None)
+        got = build(scenario, world_values, specs, *args, **kwargs)
+        built.append(True)
+        return got
+    monkeypatch.setattr(world, "build_lanes", interrupted)
+    loaded = load_scenario(str(ROOT / "scenarios" / "japan_servicing_ban.yaml"), ["horizon=20d"])
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_batch(loaded.scenario, loaded.world.values, [0])
+    assert built == [True]
+    assert safety._held == 0 and not safety._pending
 
 
 def test_an_interrupt_swallowed_before_the_write_keeps_previous_result(previous, monkeypatch, capsys):

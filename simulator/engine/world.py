@@ -265,7 +265,7 @@ def run_lanes(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None
     for b in lanes.boards:
         b.start_processes()
     lanes.env.process(_daily(lanes, mechs, sink if lanes.window is not None else None, on_days))
-    with frozen_heap():
+    with frozen_heap(), safety.uncut():      # Ctrl-C stops the run between two days (``safety.cut_point``)
         lanes.env.run(until=lanes.days)
     kernels.mark_compiled()      # the parts run compiled have their loops on disk now: the next run finds them
     return [ctx.recorder for ctx in lanes.runs]
@@ -310,7 +310,7 @@ def _daily(lanes: Lanes, mechs: list, sink: Callable[[int, int], None] | None,
                 sink(k - k % window, k % window + 1)
         if on_days is not None and day >= offset and ((day - offset + 1) % PROGRESS_DAYS == 0 or day == last):
             on_days(day - offset + 1)
-        safety.raise_swallowed(interrupts)       # Ctrl-C that a compiled call's dispatch swallowed today
+        safety.cut_point(interrupts)        # Ctrl-C held today, or one that a compiled call's dispatch swallowed
         yield env.timeout(1.0)
 
 
@@ -353,7 +353,8 @@ def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[Lan
     ring of that many days from day ``offset`` on, and ``sink_for(lanes)`` gives the sink that takes each
     ring's days (see :func:`run_lanes`, as for ``on_days``)."""
     _collect_pending()
-    lanes, mechs = build_lanes(scenario, world, specs, window=window, offset=offset)
+    with safety.uncut():                     # Ctrl-C stops the run once its batch is built
+        lanes, mechs = build_lanes(scenario, world, specs, window=window, offset=offset)
     big = lanes.n * lanes.days >= COLLECT_LANE_DAYS
     recs = run_lanes(lanes, mechs, sink_for(lanes) if sink_for is not None else None, on_days)
     del lanes, mechs
