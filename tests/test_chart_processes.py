@@ -83,3 +83,37 @@ def test_chart_processes_freeze_what_they_inherit_and_the_parent_does_not(res, t
     counts = [int(f.read_text()) for f in tmp_path.glob("frozen-*")]
     assert counts and min(counts) > 1000
     assert before == gc.get_freeze_count() == 0
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="chart processes need fork")
+def test_an_interrupt_while_charts_are_drawn_ends_the_chart_processes_at_once(res, tmp_path, monkeypatch):
+    """Ctrl-C once the tables are written, while the chart processes draw: they are ended with SIGTERM where
+    they are (here in a figure that would take 30 s), not after the figures left in the queue, and the
+    temporary folder is gone."""
+    import signal
+    import time
+    parent = os.getpid()
+    real = plots._figure
+
+    def slow_in_a_child(*a, **k):
+        if os.getpid() != parent:
+            time.sleep(30)
+            os._exit(0)
+        return real(*a, **k)
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(plots, "_figure", slow_in_a_child)
+    monkeypatch.setattr(painters.Painters, "finish", interrupted)
+    started = []
+    start = painters.start
+
+    def keep(*a, **k):
+        started.append(start(*a, **k))
+        return started[-1]
+    monkeypatch.setattr(painters, "start", keep)
+    with pytest.raises(KeyboardInterrupt):
+        res.write(tmp_path / "run")
+    assert started and started[0].procs
+    assert [proc.exitcode for proc in started[0].procs] == [-signal.SIGTERM] * len(started[0].procs)
+    assert list(tmp_path.iterdir()) == []

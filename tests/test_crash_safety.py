@@ -419,28 +419,31 @@ def test_an_interrupt_during_a_day_stops_the_run_at_the_end_of_that_day(monkeypa
     assert safety._held == 0 and not safety._pending
 
 
-def test_an_interrupt_during_a_batch_build_stops_the_run_once_it_is_built(monkeypatch):
-    """Ctrl-C arriving while a batch is built (numba loading, first draws) is raised once the build has ended."""
+def test_an_interrupt_swallowed_while_a_batch_is_built_stops_the_run_before_its_first_day(monkeypatch):
+    """Ctrl-C swallowed while a batch is built (numba loading, first draws) stops the run before any day is
+    played on what the build left."""
     from simulator import runner, safety
     from simulator.engine import world
+    from simulator.engine.policy import PolicyBoard
     from simulator.scenario.load import load_scenario
     monkeypatch.setattr(safety, "_raised", 0)
-    build = world.build_lanes
-    built: list[bool] = []
+    build, check = world.build_lanes, PolicyBoard.check_conditions
+    checked: list[int] = []
 
-    def interrupted(scenario, world_values, specs, *args, **kwargs):
-        if len(specs) == 1:         # the input checks' build of one lane, before the run
-            return build(scenario, world_values, specs, *args, **kwargs)
-        safety._raise_interrupt(signal.SIGINT, None)
-        got = build(scenario, world_values, specs, *args, **kwargs)
-        built.append(True)
-        return got
-    monkeypatch.setattr(world, "build_lanes", interrupted)
+    def swallowing(scenario, world_values, specs, *args, **kwargs):
+        if len(specs) > 1:          # the run's batch, not the input checks' build of one lane before it
+            _swallow_an_interrupt()
+        return build(scenario, world_values, specs, *args, **kwargs)
+
+    def checking(self, day):
+        checked.append(day)
+        return check(self, day)
+    monkeypatch.setattr(world, "build_lanes", swallowing)
+    monkeypatch.setattr(PolicyBoard, "check_conditions", checking)
     loaded = load_scenario(str(ROOT / "scenarios" / "japan_servicing_ban.yaml"), ["horizon=20d"])
     with pytest.raises(KeyboardInterrupt):
         runner.run_batch(loaded.scenario, loaded.world.values, [0])
-    assert built == [True]
-    assert safety._held == 0 and not safety._pending
+    assert checked == []
 
 
 def test_an_interrupt_swallowed_before_the_write_keeps_previous_result(previous, monkeypatch, capsys):

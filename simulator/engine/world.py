@@ -353,8 +353,9 @@ def simulate_lanes(scenario: Scenario, world: Mapping[str, Any], specs: list[Lan
     ring of that many days from day ``offset`` on, and ``sink_for(lanes)`` gives the sink that takes each
     ring's days (see :func:`run_lanes`, as for ``on_days``)."""
     _collect_pending()
-    with safety.uncut():                     # Ctrl-C stops the run once its batch is built
-        lanes, mechs = build_lanes(scenario, world, specs, window=window, offset=offset)
+    interrupts = safety.interrupts_raised()
+    lanes, mechs = build_lanes(scenario, world, specs, window=window, offset=offset)
+    safety.raise_swallowed(interrupts)      # a Ctrl-C the build swallowed: no day is played on what it left
     big = lanes.n * lanes.days >= COLLECT_LANE_DAYS
     recs = run_lanes(lanes, mechs, sink_for(lanes) if sink_for is not None else None, on_days)
     del lanes, mechs
