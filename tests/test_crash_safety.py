@@ -390,60 +390,57 @@ def test_an_interrupt_swallowed_during_a_day_stops_the_run(monkeypatch):
         runner.run_batch(loaded.scenario, loaded.world.values, [0])
 
 
-def test_an_interrupt_during_a_day_stops_the_run_at_the_end_of_that_day(monkeypatch):
-    """Ctrl-C arriving in the middle of a day (here inside a model part's step on day 3) is held until the day
-    has ended, so no compiled call is cut in two and none can swallow it: the day's policy checks (after every
-    part has stepped) still run on day 3, then the run stops."""
-    from simulator import runner, safety
-    from simulator.engine.industries import Industries
+def _days_checked_before_the_interrupt(monkeypatch) -> list[int]:
+    """Run the headline's first 20 days (one replication), which must end in KeyboardInterrupt; the days whose
+    policy checks ran (after every model part has stepped that day)."""
+    from simulator import runner
     from simulator.engine.policy import PolicyBoard
     from simulator.scenario.load import load_scenario
-    monkeypatch.setattr(safety, "_raised", 0)
-    step, check = Industries.step, PolicyBoard.check_conditions
+    check = PolicyBoard.check_conditions
     checked: list[int] = []
+
+    def checking(self, day):
+        checked.append(day)
+        return check(self, day)
+    monkeypatch.setattr(PolicyBoard, "check_conditions", checking)
+    loaded = load_scenario(str(ROOT / "scenarios" / "japan_servicing_ban.yaml"), ["horizon=20d"])
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_batch(loaded.scenario, loaded.world.values, [0])
+    return checked
+
+
+def test_an_interrupt_during_a_day_stops_the_run_at_the_end_of_that_day(monkeypatch):
+    """Ctrl-C arriving in the middle of a day (here inside a model part's step on day 3) is held until the day
+    has ended, so no compiled call is cut in two and none can swallow it: day 3's policy checks still run, then
+    the run stops."""
+    from simulator import safety
+    from simulator.engine.industries import Industries
+    monkeypatch.setattr(safety, "_raised", 0)
+    step = Industries.step
 
     def interrupted(self, day):
         if day == 3:
             safety._raise_interrupt(signal.SIGINT, None)    # what Ctrl-C does at this point of the day
         return step(self, day)
-
-    def checking(self, day):
-        checked.append(day)
-        return check(self, day)
     monkeypatch.setattr(Industries, "step", interrupted)
-    monkeypatch.setattr(PolicyBoard, "check_conditions", checking)
-    loaded = load_scenario(str(ROOT / "scenarios" / "japan_servicing_ban.yaml"), ["horizon=20d"])
-    with pytest.raises(KeyboardInterrupt):
-        runner.run_batch(loaded.scenario, loaded.world.values, [0])
-    assert max(checked) == 3
+    assert max(_days_checked_before_the_interrupt(monkeypatch)) == 3
     assert safety._held == 0 and not safety._pending
 
 
 def test_an_interrupt_swallowed_while_a_batch_is_built_stops_the_run_before_its_first_day(monkeypatch):
     """Ctrl-C swallowed while a batch is built (numba loading, first draws) stops the run before any day is
     played on what the build left."""
-    from simulator import runner, safety
+    from simulator import safety
     from simulator.engine import world
-    from simulator.engine.policy import PolicyBoard
-    from simulator.scenario.load import load_scenario
     monkeypatch.setattr(safety, "_raised", 0)
-    build, check = world.build_lanes, PolicyBoard.check_conditions
-    checked: list[int] = []
+    build = world.build_lanes
 
     def swallowing(scenario, world_values, specs, *args, **kwargs):
         if len(specs) > 1:          # the run's batch, not the input checks' build of one lane before it
             _swallow_an_interrupt()
         return build(scenario, world_values, specs, *args, **kwargs)
-
-    def checking(self, day):
-        checked.append(day)
-        return check(self, day)
     monkeypatch.setattr(world, "build_lanes", swallowing)
-    monkeypatch.setattr(PolicyBoard, "check_conditions", checking)
-    loaded = load_scenario(str(ROOT / "scenarios" / "japan_servicing_ban.yaml"), ["horizon=20d"])
-    with pytest.raises(KeyboardInterrupt):
-        runner.run_batch(loaded.scenario, loaded.world.values, [0])
-    assert checked == []
+    assert _days_checked_before_the_interrupt(monkeypatch) == []
 
 
 def test_an_interrupt_swallowed_before_the_write_keeps_previous_result(previous, monkeypatch, capsys):
