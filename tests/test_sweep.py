@@ -478,3 +478,51 @@ def test_dask_local_workers_ask_for_no_huge_pages_and_no_profiler():
         profile, monitor, callbacks = ex.submit(_worker_settings).result(timeout=60)
     assert profile is False and monitor == "1s"
     assert "profile" not in callbacks and "profile-cycle" not in callbacks
+
+
+def test_an_interrupted_sweep_says_how_many_runs_are_kept_and_how_to_go_on(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while a sweep's runs run: exit 130, one line saying how many runs are stored and that --resume does
+    the rest; ``status.csv`` counts the stored runs; the same command with --resume finishes the sweep."""
+    import csv
+
+    from simulator.sweep import room
+    scen = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
+    args = ["sweep", scen, "--out", str(tmp_path / "sw"), "--jobs", "1", "--quiet", "--set", "horizon=20d",
+            "--grid", "controls.jp_servicing_ban.compliance=0.5,0.9", "--replications", "2"]
+    learn = room.Room.learn
+    calls = []
+
+    def interrupted_after_two(self, paths):      # the sweep records each task's runs, then Ctrl-C
+        learn(self, paths)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(room.Room, "learn", interrupted_after_two)
+    assert simulate(args) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"simulate sweep: interrupted after 2 of 4 runs; the runs done are kept in {tmp_path / 'sw'}: "
+                   f"run the same command with --resume to do the rest"]
+    with open(tmp_path / "sw" / "status.csv", newline="") as fh:
+        assert sorted(r["status"] for r in csv.DictReader(fh)) == ["pending", "pending", "succeeded", "succeeded"]
+    monkeypatch.setattr(room.Room, "learn", learn)
+    assert simulate([*args, "--resume"]) == 0
+    with open(tmp_path / "sw" / "status.csv", newline="") as fh:
+        assert [r["status"] for r in csv.DictReader(fh)] == ["succeeded"] * 4
+
+
+def test_an_interrupt_once_the_executor_is_closing_waits_for_the_close(monkeypatch):
+    """``executors._held_once_armed``: Ctrl-C before ``arm`` is raised where it lands; after it, it waits until
+    what the context holds is closed (a Dask cluster cut while closing was left to Python's exit: 10 s)."""
+    from simulator import safety
+    from simulator.sweep.executors import _held_once_armed
+    monkeypatch.setattr(safety, "_raised", 0)
+    with pytest.raises(KeyboardInterrupt):
+        with _held_once_armed():
+            safety._raise_interrupt(signal.SIGINT, None)
+    closed = []
+    with pytest.raises(KeyboardInterrupt):
+        with _held_once_armed() as arm:
+            arm()
+            safety._raise_interrupt(signal.SIGINT, None)    # held: the close below still runs
+            closed.append(True)
+    assert closed == [True] and safety._held == 0 and not safety._pending

@@ -148,6 +148,16 @@ def check_out(out: Path, resume: bool) -> None:
         raise SweepFolderError(f"{exc}; choose another --out") from None
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while a sweep's runs ran: ``done`` of its ``total`` runs are stored (and counted in
+    ``status.csv``), so the same command with ``--resume`` does the rest. A KeyboardInterrupt still, to any
+    caller that does not know it."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(f"interrupted after {done} of {total} runs")
+        self.done, self.total = done, total
+
+
 class ExecutorError(Exception):
     """An executor that cannot be started (bad scheduler address, scheduler not reachable)."""
 
@@ -184,22 +194,31 @@ def execute(plan: Plan, out: str | os.PathLike, executor: str = "local", jobs: i
             raise SweepFolderError(room.shortfall(len(todo)))
     if executor == "local":
         day_meter.open_board()   # before the workers fork: they count their tasks' days where this process reads
-    with contextlib.ExitStack() as stack:
-        if todo:   # started before the folder is made: a bad scheduler leaves no half-started sweep folder
-            try:
-                ex, slots = stack.enter_context(open_executor(executor, jobs, scheduler))
-            except Exception as exc:  # noqa: BLE001 - dask raises OSError, TimeoutError, ValueError...
-                raise ExecutorError(f"cannot start the {executor} executor"
-                                    + (f" at {scheduler}" if scheduler else "") + f": {exc}") from None
-        (out / store.RUNS).mkdir(parents=True, exist_ok=True)
-        for folder in (out, out / store.RUNS):
-            store.clean_stale_tmp(folder)
-        _write_manifest(plan, out, executor, jobs, command)
+    made = False
+    try:
+        with contextlib.ExitStack() as stack:
+            if todo:   # started before the folder is made: a bad scheduler leaves no half-started sweep folder
+                try:
+                    ex, slots = stack.enter_context(open_executor(executor, jobs, scheduler))
+                except Exception as exc:  # noqa: BLE001 - dask raises OSError, TimeoutError, ValueError...
+                    raise ExecutorError(f"cannot start the {executor} executor"
+                                        + (f" at {scheduler}" if scheduler else "") + f": {exc}") from None
+            (out / store.RUNS).mkdir(parents=True, exist_ok=True)
+            made = True
+            for folder in (out, out / store.RUNS):
+                store.clean_stale_tmp(folder)
+            _write_manifest(plan, out, executor, jobs, command)
+            _status(out, plan, status)
+            stopped = _run_all(plan, out, todo, ex, slots, status, known, progress, room) if todo else False
         _status(out, plan, status)
-        stopped = _run_all(plan, out, todo, ex, slots, status, known, progress, room) if todo else False
-    _status(out, plan, status)
-    from .tables import write_tables
-    counts = write_tables(out, plan.design, plan.specs, plan.scenario_name, plan.root_seed, known)
+        from .tables import write_tables
+        counts = write_tables(out, plan.design, plan.specs, plan.scenario_name, plan.root_seed, known)
+    except KeyboardInterrupt:   # the runs recorded so far are stored: status.csv says so; --resume does the rest
+        if made:
+            with contextlib.suppress(OSError):
+                _status(out, plan, status)
+        raise SweepInterrupted(sum(status[s.run_id] != store.PENDING for s in plan.specs),
+                               len(plan.specs)) from None
     if stopped:
         counts["stopped"] = room.shortfall(counts[store.PENDING] + counts[store.FAILED])
     return counts

@@ -21,6 +21,7 @@ from ..scenario.errors import ScenarioError
 from .design import SENSITIVITY_METHODS, from_cli
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130      # as ``simulate`` (Ctrl-C, SIGTERM)
 MAX_SAMPLES = 1_000_000
 MAX_RUNS = 1_000_000
 
@@ -78,7 +79,8 @@ def main(argv: list[str]) -> int:
     if args.scheduler and args.executor != "dask":
         print("simulate sweep: --scheduler needs --executor dask", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from .batch import ExecutorError, SweepFolderError, check_out, check_scheduler, command_line, execute, make_plan
+    from .batch import (ExecutorError, SweepFolderError, SweepInterrupted, check_out, check_scheduler, command_line,
+                        execute, make_plan)
     from .store import StoreError
     try:
         check_scheduler(args.scheduler)
@@ -110,6 +112,12 @@ def main(argv: list[str]) -> int:
     except (StoreError, ExecutorError, SweepFolderError) as exc:
         print(f"simulate sweep: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except SweepInterrupted as exc:
+        where = (f"after {exc.done:,} of {exc.total:,} runs; the runs done are kept in {args.out}: run the same "
+                 f"command with --resume to do the rest" if exc.done else
+                 f"before any of its {exc.total:,} runs ended; run the same command with --resume to do them")
+        print(f"simulate sweep: interrupted {where}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except OSError as exc:
         from ..report.writer import FOLDER_ERRNOS, os_error_text
         if exc.errno not in FOLDER_ERRNOS:

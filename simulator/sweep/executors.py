@@ -84,19 +84,44 @@ def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str |
         from distributed import Client, LocalCluster
     except ImportError:
         raise RuntimeError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from None
-    with contextlib.ExitStack() as stack:
-        if scheduler:
-            client = stack.enter_context(Client(scheduler, timeout="20s"))
-        else:
-            import dask
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(
-                    dask.config.get("distributed.nanny.pre-spawn-environ", {})), **WORKER_CONFIG}):
-                cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                                           dashboard_address=None))
-            client = stack.enter_context(Client(cluster))
-        threads = sum(client.nthreads().values()) or jobs
-        ex = client.get_executor(pure=False)
+    from .. import safety
+    # Ctrl-C waits while the local cluster starts and while the client and cluster close (~1 s each): cut, their
+    # close was left to Python's exit, which printed Dask's traceback (a cluster cut while it started) or waited
+    # 10 s for the cluster (Ctrl-C as a sweep's last runs ended), both measured
+    with _held_once_armed() as arm, contextlib.ExitStack() as stack:
+        ex = None
         try:
+            if scheduler:       # (not held: an unreachable scheduler takes its 20 s to refuse)
+                client = stack.enter_context(Client(scheduler, timeout="20s"))
+            else:
+                import dask
+                with safety.uncut(), dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(
+                        dask.config.get("distributed.nanny.pre-spawn-environ", {})), **WORKER_CONFIG}):
+                    cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1,
+                                                               processes=True, dashboard_address=None))
+                    client = stack.enter_context(Client(cluster))
+            threads = sum(client.nthreads().values()) or jobs
+            ex = client.get_executor(pure=False)
             yield ex, threads
         finally:
-            ex.shutdown(wait=True)
+            arm()
+            if ex is not None:
+                ex.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _held_once_armed() -> Iterator[Callable[[], None]]:
+    """Yield ``arm``: from its call to the end of this context, Ctrl-C and SIGTERM are held (``safety``), then
+    raised; the contexts entered inside this one close in between, uncut."""
+    from .. import safety
+    armed: list[bool] = []
+
+    def arm() -> None:
+        if not armed:
+            safety.hold_interrupts()
+            armed.append(True)
+    try:
+        yield arm
+    finally:
+        if armed:
+            safety.release_interrupts()
