@@ -18,6 +18,8 @@ import os
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Callable, Iterator
 
+from .. import safety
+
 
 class InlineExecutor(Executor):
     """Runs each submitted call at once in the calling process; the futures are already done."""
@@ -84,7 +86,6 @@ def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str |
         from distributed import Client, LocalCluster
     except ImportError:
         raise RuntimeError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from None
-    from .. import safety
     # Ctrl-C waits while the local cluster starts and while the client and cluster close (~1 s each): cut, their
     # close was left to Python's exit, which printed Dask's traceback (a cluster cut while it started) or waited
     # 10 s for the cluster (Ctrl-C as a sweep's last runs ended), both measured
@@ -113,7 +114,6 @@ def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str |
 def _held_once_armed() -> Iterator[Callable[[], None]]:
     """Yield ``arm``: from its call to the end of this context, Ctrl-C and SIGTERM are held (``safety``), then
     raised; the contexts entered inside this one close in between, uncut."""
-    from .. import safety
     armed: list[bool] = []
 
     def arm() -> None:
