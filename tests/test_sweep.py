@@ -510,19 +510,61 @@ def test_an_interrupted_sweep_says_how_many_runs_are_kept_and_how_to_go_on(tmp_p
         assert [r["status"] for r in csv.DictReader(fh)] == ["succeeded"] * 4
 
 
-def test_an_interrupt_once_the_executor_is_closing_waits_for_the_close(monkeypatch):
-    """``executors._held_once_armed``: Ctrl-C before ``arm`` is raised where it lands; after it, it waits until
-    what the context holds is closed (a Dask cluster cut while closing was left to Python's exit: 10 s)."""
+def _fake_dask(monkeypatch, events: list[str], interrupt_in: str) -> None:
+    """``distributed``'s LocalCluster and Client replaced by stand-ins that note their start and close in
+    ``events``, Ctrl-C (the handler, as the signal would run it) landing in the middle of ``interrupt_in``:
+    ``"start"`` (the cluster's) or ``"close"`` (the client's, the first to close)."""
+    distributed = pytest.importorskip("distributed")
     from simulator import safety
-    from simulator.sweep.executors import _held_once_armed
+    from simulator.sweep.executors import InlineExecutor
+
+    class Cluster:
+        def __init__(self, **kwargs):
+            if interrupt_in == "start":
+                safety._raise_interrupt(signal.SIGINT, None)
+            events.append("cluster started")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            events.append("cluster closed")
+
+    class Client:
+        def __init__(self, cluster):
+            events.append("client started")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            if interrupt_in == "close":
+                safety._raise_interrupt(signal.SIGINT, None)
+            events.append("client closed")
+
+        def nthreads(self):
+            return {"a": 1, "b": 1}
+
+        def get_executor(self, pure):
+            return InlineExecutor()
     monkeypatch.setattr(safety, "_raised", 0)
+    monkeypatch.setattr(distributed, "LocalCluster", Cluster)
+    monkeypatch.setattr(distributed, "Client", Client)
+
+
+@pytest.mark.parametrize("interrupt_in", ["start", "close"])
+def test_ctrl_c_while_a_local_dask_cluster_starts_or_closes_waits_for_it(interrupt_in, monkeypatch):
+    """A local Dask cluster's start and close are not cut by Ctrl-C (cut, the half-done close was left to
+    Python's exit, which printed Dask's traceback or waited 10 s): the interrupt is raised once they are done,
+    and the cluster is closed either way."""
+    from simulator import safety
+    from simulator.sweep.executors import open_executor
+    events: list[str] = []
+    _fake_dask(monkeypatch, events, interrupt_in)
     with pytest.raises(KeyboardInterrupt):
-        with _held_once_armed():
-            safety._raise_interrupt(signal.SIGINT, None)
-    closed = []
-    with pytest.raises(KeyboardInterrupt):
-        with _held_once_armed() as arm:
-            arm()
-            safety._raise_interrupt(signal.SIGINT, None)    # held: the close below still runs
-            closed.append(True)
-    assert closed == [True] and safety._held == 0 and not safety._pending
+        with open_executor("dask", 2) as (ex, slots):
+            assert slots == 2
+            events.append("ran")
+    ran = [] if interrupt_in == "start" else ["ran"]
+    assert events == ["cluster started", "client started", *ran, "client closed", "cluster closed"]
+    assert safety._held == 0 and not safety._pending

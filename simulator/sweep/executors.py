@@ -89,7 +89,7 @@ def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str |
     # Ctrl-C waits while the local cluster starts and while the client and cluster close (~1 s each): cut, their
     # close was left to Python's exit, which printed Dask's traceback (a cluster cut while it started) or waited
     # 10 s for the cluster (Ctrl-C as a sweep's last runs ended), both measured
-    with _held_once_armed() as arm, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as held, contextlib.ExitStack() as stack:   # (``held`` closes last)
         ex = None
         try:
             if scheduler:       # (not held: an unreachable scheduler takes its 20 s to refuse)
@@ -105,23 +105,6 @@ def open_executor(kind: str = "local", jobs: int | None = None, scheduler: str |
             ex = client.get_executor(pure=False)
             yield ex, threads
         finally:
-            arm()
+            held.enter_context(safety.uncut())      # from here until the client and cluster are closed
             if ex is not None:
                 ex.shutdown(wait=True)
-
-
-@contextlib.contextmanager
-def _held_once_armed() -> Iterator[Callable[[], None]]:
-    """Yield ``arm``: from its call to the end of this context, Ctrl-C and SIGTERM are held (``safety``), then
-    raised; the contexts entered inside this one close in between, uncut."""
-    armed: list[bool] = []
-
-    def arm() -> None:
-        if not armed:
-            safety.hold_interrupts()
-            armed.append(True)
-    try:
-        yield arm
-    finally:
-        if armed:
-            safety.release_interrupts()
