@@ -10,7 +10,11 @@ pre-announcement level** — the observed change from the series' last point bef
 change from its own value on that date — so units and absolute levels need not match:
 
 - *direction*: same sign of change (or both within ±10%);
-- *size*: the model's change within a factor of 2 of the observed change (or both within ±10%).
+- *size*: the model's level relative to its pre-episode level within a factor of 2 of the observed one (or, for
+  collapses, both below 25% of it).
+
+A point the run does not reach (its date, or its series' pre-announcement point, outside the scenario's start and
+horizon) is listed as ``n/a`` and counted apart, not as a miss: it says nothing of the model.
 
 Prints one table per episode and a summary per mineral; ``--csv FILE`` writes the rows. Usage::
 
@@ -166,7 +170,8 @@ def validate(replications: int = 5, observed: Path = OBSERVED) -> list[dict]:
                 d_ok, s_ok = judge(oc, mc)
                 out.append({"episode": ep, "series": series, "date": r["date"], "observed": obs,
                             "observed_change_pct": 100 * oc, "model": mod, "model_change_pct": 100 * mc,
-                            "unit": r["unit"], "direction_ok": d_ok, "size_ok": s_ok, "source": r["source"]})
+                            "unit": r["unit"], "scored": bool(np.isfinite(mod) and np.isfinite(ref_mod)),
+                            "direction_ok": d_ok, "size_ok": s_ok, "source": r["source"]})
     return out
 
 
@@ -186,17 +191,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{ep}")
         print(f"  {'series':<34} {'date':<10} {'obs chg':>8} {'model chg':>9}  dir size")
         for r in er:
-            print(f"  {r['series']:<34} {r['date']:<10} {r['observed_change_pct']:+7.0f}% {r['model_change_pct']:+8.0f}%"
-                  f"  {'ok ' if r['direction_ok'] else 'NO '} {'ok' if r['size_ok'] else 'NO'}")
+            if r["scored"]:
+                mark = f"{'ok ' if r['direction_ok'] else 'NO '} {'ok' if r['size_ok'] else 'NO'}"
+                model = f"{r['model_change_pct']:+8.0f}%"
+            else:
+                mark, model = "n/a (outside the run)", f"{'':>9}"
+            print(f"  {r['series']:<34} {r['date']:<10} {r['observed_change_pct']:+7.0f}% {model}  {mark}")
+    scored = [r for r in rows if r["scored"]]
     print("\nsummary by mineral item and series kind (direction right / size within 2x / points)")
-    keys = sorted({(r["series"].split(".")[0], r["series"].split(".")[-1]) for r in rows})
+    keys = sorted({(r["series"].split(".")[0], r["series"].split(".")[-1]) for r in scored})
     for item, kind in keys:
-        kr = [r for r in rows if r["series"].split(".")[0] == item and r["series"].split(".")[-1] == kind]
+        kr = [r for r in scored if r["series"].split(".")[0] == item and r["series"].split(".")[-1] == kind]
         print(f"  {item:<22} {kind:<16} {sum(r['direction_ok'] for r in kr):3d} / {sum(r['size_ok'] for r in kr):3d}"
               f" / {len(kr):3d}")
-    n = len(rows)
+    n = len(scored)
     if n:
-        print(f"\nall: direction {sum(r['direction_ok'] for r in rows)}/{n}, size {sum(r['size_ok'] for r in rows)}/{n}")
+        print(f"\nall: direction {sum(r['direction_ok'] for r in scored)}/{n}, "
+              f"size {sum(r['size_ok'] for r in scored)}/{n}")
+    if len(rows) > n:
+        print(f"not scored: {len(rows) - n} point(s) outside the runs (their date or their reference's)")
     if args.csv:
         with open(args.csv, "w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["episode"])
