@@ -23,7 +23,7 @@ from simulator.engine import registry
 from simulator.engine.streams import replication_seeds
 from simulator.engine.world import simulate
 from simulator.runner import run_pair
-from simulator.scenario.load import load_scenario
+from simulator import load_scenario  # the loader with the model's checks registered
 
 SCENARIO = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
 

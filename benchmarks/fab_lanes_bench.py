@@ -28,7 +28,7 @@ from _common import ROOT, bare_simpy, machine, table
 from simulator.engine import fabs, kernels
 from simulator.engine.streams import Streams, replication_seeds
 from simulator.engine.world import LaneSpec, build_lanes, run_lanes
-from simulator.scenario.load import load_scenario
+from simulator import load_scenario  # the loader with the model's checks registered
 
 SCENARIO = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")
 

@@ -56,7 +56,7 @@ from simulator.engine import world as W
 from simulator.engine.streams import replication_seeds
 from simulator.report.memory import keep_freed_memory, small_pages
 from simulator.report.reduce import Reducer
-from simulator.scenario.load import load_scenario
+from simulator import load_scenario  # the loader with the model's checks registered
 from simulator.sweep.batch import MAX_TASK_RUNS
 
 SCENARIO = str(ROOT / "scenarios" / "japan_servicing_ban.yaml")

@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import model_checks  # noqa: F401  (registers the checks that need the model with the loader)
 from .runner import Pair, batch_replications, run_replications, spin_up_days
 from .scenario.load import LoadedScenario, load_scenario
 

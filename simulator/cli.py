@@ -14,8 +14,6 @@ from typing import Any, Callable, Iterator
 
 from .report.arguments import EXIT_BAD_INPUT
 from .report.arguments import Parser as _Parser
-from .scenario.errors import ScenarioError
-from .zygote import WorkerLost
 
 SUBCOMMANDS = ("validate", "list", "metrics", "compare", "sweep", "world", "new")
 
@@ -175,6 +173,7 @@ def _cmd_validate(argv: list[str]) -> int:
     p.add_argument("files", nargs="+")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
+    from .scenario.errors import ScenarioError
     from .scenario.load import load_scenario
     bad = 0
     for f in args.files:
@@ -225,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from .safety import handle_sigterm, interrupted
     handle_sigterm()   # `timeout`, schedulers and `kill` stop a run like Ctrl-C: pools shut, temp folders gone
+    try:               # the model and the scenario layer (~0.3 s), loaded here so that a Ctrl-C meanwhile is
+        from . import model_checks  # noqa: F401  an interruption like any other (the package loads nothing)
+        from .scenario.errors import ScenarioError
+        from .zygote import WorkerLost
+    except KeyboardInterrupt:
+        return _report_interrupt()
     try:
         code = _dispatch(argv)
     except ScenarioError as exc:

@@ -3,7 +3,8 @@
 The scenario layer (`simulator.scenario`) never imports the engine. Two checks do need it: building a run
 tells which series a ``when:`` trigger may watch, and a short dry run of a user world or of overridden values
 reports values the model cannot use as a located error instead of a failure deep in a run. This module sits
-above both layers and adds them to :data:`simulator.scenario.load.MODEL_CHECKS` when the package is imported.
+above both layers and adds them to :data:`simulator.scenario.load.MODEL_CHECKS` when it is imported (by
+``simulator.api``, the command line and the sweep's loader: every module above both layers that loads scenarios).
 """
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import simulator.model_checks  # noqa: F401  (the model's checks of a scenario, for tests that load one with
+#                                           ``simulator.scenario.load`` itself, as simulator.api does)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -277,6 +277,7 @@ def test_workers_that_inherit_one_blas_thread_start_no_blas_helper_thread():
         pytest.skip("numpy's BLAS is not an OpenBLAS that reports its threads")
     code = ("import os, threading, multiprocessing as mp\n"
             "from concurrent.futures import ProcessPoolExecutor\n"
+            "import numpy\n"              # loads its BLAS (the package itself imports nothing)
             "from simulator import safety\n"
             "def native():\n    return len(os.listdir('/proc/self/task')) - threading.active_count()\n"
             "safety.one_blas_thread()\n"

@@ -623,7 +623,7 @@ def test_loading_a_scenario_loads_no_numba_and_counts_no_lane_days():
     import os
     import subprocess
     import sys
-    code = ("import sys\nfrom simulator.scenario.load import load_scenario\nfrom simulator.engine import kernels\n"
+    code = ("import sys\nfrom simulator import load_scenario\nfrom simulator.engine import kernels\n"
             "load_scenario('scenarios/japan_servicing_ban.yaml', [])\n"
             "load_scenario('scenarios/japan_servicing_ban.yaml', ['seed=3'])\n"   # an override: a dry run plays
             "print('numba' in sys.modules, kernels._lane_days_seen, kernels.worth_compiling(1096))\n")

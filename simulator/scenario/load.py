@@ -365,7 +365,8 @@ def _check_dates(sc: Scenario, file: str, doc: Document, set_locs: set[tuple] = 
 
 #: Checks that need the model (building a run to learn its series, a short dry run of overridden values):
 #: ``check(scenario, world, file, doc, set_keys) -> number of series or None``. The scenario layer never imports
-#: the engine; ``simulator.model_checks`` registers them when the package is imported.
+#: the engine; ``simulator.model_checks`` registers them, imported by every module above both layers that loads
+#: scenarios (``simulator.api``, whose ``load_scenario`` is the package's, the command line, the sweep's loader).
 MODEL_CHECKS: list = []
 
 
@@ -375,6 +376,9 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = (), mode
     ``model_checks=False`` leaves out the checks that need the model (:data:`MODEL_CHECKS`, ~20 ms): for a
     caller that ran them on the same input already, or on one that differs only in numbers the schema checks
     (a sweep's points)."""
+    if model_checks and not MODEL_CHECKS:   # a caller that imported this module alone: say so, do not skip them
+        raise RuntimeError("the checks of a scenario that need the model are not registered: use "
+                           "simulator.load_scenario (or import simulator.model_checks first)")
     file = str(file)
     text = read_text(file)
     try:
@@ -432,7 +436,7 @@ def load_scenario(file: str | Path, sets: list[str] | tuple[str, ...] = (), mode
         raise ScenarioError(file, doc.mark_of(loc) or doc.mark_of(loc[:-1]), path_text(loc),
                             f"unknown region {name!r}{suggest(name, known)}; known: {', '.join(sorted(known))}")
     series = 0
-    for check in MODEL_CHECKS if model_checks else ():   # checks that need the model, registered by the package
+    for check in MODEL_CHECKS if model_checks else ():   # checks that need the model (``simulator.model_checks``)
         series = check(sc, world, file, doc, set_keys) or series
     loaded = LoadedScenario(sc, world, file, text, tuple(sets), warnings)
     loaded.series = series

@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from .. import model_checks  # noqa: F401  (registers the checks that need the model with the loader)
 from ..scenario import load as _load
 from ..scenario.load import LoadedScenario
 
