@@ -62,3 +62,15 @@ def test_the_packages_loader_runs_the_models_checks_and_the_bare_one_says_it_has
     got = _python(f"from simulator.scenario.load import load_scenario\n"
                   f"print(load_scenario({SCENARIO!r}, model_checks=False).series)")
     assert got.returncode == 0 and got.stdout.split() == ["0"], got.stderr
+
+
+def test_the_help_loads_no_model_and_a_run_does():
+    """``simulate --help`` answers without the model (~0.1 s); any command that may load a scenario loads it
+    first, its checks with it."""
+    code = ("import sys\nfrom simulator.cli import main\n"
+            "main({argv!r})\n"
+            "print('simulator.engine.world' in sys.modules, 'simulator.model_checks' in sys.modules)")
+    got = _python(code.format(argv=["--help"]))
+    assert got.stdout.split()[-2:] == ["False", "False"], got.stderr
+    got = _python(code.format(argv=["validate", SCENARIO]))
+    assert got.stdout.split()[-2:] == ["True", "True"], got.stderr
