@@ -94,10 +94,10 @@ def uncut() -> Iterator[None]:
     """A stretch that an interrupt must not cut at any point (the engine's days, a local Dask cluster's start and
     close): Ctrl-C and SIGTERM arriving inside are held and raised at the next :func:`cut_point` (the end of a
     day) or at the end of the stretch, in a few milliseconds for a day. Cut anywhere, an interrupt can land inside
-    a C extension's call back into Python, which may swallow it (numba's dispatcher typing an argument: seen 1 time in ~30 in
-    ``tests/test_crash_safety.py``) and let the day go on with a call half made; the same test once ended
-    with a segmentation fault instead of exit 130 in CI (2026-12-07; not reproduced in 400 tries here). Only
-    the main thread, where Python runs signal handlers, holds anything."""
+    a C extension's call back into Python, which may swallow it (numba's dispatcher typing an argument: seen 1
+    time in ~30 in ``tests/test_crash_safety.py``) and let the day go on with a call half made; the same test once
+    ended with a segmentation fault instead of exit 130 in CI (2026-12-07; not reproduced in 400 tries here).
+    Only the main thread, where Python runs signal handlers, holds anything."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
