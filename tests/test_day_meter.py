@@ -132,8 +132,10 @@ def test_progress_counts_the_running_share_and_says_when_it_compiles(monkeypatch
     assert "compiling" not in p.text() and "ETA --:--" not in p.text()
     p.running(5.5, compiling=True)
     p.running(5.5, compiling=False)
-    monkeypatch.setattr(progress, "COMPILE_NOTE_S", 0.0)    # or the moment has passed
-    assert "compiling" not in p.text() and "ETA --:--" not in p.text()
+    monkeypatch.setattr(progress, "COMPILE_NOTE_S", 0.0)    # or the moment has passed (the ETA waits for a
+    assert "compiling" not in p.text() and "ETA --:--" in p.text()   # pace since the compile)
+    p.running(6.0)
+    assert "ETA --:--" not in p.text()
     for _ in range(20):
         p.update()
     assert "simulated" not in p.text() and "compiling" not in p.text()
@@ -270,3 +272,24 @@ def test_a_sweep_counts_the_days_of_its_running_tasks(jobs, tmp_path, monkeypatc
     assert main(["sweep", scen, "--out", str(tmp_path / "quiet"), "--jobs", str(jobs), "--quiet", *SWEEP_ARGS]) == 0
     for table in ("runs.csv", "summary.csv", "outcomes.csv"):
         assert (tmp_path / "shown" / table).read_bytes() == (tmp_path / "quiet" / table).read_bytes()
+
+
+def test_after_a_compile_the_eta_counts_the_pace_from_its_end(monkeypatch):
+    """A first run compiles for seconds before its first day: the ETA is then the pace since the compile, not
+    since the start (which said ``ETA 21:15`` for a run that ended in 20 s)."""
+    from simulator.sweep import progress
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    p = Progress(20, stream=io.StringIO(), unit="replications", mode="lines", plain_interval=3600)
+    p.running(0.0, compiling=True)
+    clock[0] = 109.0                            # 9 s of compiling, 0.1 replication done meanwhile
+    p.running(0.1, compiling=True)
+    p.running(0.1, compiling=False)
+    assert "ETA --:--" in p.text()              # the compile's end: no pace yet
+    clock[0] = 111.0                            # then 4 replications' worth in 2 s: 15.9 left at 2 a second
+    p.running(4.1)
+    assert "ETA 0:08" in p.text(), p.text()     # (from the start: 15.9 × 11 / 4.1 s, "ETA 0:43")
+    for _ in range(4):                          # completed replications count the same way
+        p.update()
+    p.running(0.1)
+    assert "ETA 0:08" in p.text(), p.text()
