@@ -15,7 +15,9 @@ runs; the seconds are printed too, and the ``met`` column judges the ratio alone
   reference / 1,000,000); target ≤ 60 µs per run-day at a 1.2 s reference = ≤ 50 timeouts. The issue does not
   say whether its run-day is a lane's day or a pair's (it writes "20 pairs × 1,096 days at ~450 µs per run-day",
   and ``simulate sweep`` counts a run as scenario + baseline): the table judges both, a lane-day (the reading
-  used since session 21) and a run-day of two lanes (the stricter one);
+  used since session 21) and a run-day of two lanes (the stricter one); and, for 40 lanes run once more, the
+  CPU inside its compiled loops alone, their calls included (:func:`kernel_time`): the engine's floor, its time
+  were there no Python or numpy at all between the loops;
 - headline: ``simulate scenarios/japan_servicing_ban.yaml`` end to end, CSVs and plots (target ≤ 2.5 ×
   reference, the issue's ≤ 3 s); without ``--quick``, also as the first run after an install (no target);
 - sweep: one-year runs of the headline per second with local processes and with Dask (2 workers), from two
@@ -47,6 +49,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from _common import ROOT, bare_simpy, machine, table
 
@@ -118,6 +122,38 @@ def engine(reps: int, horizon: str | None) -> tuple[float, dict[str, float], int
     cpu, r1 = time.process_time() - t0, resource.getrusage(resource.RUSAGE_SELF)
     parts["system (of all the above)"] = r1.ru_stime - r0.ru_stime
     return cpu, dict(parts), 2 * reps * sc.days
+
+
+@contextmanager
+def kernel_time() -> Iterator[list[float]]:
+    """While open, every compiled loop fetched (``kernels.compiled``, ``kernels.compile_external``) is timed: the
+    list yielded holds their CPU seconds, calls included (numba's dispatch, ~1 µs a call). An engine run built
+    inside it gives the engine's floor: its time with nothing at all between its compiled loops."""
+    from simulator.engine import kernels
+    spent = [0.0]
+
+    def timed(f):
+        def call(*a, f=f):
+            t = time.process_time()
+            try:
+                return f(*a)
+            finally:
+                spent[0] += time.process_time() - t
+        return call
+    orig, orig_ext = kernels.compiled, kernels.compile_external
+
+    def compiled(name: str):
+        kernels.compiled = orig          # its helpers fetched inside stay numba's (a kernel calls them compiled)
+        try:
+            return timed(orig(name))
+        finally:
+            kernels.compiled = compiled
+    kernels.compiled = compiled
+    kernels.compile_external = lambda fn, helpers=(): timed(orig_ext(fn, helpers))
+    try:
+        yield spent
+    finally:
+        kernels.compiled, kernels.compile_external = orig, orig_ext
 
 
 #: runs a command and prints the peak resident memory (MB) of its largest process: from a small process of its
@@ -212,6 +248,15 @@ def main() -> None:
                  f"≤ {ENGINE_TARGET_TIMEOUTS:.0f} (60 µs at 1.2 s)",
                  lambda ref, f=timeouts: met(2 * f(ref), ENGINE_TARGET_TIMEOUTS)))
     system = parts.pop("system (of all the above)")
+    with kernel_time() as spent:         # the same batch once more, its compiled loops timed call by call
+        _, _, lane_days = engine(20, horizon)
+    floor = spent[0] / lane_days
+
+    def floor_timeouts(ref: float, floor: float = floor) -> float:
+        return floor / (ref / 1e6)
+    rows.append(("  of which in its compiled loops (the engine's floor: nothing between them)",
+                 f"{floor * 1e6:.0f} µs/lane-day", lambda ref, f=floor_timeouts: f"{f(ref):.0f} timeouts a lane-day",
+                 f"≤ {ENGINE_TARGET_TIMEOUTS:.0f}", lambda ref, f=floor_timeouts: met(f(ref), ENGINE_TARGET_TIMEOUTS)))
     for name, sec in sorted(parts.items(), key=lambda kv: -kv[1]):
         rows.append((f"  of which {name}", f"{sec / lane_days * 1e6:.0f} µs/lane-day", "", "", ""))
     rows.append(("  of all these, system time (zeroing fresh memory)",
