@@ -289,7 +289,23 @@ def test_after_a_compile_the_eta_counts_the_pace_from_its_end(monkeypatch):
     clock[0] = 111.0                            # then 4 replications' worth in 2 s: 15.9 left at 2 a second
     p.running(4.1)
     assert "ETA 0:08" in p.text(), p.text()     # (from the start: 15.9 × 11 / 4.1 s, "ETA 0:43")
-    for _ in range(4):                          # completed replications count the same way
+    p.running(0.1)                              # 4 replications end, then are counted: the same pace
+    for _ in range(4):
         p.update()
-    p.running(0.1)
-    assert "ETA 0:08" in p.text(), p.text()
+    assert "4/20 replications" in p.text() and "ETA 0:08" in p.text(), p.text()
+
+
+def test_work_ended_keeps_its_share_until_its_items_are_counted():
+    """Two batches of 10 ending within one look: the bar stayed at their share while their replications were
+    counted one by one (it showed 11/20 at 55% after 93%)."""
+    p = Progress(20, stream=io.StringIO(), unit="replications", mode="lines", plain_interval=3600)
+    p.running(18.6)
+    assert "93% simulated" in p.text()
+    p.running(0.0)                              # both end; their 20 replications are counted next
+    for k in range(11):
+        p.update()
+        assert p._progressed() >= 18.6, (k, p.text())
+    assert "11/20 replications, 93% simulated" in p.text(), p.text()
+    for _ in range(9):
+        p.update()
+    assert p._progressed() == 20 and "simulated" not in p.text()
