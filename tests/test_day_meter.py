@@ -296,8 +296,8 @@ def test_after_a_compile_the_eta_counts_the_pace_from_its_end(monkeypatch):
 
 
 def test_work_ended_keeps_its_share_until_its_items_are_counted():
-    """Two batches of 10 ending within one look: the bar stayed at their share while their replications were
-    counted one by one (it showed 11/20 at 55% after 93%)."""
+    """Two batches of 10 ending within one look: the bar keeps their share while their replications are counted
+    one by one (it showed 11/20 at 55% after 93%)."""
     p = Progress(20, stream=io.StringIO(), unit="replications", mode="lines", plain_interval=3600)
     p.running(18.6)
     assert "93% simulated" in p.text()
