@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .report.arguments import EXIT_BAD_INPUT
+from .report.arguments import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from .report.arguments import Parser as _Parser
 
 SUBCOMMANDS = ("validate", "list", "metrics", "compare", "sweep", "world", "new")
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
 def _report_interrupt() -> int:
     """Say that the run was interrupted (Ctrl-C, SIGTERM); its exit code."""
     print("simulate: interrupted; earlier results are untouched", file=sys.stderr)
-    return 130
+    return EXIT_INTERRUPTED
 
 
 def entry() -> None:

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 EXIT_BAD_INPUT = 2   #: exit code of bad input (arguments, scenario files)
+EXIT_INTERRUPTED = 130   #: exit code of a run or sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT)
 
 
 class Parser(argparse.ArgumentParser):

@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..report.arguments import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from ..scenario.errors import ScenarioError
 from .design import SENSITIVITY_METHODS, from_cli
 
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130      # as ``simulate`` (Ctrl-C, SIGTERM)
 MAX_SAMPLES = 1_000_000
 MAX_RUNS = 1_000_000
 
