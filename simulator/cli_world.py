@@ -14,10 +14,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from .report.arguments import Parser
+from .report.arguments import EXIT_BAD_INPUT, Parser
 from .scenario.errors import ScenarioError
-
-EXIT_BAD_INPUT = 2
 
 
 def _parser(prog: str, description: str):
