@@ -333,3 +333,34 @@ def test_impacts_numbers_are_those_of_one_series_at_a_time(res):
         got = imp.loc[(i.entity, i.metric), ["baseline", "scenario", "difference", "difference_p05",
                                              "difference_p95"]].to_numpy(dtype=float)
         assert np.array(want, dtype=float).tobytes() == got.tobytes(), key
+
+
+def test_terminal_percent_is_the_medians_own_change():
+    """A measure that fires in 11 of 20 replications: the median peak is 4,800 against a baseline of 2,400, the
+    mean 3,720. The row shows the median, so its percent is the median's (+100%), not the mean's (+55%)."""
+    import pandas as pd
+    from simulator.report.frames import SUMMARY_COLUMNS
+    base = dict(scenario="s", entity="graphite_spherical", unit="USD/t", p50_date="", wilson_low=float("nan"),
+                wilson_high=float("nan"), replications=20)
+    rows = [dict(base, metric="price_ex_china.peak", baseline=2400.0, mean=3720.0, p05=2400.0, p50=4800.0,
+                 p95=4800.0, change_pct=55.0, probability=float("nan")),
+            dict(base, metric="price_ex_china.days_above_50pct", unit="days", baseline=0.0, mean=500.0, p05=0.0,
+                 p50=938.0, p95=940.0, change_pct=float("nan"), probability=0.55),
+            dict(base, entity="graphite_spherical.Japan", metric="consumption.total", unit="t", baseline=1000.0,
+                 mean=900.0, p05=700.0, p50=950.0, p95=1000.0, change_pct=-10.0, probability=float("nan"))]
+    summary = pd.DataFrame(rows)[SUMMARY_COLUMNS]
+    out = {r[0]: r[1] for r in headline_rows(summary, {"graphite_spherical.price_ex_china",
+                                                       "graphite_spherical.Japan.consumption"})}
+    assert out["graphite_spherical.price_ex_china"] == "peak 4,800 USD/t (+100%)"
+    assert out["graphite_spherical.Japan.consumption"] == "total 950 t (-5%)"
+
+
+def test_large_and_tiny_figures_read_as_words_not_exponents():
+    """A region's GDP over three years is trillions of USD and its change a few hundredths of a percent: the
+    terminal and the report say ``12.6 trillion`` and ``-0.03%`` (they printed ``1.26e+04 billion`` and ``-0.0%``)."""
+    from simulator.report.html import _pct
+    from simulator.report.terminal import _short
+    assert number(1.26e13) == "12.6 trillion" and number(-5.34e13) == "-53.4 trillion"
+    assert number(4.29e9) == "4.29 billion"
+    assert _short(1.26e13) == "12.6T" and _short(16.8e9) == "16.8G"
+    assert _pct(-0.034) == "-0.03%" and _pct(139.546) == "+139.5%" and _pct(0.0) == "+0.0%"

@@ -72,7 +72,10 @@ def question(res: "Result") -> str:
 
 
 def _pct(x: float) -> str:
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:+.1f}%"
+    """``+52.8%``; a change under 0.05% with one significant digit (``-0.03%``: a GDP's, which ``-0.0%`` hid)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return f"{x:+.1g}%" if 0 < abs(x) < 0.05 else f"{x:+.1f}%"
 
 
 def _impacts_section(res: "Result") -> str:

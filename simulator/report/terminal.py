@@ -8,8 +8,8 @@ names is shown even when unchanged (``no change``), so a question the scenario a
 
 Columns: the series' full ``entity.metric`` name; its main impact as the replication **median** with its
 unit (``lost`` for outputs: the cumulative shortfall against the baseline; ``peak`` for prices: the highest
-daily value and its change against the baseline's peak; ``total`` for flows); the p05..p95 spread across
-replications; a second figure (largest daily drop, or days more than 50% above the baseline); the median
+daily value; ``total`` for flows), a peak or total with the median's change against the baseline's value; the
+p05..p95 spread across replications; a second figure (largest daily drop, or days more than 50% above the baseline); the median
 date of first impact (or of the peak); and ``P``, the share of replications in which the impact happened:
 for outputs, output below 90% of the same day's baseline at least once (``metrics.IMPACT_THRESHOLD``);
 for prices, more than 50% above the same day's baseline at least once (``metrics.PRICE_JUMP``).
@@ -31,10 +31,13 @@ HEAD = ("series", "impact (median)", "p05..p95", "also", "first/peak", "P")
 
 
 def number(x: float | None) -> str:
-    """A plain number a reader can say aloud: ``571,000``, ``4.63 million``, ``17.4 billion``, ``418``."""
+    """A plain number a reader can say aloud: ``571,000``, ``4.63 million``, ``17.4 billion``, ``12.6 trillion``
+    (a GDP over three years: was ``1.26e+04 billion``), ``418``."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     a = abs(x)
+    if a >= 1e12:
+        return f"{x / 1e12:.3g} trillion"
     if a >= 1e9:
         return f"{x / 1e9:.3g} billion"
     if a >= 1e6:
@@ -49,11 +52,11 @@ def number(x: float | None) -> str:
 
 
 def _short(x: float) -> str:
-    """Compact number for the band column: 464k, 4.63M, 16.8G."""
+    """Compact number for the band column: 464k, 4.63M, 16.8G, 12.6T."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     a = abs(x)
-    for threshold, div, suf in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+    for threshold, div, suf in ((1e12, 1e12, "T"), (1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
         if a >= threshold:
             return f"{x / div:.3g}{suf}"
     return f"{x:.0f}" if a >= 100 else f"{x:.3g}"
@@ -81,6 +84,18 @@ def _date(x) -> str:
     return str(x)[:10]
 
 
+def _median_change(r) -> str:
+    """`` (+62%)``: the change of the replication median ``r.p50`` shown beside it against the baseline's value of
+    the same statistic (its mean over the replications' baselines), so the row reads as one figure; empty where
+    the baseline is 0 or missing. (Not the summary's ``change_pct``, which is the scenario *mean*'s: where a
+    measure fires in only some replications the two part, e.g. a median peak of 4,800 USD/t against a baseline
+    of 2,400 is +100%, while the mean's +55% came out beside it until 2026-12-07.)"""
+    b = r.baseline
+    if b is None or not math.isfinite(b) or b == 0 or not math.isfinite(r.p50):
+        return ""
+    return f" ({(r.p50 - b) / abs(b) * 100:+.0f}%)"
+
+
 def _row(key: str, m: dict) -> tuple[str, ...] | None:
     if "lost" in m:
         r = m["lost"]
@@ -92,8 +107,7 @@ def _row(key: str, m: dict) -> tuple[str, ...] | None:
         prob = f"{t.probability:.0%}" if t is not None and not math.isnan(t.probability) else ""
     elif "peak" in m:
         r = m["peak"]
-        chg = "" if math.isnan(r.change_pct) else f" ({r.change_pct:+.0f}%)"
-        main, band = f"peak {number(r.p50)} {r.unit}{chg}", f"{_short(r.p05)}..{_short(r.p95)}"
+        main, band = f"peak {number(r.p50)} {r.unit}{_median_change(r)}", f"{_short(r.p05)}..{_short(r.p95)}"
         a = m.get("days_above_50pct")
         second = f"{a.p50:.0f} d >+{PRICE_JUMP:.0%}" if a is not None and not math.isnan(a.p50) else ""
         pd_ = m.get("peak_day")
@@ -101,8 +115,7 @@ def _row(key: str, m: dict) -> tuple[str, ...] | None:
         prob = f"{a.probability:.0%}" if a is not None and not math.isnan(a.probability) else ""
     elif "total" in m:
         r = m["total"]
-        chg = "" if math.isnan(r.change_pct) else f" ({r.change_pct:+.0f}%)"
-        main, band, second, date, prob = f"total {number(r.p50)} {r.unit}{chg}", \
+        main, band, second, date, prob = f"total {number(r.p50)} {r.unit}{_median_change(r)}", \
             f"{_short(r.p05)}..{_short(r.p95)}", "", "", ""
     else:
         return None
