@@ -258,3 +258,16 @@ def test_browser_harness_sees_errors(browser, tmp_path):
     text = " ".join(errors)
     assert "bang" in text and "boom" in text and "missing.png" in text
     assert facts == {"found": False}
+
+
+def test_charts_show_at_one_scale(report):
+    """Each chart's ``<img>`` is half its PNG's pixel width, so a one-panel chart shows at the scale of the
+    two-column ones (it used to fill the page, its text twice as big)."""
+    import base64
+    import re
+    text = report.read_text(encoding="utf-8")
+    imgs = re.findall(r'<img alt="[^"]*" width="(\d+)" src="data:image/png;base64,([^"]+)"', text)
+    assert imgs and len(imgs) == text.count("<img")
+    for width, data in imgs:
+        png = base64.b64decode(data)
+        assert int(width) * 2 == int.from_bytes(png[16:20], "big")

@@ -136,13 +136,25 @@ def _timeline(res: "Result") -> str:
     return out
 
 
+#: a chart's pixels per CSS pixel on the page: its 150 dpi drawn at half size, so every chart shows at one
+#: scale (a one-panel chart, half as wide as a two-column one, no longer fills the page with text twice as big)
+CHART_PIXELS_PER_CSS_PX = 2
+
+
+def _css_width(png: bytes) -> int:
+    """The page width of a PNG chart in CSS pixels: its width (the IHDR chunk's first field) over
+    :data:`CHART_PIXELS_PER_CSS_PX`; the page's ``max-width: 100%`` narrows it further where needed."""
+    return int.from_bytes(png[16:20], "big") // CHART_PIXELS_PER_CSS_PX
+
+
 def _charts(folder: Path | None) -> str:
     if folder is None or not folder.is_dir():
         return "<p>No charts (run without --no-plots to draw them).</p>"
     out = []
     for png in sorted(folder.glob("*.png")):
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
-        out.append(f'<figure><img alt="{_e(png.stem)}" src="data:image/png;base64,{data}">'
+        raw = png.read_bytes()
+        data = base64.b64encode(raw).decode("ascii")
+        out.append(f'<figure><img alt="{_e(png.stem)}" width="{_css_width(raw)}" src="data:image/png;base64,{data}">'
                    f'<figcaption class="note">plots/{_e(png.name)} (also {_e(png.stem)}.svg)</figcaption></figure>')
     return "".join(out) or "<p>No series moved enough to chart.</p>"
 
