@@ -9,8 +9,9 @@ names is shown even when unchanged (``no change``), so a question the scenario a
 Columns: the series' full ``entity.metric`` name; its main impact as the replication **median** with its
 unit (``lost`` for outputs: the cumulative shortfall against the baseline; ``peak`` for prices: the highest
 daily value; ``total`` for flows), a peak or total with the median's change against the baseline's value; the
-p05..p95 spread across replications; a second figure (largest daily drop, or days more than 50% above the baseline); the median
-date of first impact (or of the peak); and ``P``, the share of replications in which the impact happened:
+p05..p95 spread across replications; a second figure (largest daily drop, or days more than 50% above the
+baseline); the median date of first impact (or of the peak); and ``P``, the share of replications in which the
+impact happened:
 for outputs, output below 90% of the same day's baseline at least once (``metrics.IMPACT_THRESHOLD``);
 for prices, more than 50% above the same day's baseline at least once (``metrics.PRICE_JUMP``).
 """
