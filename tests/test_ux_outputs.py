@@ -347,12 +347,16 @@ def test_terminal_percent_is_the_medians_own_change():
             dict(base, metric="price_ex_china.days_above_50pct", unit="days", baseline=0.0, mean=500.0, p05=0.0,
                  p50=938.0, p95=940.0, change_pct=float("nan"), probability=0.55),
             dict(base, entity="graphite_spherical.Japan", metric="consumption.total", unit="t", baseline=1000.0,
-                 mean=900.0, p05=700.0, p50=950.0, p95=1000.0, change_pct=-10.0, probability=float("nan"))]
+                 mean=900.0, p05=700.0, p50=950.0, p95=1000.0, change_pct=-10.0, probability=float("nan")),
+            dict(base, entity="graphite_spherical.Japan", metric="unmet_demand.total", unit="t", baseline=1e-15,
+                 mean=7.0, p05=0.0, p50=6.0, p95=13.0, change_pct=float("nan"), probability=float("nan"))]
     summary = pd.DataFrame(rows)[SUMMARY_COLUMNS]
     out = {r[0]: r[1] for r in headline_rows(summary, {"graphite_spherical.price_ex_china",
-                                                       "graphite_spherical.Japan.consumption"})}
+                                                       "graphite_spherical.Japan.consumption",
+                                                       "graphite_spherical.Japan.unmet_demand"})}
     assert out["graphite_spherical.price_ex_china"] == "peak 4,800 USD/t (+100%)"
     assert out["graphite_spherical.Japan.consumption"] == "total 950 t (-5%)"
+    assert out["graphite_spherical.Japan.unmet_demand"] == "total 6 t"       # no percent of a baseline of ~0
 
 
 def test_large_and_tiny_figures_read_as_words_not_exponents():

@@ -88,11 +88,12 @@ def _date(x) -> str:
 def _median_change(r) -> str:
     """`` (+62%)``: the change of the replication median ``r.p50`` shown beside it against the baseline's value of
     the same statistic (its mean over the replications' baselines), so the row reads as one figure; empty where
-    the baseline is 0 or missing. (Not the summary's ``change_pct``, which is the scenario *mean*'s: where a
-    measure fires in only some replications the two part, e.g. a median peak of 4,800 USD/t against a baseline
-    of 2,400 is +100%, while the mean's +55% came out beside it until 2026-12-07.)"""
+    the baseline is missing, 0 or, as for the summary's ``change_pct``, a rounding error beside the median. Not
+    that ``change_pct``, which is the scenario *mean*'s: where a measure fires in only some replications the two
+    part (a median peak of 4,800 USD/t against a baseline of 2,400 is +100%; the mean's +55% came out beside it
+    until 2026-12-07)."""
     b = r.baseline
-    if b is None or not math.isfinite(b) or b == 0 or not math.isfinite(r.p50):
+    if b is None or not math.isfinite(b) or not math.isfinite(r.p50) or abs(b) <= 1e-9 * max(abs(r.p50), 1e-300):
         return ""
     return f" ({(r.p50 - b) / abs(b) * 100:+.0f}%)"
 
