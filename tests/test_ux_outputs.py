@@ -368,3 +368,32 @@ def test_large_and_tiny_figures_read_as_words_not_exponents():
     assert number(4.29e9) == "4.29 billion"
     assert _short(1.26e13) == "12.6T" and _short(16.8e9) == "16.8G"
     assert _pct(-0.034) == "-0.03%" and _pct(139.546) == "+139.5%" and _pct(0.0) == "+0.0%"
+
+
+def test_a_targeted_regions_output_losses_are_kept_past_the_row_limit():
+    """A scenario of many minerals against Japan: the prices and shortages fill the table's 14 rows before Japan's
+    outputs, which used to be cut (``china_minerals_ban_japan``: its cars and GDP ranked 23rd and 27th). Japan's
+    headline outputs that lost something are kept past the limit; an unchanged one, another region's and a series
+    that is not a headline are not."""
+    import pandas as pd
+    from simulator import load_scenario
+    from simulator.report.frames import SUMMARY_COLUMNS
+    from simulator.report.terminal import MAX_ROWS
+    sc = load_scenario("scenarios/china_minerals_ban_japan.yaml").scenario     # countermeasures against Japan
+    nan = float("nan")
+    base = dict(scenario="s", p50_date="", wilson_low=nan, wilson_high=nan, replications=5, probability=nan,
+                change_pct=nan)
+
+    def row(entity, metric, unit, baseline, p50):
+        return dict(base, entity=entity, metric=metric, unit=unit, baseline=baseline, mean=p50, p05=p50, p50=p50,
+                    p95=p50)
+    rows = [row(f"gallium_g{i}", "price_ex_china.peak", "USD/kg", 100.0, 150.0 + i) for i in range(MAX_ROWS + 1)]
+    rows += [row("industries.japan_cars", "output.lost", "vehicles", 0.0, 1000.0),
+             row("industries.japan_optics", "output.lost", "USD", 0.0, 0.0),           # unchanged
+             row("industries.eu_cars", "output.lost", "vehicles", 0.0, 500.0),         # a region not named
+             row("gallium_g0.Japan", "consumption.lost", "t", 0.0, 5.0)]               # not a headline series
+    heads = {f"gallium_g{i}.price_ex_china" for i in range(MAX_ROWS + 1)} | {
+        "industries.japan_cars.output", "industries.japan_optics.output", "industries.eu_cars.output"}
+    got = [r[0] for r in headline_rows(pd.DataFrame(rows)[SUMMARY_COLUMNS], heads, sc)]
+    assert got[:MAX_ROWS] == [f"gallium_g{i}.price_ex_china" for i in range(MAX_ROWS)]
+    assert got[MAX_ROWS:] == ["industries.japan_cars.output"]

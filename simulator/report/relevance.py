@@ -27,29 +27,36 @@ def tokens(name: str) -> set[str]:
     return {t for t in re.split(r"[._\s-]+", name.lower()) if t}
 
 
+def _words_of(names: Iterable[str] | None) -> set[str]:
+    return {t for n in names or () for t in tokens(n) if t != "all"}
+
+
+def region_words(sc: Scenario) -> set[str]:
+    """The word parts of the regions the scenario's measures name: the targets of its countermeasures, the
+    countries of its controls and their vendors' countries; China excepted, the other side of almost every
+    measure (naming it says little about which entity matters)."""
+    words: set[str] = set()
+    for cm in sc.countermeasures:
+        words |= _words_of(cm.against)
+    for c in sc.controls:
+        words |= _words_of([c.by]) | _words_of(c.scope.vendor_countries)
+    return words - {"china"}
+
+
 def scenario_words(sc: Scenario) -> dict[str, float]:
     """Words the scenario's measures use, each with the weight a match adds to an entity's score."""
     words: dict[str, float] = {}
 
-    def add(names: Iterable[str] | None, weight: float) -> None:
-        for n in names or ():
-            for t in tokens(n):
-                if t not in ("all",):
-                    words[t] = max(words.get(t, 0.0), weight)
+    def add(found: set[str], weight: float) -> None:
+        for t in found:
+            words[t] = max(words.get(t, 0.0), weight)
 
     for cm in sc.countermeasures:
-        for m in cm.mineral:
-            words[m.lower()] = max(words.get(m.lower(), 0.0), MINERAL)
-        add(cm.against, REGION)
+        add({m.lower() for m in cm.mineral}, MINERAL)
+    add(region_words(sc), REGION)
     for c in sc.controls:
-        add([c.by], REGION)
-        add(c.scope.vendor_countries, REGION)
-        add(c.scope.vendors, SCOPE)
-        add(c.scope.tool_classes, SCOPE)
-        add(c.scope.fab_classes, SCOPE)
-        words["fabs"] = max(words.get("fabs", 0.0), CONTROL_PART)
-        words["vendors"] = max(words.get("vendors", 0.0), CONTROL_PART)
-    # China is the other side of almost every measure: naming it says little about which entity matters
+        add(_words_of(c.scope.vendors) | _words_of(c.scope.tool_classes) | _words_of(c.scope.fab_classes), SCOPE)
+        add({"fabs", "vendors"}, CONTROL_PART)
     words.pop("china", None)
     return words
 

@@ -2,9 +2,10 @@
 
 Rows are the series the scenario is about (``report.relevance``): the model's headline series, and the outputs and
 prices of entities named by two of the scenario's words at once (``gallium.Japan`` when it restricts gallium to
-Japan), most relevant first. A row
-appears when the scenario moved the series in some replication; a headline series of an entity the scenario
-names is shown even when unchanged (``no change``), so a question the scenario asks is never silently dropped.
+Japan), most relevant first. A row appears when the scenario moved the series in some replication; a headline
+series of an entity the scenario names is shown even when unchanged (``no change``). The table stops at
+:data:`MAX_ROWS` rows, but for what the regions the measures name lose downstream (their outputs and GDP that moved),
+which is kept past it: the bottom line of a scenario of many minerals, whose prices and shortages rank first.
 
 Columns: the series' full ``entity.metric`` name; its main impact as the replication **median** with its
 unit (``lost`` for outputs: the cumulative shortfall against the baseline; ``peak`` for prices: the highest
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from .table import Table
 
 MAX_ROWS = 14
+#: rows kept beyond :data:`MAX_ROWS` for what the regions the measures name lose downstream: their headline outputs
+#: that moved (a targeted country's car output, its GDP), which the prices and shortages of a scenario of many
+#: minerals would otherwise push off the table (``china_minerals_ban_japan``: Japan's cars and GDP ranked 23rd and
+#: 27th of 48 rows)
+MAX_REGION_LOSS_ROWS = 6
 HEAD = ("series", "impact (median)", "p05..p95", "also", "first/peak", "P")
 
 
@@ -85,6 +91,12 @@ def _date(x) -> str:
     return str(x)[:10]
 
 
+def _drop(pct: float) -> str:
+    """A largest daily drop in % for the ``also`` column: whole percent, or two significant digits under 1%
+    (a GDP's ``0.14``, which ``0`` hid)."""
+    return f"{pct:.2g}" if 0 < pct < 1 else f"{pct:.0f}"
+
+
 def _median_change(r) -> str:
     """`` (+62%)``: the change of the replication median ``r.p50`` shown beside it against the baseline's value of
     the same statistic (its mean over the replications' baselines), so the row reads as one figure; empty where
@@ -103,7 +115,7 @@ def _row(key: str, m: dict) -> tuple[str, ...] | None:
         r = m["lost"]
         main, band = f"lost {number(r.p50)} {r.unit}", f"{_short(r.p05)}..{_short(r.p95)}"
         d = m.get("max_drop_pct")
-        second = f"max -{d.p50:.0f}%" if d is not None and not math.isnan(d.p50) else ""
+        second = f"max -{_drop(d.p50)}%" if d is not None and not math.isnan(d.p50) else ""
         t = m.get("time_to_impact")
         date = (_date(t.p50_date) or "none") if t is not None else ""
         prob = f"{t.probability:.0%}" if t is not None and not math.isnan(t.probability) else ""
@@ -128,9 +140,12 @@ def headline_rows(summary: "pd.DataFrame | Table", headline_keys: set[str], scen
                   max_rows: int = MAX_ROWS) -> list[tuple[str, ...]]:
     """Rows (series, impact, band, also, date, P) for the series the scenario is about, most relevant first.
 
-    Without ``scenario`` only the headline series are considered, in summary order."""
-    from .relevance import entity_score, matched, scenario_words
+    Without ``scenario`` only the headline series are considered, in summary order. Past ``max_rows``, up to
+    :data:`MAX_REGION_LOSS_ROWS` more rows: the headline outputs of the regions the measures name that lost
+    something (:func:`.relevance.region_words`), in the same order."""
+    from .relevance import entity_score, matched, region_words, scenario_words
     words = scenario_words(scenario) if scenario is not None else {}
+    regions = region_words(scenario) if scenario is not None else set()
     by_series: dict[str, dict[str, object]] = {}
     entity_of: dict[str, str] = {}
     for r in summary.itertuples(index=False):
@@ -140,8 +155,9 @@ def headline_rows(summary: "pd.DataFrame | Table", headline_keys: set[str], scen
         entity_of[key] = str(r.entity)
     order = list(by_series)
     score = {k: entity_score(entity_of[k], words, k in headline_keys) for k in order}
-    ranked = sorted(order, key=lambda k: (-score[k], order.index(k)))
+    ranked = sorted(order, key=lambda k: -score[k])      # stable: ties keep the summary's order
     rows = []
+    region_loss = []                                     # per row: a named region's output that moved
     for key in ranked:
         m = by_series[key]
         head = key in headline_keys
@@ -152,11 +168,14 @@ def headline_rows(summary: "pd.DataFrame | Table", headline_keys: set[str], scen
             if head and named and ("lost" in m or "peak" in m):
                 unit = (m.get("lost") or m.get("peak")).unit
                 rows.append((key, f"no change ({unit})", "", "", "", "0%"))
+                region_loss.append(False)
             continue
         row = _row(key, m) if head or "lost" in m or "peak" in m else None
         if row is not None:
             rows.append(row)
-    return rows[:max_rows]
+            region_loss.append(head and "lost" in m and any(w in regions for w in matched(entity_of[key], words)))
+    kept_beyond = [r for r, loss in zip(rows[max_rows:], region_loss[max_rows:]) if loss]
+    return rows[:max_rows] + kept_beyond[:MAX_REGION_LOSS_ROWS]
 
 
 def legend() -> str:
