@@ -62,8 +62,7 @@ class Progress:
         self._compiled_at: float | None = None    # when a compile was last seen (see :meth:`running`)
         self._compiling_now = False
         self._partial_compiling = 0.0       # the running share then
-        #: (time, items' worth done) the ETA's pace counts from: the start, then the last compile seen
-        self._pace_from: tuple[float, float] | None = None
+        self._progressed_compiling = 0.0    # items' worth done then: the ETA's pace counts from there
         self.unit, self.label = unit, label
         self._start_done = done
         self._t0 = time.monotonic()
@@ -93,7 +92,10 @@ class Progress:
     def eta(self) -> float:
         if self.compiling:          # a compile's end is not known
             return float("nan")
-        t0, done0 = self._pace_from or (self._t0, float(self._start_done))
+        if self._compiled_at is None:
+            t0, done0 = self._t0, float(self._start_done)
+        else:
+            t0, done0 = self._compiled_at, self._progressed_compiling
         new = self._progressed() - done0
         return (self.total - self._progressed()) * (time.monotonic() - t0) / new if new > 0 else float("nan")
 
@@ -150,7 +152,7 @@ class Progress:
         self._compiling_now = compiling
         if compiling:
             self._compiled_at, self._partial_compiling = time.monotonic(), self.partial
-            self._pace_from = (self._compiled_at, self._progressed())
+            self._progressed_compiling = self._progressed()
         if not ended or first:
             self._draw(force=first)
 
