@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..units import format_duration
 from .frames import difference_moved
+from .png import png_width
 from .relevance import entity_score, scenario_words, tokens
 from .terminal import HEAD, headline_rows, legend, number
 
@@ -142,9 +143,9 @@ CHART_PIXELS_PER_CSS_PX = 2
 
 
 def _css_width(png: bytes) -> int:
-    """The page width of a PNG chart in CSS pixels: its width (the IHDR chunk's first field) over
-    :data:`CHART_PIXELS_PER_CSS_PX`; the page's ``max-width: 100%`` narrows it further where needed."""
-    return int.from_bytes(png[16:20], "big") // CHART_PIXELS_PER_CSS_PX
+    """The page width of a PNG chart in CSS pixels: its width over :data:`CHART_PIXELS_PER_CSS_PX`; the page's
+    ``max-width: 100%`` narrows it further where needed."""
+    return png_width(png) // CHART_PIXELS_PER_CSS_PX
 
 
 def _charts(folder: Path | None) -> str:

@@ -55,6 +55,14 @@ def png_bytes(pixels: np.ndarray, dpi: float, software: str = "") -> bytes:
     return b"".join(parts)
 
 
+def png_width(data: bytes) -> int:
+    """The width in pixels of the PNG file ``data``: the first field of its ``IHDR``, the chunk every PNG opens
+    with (as :func:`png_bytes` writes it)."""
+    if data[:8] != _SIGNATURE or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG file (no signature and IHDR chunk at its start)")
+    return struct.unpack(">I", data[16:20])[0]
+
+
 def write_png(path: Path, pixels: np.ndarray, dpi: float, software: str = "") -> None:
     """Write :func:`png_bytes` of ``pixels`` to ``path``."""
     Path(path).write_bytes(png_bytes(pixels, dpi, software))
