@@ -7,8 +7,9 @@ Prints, for the checkout ``--root`` (default: this one; point it at an older che
 - import of ``simulator.cli`` and ``simulate --help`` (wall seconds, fresh interpreter; whether pandas or
   matplotlib got imported),
 - for the headline ``scenarios/japan_servicing_ban.yaml`` (4 replications, measured in one process): the run
-  with its reduction, building the tables, writing the CSVs, drawing the charts (sequentially), and writing
-  the whole folder without and with charts (charts drawn in parallel with the CSVs),
+  with its reduction, building the tables, writing the CSVs, drawing the charts (sequentially), writing the
+  workbook of ``--xlsx``, and writing the whole folder without and with charts (charts drawn in parallel with
+  the CSVs),
 - end-to-end ``simulate scenarios/japan_servicing_ban.yaml`` (its 20 replications, ``--jobs N``),
 - peak RSS of a ``replications: all``, ``frequency: 1d`` run with ``--big`` replications (default 30; the
   issue's target is 100 within 1.5 GB): the largest resident set of the run's processes
@@ -78,6 +79,10 @@ from simulator.report.plots import write_plots
 t0 = time.perf_counter()
 write_plots(again, tmp / "plots")
 t["plots_sequential_s"] = time.perf_counter() - t0
+from simulator.report.xlsx import write_xlsx
+t0 = time.perf_counter()
+write_xlsx(again, tmp / "workbook.xlsx")
+t["xlsx_s"] = time.perf_counter() - t0
 for plots in (False, True):
     t0 = time.perf_counter()
     again.write(tmp / f"out{int(plots)}", plots=plots)
@@ -137,6 +142,8 @@ def main() -> None:
     add("headline, 4 replications: build tables", ph["tables_s"])
     add(f"headline, 4 replications: write CSVs (timeseries.csv {ph['timeseries_csv_mb']:.0f} MB)", ph["csv_s"])
     add("headline, 4 replications: draw charts, one process", ph["plots_sequential_s"])
+    if "xlsx_s" in ph:
+        add("headline, 4 replications: write the workbook (--xlsx)", ph["xlsx_s"])
     add("headline, 4 replications: Result.write, no charts", ph["write_folder_plots_False_s"])
     add("headline, 4 replications: Result.write with charts", ph["write_folder_plots_True_s"])
     if not args.skip_e2e:

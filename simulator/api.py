@@ -219,7 +219,8 @@ def write_options(loaded: LoadedScenario, xlsx: bool | None = None, plots: bool 
 
 def prepare_write(loaded: LoadedScenario, xlsx: bool | None = None, plots: bool | None = None) -> None:
     """Load what :meth:`Result.write` will use (the table writers, which need no pandas; matplotlib with
-    plots; openpyxl and pandas with xlsx): imports that the command runs while its workers simulate
+    plots; pandas, which the workbook's tables are read with, with xlsx): imports that the command runs while
+    its workers simulate
     (``run_loaded(..., meanwhile=...)``) instead of after them."""
     xlsx, plots = write_options(loaded, xlsx, plots)
     from .report import html, outputs, resolved  # noqa: F401
@@ -228,7 +229,6 @@ def prepare_write(loaded: LoadedScenario, xlsx: bool | None = None, plots: bool 
         charts.prepare()
     if xlsx:
         from .report import xlsx as workbook  # noqa: F401
-        import openpyxl  # noqa: F401
 
 
 def batch_size(loaded: LoadedScenario) -> int:

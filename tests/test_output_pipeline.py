@@ -218,15 +218,17 @@ def test_help_and_validate_load_no_pandas(argv):
 @pytest.mark.parametrize("plots, xlsx", [(False, False), (True, True)])
 def test_prepare_write_loads_what_writing_will_use_and_no_more(plots, xlsx):
     """What ``simulate`` loads while its workers simulate: the table writers always, matplotlib only for charts,
-    openpyxl (and pandas, which the workbook is written with) only for a workbook."""
+    pandas (which the workbook's tables are read with) and the workbook writer only for a workbook; openpyxl
+    never (the workbook is written by ``report.ooxml``)."""
     code = ("import sys\n"
             "from simulator.api import prepare_write\n"
             "from simulator.scenario.load import load_scenario\n"
             f"prepare_write(load_scenario({SCENARIO!r}, []), xlsx={xlsx}, plots={plots})\n"
-            "print([m in sys.modules for m in ('pandas', 'matplotlib.pyplot', 'openpyxl')])\n")
+            "print([m in sys.modules for m in ('pandas', 'matplotlib.pyplot', 'simulator.report.ooxml', "
+            "'openpyxl')])\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert out.stdout.strip().splitlines()[-1] == str([xlsx, plots, xlsx]), out.stdout + out.stderr
+    assert out.stdout.strip().splitlines()[-1] == str([xlsx, plots, xlsx, False]), out.stdout + out.stderr
 
 
 def test_a_run_writes_its_tables_charts_and_report_without_pandas(tmp_path):
