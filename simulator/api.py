@@ -260,7 +260,7 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
     worker and its bulk numbers spooled to a temporary folder (``report.spool``). ``meanwhile()``: work for
     this process while workers simulate (see ``runner.run_replications``), e.g. :func:`prepare_write`.
     ``zygote`` (a ``simulator.zygote.Zygote`` that ran :func:`load_for_workers`): fork the workers from it."""
-    from .report.memory import return_freed_memory
+    from .report.memory import return_freed_memory, small_pages_meanwhile
     from .sweep.progress import Progress
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     t0 = time.perf_counter()
@@ -272,8 +272,9 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
     spool = None
     try:
         if keep_daily:
-            runs = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update, meanwhile=meanwhile,
-                                    zygote=zygote, watch=watch)
+            with small_pages_meanwhile():      # ~1 GB of fresh daily series for the headline (see report.memory)
+                runs = run_replications(sc, loaded.world.values, jobs=jobs, on_done=bar.update,
+                                        meanwhile=meanwhile, zygote=zygote, watch=watch)
         else:
             from .report.fold import Reduced
             from .report.reduce import Reducer

@@ -337,6 +337,30 @@ def test_the_commands_ask_for_no_huge_pages(command, tmp_path):
     assert untouched.stdout.split() == ["True"]
 
 
+@pytest.mark.parametrize("setting", [True, False])
+def test_a_notebook_run_keeping_every_day_asks_for_no_huge_pages_while_it_runs(setting, monkeypatch):
+    """``simulator.run`` (every replication's daily series kept: ~1 GB for the headline) makes its arrays in 4 KB
+    pages, as the commands do, and gives the notebook's process back numpy's setting as the user had it."""
+    from numpy._core import multiarray as m
+    if not hasattr(m, "_set_madvise_hugepage"):
+        pytest.skip("numpy has no huge page switch")
+    import simulator.api as api
+
+    def advised() -> bool:
+        was = m._set_madvise_hugepage(True)
+        m._set_madvise_hugepage(was)
+        return was
+    seen = []
+    monkeypatch.setattr(api, "run_replications", lambda *a, **k: seen.append(advised()) or [])
+    monkeypatch.setattr(api, "Result", lambda *a, **k: None)
+    before = m._set_madvise_hugepage(setting)
+    try:
+        api.run("scenarios/japan_servicing_ban.yaml", replications=1, progress=False)
+        assert seen == [False] and advised() is setting
+    finally:
+        m._set_madvise_hugepage(before)
+
+
 def test_an_error_an_interrupt_causes_is_reported_as_the_interrupt(monkeypatch, capsys):
     """A KeyboardInterrupt raised inside a C extension's call back into Python can come out as the extension's
     own error (matplotlib's "Invalid bounding box" while the parent drew a chart, seen once in CI): once an
