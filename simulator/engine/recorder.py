@@ -8,6 +8,8 @@ price. Events (a measure taking effect, a stock running out) are rows with a day
 """
 from __future__ import annotations
 
+import mmap
+import os
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -58,6 +60,14 @@ def series_info(spec: tuple) -> SeriesInfo:
     return SeriesInfo(entity, metric, unit, summary, headline)
 
 
+def _mapped(mm: mmap.mmap | None, offset: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The float64 array of ``shape`` at ``offset`` bytes into the mapping ``mm`` (writable: copy on write)."""
+    n = int(np.prod(shape))
+    if mm is None or n == 0:
+        return np.empty(shape)
+    return np.frombuffer(mm, np.float64, count=n, offset=offset).reshape(shape)
+
+
 class Recorder:
     """Daily series and events of one simulation run (a scenario or its baseline)."""
 
@@ -80,6 +90,8 @@ class Recorder:
         #: blocks (by position in ``_blocks``) whose days :meth:`parts` and :meth:`matrix` read from another
         #: array (:meth:`read_as`)
         self._read: dict[int, np.ndarray] = {}
+        #: where :meth:`move_to` wrote the blocks' days: ``(file, [(offset in bytes, shape) a block])``
+        self._moved: tuple[str, list[tuple[int, tuple[int, ...]]]] | None = None
 
     def series(self, entity: str, metric: str, unit: str, summary: tuple[str, ...] = (),
                headline: bool = False, arr: np.ndarray | None = None) -> np.ndarray:
@@ -198,16 +210,51 @@ class Recorder:
         for e in self.events:
             e.day -= days
 
+    def move_to(self, path: str) -> None:
+        """Write every block's days to a new file ``path`` (float64, block after block, each in C order) and pickle
+        from now on where they are in it instead of the days: the process that unpickles the recorder maps the
+        file copy-on-write and removes its name (:meth:`__setstate__`), so a worker's days reach its parent
+        without being pickled, piped and copied (``runner``: a notebook's run keeping every day, ~50 MB a
+        replication of the headline). Afterwards this recorder is only to be pickled. OSError (a full disk, say)
+        leaves it as it was and no file."""
+        where = []
+        at = 0
+        try:
+            with open(path, "xb") as fh:
+                for b, (arr, _) in enumerate(self._blocks):
+                    a = self._read.get(b, arr)
+                    for r in range(0, a.shape[0], 256):             # a strided lane's rows copied a piece at a time
+                        fh.write(np.ascontiguousarray(a[r:r + 256], dtype=np.float64).data)
+                    where.append((at, a.shape))
+                    at += a.size * 8
+        except OSError:
+            if os.path.exists(path):
+                os.unlink(path)
+            raise
+        self._moved = (path, where)
+
     def __getstate__(self) -> dict:
-        """Pickle each block once as a whole (a worker process sends its recorder back to the parent)."""
+        """Pickle each block once as a whole (a worker process sends its recorder back to the parent), or only
+        where it is (:meth:`move_to`)."""
         state = dict(self.__dict__)
         state["_parts"] = None
         in_blocks = {k for _, keys in self._blocks for k in keys}
         state["data"] = {k: (None if k in in_blocks else v) for k, v in self.data.items()}
+        if self._moved is not None:
+            state["_blocks"] = [(None, keys) for _, keys in self._blocks]
+            state["_read"] = {}
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        moved = state.get("_moved")
+        if moved is not None:
+            path, where = moved
+            with open(path, "rb") as fh:
+                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) if where and os.path.getsize(path) else None
+            os.unlink(path)                  # the mapping keeps the days until the arrays are gone
+            self._blocks = [(_mapped(mm, off, shape), keys) for (off, shape), (_, keys) in zip(where, self._blocks)]
+            self._moved = None
         for arr, keys in self._blocks:
             for j, k in enumerate(keys):
                 self.data[k] = arr[:, j]
