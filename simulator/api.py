@@ -270,6 +270,8 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
     bar = Progress(sc.replications, enabled=progress, unit="replications", label=sc.name)
     watch = bar.running if bar.enabled else None      # how far the batches running have got
     spool = None
+    if keep_daily:
+        check_kept_days(loaded)
     try:
         if keep_daily:
             with small_pages_meanwhile():      # ~1 GB of fresh daily series for the headline (see report.memory)
@@ -291,6 +293,26 @@ def run_loaded(loaded: LoadedScenario, jobs: int = 1, progress: bool | None = No
     finally:
         bar.close()
     return Result(loaded, runs, time.perf_counter() - t0, started, spool)
+
+
+def check_kept_days(loaded: LoadedScenario) -> None:
+    """ValueError when keeping every replication's daily series (``keep_daily``: scenario and baseline, float64)
+    would take more memory than the limit the command line uses (``$SIMULATE_MAX_MEMORY_GB``, default 4 GB): a
+    notebook's kernel killed for want of memory loses everything in it."""
+    from .safety import ENV_MAX_MEMORY, max_memory_bytes
+    sc = loaded.scenario
+    need = sc.replications * 2 * max(1, getattr(loaded, "series", 0)) * (sc.days + spin_up_days(sc)) * 8
+    limit = max_memory_bytes()
+    if need > limit:
+        raise ValueError(f"keeping every replication's daily series needs about {_size(need)} "
+                         f"({sc.replications} replications x {loaded.series} series x {sc.days} days, scenario "
+                         f"and baseline), above the limit of {_size(limit)}; run with keep_daily=False (the "
+                         f"tables and charts need no more), fewer replications or a shorter horizon, or raise "
+                         f"the limit with ${ENV_MAX_MEMORY}")
+
+
+def _size(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
 def run(path_or_scenario: Any, sets: list[str] | None = None, jobs: int = 1, progress: bool | None = None,

@@ -70,3 +70,11 @@ def test_workers_send_every_day_by_file_the_same_days_and_leave_no_file(tmp_path
             assert keys == list(rb.data)
             assert np.array_equal(ra.matrix(keys), rb.matrix(keys), equal_nan=True)
             assert _on_a_mapping(rb.parts()[0][0]) and not _on_a_mapping(ra.parts()[0][0])
+
+
+def test_keeping_every_day_above_the_memory_limit_is_refused_before_running(monkeypatch):
+    monkeypatch.setenv("SIMULATE_MAX_MEMORY_GB", "0.001")          # 1 MB; 2 replications of 40 days keep ~3.6 MB
+    kw = dict(replications=2, horizon="40d", progress=False)
+    with pytest.raises(ValueError, match=r"needs about 4 MB .*limit of 1 MB; run with keep_daily=False"):
+        simulator.run("scenarios/japan_servicing_ban.yaml", **kw)
+    assert simulator.run("scenarios/japan_servicing_ban.yaml", keep_daily=False, **kw).summary is not None
