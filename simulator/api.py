@@ -219,9 +219,8 @@ def write_options(loaded: LoadedScenario, xlsx: bool | None = None, plots: bool 
 
 def prepare_write(loaded: LoadedScenario, xlsx: bool | None = None, plots: bool | None = None) -> None:
     """Load what :meth:`Result.write` will use (the table writers, which need no pandas; matplotlib with
-    plots; pandas, which the workbook's tables are read with, with xlsx): imports that the command runs while
-    its workers simulate
-    (``run_loaded(..., meanwhile=...)``) instead of after them."""
+    plots; with xlsx the workbook's writer and pandas, which its tables are read with): imports that the command
+    runs while its workers simulate (``run_loaded(..., meanwhile=...)``) instead of after them."""
     xlsx, plots = write_options(loaded, xlsx, plots)
     from .report import html, outputs, resolved  # noqa: F401
     if plots:

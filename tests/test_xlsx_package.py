@@ -22,7 +22,7 @@ def frame() -> pd.DataFrame:
         "int": np.array([3, -7, 1_000_000], dtype=np.int64),
         "flag": [True, False, True],
         "kind": pd.Categorical(["a & b", "<c>", None]),
-        "mixed": [" padded ", 4, pd.Timestamp("2026-03-31")],
+        "mixed": [" padded ", np.datetime64("2025-02-03"), pd.Timestamp("2026-03-31")],
         "text": pd.array(["x\x01y", "", "z"], dtype="string"),
         "share": [0.1 + 0.2, 1e-300, -5.5],
     })
@@ -47,8 +47,8 @@ def test_cells_read_back_with_their_types_values_and_formats(tmp_path, frame):
     assert ws["B2"].number_format == "#,##0.####"
     assert [r[4] for r in rows[1:]] == [True, False, True]
     assert [r[5] for r in rows[1:]] == ["a & b", "<c>", None]
-    assert rows[1][6] == " padded " and rows[2][6] == 4 and rows[3][6] == dt.datetime(2026, 3, 31)
-    assert ws["G4"].is_date
+    assert rows[1][6] == " padded " and rows[2][6] == dt.datetime(2025, 2, 3) and rows[3][6] == dt.datetime(2026, 3, 31)
+    assert ws["G3"].is_date and ws["G4"].is_date
     assert [r[7] for r in rows[1:]] == ["xy", "", "z"]                    # no control characters in XML
     assert [r[8] for r in rows[1:]] == [0.1 + 0.2, 1e-300, -5.5] and ws["I2"].number_format == "#,##0.####"
 
@@ -62,6 +62,9 @@ def test_header_bold_frozen_filtered_and_columns_sized(tmp_path, frame):
     assert ws.column_dimensions["D"].width == 9                          # "1000000": 7 characters + 2
     _, wide = written(tmp_path, frame, "timeseries_wide")
     assert wide.freeze_panes == "B2"
+    path = tmp_path / "still.xlsx"
+    ooxml.write_package([ooxml.Sheet("s", ["a"], [[1.0]], [8], freeze="A1")], path)
+    assert openpyxl.load_workbook(path)["s"].freeze_panes is None
 
 
 def test_dates_are_excel_serial_days(tmp_path):

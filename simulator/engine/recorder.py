@@ -240,7 +240,7 @@ class Recorder:
         state["_parts"] = None
         in_blocks = {k for _, keys in self._blocks for k in keys}
         state["data"] = {k: (None if k in in_blocks else v) for k, v in self.data.items()}
-        if self._moved is not None:
+        if getattr(self, "_moved", None) is not None:
             state["_blocks"] = [(None, keys) for _, keys in self._blocks]
             state["_read"] = {}
         return state

@@ -64,7 +64,8 @@ STYLES = (_HEAD + f'<styleSheet xmlns="{_MAIN}">'
 class Sheet:
     """One worksheet: ``name``; ``header`` (the first row, bold); ``columns``, one sequence of values each (all of
     one length; see :func:`column_cells` for what a value may be); ``widths`` in characters; ``freeze``: the
-    top-left cell of the scrolling part (``"A2"``: the header row frozen; ``"B2"``: also the first column)."""
+    top-left cell of the scrolling part, in columns A–Z (``"A2"``: the header row frozen; ``"B2"``: also the
+    first column; ``"A1"``: nothing frozen)."""
 
     name: str
     header: Sequence[str]
@@ -107,6 +108,8 @@ def _value(v: Any, ref: str) -> str:
         return _number(float(v), ref, NUMBER)
     if isinstance(v, str):
         return f'<c r="{ref}" t="inlineStr">{_text(v)}</c>'
+    if isinstance(v, np.datetime64):
+        return "" if np.isnat(v) else _serial(v, ref)
     if hasattr(v, "year") and hasattr(v, "month"):               # date, datetime, pandas Timestamp
         d = np.datetime64(v if not hasattr(v, "to_datetime64") else v.to_datetime64())
         return "" if np.isnat(d) else _serial(d, ref)
@@ -160,9 +163,10 @@ def _sheet_xml(sheet: Sheet) -> Iterable[str]:
     xs, ys = ord(col) - 65, row - 1
     pane = "bottomRight" if xs and ys else "bottomLeft" if ys else "topRight"
     split = (f' xSplit="{xs}"' if xs else "") + (f' ySplit="{ys}"' if ys else "")
-    yield (f'<sheetViews><sheetView workbookViewId="0"><pane{split} topLeftCell="{sheet.freeze}" '
-           f'activePane="{pane}" state="frozen"/><selection pane="{pane}" activeCell="{sheet.freeze}" '
-           f'sqref="{sheet.freeze}"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>')
+    view = (f'<pane{split} topLeftCell="{sheet.freeze}" activePane="{pane}" state="frozen"/><selection '
+            f'pane="{pane}" activeCell="{sheet.freeze}" sqref="{sheet.freeze}"/>') if xs or ys else ""
+    yield (f'<sheetViews><sheetView workbookViewId="0">{view}</sheetView></sheetViews>'
+           '<sheetFormatPr defaultRowHeight="15"/>')
     if ncol:
         yield "<cols>" + "".join(f'<col min="{j}" max="{j}" width="{w:g}" customWidth="1"/>'
                                  for j, w in enumerate(sheet.widths, start=1)) + "</cols>"
