@@ -256,14 +256,23 @@ def _move_days(pairs: list[Pair], folder: str, batch: int) -> None:
     """Each pair's daily series written to a file in ``folder`` (``Recorder.move_to``), so that only where they
     are is pickled back to the parent, which maps the files: the headline's 20 replications keep ~1 GB of days,
     which a pipe passed as pickles at ~1 s a batch in the parent (2026-12-07: ``simulator.run(..., jobs=2)``
-    8.0–8.3 s against 4.8 s in one process). Where a file cannot be written (a full ``/dev/shm``), the pair goes
-    back as a pickle."""
+    8.0–8.3 s against 4.8 s in one process). A pair goes back as a pickle instead where its file would leave
+    the folder's file system with less than :func:`_room_left` (a container's ``/dev/shm`` is often 64 MB, and
+    other processes use it too), or cannot be written."""
     for p in pairs:
         for which, rec in (("scenario", p.scenario), ("baseline", p.baseline)):
             try:
+                fs = os.statvfs(folder)
+                if fs.f_bavail * fs.f_frsize - rec.nbytes < _room_left(fs.f_blocks * fs.f_frsize):
+                    return
                 rec.move_to(os.path.join(folder, f"{batch}-{p.replication}-{which}"))
             except OSError:
                 return
+
+
+def _room_left(size: int) -> int:
+    """Bytes that moving days to files leaves free on a file system of ``size`` bytes: a tenth, at least 64 MB."""
+    return max(64 << 20, size // 10)
 
 
 def _on_zygote(zygote: Zygote, tasks: list[tuple], jobs: int, tick: Callable[[], None],

@@ -78,3 +78,14 @@ def test_keeping_every_day_above_the_memory_limit_is_refused_before_running(monk
     with pytest.raises(ValueError, match=r"needs about 4 MB .*limit of 1 MB; run with keep_daily=False"):
         simulator.run("scenarios/japan_servicing_ban.yaml", **kw)
     assert simulator.run("scenarios/japan_servicing_ban.yaml", keep_daily=False, **kw).summary is not None
+
+
+def test_days_stay_in_the_pickle_where_the_folder_would_be_left_without_room(tmp_path, monkeypatch):
+    rec, days = _recorder()
+    pair = runner.Pair(0, 0, rec, pickle.loads(pickle.dumps(rec)))
+    monkeypatch.setattr(runner, "_room_left", lambda size: 1 << 62)      # never enough room
+    runner._move_days([pair], str(tmp_path), 0)
+    assert not os.listdir(tmp_path) and rec._moved is None
+    monkeypatch.setattr(runner, "_room_left", lambda size: 0)
+    runner._move_days([pair], str(tmp_path), 0)
+    assert sorted(os.listdir(tmp_path)) == ["0-0-baseline", "0-0-scenario"] and rec.nbytes == days.nbytes

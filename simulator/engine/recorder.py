@@ -210,6 +210,11 @@ class Recorder:
         for e in self.events:
             e.day -= days
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the blocks' days (what :meth:`move_to` writes)."""
+        return sum(self._read.get(b, arr).nbytes for b, (arr, _) in enumerate(self._blocks))
+
     def move_to(self, path: str) -> None:
         """Write every block's days to a new file ``path`` (float64, block after block, each in C order) and pickle
         from now on where they are in it instead of the days: the process that unpickles the recorder maps the
