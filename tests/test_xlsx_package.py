@@ -87,3 +87,13 @@ def test_same_sheets_same_bytes(tmp_path, frame):
 @pytest.mark.parametrize("j, name", [(0, "A"), (25, "Z"), (26, "AA"), (701, "ZZ"), (702, "AAA"), (16383, "XFD")])
 def test_column_letters(j, name):
     assert ooxml.column_letter(j) == name
+
+
+def test_rows_made_a_few_at_a_time_give_the_same_bytes(tmp_path, frame, monkeypatch):
+    whole, pieces = tmp_path / "whole.xlsx", tmp_path / "pieces.xlsx"
+    ooxml.write_package([sheet("summary", frame)], whole)
+    monkeypatch.setattr(ooxml, "ROWS_AT_ONCE", 2)                      # 3 rows: a piece of 2, then 1
+    ooxml.write_package([sheet("summary", frame)], pieces)
+    assert whole.read_bytes() == pieces.read_bytes()
+    xml = zipfile.ZipFile(pieces).read("xl/worksheets/sheet1.xml").decode()
+    assert [xml.count(f'<row r="{r}"><c r="A{r}"') for r in (1, 2, 3, 4)] == [1, 1, 1, 1]

@@ -31,6 +31,8 @@ NUMBER_FORMAT = "#,##0.####"
 DATE_FORMAT = "yyyy-mm-dd"
 #: Excel's day 0 of the 1900 date system as its serial days count them (1900-03-01 onward is exact)
 EPOCH = np.datetime64("1899-12-30", "D")
+#: rows whose cells are made at once (a day-by-day wide sheet of 2,500 columns: ~60 MB of text at a time)
+ROWS_AT_ONCE = 256
 #: the longest text a cell holds (Excel's limit)
 MAX_TEXT = 32767
 #: a zip entry's fixed time (the earliest a zip file can state): same tables, same bytes
@@ -129,14 +131,20 @@ def _serial(d: np.datetime64, ref: str) -> str:
     return f'<c r="{ref}" s="{DATE}"><v>{int(days) if days == int(days) else repr(float(days))}</v></c>'
 
 
+def _array(values: Any) -> np.ndarray:
+    """``values`` as a numpy array (a list as an array of objects, read value by value)."""
+    if hasattr(values, "to_numpy"):
+        return values.to_numpy()
+    return np.asarray(values, dtype=object) if isinstance(values, list) else values
+
+
 def column_cells(values: Any, letter: str, first_row: int = 2) -> list[str]:
     """The cells of one column (``letter``) from row ``first_row`` on, one string a row ("" for an empty cell).
 
     ``values``: a numpy array or anything with ``to_numpy`` (a pandas Series) or a list. Float columns are
     numbers (format ``#,##0.####``), integer columns integers (``#,##0``), datetime64 columns dates
     (``yyyy-mm-dd``), boolean columns booleans; any other column is read value by value (:func:`_value`)."""
-    a = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values, dtype=object) \
-        if isinstance(values, list) else values
+    a = _array(values)
     rows = range(first_row, first_row + len(a))
     kind = a.dtype.kind
     if kind == "f":
@@ -174,14 +182,12 @@ def _sheet_xml(sheet: Sheet) -> Iterable[str]:
     yield ('<sheetData><row r="1">'
            + "".join(f'<c r="{x}1" s="{BOLD}" t="inlineStr">{_text(str(h))}</c>'
                      for x, h in zip(letters, sheet.header)) + "</row>")
-    cells = [column_cells(c, x) for c, x in zip(sheet.columns, letters)]
-    chunk: list[str] = []
-    for r, row_cells in enumerate(zip(*cells), start=2):
-        chunk.append(f'<row r="{r}">{"".join(row_cells)}</row>')
-        if len(chunk) == 256:
-            yield "".join(chunk)
-            chunk = []
-    yield "".join(chunk) + "</sheetData>"
+    columns = [_array(c) for c in sheet.columns]
+    for r0 in range(0, nrow, ROWS_AT_ONCE):        # the cells of a few rows at a time: memory stays small
+        cells = [column_cells(a[r0:r0 + ROWS_AT_ONCE], x, r0 + 2) for a, x in zip(columns, letters)]
+        yield "".join(f'<row r="{r}">{"".join(row_cells)}</row>'
+                      for r, row_cells in enumerate(zip(*cells), start=r0 + 2))
+    yield "</sheetData>"
     if ncol and nrow:
         yield f'<autoFilter ref="A1:{last}"/>'
     yield "</worksheet>"
