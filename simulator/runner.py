@@ -245,11 +245,15 @@ def _run_batch_args(args: tuple) -> list[Any]:
     return got
 
 
-def days_folder() -> str:
-    """A new folder for :func:`_move_days`: in ``/dev/shm`` (memory, not disk) where there is one to write in."""
+def days_folder() -> str | None:
+    """A new folder for :func:`_move_days`: in ``/dev/shm`` (memory, not disk) where there is one to write in;
+    None where no folder can be made (the days then come back pickled)."""
     shm = "/dev/shm"
-    return tempfile.mkdtemp(prefix="simulate-days-",
-                            dir=shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None)
+    try:
+        return tempfile.mkdtemp(prefix="simulate-days-",
+                                dir=shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None)
+    except OSError:
+        return None
 
 
 def _move_days(pairs: list[Pair], folder: str, batch: int) -> None:
