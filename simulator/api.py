@@ -300,11 +300,12 @@ def check_kept_days(loaded: LoadedScenario) -> None:
     notebook's kernel killed for want of memory loses everything in it."""
     from .safety import ENV_MAX_MEMORY, max_memory_bytes
     sc = loaded.scenario
-    need = sc.replications * 2 * max(1, getattr(loaded, "series", 0)) * (sc.days + spin_up_days(sc)) * 8
+    series, days = max(1, getattr(loaded, "series", 0)), sc.days + spin_up_days(sc)
+    need = sc.replications * 2 * series * days * 8
     limit = max_memory_bytes()
     if need > limit:
         raise ValueError(f"keeping every replication's daily series needs about {_size(need)} "
-                         f"({sc.replications} replications x {loaded.series} series x {sc.days} days, scenario "
+                         f"({sc.replications} replications x {series} series x {days} days, scenario "
                          f"and baseline), above the limit of {_size(limit)}; run with keep_daily=False (the "
                          f"tables and charts need no more), fewer replications or a shorter horizon, or raise "
                          f"the limit with ${ENV_MAX_MEMORY}")

@@ -234,14 +234,14 @@ WATCH_S = 0.25
 
 
 def _run_batch_args(args: tuple) -> list[Any]:
-    """:func:`run_batch` of ``(scenario, world, replications, reduce, batch[, folder])`` in a worker; its
-    progress goes to the slot of its batch number ``batch`` (``simulator.day_meter``). With a ``folder`` (and no
+    """:func:`run_batch` of ``(scenario, world, replications, reduce, batch, folder)`` in a worker; its progress
+    goes to the slot of its batch number ``batch`` (``simulator.day_meter``). With a ``folder`` (and no
     ``reduce``), each replication's daily series go back through files there (:func:`_move_days`)."""
-    *task, batch = args[:5]
+    *task, batch, folder = args
     with day_meter.counting(batch):
         got = run_batch(*task)
-    if len(args) > 5 and args[5] is not None:
-        _move_days(got, args[5], batch)
+    if folder is not None:
+        _move_days(got, folder, batch)
     return got
 
 
@@ -282,7 +282,7 @@ def _room_left(size: int) -> int:
 def _on_zygote(zygote: Zygote, tasks: list[tuple], jobs: int, tick: Callable[[], None],
                meanwhile: Callable[[], None] | None, watch: Callable[[dict[int, int]], None] | None = None
                ) -> list[Any]:
-    """:func:`run_batch` of each task (its last item its batch number) in a worker forked from ``zygote``, at
+    """:func:`run_batch` of each task (as :func:`_run_batch_args` takes it) in a worker forked from ``zygote``, at
     most ``jobs`` at a time (the next asked for as one ends); results in task order. ``watch(running)`` (batch
     number → replications, of the batches running) every :data:`WATCH_S` while waiting, and as a batch ends,
     before its replications are ticked. On any exception (Ctrl-C, a failed replication) the zygote and its
@@ -390,14 +390,13 @@ def run_replications(scenario: Scenario, world: Mapping[str, Any], jobs: int = 1
             for _ in got:
                 tick()
         return out
-    tasks = [(scenario, world, reps, reduce, k) for k, reps in enumerate(work)]
     if zygote is not None:
-        return _on_zygote(zygote, tasks, jobs, tick, meanwhile, look)
+        return _on_zygote(zygote, [(scenario, world, reps, reduce, k, None) for k, reps in enumerate(work)], jobs,
+                          tick, meanwhile, look)
     for k in range(len(work)):
         day_meter.clear(k)
     folder = days_folder() if reduce is None else None     # every day of every replication comes back
-    if folder is not None:
-        tasks = [task + (folder,) for task in tasks]
+    tasks = [(scenario, world, reps, reduce, k, folder) for k, reps in enumerate(work)]
     ex = ProcessPoolExecutor(max_workers=min(jobs, len(work)), initializer=_worker_init,
                              initargs=(os.getpid(), defer))
     try:

@@ -140,8 +140,7 @@ class Recorder:
         out = np.empty((len(keys), stop - start))
         where = {k: i for i, k in enumerate(keys)}
         done = np.zeros(len(keys), dtype=bool)
-        for b, (arr, bkeys) in enumerate(self._blocks):
-            arr = self._read.get(b, arr)
+        for arr, bkeys in self._blocks_read():
             rows, cols = [], []
             for j, k in enumerate(bkeys):
                 i = where.get(k)
@@ -167,10 +166,15 @@ class Recorder:
         if self._parts is None or self._parts[0] != len(self.info):
             pos = {k: i for i, k in enumerate(self.info)}
             in_blocks = {k for _, keys in self._blocks for k in keys}
-            out = [(self._read.get(b, arr), pos[keys[0]]) for b, (arr, keys) in enumerate(self._blocks) if keys]
+            out = [(arr, pos[keys[0]]) for arr, keys in self._blocks_read() if keys]
             out += [(arr[:, None], pos[k]) for k, arr in self.data.items() if k not in in_blocks]
             self._parts = (len(self.info), out)
         return self._parts[1]
+
+    def _blocks_read(self) -> list[tuple[np.ndarray, list[str]]]:
+        """``(days, keys)`` of every block in registration order, its days as :meth:`parts` and :meth:`matrix` read
+        them (another run's, see :meth:`read_as`)."""
+        return [(self._read.get(b, arr), keys) for b, (arr, keys) in enumerate(self._blocks)]
 
     def read_as(self, own: np.ndarray, other: np.ndarray | None) -> None:
         """Read the days of the block registered as ``own`` (the array :meth:`block` was given) from ``other``
@@ -213,7 +217,7 @@ class Recorder:
     @property
     def nbytes(self) -> int:
         """Bytes of the blocks' days (what :meth:`move_to` writes)."""
-        return sum(self._read.get(b, arr).nbytes for b, (arr, _) in enumerate(self._blocks))
+        return sum(a.nbytes for a, _ in self._blocks_read())
 
     def move_to(self, path: str) -> None:
         """Write every block's days to a new file ``path`` (float64, block after block, each in C order) and pickle
@@ -226,8 +230,7 @@ class Recorder:
         at = 0
         try:
             with open(path, "xb") as fh:
-                for b, (arr, _) in enumerate(self._blocks):
-                    a = self._read.get(b, arr)
+                for a, _ in self._blocks_read():
                     for r in range(0, a.shape[0], 256):             # a strided lane's rows copied a piece at a time
                         fh.write(np.ascontiguousarray(a[r:r + 256], dtype=np.float64).data)
                     where.append((at, a.shape))
