@@ -22,6 +22,7 @@ SCRIPTS = [
     ("minerals step", "minerals_step.py", ["--repeats", "1"], ["--repeats", "5"]),
     ("gallium 2023 calibration", "calibrate_gallium_2023.py", [], []),
     ("validation on observed episodes", "validate_episodes.py", ["--replications", "1"], ["--replications", "5"]),
+    ("published estimates", "published_estimates.py", ["--replications", "1"], ["--replications", "5"]),
     ("stage balance of the world data", "check_stage_balance.py", ["--quiet"], ["--quiet"]),
     ("sweeps", "sweep_bench.py", ["--quick"], []),
     ("speed targets (issue 16)", "speed_targets.py", ["--quick"], []),

@@ -39,11 +39,12 @@ def test_holder_day_matches_numpy(lanes):
     rng = np.random.default_rng(lanes)
     hg, S, demand, (cn_in, nc_in, outflow) = _holders(rng, lanes)
     ncc = rng.uniform(0, 8, demand.shape[1:])
+    cnc = rng.uniform(0, 8, demand.shape[1:])                   # Chinese arrivals above and below their contract
     target = rng.uniform(10, 90, demand.shape)
     restock = rng.uniform(10, 60, (demand.shape[1], 1))
     S1, S2 = S.copy(), S.copy()
-    a = hg._consume_numpy(S1, S.sum(axis=-1), cn_in, nc_in, ncc, outflow, demand, target, restock)
-    b = hg._consume_compiled(S2, S.sum(axis=-1), cn_in, nc_in, ncc, outflow, demand, target, restock)
+    a = hg._consume_numpy(S1, S.sum(axis=-1), cn_in, nc_in, ncc, cnc, outflow, demand, target, restock)
+    b = hg._consume_compiled(S2, S.sum(axis=-1), cn_in, nc_in, ncc, cnc, outflow, demand, target, restock)
     assert _same_bits(S1, S2)
     assert len(a) == len(b) == 3 and all(_same_bits(x, y) for x, y in zip(a, b))
     assert (a[1] > 0).any() and (a[1] < 1).any()                # some groups short, not all

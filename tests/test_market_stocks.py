@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from simulator.engine.market.data import holder_covers
+from simulator.engine.market.stocks import HolderGroups, sourcing_classes
 
 from .market_world import EFFECTIVE_DAY, events, measure, run_tw, world
 
@@ -37,6 +38,34 @@ def test_the_first_users_run_short_well_before_the_regional_stock_is_empty():
     _, pooled = run_tw([measure()], POOLED)
     day0 = events(pooled, "first_users_short", "testium_metal.Japan")
     assert not day0 or day0[0] > d + 60, (d, day0)
+
+
+def _divert(cn_contract: float, days: int = 120) -> tuple[np.ndarray, float]:
+    """An importer whose China-sourced users bought 0.1 of its 1.0 a day from China: Chinese material diverted
+    from a restricted market brings 0.4 a day, while its other supply falls from 0.9 to 0.5. Holder groups'
+    stocks after ``days`` and the short share on the last day."""
+    cover = holder_covers(40.0, 0.6, 4)[None, None, :]
+    w, c, cov = sourcing_classes(cover, np.array([[0.1]]), np.array([0.8]))
+    hg = HolderGroups(w, c)
+    demand = np.array([[1.0]])
+    S = w * cov * demand[:, :, None]
+    one = np.ones((1, 1))
+    for _ in range(days):
+        _, short, _ = hg.consume(S, S.sum(axis=-1), 0.4 * one, 0.5 * one, 0.9 * one, cn_contract * one,
+                                 np.zeros((1, 1)), demand, 40.0 * one, 30.0 * one)
+    return S, float(short[0, 0])
+
+
+def test_chinese_material_beyond_the_contracts_goes_to_the_users_short_of_it():
+    """Diverted Chinese arrivals used to reach only the China-sourced users, whose stocks grew without end while
+    the others ran short (the US's gallium users under a Chinese ban on Japan: the US's stocks rose to 78 days of
+    cover while four in five of its users were short, 2026-12-07). Beyond their contracted level they go by need."""
+    S, short = _divert(cn_contract=0.1)
+    S_old, short_old = _divert(cn_contract=np.inf)            # every Chinese arrival to the China-sourced users
+    china_sourced = slice(0, 4)
+    assert S_old[0, 0, china_sourced].sum() > 2.0 * S[0, 0, china_sourced].sum()
+    assert short < short_old
+    assert S.sum() == pytest.approx(S_old.sum(), rel=0.5)      # the same supply, spread by need
 
 
 def test_the_spot_market_supplies_a_banned_importer_whose_only_supplier_is_china():

@@ -344,10 +344,12 @@ def _fmax(a: float, b: float) -> float:
     return a if a > b else b
 
 
-def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f_cn, f_nc, cons, short, held):
+def holder_day(S, tot, cn_in, nc_in, ncc, cnc, outflow, demand, target, restock, w, f_cn, f_nc, cons, short,
+               held):
     """One day of the holder groups of every cell (see ``market.stocks.HolderGroups.consume`` for the model):
     ``S`` (cells, G) stocks, updated in place; per cell ``tot``, ``cn_in``, ``nc_in``, ``outflow``, ``demand``,
-    ``target``; per (item, region) — cell modulo ``ncc.size`` — ``ncc`` (contracted supply), ``restock`` (days),
+    ``target``; per (item, region) — cell modulo ``ncc.size`` — ``ncc`` and ``cnc`` (contracted other and
+    Chinese-origin supply), ``restock`` (days),
     ``w``, ``f_cn``, ``f_nc`` (K, G). Writes consumption, short share and the stock left (Σ over groups) per
     cell into ``cons``, ``short`` and ``held``."""
     C, G = S.shape
@@ -376,9 +378,10 @@ def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f
                 held[c] = 0.0
                 continue
         base = _fmin(nc_in[c], ncc[k])
+        cbase = _fmin(cn_in[c], cnc[k])
         rs = restock[k]
         for g in range(G):
-            x = cn_in[c] * f_cn[k, g]
+            x = cbase * f_cn[k, g]
             x += base * f_nc[k, g]
             inflow[g] = x
             wa = w[k, g] * dem
@@ -388,7 +391,7 @@ def holder_day(S, tot, cn_in, nc_in, ncc, outflow, demand, target, restock, w, f
             gap /= rs
             need[g] = _fmax((wa - x) + gap, 0.0)
         tn = pairwise_sum(need, 0, G)
-        beyond = nc_in[c] - base
+        beyond = (nc_in[c] - base) + (cn_in[c] - cbase)
         if tn > 0:                      # (the test outside the loops: each loop runs branch-free)
             for g in range(G):
                 S[c, g] += inflow[g] + beyond * (need[g] / tn)

@@ -131,6 +131,7 @@ class MineralMarkets(LaneMechanism):
         cn_in0 = np.bincount(self.e_mi, d.e_flow0 * share0.ravel()[self.e_mx], minlength=I * R).reshape(I, R)
         cn_in0[:, CHINA] += self.prod0[:, CHINA]
         self.nc_contract = self.prod0 + self.imports0 - cn_in0          # contracted non-Chinese supply, per day
+        self.cn_contract = cn_in0                                       # and Chinese-origin supply
         inflow0 = np.maximum(self.prod0 + self.imports0, 1e-300)
         hw, hc, cover = sourcing_classes(d.holder_cover, np.clip(cn_in0 / inflow0, 0.0, 1.0),
                                                    p["sourcing_concentration"])
@@ -642,8 +643,8 @@ class MineralMarkets(LaneMechanism):
             cn_in = imports_cn.copy()
             cn_in[:, :, CHINA] += production[:, :, CHINA] + release[:, :, CHINA]
             nc_in = inflow - cn_in
-        consumption, short_share, S_new = self.holders.consume(self.S, Stot, cn_in, nc_in,
-                                                               self.nc_contract, outflow, demand, self.T,
+        consumption, short_share, S_new = self.holders.consume(self.S, Stot, cn_in, nc_in, self.nc_contract,
+                                                               self.cn_contract, outflow, demand, self.T,
                                                                self.restock_cells)
         self._stocks(S_new, buy_cn, release, imports_cn, base, consumption, demand, dem_safe, feed, ref)
         self.Stot = S_new                          # users' stocks (Σ over holder groups) for tomorrow

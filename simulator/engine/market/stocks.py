@@ -4,8 +4,10 @@
 with its own days of cover and its own suppliers. The model splits each (item, region) into *holder groups*:
 ``K`` cover quantiles of a lognormal (mean ``cover_days``, coefficient of variation ``holder_cover_spread``) times
 two sourcing classes — users who buy mostly Chinese-made material and the others (``sourcing_concentration``).
-Chinese-origin arrivals reach the China-sourced users, other supply reaches its contracted buyers, and only what
-comes beyond the contracts (re-orders, spot purchases, stockpile releases) goes to whoever needs it. A group that
+Chinese-origin arrivals reach the China-sourced users and other supply its contracted buyers, each up to its
+no-policy (contracted) level; only what comes beyond the contracts (re-orders, spot purchases, stockpile releases,
+Chinese material diverted from a restricted market) goes to whoever needs it: an importer that receives more
+Chinese material than its China-sourced users bought before sells it to the users that ran short. A group that
 runs dry consumes only what reaches it that day, so the thinnest-stocked China-sourced firms stop while the
 national total is still far from empty — the first line stop comes weeks before the average cover is used up.
 ``users_short_share`` is the demand share of groups that could not meet their demand.
@@ -74,28 +76,30 @@ class HolderGroups:
         self.f_nc = _fractions(w * (1.0 - c))      # contracted other supply by w·(1 − c)
 
     def consume(self, S: np.ndarray, tot: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
-                nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
-                restock: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                nc_contract: np.ndarray, cn_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray,
+                target: np.ndarray, restock: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One day of the holder groups. ``S`` (I, R, G) stocks (updated in place) and ``tot`` their sum over
         groups; per (I, R) and day: Chinese-origin arrivals ``cn_in``, other arrivals ``nc_in`` (production,
-        imports, releases), the contracted part of the latter ``nc_contract`` (its baseline), exports
-        ``outflow``, ``demand``, ``target`` cover (days) and ``restock`` (days). For a batch of runs, the
-        state and flows carry a leading lane axis ((lanes, I, R, G) and (lanes, I, R)).
-        Chinese-origin arrivals reach groups by their Chinese purchases ``w·c``; other supply up to the
-        contracted level by ``w·(1 − c)``; what comes beyond it (re-orders, spot, stockpile releases) goes to the
-        groups by need (today's use not covered plus the gap to target cover over ``restock``). Exports leave in
-        proportion to the stock held. Returns consumption (I, R), the demand share of groups that could not
-        meet their demand, and the stock left (I, R) (Σ of ``S`` over groups)."""
+        imports, releases), the contracted parts of both ``cn_contract`` and ``nc_contract`` (their no-policy
+        levels), exports ``outflow``, ``demand``, ``target`` cover (days) and ``restock`` (days). For a batch of
+        runs, the state and flows carry a leading lane axis ((lanes, I, R, G) and (lanes, I, R)).
+        Chinese-origin arrivals up to their contracted level reach groups by their Chinese purchases ``w·c``;
+        other supply up to its contracted level by ``w·(1 − c)``; what comes beyond either (re-orders, spot,
+        stockpile releases, diverted Chinese material) goes to the groups by need (today's use not covered plus
+        the gap to target cover over ``restock``). Exports leave in proportion to the stock held. Returns
+        consumption (I, R), the demand share of groups that could not meet their demand, and the stock left
+        (I, R) (Σ of ``S`` over groups)."""
         run = self._consume_compiled if self._day is not None else self._consume_numpy
-        return run(S, tot, cn_in, nc_in, nc_contract, outflow, demand, target, restock)
+        return run(S, tot, cn_in, nc_in, nc_contract, cn_contract, outflow, demand, target, restock)
 
     def _consume_numpy(self, S: np.ndarray, tot: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
-                       nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
-                       restock: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       nc_contract: np.ndarray, cn_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray,
+                       target: np.ndarray, restock: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`consume` in numpy calls over all cells at once."""
         w = self.w
         base = np.minimum(nc_in, nc_contract)
-        inflow = cn_in[..., None] * self.f_cn
+        cbase = np.minimum(cn_in, cn_contract)
+        inflow = cbase[..., None] * self.f_cn
         inflow += base[..., None] * self.f_nc
         want = w * demand[..., None]
         need = want - inflow
@@ -104,7 +108,7 @@ class HolderGroups:
         gap /= restock[..., None]
         need += gap
         np.maximum(need, 0.0, out=need)
-        inflow += (nc_in - base)[..., None] * _fractions(need)
+        inflow += ((nc_in - base) + (cn_in - cbase))[..., None] * _fractions(need)
         S += inflow
         avail = tot + cn_in + nc_in
         frac = np.divide(outflow, avail, out=np.zeros_like(avail), where=avail > 0)
@@ -116,15 +120,17 @@ class HolderGroups:
         return cons_k.sum(axis=-1), np.where(short, w, 0.0).sum(axis=-1), S.sum(axis=-1)
 
     def _consume_compiled(self, S: np.ndarray, tot: np.ndarray, cn_in: np.ndarray, nc_in: np.ndarray,
-                          nc_contract: np.ndarray, outflow: np.ndarray, demand: np.ndarray, target: np.ndarray,
-                          restock: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                          nc_contract: np.ndarray, cn_contract: np.ndarray, outflow: np.ndarray,
+                          demand: np.ndarray, target: np.ndarray, restock: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`consume` as one compiled loop over cells (same numbers, see :mod:`simulator.engine.kernels`)."""
         G = S.shape[-1]
         K = nc_contract.size
         cells = tot.shape
         cons, short, held = np.empty(cells), np.empty(cells), np.empty(cells)
         day = self._day or kernels.compiled("holder_day")
-        day(S.reshape(-1, G), _flat(tot), _flat(cn_in), _flat(nc_in), _flat(nc_contract), _flat(outflow),
+        day(S.reshape(-1, G), _flat(tot), _flat(cn_in), _flat(nc_in), _flat(nc_contract), _flat(cn_contract),
+            _flat(outflow),
             _flat(demand, cells), _flat(target, cells), _flat(restock, nc_contract.shape),
             self.w.reshape(K, G), self.f_cn.reshape(K, G), self.f_nc.reshape(K, G), cons.reshape(-1),
             short.reshape(-1), held.reshape(-1))
