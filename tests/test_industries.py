@@ -149,3 +149,19 @@ def test_a_chinese_ban_on_single_sourced_chips_cuts_european_car_output():
     assert np.allclose(s.get("industries.eu_cars.limit_china_sourced_chips"), 0.5 + 0.5 * served)
     assert events(s, "line_stop", "industries.eu_cars")
     assert np.all(s.get("china_sourced_chips.China_to_EU.flow")[EFFECTIVE_DAY:] == 0.0)
+
+
+def test_a_chinese_magnet_ban_stops_us_car_lines_and_costs_us_gdp():
+    """US car making (10.6 M vehicles a year, every one with NdFeB magnets) stops lines once its magnet users'
+    stocks run dry, as Ford's Chicago plant did in May 2025; the lost output is a cut of the US motor-vehicle cell.
+    (A ban on the US alone is deflected: Japanese and Vietnamese magnets go to the US and Chinese ones replace them.)"""
+    w = default_world()
+    ban = [{"id": "magnets", "against": ["all"], "mineral": "rare_earths", "items": ["ndfeb_magnets"],
+            "kind": "ban", "effective": "2026-02-01"}]
+    base, s = run(w, ban, "1y")
+    out, out0 = s.get("industries.us_cars.output"), base.get("industries.us_cars.output")
+    assert np.all(out[:EFFECTIVE_DAY + 20] == out0[:EFFECTIVE_DAY + 20])     # stocks carry the first weeks
+    assert out.min() < 0.9 * out0.max()
+    assert events(s, "line_stop", "industries.us_cars")
+    lost = s.get("economy.US.motor_vehicles.value_added_lost").sum()
+    assert lost > 0.0 and s.get("economy.US.gdp_loss").sum() > lost      # suppliers lose too

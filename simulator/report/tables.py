@@ -1,7 +1,7 @@
 """Writing one result table as CSV a spreadsheet can open: split into parts when it would pass the row limit.
 
 Excel and LibreOffice Calc open at most 1,048,576 rows (header included). A table with more data rows than
-``MAX_DATA_ROWS`` (``output.frequency: 1d`` over three years gives ~6.1 million time-series rows) is
+``MAX_DATA_ROWS`` (``output.frequency: 1d`` over three years gives ~6.2 million time-series rows) is
 written as ``NAME.part1.csv``, ``NAME.part2.csv``, ... each with the header and at most ``MAX_DATA_ROWS``
 rows, in the original row order; concatenating the parts (minus repeated headers) gives the whole table.
 """
