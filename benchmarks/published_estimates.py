@@ -136,10 +136,12 @@ def model_value(e: Estimate, res) -> tuple[float, float, float]:
 
 
 def unit(e: Estimate) -> str:
+    """The unit a figure of ``e`` is printed in."""
     return {"gdp_usd_bn": "USD bn", "gdp_pct": "% of GDP", "price_pct": "%"}[e.kind]
 
 
 def published(e: Estimate) -> str:
+    """The study's figure as printed: central (low–high), "> low", or the single figure."""
     if e.low is None:
         return f"{e.central:g}"
     if e.high is None:
