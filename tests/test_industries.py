@@ -154,7 +154,8 @@ def test_a_chinese_ban_on_single_sourced_chips_cuts_european_car_output():
 def test_a_chinese_magnet_ban_stops_us_car_lines_and_costs_us_gdp():
     """US car making (10.6 M vehicles a year, every one with NdFeB magnets) stops lines once its magnet users'
     stocks run dry, as Ford's Chicago plant did in May 2025; the lost output is a cut of the US motor-vehicle cell.
-    (A ban on the US alone is deflected: Japanese and Vietnamese magnets go to the US and Chinese ones replace them.)"""
+    (A ban on the US alone is deflected in part: Japanese and Southeast Asian magnets go to the US, up to each
+    edge's cap, and Chinese ones replace them.)"""
     w = default_world()
     ban = [{"id": "magnets", "against": ["all"], "mineral": "rare_earths", "items": ["ndfeb_magnets"],
             "kind": "ban", "effective": "2026-02-01"}]

@@ -180,3 +180,24 @@ def test_a_transport_longer_than_the_transit_rings_hold_is_refused(edge_days, ok
     else:
         with pytest.raises(ValueError, match="transport, leakage and spot delays must be < 256 days"):
             run(w, [], horizon="30d")
+
+
+def test_no_edge_carries_more_than_its_cap_so_a_ban_on_one_importer_is_not_deflected_whole():
+    """A Chinese magnet ban on the US alone: the US re-orders from Japan, whose magnet makers would ship it all
+    and buy Chinese magnets for their own users. An edge carries at most ``edge_cap_multiple`` × its baseline flow
+    a day (restored 2026-12-07: the staged markets had dropped it, and the ban left the US's users unharmed with
+    their cover rising to 130 days)."""
+    w = default_world()
+    ban = [{"id": "magnets_us", "against": ["US"], "mineral": "rare_earths", "items": ["ndfeb_magnets"],
+            "kind": "ban", "effective": "2026-02-01"}]
+    base, s = run(w, ban, "1y")
+    cap = w["minerals"]["common"]["trade"]["edge_cap_multiple"]
+    japan_us, japan_us0 = s.get("ndfeb_magnets.Japan_to_US.flow"), base.get("ndfeb_magnets.Japan_to_US.flow")
+    assert np.allclose(japan_us0, japan_us0[0])                                    # the no-policy flow, a day
+    assert japan_us.max() == pytest.approx(cap * japan_us0[0], rel=1e-9)            # the cap binds
+    assert japan_us[SETTLED:].mean() > 2.0 * japan_us0[0]
+    assert s.get("ndfeb_magnets.US.unmet_demand")[EFFECTIVE_DAY:].sum() > 0.0
+    assert s.get("ndfeb_magnets.US.days_of_cover")[-1] < 0.5 * base.get("ndfeb_magnets.US.days_of_cover")[-1]
+    w["minerals"]["common"]["trade"]["edge_cap_multiple"] = 1e9                    # no cap: deflected whole
+    _, free = run(w, ban, "1y")
+    assert free.get("ndfeb_magnets.US.unmet_demand").sum() == 0.0

@@ -1020,20 +1020,21 @@ def market_spot(slot, china, keep_share, p_spot, cover_days, demand, Stot, physi
                 exports_cn[lane, i, r] += sc
 
 
-def trade_apply(slot, req, kind, quota_cap, leak_share, approval, alt_w, e_mi, busy, queue_live, queue, pending,
-                approved_today, ship, leak, blocked, per_imp):
+def trade_apply(slot, req, kind, quota_cap, leak_share, approval, alt_w, e_mi, edge_cap, busy, queue_live, queue,
+                pending, approved_today, ship, leak, blocked, per_imp):
     """The trade rules of a day for every lane (``market.trade.TradeRules.apply``, whose numpy code is the model
     and the reference; today's licence applications are already in ``queue``): orders ``req`` (lanes, E) become
     direct shipments ``ship`` and leaked ones ``leak`` (lanes, E), written here. Edge kinds: 0 free, 1 licensing,
-    2 quota, 3 ban. Updates ``pending``, ``queue_live``, ``approved_today`` and today's slot ``slot`` of
-    ``queue`` (lanes, H, E) in place. ``blocked`` (E), ``per_imp`` (cells) scratch."""
+    2 quota, 3 ban. Every edge carries at most ``edge_cap`` (E) before today's approvals. Updates ``pending``,
+    ``queue_live``, ``approved_today`` and today's slot ``slot`` of ``queue`` (lanes, H, E) in place.
+    ``blocked`` (E), ``per_imp`` (cells) scratch."""
     n, E = req.shape
     for k in range(n):
         for e in range(E):
             approved_today[k, e] = 0.0
         if not busy[k]:
             for e in range(E):
-                ship[k, e] = req[k, e]
+                ship[k, e] = _fmin(req[k, e], edge_cap[e])
                 leak[k, e] = 0.0
             continue
         any_lic = False
@@ -1070,6 +1071,8 @@ def trade_apply(slot, req, kind, quota_cap, leak_share, approval, alt_w, e_mi, b
                 per_imp[e_mi[e]] += blocked[e]
             for e in range(E):
                 ship[k, e] = ship[k, e] + alt_w[e] * per_imp[e_mi[e]]
+        for e in range(E):
+            ship[k, e] = _fmin(ship[k, e], edge_cap[e])
         if queue_live[k]:                      # licence decisions due today
             got = False
             for e in range(E):

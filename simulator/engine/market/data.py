@@ -191,6 +191,7 @@ PER_ITEM = {   # array name -> (section, key) of a behavioural parameter (item's
     "release_ratio": ("strategic", "release_price_ratio"), "release_cover": ("strategic", "release_cover_days"),
     "release_short": ("strategic", "release_short_share"),
     "release_days": ("strategic", "release_days"), "leak_delay": ("trade", "leakage_delay_days"),
+    "edge_cap": ("trade", "edge_cap_multiple"),
     "persistence": ("investment", "persistence_days"), "spot_el": ("spot", "release_elasticity"),
     "spot_cap": ("spot", "capacity_share"), "spot_transport": ("spot", "transport_days"),
     "reserve_below": ("china_reserve", "buy_below_price_ratio"),

@@ -9,7 +9,10 @@ all its stages, or an item list):
 
 Blocked orders are treated alike under every kind: a ``leakage`` share of them still arrives from China through
 third countries after ``leakage_delay_days`` (the only path by which Chinese material reaches a restricted buyer);
-the rest is re-ordered at once from the importer's non-Chinese suppliers by their baseline shares. (Parts qualified
+the rest is re-ordered at once from the importer's non-Chinese suppliers by their baseline shares. No edge carries
+more than ``edge_cap_multiple`` × its baseline flow a day (traders, freight and contracts of an existing trade
+relationship; licence approvals come on top): a supplier that sold little to a buyer before cannot become its
+main source within a run, nor can China's open edges carry everything a third country re-exports. (Parts qualified
 to a single Chinese source have no such suppliers: they are an item of their own whose alternatives are
 re-qualification projects with a lead time.) Under licensing
 the buyer cannot count on an application, so the whole application is also re-ordered elsewhere and approved
@@ -70,6 +73,7 @@ class TradeRules:
         self.alt_w = np.divide(np.where(d.e_x != CHINA, d.e_flow0, 0.0), imp_open[self.e_mi],
                                out=np.zeros(E), where=imp_open[self.e_mi] > 0)
         self.has_alt = imp_open > 0                                    # per flat (item, importer)
+        self.edge_cap = d.per["edge_cap"][d.e_m] * d.e_flow0          # most an edge carries a day
         off = (np.arange(n) * (I * R))[:, None]
         self._l_mi = (off + self.e_mi).ravel()
         self._kernel = kernel
@@ -174,19 +178,20 @@ class TradeRules:
 
     def apply(self, day: int, req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Direct and leaked shipments (lanes, E) asked of each edge today (before exporters' stock limits),
-        from the orders ``req`` (lanes, E). Blocked orders are re-ordered on the importer's non-Chinese edges."""
+        from the orders ``req`` (lanes, E). Blocked orders are re-ordered on the importer's non-Chinese edges;
+        every edge carries at most its cap, then today's licence approvals."""
         n, E = self.n, self.E
         if self.approved_today.any():
             self.approved_today[:] = 0.0
         busy = self.busy
         if not busy.any():
-            return req, np.zeros((n, E))
+            return np.minimum(req, self.edge_cap, out=req), np.zeros((n, E))
         if self._kernel is not None:               # the same day, one compiled loop over lanes and edges
             self._queue_applications(day, req)
             ship, leak = np.empty((n, E)), np.empty((n, E))
             self._kernel(day % H_LICENCE, req, self.kind, self.quota_cap, self.leak, self.approval, self.alt_w,
-                         self.e_mi, busy, self.queue_live, self.queue, self.pending, self.approved_today, ship, leak,
-                         self._blocked, self._per_imp)
+                         self.e_mi, self.edge_cap, busy, self.queue_live, self.queue, self.pending,
+                         self.approved_today, ship, leak, self._blocked, self._per_imp)
             return ship, leak
         ship = req.copy()
         blocked = np.zeros((n, E))
@@ -210,6 +215,7 @@ class TradeRules:
             per_imp = np.bincount(self._l_mi, reorder.ravel(), minlength=n * self.restricted[0].size)
             per_imp = per_imp.reshape(n, -1)[:, self.e_mi]
             ship = np.where(some[:, None], ship + self.alt_w * per_imp, ship)
+        np.minimum(ship, self.edge_cap, out=ship)
         live = self.queue_live.copy()
         if live.any():
             decided = self.queue[:, day % H_LICENCE]              # (lanes, E), a view into the queue
@@ -223,7 +229,7 @@ class TradeRules:
                 decided[got] = 0.0
             idle = live & ~got & ~self.pending.any(axis=1)
             self.queue_live[idle] = False
-        if not busy.all():                         # lanes without restrictions ship what was asked
+        if not busy.all():                         # lanes without restrictions ship what was asked, up to the cap
             b = busy[:, None]
-            ship, leak = np.where(b, ship, req), np.where(b, leak, 0.0)
+            ship, leak = np.where(b, ship, np.minimum(req, self.edge_cap)), np.where(b, leak, 0.0)
         return ship, leak
