@@ -389,15 +389,16 @@ def test_trade_rules_kernel_matches_numpy(markets, seed):
     tr.queue[n - 2] = tr.pending[n - 2] = 0.0
     a, b = copy.deepcopy(tr), copy.deepcopy(tr)
     a._kernel, b._kernel = None, kernels.compiled("trade_apply")
-    decided = 0
+    decided = capped = 0
     for day in range(5):
         req = np.where(rng.random((n, E)) < 0.2, 0.0, rng.uniform(0, 10, (n, E)))
         (sa, la), (sb, lb) = a.apply(day, req.copy()), b.apply(day, req.copy())
         assert _same_bits(sa, sb) and _same_bits(la, lb), day
+        capped += int((sa == tr.edge_cap).any())             # edges held at their cap
         for name in ("pending", "queue", "queue_live", "approved_today"):
             assert _same_bits(getattr(a, name), getattr(b, name)), (day, name)
         decided += int((a.approved_today != 0).any())
-    assert decided and (tr.kind == 2).any() and (tr.kind == 3).any()      # every branch was taken
+    assert decided and capped and (tr.kind == 2).any() and (tr.kind == 3).any()   # every branch was taken
     assert not b.queue_live[n - 2]                                        # an idle queue stops
 
 
