@@ -106,12 +106,12 @@ def verdict(e: Estimate, value: float) -> str:
 
 
 def measure_days(res) -> tuple[int, int]:
-    """First and last day index (from the scenario's start) of the run's one countermeasure."""
+    """First and past-the-last day index (from the scenario's start) of the run's one countermeasure; a measure
+    without an end lasts to the horizon."""
     sc = res.scenario
     m = sc.countermeasures[0]
-    start = sc.start
-    first = (m.effective - start).days
-    last = ((m.ends - start).days if m.ends is not None else res.daily("economy.US.gdp").shape[1])
+    first = (m.effective - sc.start).days
+    last = (m.ends - sc.start).days if m.ends is not None else sc.days
     return first, last
 
 
