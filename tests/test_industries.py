@@ -2,11 +2,14 @@
 share; firms stop lines when their holder group runs dry; inputs raise unit cost."""
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
 from simulator.engine import registry
 from simulator.engine.industries import Industries
+from simulator.engine.market.data import REGIONS, load_market_data
 from simulator.engine.streams import replication_seeds
 from simulator.engine.world import Mechanism, simulate
 from simulator.scenario.schema import Scenario
@@ -166,3 +169,60 @@ def test_a_chinese_magnet_ban_stops_us_car_lines_and_costs_us_gdp():
     assert events(s, "line_stop", "industries.us_cars")
     lost = s.get("economy.US.motor_vehicles.value_added_lost").sum()
     assert lost > 0.0 and s.get("economy.US.gdp_loss").sum() > lost      # suppliers lose too
+
+
+@pytest.mark.parametrize("mineral, items, sector, cell", [
+    ("graphite", None, "korea_batteries", "electrical_equipment_batteries"),
+    ("rare_earths", ["ndfeb_magnets"], "korea_cars", "motor_vehicles"),
+])
+def test_a_chinese_ban_on_south_korea_cuts_its_cells_and_cars_and_costs_its_gdp(mineral, items, sector, cell):
+    """Korea's cell makers take ~98% of their anode graphite from China, its car makers most of their ~8 kt of
+    magnets a year: a ban on Korea alone stops lines once their stocks are gone (edges capped, so third countries
+    cannot re-route it all) and cuts the Korean table cell they belong to."""
+    w = default_world()
+    ban = [{"id": "ban", "against": ["South_Korea"], "mineral": mineral, "kind": "ban", "effective": "2026-02-01"}
+           | ({"items": items} if items else {})]
+    base, s = run(w, ban, "1y")
+    out, out0 = s.get(f"industries.{sector}.output"), base.get(f"industries.{sector}.output")
+    assert np.all(out[:EFFECTIVE_DAY] == out0[:EFFECTIVE_DAY])
+    assert out.sum() < 0.85 * out0.sum() and out.min() < 0.7 * out0.max()
+    assert events(s, "line_stop", f"industries.{sector}")
+    assert s.get(f"economy.South_Korea.{cell}.value_added_lost").sum() > 0.0
+
+
+def test_a_world_wide_chinese_antimony_stop_reaches_us_users():
+    """The US uses ~21 kt of antimony a year (USGS), half of it imported from China: its flame-retardant,
+    battery-grid and ammunition makers run short when every Chinese edge stops."""
+    w = default_world()
+    ban = [{"id": "sb", "against": ["all"], "mineral": "antimony", "kind": "ban", "effective": "2026-02-01"}]
+    base, s = run(w, ban, "1y")
+    out, out0 = (r.get("industries.us_flame_retardants_batteries.output") for r in (s, base))
+    assert out.min() < 0.99 * out0.max()
+    assert s.get("economy.US.electrical_equipment_batteries.value_added_lost").sum() > 0.0
+
+
+#: inputs whose users make something that stops without them (components and refined metals; flake graphite's
+#: refractories and foundries are left to its price)
+CRITICAL_ITEMS = ("gallium_refined", "germanium_refined", "antimony_refined", "graphite_spherical",
+                  "graphite_synthetic", "ndfeb_magnets", "china_sourced_chips")
+
+
+def test_every_large_user_region_of_a_critical_item_has_a_sector_that_stops_without_it():
+    """A region of the economy's table (China aside) that takes ≥ 5% of the world's final use of a critical item
+    must have a downstream sector that needs it, or a ban on that region costs it nothing but a price (the
+    original complaint about Japan, found again for the EU's germanium and the US's and EU's antimony)."""
+    w = default_world()
+    d = load_market_data(w, dt.date(2026, 1, 1), 10)
+    read = {(item, s["region"]) for s in w["industries"]["sectors"].values()
+            for item, v in s["inputs"].items() if v["dependent_share"] > 0}
+    mapped = set(w["economy"]["sector_map"])
+    assert set(w["industries"]["sectors"]) <= mapped              # every sector's loss reaches the table
+    missing = []
+    for item in CRITICAL_ITEMS:
+        i = d.items.index(item)
+        world_use = d.final0[i].sum()
+        for r, region in enumerate(REGIONS):
+            if region in w["economy"]["regions"] and region != "China" and d.final0[i, r] >= 0.05 * world_use \
+                    and (item, region) not in read:
+                missing.append((item, region))
+    assert not missing
