@@ -11,7 +11,9 @@ where it falls:
 Figures compared:
 
 - GDP losses (``economy.<region>.gdp_loss``, summed over the run) in USD, or as a share of the region's annual
-  GDP in the table's year where the study states a share (the Japanese studies: no exchange rate in between);
+  GDP in the table's year where the study states a share (the Japanese studies and the IMF's: no exchange rate
+  in between), or as a share of the GDP of the measure's months where a study states a loss of output over a
+  period that is not a year (the ECB's 18 months);
 - price rises: the mean over the measure's months of the ex-China price against the paired baseline's (a
   study's post-disruption equilibrium price is a level held over its year, not a peak).
 
@@ -43,7 +45,9 @@ class Estimate:
     """One published figure and the run that replays its set-up.
 
     ``kind``: ``gdp_usd_bn`` (a region's GDP loss over the run, USD bn), ``gdp_pct`` (the same as % of the
-    region's annual GDP) or ``price_pct`` (mean % rise of an item's ex-China price over the measure's months).
+    region's annual GDP), ``gdp_pct_measure`` (the same as % of its baseline GDP over the measure's days: the mean
+    shortfall of output while the measure lasts, for a study that states a loss of output over a period that is
+    not a year) or ``price_pct`` (mean % rise of an item's ex-China price over the measure's months).
     ``low``/``high``: the study's range; None for a single figure (then ×½..×2); ``high`` None alone for "more
     than ``low``"."""
 
@@ -61,6 +65,9 @@ class Estimate:
 USGS = "USGS OFR 2024-1057 (Nassar et al., 2024-10-15), A"
 NOMURA = "Nomura Research Institute (T. Kiuchi, Nov 2025), B"
 DAIWA = "Daiwa Institute of Research (K. Akimoto, 2025-12-11), B"
+ECB = "ECB Occasional Paper on rare-earth export controls (2026-03-31), B"
+IMF = "IMF WP 2026/073 (Bogmans et al., 2026-04-14), B"
+IMF_SETUP = ("countermeasures.cn_ree_world.quota_share=0.2", "countermeasures.cn_ree_world.ends=2027-01-06")
 GA_ONLY = ("countermeasures.cn_ga_ge_ban.mineral=[gallium]",)
 GE_ONLY = ("countermeasures.cn_ga_ge_ban.mineral=[germanium]",)
 THREE_MONTHS = ("countermeasures.cn_ree_japan.ends=2026-04-06",)
@@ -83,6 +90,11 @@ ESTIMATES: list[Estimate] = [
              "gdp_pct", "Japan", 1.3, None, None),
     Estimate(DAIWA, "Japan GDP, rare earths and other critical minerals for a year", "ree_japan_2026.yaml",
              SIX_MINERALS, "gdp_pct", "Japan", 3.2, None, None),
+    Estimate(ECB, "US output, rare earths to everyone cut by 75% for 18 months (% of those months' GDP)",
+             "ree_world_2026.yaml", (), "gdp_pct_measure", "US", 0.45, 0.3, 0.6),
+    Estimate(IMF, "Japan GDP, rare-earth supply cut by 80%, low substitution (a year)", "ree_world_2026.yaml",
+             IMF_SETUP, "gdp_pct", "Japan", 1.8, None, None),
+    Estimate(IMF, "US GDP, the same", "ree_world_2026.yaml", IMF_SETUP, "gdp_pct", "US", 1.5, None, None),
 ]
 
 
@@ -117,14 +129,15 @@ def measure_days(res) -> tuple[int, int]:
 
 def model_value(e: Estimate, res) -> tuple[float, float, float]:
     """The model's figure for ``e`` from a run: mean over replications, p05, p95 across replications."""
-    if e.kind in ("gdp_usd_bn", "gdp_pct"):
+    if e.kind in ("gdp_usd_bn", "gdp_pct", "gdp_pct_measure"):
         loss = res.daily(f"economy.{e.target}.gdp_loss").sum(axis=1)             # USD per replication
         if e.kind == "gdp_usd_bn":
             per = loss / 1e9
         else:
             base = res.daily(f"economy.{e.target}.gdp", "baseline")              # USD/day
-            annual = base.mean() * 365.0
-            per = 100.0 * loss / annual
+            a, b = measure_days(res)
+            days = 365.0 if e.kind == "gdp_pct" else float(b - a)
+            per = 100.0 * loss / (base.mean() * days)
     elif e.kind == "price_pct":
         a, b = measure_days(res)
         key = f"{e.target}.price_ex_china"
@@ -137,7 +150,7 @@ def model_value(e: Estimate, res) -> tuple[float, float, float]:
 
 def unit(e: Estimate) -> str:
     """The unit a figure of ``e`` is printed in."""
-    return {"gdp_usd_bn": "USD bn", "gdp_pct": "% of GDP", "price_pct": "%"}[e.kind]
+    return {"gdp_usd_bn": "USD bn", "gdp_pct": "% of GDP", "gdp_pct_measure": "% of GDP", "price_pct": "%"}[e.kind]
 
 
 def published(e: Estimate) -> str:

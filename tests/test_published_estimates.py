@@ -2,8 +2,10 @@
 it brought in: a Chinese gallium stop must cost the US something, through the US makers of GaAs/GaN devices."""
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -63,6 +65,23 @@ def test_verdict_names_the_side_and_the_factor_to_the_central_figure():
 def test_every_estimate_names_a_shipped_set_up_and_a_known_kind():
     for e in pe.ESTIMATES:
         assert (pe.HERE / e.scenario).is_file()
-        assert e.kind in ("gdp_usd_bn", "gdp_pct", "price_pct")
+        assert e.kind in ("gdp_usd_bn", "gdp_pct", "gdp_pct_measure", "price_pct")
         lo, hi = pe.bounds(e)
         assert lo <= e.central <= hi
+
+
+def test_a_loss_over_a_measure_that_is_not_a_year_is_a_share_of_that_measures_gdp():
+    """The ECB states an 18-month loss of output: the model's loss over the run is set against the baseline's GDP
+    over the measure's days (a steady 1% shortfall for 100 days reads 1%), not against a year's GDP (which would
+    read 0.27%)."""
+    start = dt.date(2026, 1, 1)
+    m = SimpleNamespace(effective=start + dt.timedelta(days=10), ends=start + dt.timedelta(days=110))
+    gdp = np.full((2, 200), 100.0)
+    loss = np.zeros((2, 200))
+    loss[:, 10:110] = 1.0
+    res = SimpleNamespace(scenario=SimpleNamespace(start=start, days=200, countermeasures=[m]),
+                          daily=lambda key, which="scenario": loss if key.endswith("gdp_loss") else gdp)
+    e = pe.Estimate("s", "w", "x.yaml", (), "gdp_pct_measure", "US", 1.0, None, None)
+    assert pe.model_value(e, res)[0] == pytest.approx(1.0)
+    assert pe.model_value(pe.Estimate("s", "w", "x.yaml", (), "gdp_pct", "US", 1.0, None, None), res)[0] \
+        == pytest.approx(100.0 / 365.0)
