@@ -135,9 +135,8 @@ def model_value(e: Estimate, res) -> tuple[float, float, float]:
             per = loss / 1e9
         else:
             base = res.daily(f"economy.{e.target}.gdp", "baseline")              # USD/day
-            a, b = measure_days(res)
-            days = 365.0 if e.kind == "gdp_pct" else float(b - a)
-            per = 100.0 * loss / (base.mean() * days)
+            a, b = (0, 365) if e.kind == "gdp_pct" else measure_days(res)
+            per = 100.0 * loss / (base.mean() * (b - a))
     elif e.kind == "price_pct":
         a, b = measure_days(res)
         key = f"{e.target}.price_ex_china"
@@ -148,9 +147,13 @@ def model_value(e: Estimate, res) -> tuple[float, float, float]:
     return float(per.mean()), float(np.percentile(per, 5)), float(np.percentile(per, 95))
 
 
+#: every kind of figure (see :class:`Estimate`) and the unit it is printed in
+UNITS = {"gdp_usd_bn": "USD bn", "gdp_pct": "% of GDP", "gdp_pct_measure": "% of GDP", "price_pct": "%"}
+
+
 def unit(e: Estimate) -> str:
     """The unit a figure of ``e`` is printed in."""
-    return {"gdp_usd_bn": "USD bn", "gdp_pct": "% of GDP", "gdp_pct_measure": "% of GDP", "price_pct": "%"}[e.kind]
+    return UNITS[e.kind]
 
 
 def published(e: Estimate) -> str:

@@ -65,7 +65,7 @@ def test_verdict_names_the_side_and_the_factor_to_the_central_figure():
 def test_every_estimate_names_a_shipped_set_up_and_a_known_kind():
     for e in pe.ESTIMATES:
         assert (pe.HERE / e.scenario).is_file()
-        assert e.kind in ("gdp_usd_bn", "gdp_pct", "gdp_pct_measure", "price_pct")
+        assert e.kind in pe.UNITS
         lo, hi = pe.bounds(e)
         assert lo <= e.central <= hi
 

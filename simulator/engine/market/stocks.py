@@ -130,8 +130,7 @@ class HolderGroups:
         cons, short, held = np.empty(cells), np.empty(cells), np.empty(cells)
         day = self._day or kernels.compiled("holder_day")
         day(S.reshape(-1, G), _flat(tot), _flat(cn_in), _flat(nc_in), _flat(nc_contract), _flat(cn_contract),
-            _flat(outflow),
-            _flat(demand, cells), _flat(target, cells), _flat(restock, nc_contract.shape),
+            _flat(outflow), _flat(demand, cells), _flat(target, cells), _flat(restock, nc_contract.shape),
             self.w.reshape(K, G), self.f_cn.reshape(K, G), self.f_nc.reshape(K, G), cons.reshape(-1),
             short.reshape(-1), held.reshape(-1))
         return cons, short, held
