@@ -377,6 +377,7 @@ def test_trade_rules_kernel_matches_numpy(markets, seed):
     tr.quota_cap[:] = rng.uniform(0, 5, (n, E))
     tr.leak[:] = rng.choice([0.0, 0.1, 0.3], (n, E))
     tr.approval[:] = rng.choice([0.0, 0.5, 1.0], (n, E))
+    tr.resubmit[:] = np.where(tr.kind == 1, rng.choice([0.0, 0.5, 1.0], (n, E)), 0.0)   # refusals filed again
     days = np.arange(tr.days)
     for k in range(n):
         lic = tr.lic_edges[k] = np.flatnonzero(tr.kind[k] == 1)
@@ -390,6 +391,9 @@ def test_trade_rules_kernel_matches_numpy(markets, seed):
     a, b = copy.deepcopy(tr), copy.deepcopy(tr)
     a._kernel, b._kernel = None, kernels.compiled("trade_apply")
     decided = capped = 0
+    refiled: list[float] = []                           # what the numpy day filed again, day by day
+    numpy_refile = a._refile
+    a._refile = lambda day, again: (refiled.append(float(again.sum())), numpy_refile(day, again))
     for day in range(5):
         req = np.where(rng.random((n, E)) < 0.2, 0.0, rng.uniform(0, 10, (n, E)))
         (sa, la), (sb, lb) = a.apply(day, req.copy()), b.apply(day, req.copy())
@@ -399,6 +403,7 @@ def test_trade_rules_kernel_matches_numpy(markets, seed):
             assert _same_bits(getattr(a, name), getattr(b, name)), (day, name)
         decided += int((a.approved_today != 0).any())
     assert decided and capped and (tr.kind == 2).any() and (tr.kind == 3).any()   # every branch was taken
+    assert max(refiled) > 0                                               # refusals went back into the queue
     assert not b.queue_live[n - 2]                                        # an idle queue stops
 
 

@@ -2,14 +2,17 @@
 origin of re-exports, item scopes and front-running. Runs on the tiny world of ``market_world.py``."""
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
-from simulator.engine.market.data import item_groups
+from simulator.engine.market.data import item_groups, load_market_data
+from simulator.engine.market.trade import H_LICENCE, TradeRules
 from simulator.scenario.errors import ScenarioError
 from simulator.scenario.load import load_scenario
 
-from .market_world import ANNOUNCED_DAY, EFFECTIVE_DAY, default_world, measure, run, run_tw
+from .market_world import ANNOUNCED_DAY, EFFECTIVE_DAY, START, default_world, measure, run, run_tw
 
 F0 = {"metal.China_to_Japan": 400 / 365.25, "metal.China_to_US": 300 / 365.25,
       "magnet.China_to_Japan": 300 / 365.25}
@@ -52,6 +55,37 @@ def test_licensing_delays_exports_by_the_review_time_then_approves_a_share():
     assert [e.day for e in half.events if e.event == "licences_granted"][0] >= EFFECTIVE_DAY + 45
     late = slice(EFFECTIVE_DAY + 75, None)
     assert f[late].sum() < 0.8 * flow(full, "metal.China_to_Japan")[late].sum()      # refusals
+
+
+@pytest.mark.parametrize("approval, resubmit", [(0.5, 0.0), (0.5, 0.6), (0.5, 1.0), (0.2, 0.8)])
+def test_refused_applications_filed_again_raise_approvals_to_their_long_run_share(approval, resubmit):
+    """One licensing edge, one tonne applied for a day, every review 30 days: a refused application filed again
+    is decided 30 days later, so approvals rise review by review to ``a / (1 − (1 − a)·r)`` of the applications
+    (all of them at r = 1, ``a`` without refiling). Only what is refused for good leaks."""
+    days = 720
+    tr = TradeRules(load_market_data(default_world(), dt.date.fromisoformat(START), days), days, 1,
+                    lambda lane, e: np.zeros(days))
+    e = int(tr.e_china[0])
+    tr.kind[0, e], tr.approval[0, e], tr.resubmit[0, e], tr.leak[0, e], tr.active[0] = 1, approval, resubmit, 0.5, True
+    tr.lic_edges[0] = np.array([e])
+    tr.lic_qidx[0] = (((np.arange(days) + 30) % H_LICENCE) * tr.E + e)[None, :]
+    approved, leaked = np.zeros(days), np.zeros(days)
+    for day in range(days):
+        req = np.zeros((1, tr.E))
+        req[0, e] = 1.0
+        _, leak = tr.apply(day, req)
+        approved[day], leaked[day] = tr.approved_today[0, e], leak[0, e]
+    assert approved[:30].sum() == 0.0 and approved[30] == approval          # the first review
+    long_run = approval / (1.0 - (1.0 - approval) * resubmit)
+    assert approved[-100:].mean() == pytest.approx(long_run, rel=1e-3)      # q = (1 - a)·r per review left
+    assert leaked[-100:].mean() == pytest.approx(0.5 * (1.0 - long_run), rel=1e-3, abs=1e-12)
+    if resubmit > 0:                                                         # rising, review by review
+        assert approved[30] < approved[60] < approved[90] <= long_run + 1e-12
+    # a Chinese holder's export parity counts every review's approvals, each discounted over its waits
+    tr.lic_mu[0, e], tr.lic_sigma[0, e] = np.log(100.0), 0.0
+    disc = np.exp(-tr.d.per["parity_carry"][tr.d.e_m[e]] * 100.0 / 365.25)
+    expected = sum(approval * ((1 - approval) * resubmit) ** k * disc ** (k + 1) for k in range(2000))
+    assert tr.export_netback(0)[e] == pytest.approx(expected, rel=1e-9)
 
 
 def test_a_measure_that_ends_restores_the_flow():

@@ -1020,18 +1020,20 @@ def market_spot(slot, china, keep_share, p_spot, cover_days, demand, Stot, physi
                 exports_cn[lane, i, r] += sc
 
 
-def trade_apply(slot, req, kind, quota_cap, leak_share, approval, alt_w, e_mi, edge_cap, busy, queue_live, queue,
-                pending, approved_today, ship, leak, blocked, per_imp):
+def trade_apply(slot, req, kind, quota_cap, leak_share, approval, resubmit, alt_w, e_mi, edge_cap, busy, queue_live,
+                queue, pending, approved_today, ship, leak, refiled, blocked, per_imp):
     """The trade rules of a day for every lane (``market.trade.TradeRules.apply``, whose numpy code is the model
     and the reference; today's licence applications are already in ``queue``): orders ``req`` (lanes, E) become
-    direct shipments ``ship`` and leaked ones ``leak`` (lanes, E), written here. Edge kinds: 0 free, 1 licensing,
-    2 quota, 3 ban. Every edge carries at most ``edge_cap`` (E) before today's approvals. Updates ``pending``,
-    ``queue_live``, ``approved_today`` and today's slot ``slot`` of ``queue`` (lanes, H, E) in place.
+    direct shipments ``ship`` and leaked ones ``leak`` (lanes, E), written here, and the refused applications filed
+    again ``refiled`` (lanes, E; the caller queues them). Edge kinds: 0 free, 1 licensing, 2 quota, 3 ban. Every
+    edge carries at most ``edge_cap`` (E) before today's approvals. Updates ``pending``, ``queue_live``,
+    ``approved_today`` and today's slot ``slot`` of ``queue`` (lanes, H, E) in place.
     ``blocked`` (E), ``per_imp`` (cells) scratch."""
     n, E = req.shape
     for k in range(n):
         for e in range(E):
             approved_today[k, e] = 0.0
+            refiled[k, e] = 0.0
         if not busy[k]:
             for e in range(E):
                 ship[k, e] = _fmin(req[k, e], edge_cap[e])
@@ -1085,7 +1087,10 @@ def trade_apply(slot, req, kind, quota_cap, leak_share, approval, alt_w, e_mi, e
                     a = dec * approval[k, e]
                     approved_today[k, e] = a
                     ship[k, e] = ship[k, e] + a
-                    leak[k, e] = leak[k, e] + leak_share[k, e] * dec * (1.0 - approval[k, e])
+                    refused = dec * (1.0 - approval[k, e])
+                    again = refused * resubmit[k, e]
+                    refiled[k, e] = again
+                    leak[k, e] = leak[k, e] + leak_share[k, e] * (refused - again)
                     queue[k, slot, e] = 0.0
             else:
                 left = False

@@ -185,15 +185,18 @@ class Countermeasure(_Measure):
 
     ``mineral`` names minerals (every stage of each) or single items; ``items``, if given, narrows the measure to
     those stages (``items: [graphite_spherical, graphite_flake]``).
-    ``kind``: ``licensing`` (shipments wait ``licence_delay`` days, ``approval_share`` of them approved),
+    ``kind``: ``licensing`` (shipments wait ``licence_delay`` days, ``approval_share`` of them approved at each
+    review; ``resubmit_share`` of the refused ones are filed again and reviewed again),
     ``ban`` (cap 0) or ``quota`` (cap ``quota_share`` × baseline flow). ``leakage`` is the share of the
-    blocked flow that still arrives through third countries."""
+    blocked flow (under licensing: of the applications refused for good) that still arrives through third
+    countries."""
 
     by: str = "China"
     mineral: Names = Field(min_length=1)
     items: Names | None = None
     kind: Literal["licensing", "ban", "quota"]
     approval_share: Share = 0.7
+    resubmit_share: Share = 0.8
     licence_delay: Days = 100.0
     licence_delay_sd: Days = 30.0
     quota_share: Share | None = None
@@ -266,6 +269,14 @@ DEFAULT_SOURCES: dict[str, str] = {
     "countermeasures[].approval_share": "0.7: assumption, range 0.3-1.0; 'not a ban' (MOFCOM 2023); Chinese Ga "
                                         "exports back to 7 t/month by Dec 2023 (customs, B); Japanese imports of Ga "
                                         "from China -85% in the year after Aug 2023 (B/C); fitted on the 2023 case",
+    "countermeasures[].resubmit_share": "0.8: assumption, range 0.5-1.0; share of refused licence applications "
+                                        "filed again (returned for missing end-use papers, not denied): 'it took "
+                                        "some time for suppliers to learn about the regulations and get files "
+                                        "right' (graphite traders, Fastmarkets 2024-01, B); 'as long as "
+                                        "applications are for civilian use, the government has given timely "
+                                        "approval' (MOFCOM, 2025-12-04, via Reuters, B); refusals for military "
+                                        "end users stay refused. With approval 0.7, 0.7 / (1 - 0.3 x 0.8) = 92% of "
+                                        "applications are approved in the end, most at the first review",
     "countermeasures[].leakage": "assumption: 0 unless given; re-routing via third countries, range 0-0.3",
     "controls[].compliance": "assumption: 1 unless given; share of the restricted flow actually stopped",
     "controls[].scope.min_share": "0: any content from content_origin counts unless given (BIS de minimis "

@@ -5,6 +5,9 @@ obeys the countermeasures in force against its importer for its item (a measure 
 all its stages, or an item list):
 
 - *licensing*: applications wait in a licence queue (lognormal delay) and ``approval_share`` of them is approved;
+  ``resubmit_share`` of the refused ones are filed again on the day of the refusal (papers completed) and wait
+  another review, so an edge's approvals grow over a control's life towards ``approval_share / (1 − (1 −
+  approval_share) × resubmit_share)`` of its applications; the rest is refused for good;
 - *ban*: the edge carries nothing; *quota*: at most ``quota_share`` × its baseline flow.
 
 Blocked orders are treated alike under every kind: a ``leakage`` share of them still arrives from China through
@@ -54,6 +57,7 @@ class TradeRules:
         self.e_china = np.flatnonzero(d.e_x == CHINA)
         self.kind = np.zeros((n, E), dtype=np.int64)
         self.approval = np.ones((n, E))
+        self.resubmit = np.zeros((n, E))                # share of refused applications filed again
         self.quota_cap = np.zeros((n, E))
         self.leak = np.zeros((n, E))
         self.lic_mu = np.zeros((n, E))
@@ -84,9 +88,11 @@ class TradeRules:
         announced."""
         d = self.d
         kind, approval, leak, quota = self.kind[lane], self.approval[lane], self.leak[lane], self.quota_cap[lane]
+        resubmit = self.resubmit[lane]
         restricted, gap_days = self.restricted[lane], self.gap_days[lane]
         kind[:] = FREE
         approval[:] = 1.0
+        resubmit[:] = 0.0
         leak[:] = 0.0
         quota[:] = 0.0
         restricted[:] = False
@@ -110,7 +116,9 @@ class TradeRules:
             restricted[m, i] = True
             leak[e] = max(s.spec.leakage for s in active)
             if spec.kind == "licensing":
-                approval[e] = min(s.spec.approval_share for s in active if s.spec.kind == "licensing")
+                strict = min((s.spec for s in active if s.spec.kind == "licensing"),
+                             key=lambda c: (c.approval_share, c.resubmit_share))
+                approval[e], resubmit[e] = strict.approval_share, strict.resubmit_share
                 mean, sd = max(1.0, spec.licence_delay), max(0.0, spec.licence_delay_sd)
                 s2 = np.log1p((sd / mean) ** 2)
                 self.lic_mu[lane, e], self.lic_sigma[lane, e] = np.log(mean) - s2 / 2, np.sqrt(s2)
@@ -137,14 +145,20 @@ class TradeRules:
 
     def export_netback(self, lane: int) -> np.ndarray:
         """Per edge of lane ``lane``, the share of an export sale's value a Chinese holder can expect (export
-        parity): 1 on an open edge, ``approval_share`` discounted over the mean licence wait under licensing, the
-        ``leakage`` share discounted over the detour under a ban or quota (the marginal unit cannot go legally)."""
+        parity): 1 on an open edge; under licensing, the sale approved at the first review discounted over the mean
+        licence wait, plus at the second (after a refusal and a new application) discounted over two waits, and so
+        on: ``a·δ / (1 − (1 − a)·r·δ)`` with approval share ``a``, resubmitted share ``r`` and ``δ`` the discount of
+        one wait; the ``leakage`` share discounted over the detour under a ban or quota (the marginal unit cannot go
+        legally)."""
         d = self.d
         kind = self.kind[lane]
         carry = d.per["parity_carry"][d.e_m] / 365.25
         wait = np.exp(self.lic_mu[lane] + 0.5 * self.lic_sigma[lane] ** 2)
         nb = np.ones(self.E)
-        nb = np.where(kind == LICENSING, self.approval[lane] * np.exp(-carry * wait), nb)
+        a, disc = self.approval[lane], np.exp(-carry * wait)
+        den = 1.0 - (1.0 - a) * self.resubmit[lane] * disc          # 0 only where nothing is ever approved
+        lic = np.divide(a * disc, den, out=np.zeros(self.E), where=den > 0)
+        nb = np.where(kind == LICENSING, lic, nb)
         return np.where(kind >= QUOTA, self.leak[lane] * np.exp(-carry * d.per["leak_delay"][d.e_m]), nb)
 
     def _queue_applications(self, day: int, req: np.ndarray) -> list[int]:
@@ -171,6 +185,15 @@ class TradeRules:
             got = self._lic_all = (list(self.lic_edges), list(self.lic_qidx), lanes, at, slots)
         return got[2], got[3], got[4]
 
+    def _refile(self, day: int, refiled: np.ndarray) -> None:
+        """Applications refused today and filed again (``refiled``, lanes × E, nonzero only on licensing edges):
+        back into the queue, decided after the review time of an application filed today, and pending again."""
+        if refiled.any():
+            lanes, at, slots = self._licensing()
+            again = refiled.reshape(-1)[at]
+            self.queue.reshape(-1)[slots[day]] += again
+            self.pending.reshape(-1)[at] += again
+
     @property
     def busy(self) -> np.ndarray:
         """Lanes (bool per lane) whose edges a measure restricts or whose licence queue still holds decisions."""
@@ -188,10 +211,11 @@ class TradeRules:
             return np.minimum(req, self.edge_cap, out=req), np.zeros((n, E))
         if self._kernel is not None:               # the same day, one compiled loop over lanes and edges
             self._queue_applications(day, req)
-            ship, leak = np.empty((n, E)), np.empty((n, E))
-            self._kernel(day % H_LICENCE, req, self.kind, self.quota_cap, self.leak, self.approval, self.alt_w,
-                         self.e_mi, self.edge_cap, busy, self.queue_live, self.queue, self.pending,
-                         self.approved_today, ship, leak, self._blocked, self._per_imp)
+            ship, leak, refiled = np.empty((n, E)), np.empty((n, E)), np.empty((n, E))
+            self._kernel(day % H_LICENCE, req, self.kind, self.quota_cap, self.leak, self.approval, self.resubmit,
+                         self.alt_w, self.e_mi, self.edge_cap, busy, self.queue_live, self.queue, self.pending,
+                         self.approved_today, ship, leak, refiled, self._blocked, self._per_imp)
+            self._refile(day, refiled)
             return ship, leak
         ship = req.copy()
         blocked = np.zeros((n, E))
@@ -225,8 +249,11 @@ class TradeRules:
                 np.subtract(self.pending, decided, out=self.pending, where=g)
                 self.approved_today = np.where(g, decided * self.approval, 0.0)
                 ship = np.where(g, ship + self.approved_today, ship)
-                leak = np.where(g, leak + self.leak * decided * (1.0 - self.approval), leak)
+                refused = decided * (1.0 - self.approval)
+                refiled = np.where(g, refused * self.resubmit, 0.0)
+                leak = np.where(g, leak + self.leak * (refused - refiled), leak)
                 decided[got] = 0.0
+                self._refile(day, refiled)
             idle = live & ~got & ~self.pending.any(axis=1)
             self.queue_live[idle] = False
         if not busy.all():                         # lanes without restrictions ship what was asked, up to the cap
