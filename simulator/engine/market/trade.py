@@ -82,6 +82,7 @@ class TradeRules:
         self._l_mi = (off + self.e_mi).ravel()
         self._kernel = kernel
         self._blocked, self._per_imp = np.zeros(E), np.zeros(I * R)      # the kernel's scratch
+        self._refiled = np.zeros((n, E))            # the kernel's refused applications filed again, day by day
 
     def refresh(self, lane: int, board: Any) -> None:
         """Rebuild lane ``lane``'s per-edge restrictions from its board's countermeasures in force and
@@ -211,11 +212,11 @@ class TradeRules:
             return np.minimum(req, self.edge_cap, out=req), np.zeros((n, E))
         if self._kernel is not None:               # the same day, one compiled loop over lanes and edges
             self._queue_applications(day, req)
-            ship, leak, refiled = np.empty((n, E)), np.empty((n, E)), np.empty((n, E))
+            ship, leak = np.empty((n, E)), np.empty((n, E))
             self._kernel(day % H_LICENCE, req, self.kind, self.quota_cap, self.leak, self.approval, self.resubmit,
                          self.alt_w, self.e_mi, self.edge_cap, busy, self.queue_live, self.queue, self.pending,
-                         self.approved_today, ship, leak, refiled, self._blocked, self._per_imp)
-            self._refile(day, refiled)
+                         self.approved_today, ship, leak, self._refiled, self._blocked, self._per_imp)
+            self._refile(day, self._refiled)
             return ship, leak
         ship = req.copy()
         blocked = np.zeros((n, E))
