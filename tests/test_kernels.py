@@ -385,6 +385,8 @@ def test_trade_rules_kernel_matches_numpy(markets, seed):
         tr.lic_qidx[k] = k * (H_LICENCE * E) + ((days + delay) % H_LICENCE) * E + lic[:, None]
     tr.queue[:] = np.where(rng.random(tr.queue.shape) < 0.02, rng.uniform(0, 3, tr.queue.shape), 0.0)
     tr.pending[:] = np.where(rng.random((n, E)) < 0.3, rng.uniform(0, 9, (n, E)), 0.0)
+    tr.trust[:] = np.where(tr.kind == 1, rng.choice([0.0, 0.5, 0.9], (n, E)), 0.0)    # buyers' trust in licences
+    tr.seen_ok[:] = tr.seen_no[:] = np.where(tr.trust > 0, 1.0, 0.0)
     tr.queue_live[:] = rng.random(n) < 0.7
     tr.queue_live[n - 2:] = True                        # ... but licence decisions still due, or none left
     tr.queue[n - 2] = tr.pending[n - 2] = 0.0
@@ -396,10 +398,11 @@ def test_trade_rules_kernel_matches_numpy(markets, seed):
     a._refile = lambda day, again: (refiled.append(float(again.sum())), numpy_refile(day, again))
     for day in range(5):
         req = np.where(rng.random((n, E)) < 0.2, 0.0, rng.uniform(0, 10, (n, E)))
-        (sa, la), (sb, lb) = a.apply(day, req.copy()), b.apply(day, req.copy())
+        demand = rng.uniform(0, 40, (n,) + tr.restricted.shape[1:])     # some applications above the use
+        (sa, la), (sb, lb) = a.apply(day, req.copy(), demand), b.apply(day, req.copy(), demand)
         assert _same_bits(sa, sb) and _same_bits(la, lb), day
         capped += int((sa == tr.edge_cap).any())             # edges held at their cap
-        for name in ("pending", "queue", "queue_live", "approved_today"):
+        for name in ("pending", "queue", "queue_live", "approved_today", "trust", "seen_ok", "seen_no"):
             assert _same_bits(getattr(a, name), getattr(b, name)), (day, name)
         decided += int((a.approved_today != 0).any())
     assert decided and capped and (tr.kind == 2).any() and (tr.kind == 3).any()   # every branch was taken
@@ -501,17 +504,19 @@ def test_market_orders_match_numpy(markets, seed):
     args = (_cells(rng, (n, I, R)), _cells(rng, (n, I, R), 40.0), _cells(rng, (n, I, R), 5.0),
             _cells(rng, (n, I, R), 3.0))
     pending = _cells(rng, (n, E), 20.0) if seed else np.zeros((n, E))
+    trust = np.where(rng.random((n, E)) < 0.5, rng.uniform(0, 1, (n, E)), 0.0) if seed else np.zeros((n, E))
+    wait = np.where(trust > 0, rng.uniform(30, 150, (n, E)), 0.0)
     tr = markets.trade
-    saved = tr.pending, tr.apply, markets._kernels
+    saved = tr.pending, tr.trust, tr.lic_wait, tr.apply, markets._kernels
     got = []
     try:
-        tr.pending = pending
-        tr.apply = lambda day, req: (req, None)
-        for kern in ({}, saved[2]):
+        tr.pending, tr.trust, tr.lic_wait = pending, trust, wait
+        tr.apply = lambda day, req, demand: (req, None)
+        for kern in ({}, saved[-1]):
             markets._kernels = kern
             got.append(markets._orders(50, *[a.copy() for a in args])[0])
     finally:
-        tr.pending, tr.apply, markets._kernels = saved
+        tr.pending, tr.trust, tr.lic_wait, tr.apply, markets._kernels = saved
         del tr.apply                                          # back to the class's method
     assert _same_bits(got[0], got[1]) and (got[1] > 0).any() and (got[1] == 0).any()
 

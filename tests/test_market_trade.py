@@ -3,6 +3,7 @@ origin of re-exports, item scopes and front-running. Runs on the tiny world of `
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -73,7 +74,7 @@ def test_refused_applications_filed_again_raise_approvals_to_their_long_run_shar
     for day in range(days):
         req = np.zeros((1, tr.E))
         req[0, e] = 1.0
-        _, leak = tr.apply(day, req)
+        _, leak = tr.apply(day, req, np.full(tr.restricted.shape, 1e9))
         approved[day], leaked[day] = tr.approved_today[0, e], leak[0, e]
     assert approved[:30].sum() == 0.0 and approved[30] == approval          # the first review
     long_run = approval / (1.0 - (1.0 - approval) * resubmit)
@@ -86,6 +87,76 @@ def test_refused_applications_filed_again_raise_approvals_to_their_long_run_shar
     disc = np.exp(-tr.d.per["parity_carry"][tr.d.e_m[e]] * 100.0 / 365.25)
     expected = sum(approval * ((1 - approval) * resubmit) ** k * disc ** (k + 1) for k in range(2000))
     assert tr.export_netback(0)[e] == pytest.approx(expected, rel=1e-9)
+
+
+def _licensing_board(approval: float, resubmit: float = 0.0, delay: float = 30.0) -> SimpleNamespace:
+    """A policy board with one licensing measure on every item for Japan (what ``TradeRules.refresh`` reads)."""
+    spec = SimpleNamespace(kind="licensing", licence_delay=delay, licence_delay_sd=0.0, approval_share=approval,
+                           resubmit_share=resubmit, leakage=0.0, quota_share=0.0)
+    st = SimpleNamespace(spec=spec)
+    return SimpleNamespace(countermeasures_on_item=lambda item, mineral, imp, pending=False:
+                           [st] if imp == "Japan" and not pending else [])
+
+
+def test_buyers_re_order_elsewhere_what_they_do_not_count_on_and_apply_for_no_more_than_their_use():
+    """Japan's primary gallium from China under licensing (reviews of 30 days, a = 0.6, r = 0.5): before any decision
+    buyers trust an application half (one day's flow of evidence each way) and re-order the other half at once
+    on Japan's other edges; once decisions come, their trust is the approved share of what was decided for good,
+    ``a / (1 − (1 − a)·r)``, and the share re-ordered elsewhere falls to ``1 − trust``. An application is at most
+    the edge's share of Japan's use: the rest of an order goes elsewhere whole. New terms reset the trust."""
+    days = 400
+    d = load_market_data(default_world(), dt.date.fromisoformat(START), days)
+    tr = TradeRules(d, days, 1, lambda lane, e: np.zeros(days))
+    tr.refresh(0, _licensing_board(0.6, 0.5))
+    e = int(np.flatnonzero(np.array(d.e_names) == "gallium_primary.China_to_Japan")[0])
+    alt = np.flatnonzero((d.e_m == d.e_m[e]) & (d.e_i == d.e_i[e]) & (d.e_x != d.e_x[e]) & (tr.alt_w > 0))
+    assert alt.size and tr.trust[0, e] == 0.5
+    use = np.full(tr.restricted.shape, 1e9)                    # applications below the importer's use
+    f0 = d.e_flow0[e]
+    unit = 0.2 * f0                                            # no edge reaches its cap
+
+    def day_(day: int, order: float, demand: np.ndarray = use) -> np.ndarray:
+        req = np.zeros((1, tr.E))
+        req[0, e] = order
+        return tr.apply(day, req, demand)[0][0]
+
+    ship = day_(0, unit)
+    assert ship[alt] == pytest.approx(tr.alt_w[alt] * 0.5 * unit, rel=1e-12)      # half re-ordered at once
+    for day in range(1, days - 1):
+        day_(day, unit)
+    long_run = 0.6 / (1.0 - 0.4 * 0.5)
+    ok, no = tr.seen_ok[0, e] - f0, tr.seen_no[0, e] - f0     # what was decided, beside the prior
+    assert ok / (ok + no) == pytest.approx(long_run, rel=2e-3) and ok > 40 * f0
+    assert tr.trust[0, e] == pytest.approx(long_run, rel=2e-2)
+    trust = tr.trust[0, e]                                     # (today's decisions move it after the orders)
+    ship = day_(days - 1, unit)
+    assert ship[alt] == pytest.approx(tr.alt_w[alt] * (1.0 - trust) * unit, rel=1e-9)
+    # an order above the edge's share of Japan's use: the application is that share, the rest goes elsewhere
+    tr2 = TradeRules(d, days, 1, lambda lane, e: np.zeros(days))
+    tr2.refresh(0, _licensing_board(0.6, 0.5))
+    tr, small = tr2, use * 0.0
+    i_m, i_r = d.e_m[e], d.e_i[e]
+    small[0, i_m, i_r] = 0.25 * unit / tr.share[e]             # the edge's share of it: a quarter of the order
+    ship = day_(0, unit, small)
+    assert tr.pending[0, e] == pytest.approx(0.25 * unit, rel=1e-12)
+    assert ship[alt] == pytest.approx(tr.alt_w[alt] * (0.75 + 0.25 * 0.5) * unit, rel=1e-9)
+    # new terms: what buyers saw no longer tells
+    tr.trust[0, e] = 0.9
+    tr.refresh(0, _licensing_board(0.6, 0.5))
+    assert tr.trust[0, e] == 0.9                               # the same terms: kept
+    tr.refresh(0, _licensing_board(0.3, 0.5))
+    assert tr.trust[0, e] == 0.5
+
+
+def test_buyers_hold_the_pipeline_a_licence_wait_needs_on_top_of_their_stock():
+    """Every application approved after a 60-day review: once decisions flow, Japan's buyers count their pending
+    licences against the pipeline such a wait needs, so their stock returns to its target (raised by
+    front-running) instead of being run down by the licences on the way."""
+    lic = dict(kind="licensing", licence_delay="60d", licence_delay_sd="5d", approval_share=1.0)
+    base, s = run_tw([measure(**lic)], horizon="2y")
+    stock, stock0 = s.get("testium_metal.Japan.industry_stock"), base.get("testium_metal.Japan.industry_stock")
+    late = slice(500, None)
+    assert stock[late].mean() > 0.97 * stock0[late].mean()
 
 
 def test_a_measure_that_ends_restores_the_flow():

@@ -1020,20 +1020,26 @@ def market_spot(slot, china, keep_share, p_spot, cover_days, demand, Stot, physi
                 exports_cn[lane, i, r] += sc
 
 
-def trade_apply(slot, req, kind, quota_cap, leak_share, approval, resubmit, alt_w, e_mi, edge_cap, busy, queue_live,
-                queue, pending, approved_today, ship, leak, refiled, blocked, per_imp):
+def trade_apply(slot, req, demand, share, kind, quota_cap, leak_share, approval, resubmit, alt_w, e_mi, edge_cap, busy,
+                queue_live, queue, pending, approved_today, trust, seen_ok, seen_no, ship, leak, refiled, blocked,
+                per_imp, applied):
     """The trade rules of a day for every lane (``market.trade.TradeRules.apply``, whose numpy code is the model
-    and the reference; today's licence applications are already in ``queue``): orders ``req`` (lanes, E) become
-    direct shipments ``ship`` and leaked ones ``leak`` (lanes, E), written here, and the refused applications filed
-    again ``refiled`` (lanes, E; the caller queues them). Edge kinds: 0 free, 1 licensing, 2 quota, 3 ban. Every
-    edge carries at most ``edge_cap`` (E) before today's approvals. Updates ``pending``, ``queue_live``,
-    ``approved_today`` and today's slot ``slot`` of ``queue`` (lanes, H, E) in place.
+    and the reference): orders ``req`` (lanes, E) become direct shipments ``ship`` and leaked ones ``leak`` (lanes,
+    E), written here, today's licence applications ``applied`` (at most ``share`` × the importer's ``demand``,
+    lanes × items × regions) and the refused applications filed again ``refiled`` (lanes, E; the caller queues
+    both). Edge kinds: 0 free, 1 licensing, 2 quota, 3 ban. Every
+    edge carries at most ``edge_cap`` (E) before today's approvals; a licence application is re-ordered elsewhere
+    but for the buyers' ``trust`` in the edge's licences. Updates ``pending``, ``queue_live``, ``approved_today``,
+    today's slot ``slot`` of ``queue`` (lanes, H, E), and ``trust`` with what it is learnt from (``seen_ok``
+    approved, ``seen_no`` refused for good; lanes, E) in place.
     ``blocked`` (E), ``per_imp`` (cells) scratch."""
     n, E = req.shape
+    R = demand.shape[2]
     for k in range(n):
         for e in range(E):
             approved_today[k, e] = 0.0
             refiled[k, e] = 0.0
+            applied[k, e] = 0.0
         if not busy[k]:
             for e in range(E):
                 ship[k, e] = _fmin(req[k, e], edge_cap[e])
@@ -1044,9 +1050,12 @@ def trade_apply(slot, req, kind, quota_cap, leak_share, approval, resubmit, alt_
             r = req[k, e]
             kd = kind[k, e]
             if kd == 1:
-                pending[k, e] += r
+                c = e_mi[e]
+                a = _fmin(r, demand[k, c // R, c % R] * share[e])
+                applied[k, e] = a
+                pending[k, e] += a
                 ship[k, e] = 0.0
-                blocked[e] = r
+                blocked[e] = (r - a) + a * (1.0 - trust[k, e])
                 any_lic = True
             elif kd >= 2:
                 allowed = _fmin(r, quota_cap[k, e]) if kd == 2 else 0.0
@@ -1090,7 +1099,14 @@ def trade_apply(slot, req, kind, quota_cap, leak_share, approval, resubmit, alt_
                     refused = dec * (1.0 - approval[k, e])
                     again = refused * resubmit[k, e]
                     refiled[k, e] = again
-                    leak[k, e] = leak[k, e] + leak_share[k, e] * (refused - again)
+                    final = refused - again
+                    leak[k, e] = leak[k, e] + leak_share[k, e] * final
+                    ok = seen_ok[k, e] + a
+                    no = seen_no[k, e] + final
+                    seen_ok[k, e] = ok
+                    seen_no[k, e] = no
+                    if ok + no > 0:
+                        trust[k, e] = ok / (ok + no)
                     queue[k, slot, e] = 0.0
             else:
                 left = False
@@ -1769,11 +1785,12 @@ _DEPENDS.update({"economy_capacity": ("_fmin", "_fmax"), "economy_record": ("pai
 
 # ----- the mineral markets' orders ------------------------------------------------------------------------------
 
-def market_orders(T, demand, Stot, physical, with_pending, pending, e_mi, restock_days, flow_need, share, cell,
-                  req):
+def market_orders(T, demand, Stot, physical, with_pending, pending, trust, lic_wait, e_mi, restock_days, flow_need,
+                  share, cell, req):
     """Orders of one day per lane and edge into ``req`` (``market.markets.MineralMarkets._orders`` before the
     trade rules; its numpy code is the twin): each importing cell's gap to target cover (``T × demand``, less
-    its stock, what is in transit and, ``with_pending``, licences pending on its edges, summed in edge order),
+    its stock, what is in transit and, ``with_pending``, licences pending on its edges beyond the desired pipeline
+    ``lic_wait`` × share × flow need, times the buyers' ``trust`` in them, summed in edge order),
     closed over ``restock_days`` on top of today's flow need, at least 0, split over its edges by the baseline
     shares ``share``. ``cell`` is scratch (items × regions)."""
     n, I, R = T.shape
@@ -1783,7 +1800,9 @@ def market_orders(T, demand, Stot, physical, with_pending, pending, e_mi, restoc
             cell[c] = 0.0
         if with_pending:
             for e in range(E):
-                cell[e_mi[e]] += pending[l, e]
+                c = e_mi[e]
+                fn = _fmax(flow_need[l, c // R, c % R], 0.0)
+                cell[c] += trust[l, e] * (pending[l, e] - lic_wait[l, e] * share[e] * fn)
         for i in range(I):
             for r in range(R):
                 w = T[l, i, r] * demand[l, i, r] - Stot[l, i, r] - physical[l, i, r]

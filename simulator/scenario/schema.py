@@ -197,7 +197,7 @@ class Countermeasure(_Measure):
     kind: Literal["licensing", "ban", "quota"]
     approval_share: Share = 0.7
     resubmit_share: Share = 0.8
-    licence_delay: Days = 100.0
+    licence_delay: Days = 90.0
     licence_delay_sd: Days = 30.0
     quota_share: Share | None = None
     leakage: Share = 0.0
@@ -260,7 +260,7 @@ class Scenario(_Model):
 
 #: Source of every numeric default above, written into scenario.resolved.yaml.
 DEFAULT_SOURCES: dict[str, str] = {
-    "countermeasures[].licence_delay": "100d mean (lognormal): MOFCOM review ~45 working days ≈ 63 calendar days "
+    "countermeasures[].licence_delay": "90d mean (lognormal): MOFCOM review ~45 working days ≈ 63 calendar days "
                                        "(Announcement 23 [2023]); first Ga/Ge licences 2023-09-21, 51 days after "
                                        "2023-08-01 (Fastmarkets, B), i.e. the early tail; fitted on the 2023 "
                                        "gallium case within 50-120d (benchmarks/calibrate_gallium_2023.py)",

@@ -35,7 +35,7 @@ from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
 from .prices import cover_power, price_step, reserve_purchases
 from .stocks import HolderGroups, sourcing_classes, spot_market, strategic_release
 from .supply import Projects, china_cut, feed_allowance
-from .trade import LICENSING, TradeRules
+from .trade import LICENSING, TradeRules, import_shares
 
 #: longest transport, leakage or spot delay (days) the transit rings take; each markets' rings are only as long as
 #: its own longest delay + 1 (the headline's: 71 days), so the rows a day writes stay near in memory (markets
@@ -107,8 +107,7 @@ class MineralMarkets(LaneMechanism):
         self.from_china = d.e_x == CHINA
         self.imports0 = np.bincount(self.e_mi, d.e_flow0, minlength=I * R).reshape(I, R)
         self.exports0 = np.bincount(self.e_mx, d.e_flow0, minlength=I * R).reshape(I, R)
-        m0 = self.imports0.ravel()[self.e_mi]
-        self.share = np.divide(d.e_flow0, m0, out=np.zeros(E), where=m0 > 0)
+        self.share = import_shares(d)
         self.tau_e = np.maximum(1, np.round(d.e_transport)).astype(np.int64)
         self.tau_leak = self.tau_e + np.round(d.per["leak_delay"][d.e_m]).astype(np.int64)
         self.tau_spot = np.maximum(1, np.round(d.per["spot_transport"])).astype(np.int64)
@@ -369,22 +368,24 @@ class MineralMarkets(LaneMechanism):
     def _orders(self, day: int, demand: np.ndarray, Stot: np.ndarray, physical: np.ndarray,
                 flow_need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Orders closing the gap to target cover, counting the supply line and the licences pending before
-        today's applications, split over edges by baseline shares and passed through each lane's trade rules:
+        today's applications beyond the pipeline a licence wait needs, as far as buyers trust them (see
+        :mod:`.trade`), split over edges by baseline shares and passed through each lane's trade rules:
         direct and leaked shipments (lanes, E) asked of each edge today."""
         n, I, R, tr = self.n, self.I, self.R, self.trade
         if self._kernels:                           # the same numbers in one compiled loop
             req = np.empty((n, self.E))
-            self._kernels["market_orders"](self.T, demand, Stot, physical, bool(tr.pending.any()), tr.pending,
-                                           self.e_mi, self.d.per["restock_days"], flow_need, self.share,
-                                           self._order_cells, req)
-            return tr.apply(day, req)
+            self._kernels["market_orders"](self.T, demand, Stot, physical, bool(tr.trust.any()), tr.pending,
+                                           tr.trust, tr.lic_wait, self.e_mi, self.d.per["restock_days"], flow_need,
+                                           self.share, self._order_cells, req)
+            return tr.apply(day, req, demand)
         want = self.T * demand - Stot - physical
-        if tr.pending.any():                        # (subtracting an empty queue would change no bit)
-            want = want - self._per_cell(self.l_mi, tr.pending)
+        if tr.trust.any():                          # (subtracting what nobody counts on would change no bit)
+            fn = np.maximum(flow_need, 0.0).reshape(n, I * R)[:, self.e_mi]
+            want = want - self._per_cell(self.l_mi, tr.trust * (tr.pending - tr.lic_wait * self.share * fn))
         want = want / self.d.per["restock_days"][:, None] + flow_need
         np.maximum(want, 0.0, out=want)
         req = want.reshape(n, I * R)[:, self.e_mi] * self.share
-        return tr.apply(day, req)
+        return tr.apply(day, req, demand)
 
     def _ship_numpy(self, slot: int, demand: np.ndarray, production: np.ndarray, imports: np.ndarray,
                     ship: np.ndarray, leak: np.ndarray) -> None:

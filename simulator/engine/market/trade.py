@@ -17,10 +17,24 @@ more than ``edge_cap_multiple`` × its baseline flow a day (traders, freight and
 relationship; licence approvals come on top): a supplier that sold little to a buyer before cannot become its
 main source within a run, nor can China's open edges carry everything a third country re-exports. (Parts qualified
 to a single Chinese source have no such suppliers: they are an item of their own whose alternatives are
-re-qualification projects with a lead time.) Under licensing
-the buyer cannot count on an application, so the whole application is also re-ordered elsewhere and approved
-licences come on top. What other suppliers can ship is bounded by their own stock and production (see
-:mod:`.stocks`), and a restricted importer can only receive their non-Chinese-origin material.
+re-qualification projects with a lead time.)
+
+Under licensing a buyer applies for at most the edge's share of its own use (an application names its end use and
+end user, which MOFCOM reviews: Export Control Law of the PRC, 2020; the licensing announcements 23 [2023] and
+18 [2025]); the rest of an order goes elsewhere at once. It counts on an application as far as the licences it has
+seen decided on that edge were granted: its *trust* is the approved share of the applications decided for good
+there (granted, or refused and not filed again), starting from one day of the edge's baseline flow each way (trust
+0.5, a labelled assumption: Laplace's rule of succession with a day's flow as the unit of evidence), and back to
+that start when the edge's licensing terms change. It re-orders ``1 − trust`` of each application elsewhere at once
+and counts ``trust`` × its pending applications in its supply line, against a desired supply line that grows by
+the licence wait: ``trust`` × the mean wait till an application's last review (``licence_delay / (1 − (1 −
+approval_share) × resubmit_share)``) × the edge's share of today's flow need (see
+:meth:`.markets.MineralMarkets._orders`; a supply line counted at its expected arrivals against the lead time
+expected, Sterman, *Business Dynamics*, 2000, ch. 17). Approvals beyond that come on top. Once licences are seen
+granted, buyers go back to their Chinese suppliers (graphite traders to Fastmarkets, January 2024: early
+refusals were files to complete; China's graphite exports rising again from January to February 2024 in
+``benchmarks/episodes/observed.csv``). What other suppliers can ship is bounded by their own stock and production
+(see :mod:`.stocks`), and a restricted importer can only receive their non-Chinese-origin material.
 """
 from __future__ import annotations
 
@@ -34,6 +48,14 @@ from .data import CHINA, REGIONS, MarketData
 H_LICENCE = 512     # ring-buffer length for the licence queue (days); longer delays are clipped
 FREE, LICENSING, QUOTA, BAN = 0, 1, 2, 3
 RANK = {"licensing": LICENSING, "quota": QUOTA, "ban": BAN}
+
+
+def import_shares(d: MarketData) -> np.ndarray:
+    """Each edge's share (E,) of its importer's baseline imports of its item (0 where the importer imports
+    nothing)."""
+    e_mi = d.e_m * d.shape[1] + d.e_i
+    m0 = np.bincount(e_mi, d.e_flow0, minlength=d.shape[0] * d.shape[1])[e_mi]
+    return np.divide(d.e_flow0, m0, out=np.zeros(len(d.e_names)), where=m0 > 0)
 
 
 class TradeRules:
@@ -72,6 +94,10 @@ class TradeRules:
         self.lic_qidx: list[np.ndarray] = [np.zeros((0, days), dtype=np.int64)] * n
         self._lic_all: tuple | None = None              # see _licensing
         self.approved_today = np.zeros((n, E))
+        # buyers' trust in an edge's licences: the approved share of the applications decided for good there
+        self.trust = np.zeros((n, E))
+        self.seen_ok, self.seen_no = np.zeros((n, E)), np.zeros((n, E))     # approved, refused for good
+        self.lic_wait = np.zeros((n, E))     # days an application waits on average till its last review
         # re-ordering weights: each edge's share among its importer's non-Chinese edges
         imp_open = np.bincount(self.e_mi, np.where(d.e_x != CHINA, d.e_flow0, 0.0), minlength=I * R)
         self.alt_w = np.divide(np.where(d.e_x != CHINA, d.e_flow0, 0.0), imp_open[self.e_mi],
@@ -83,6 +109,8 @@ class TradeRules:
         self._kernel = kernel
         self._blocked, self._per_imp = np.zeros(E), np.zeros(I * R)      # the kernel's scratch
         self._refiled = np.zeros((n, E))            # the kernel's refused applications filed again, day by day
+        self._applied = np.zeros((n, E))            # and today's licence applications
+        self.share = import_shares(d)
 
     def refresh(self, lane: int, board: Any) -> None:
         """Rebuild lane ``lane``'s per-edge restrictions from its board's countermeasures in force and
@@ -90,10 +118,13 @@ class TradeRules:
         d = self.d
         kind, approval, leak, quota = self.kind[lane], self.approval[lane], self.leak[lane], self.quota_cap[lane]
         resubmit = self.resubmit[lane]
+        terms = (kind.copy(), approval.copy(), resubmit.copy())
         restricted, gap_days = self.restricted[lane], self.gap_days[lane]
         kind[:] = FREE
         approval[:] = 1.0
         resubmit[:] = 0.0
+        wait = self.lic_wait[lane]
+        wait[:] = 0.0
         leak[:] = 0.0
         quota[:] = 0.0
         restricted[:] = False
@@ -123,9 +154,15 @@ class TradeRules:
                 mean, sd = max(1.0, spec.licence_delay), max(0.0, spec.licence_delay_sd)
                 s2 = np.log1p((sd / mean) ** 2)
                 self.lic_mu[lane, e], self.lic_sigma[lane, e] = np.log(mean) - s2 / 2, np.sqrt(s2)
+                again = (1.0 - approval[e]) * resubmit[e]         # reviews per application: 1 / (1 − again)
+                wait[e] = mean / (1.0 - again) if again < 1.0 else 0.0
             elif spec.kind == "quota":
                 quota[e] = min(s.spec.quota_share for s in active if s.spec.kind == "quota") * d.e_flow0[e]
         self.active[lane] = bool(kind.any())
+        new = (kind == LICENSING) & ((terms[0] != LICENSING) | (terms[1] != approval) | (terms[2] != resubmit))
+        if new.any():       # new licensing terms: what buyers saw no longer tells; one day's flow each way
+            self.seen_ok[lane, new] = self.seen_no[lane, new] = d.e_flow0[new]
+            self.trust[lane, new] = 0.5
         lic = self.lic_edges[lane] = np.flatnonzero(kind == LICENSING)
         if lic.size:                               # licence decision slots of every day's applications
             days = np.arange(self.days)
@@ -195,14 +232,24 @@ class TradeRules:
             self.queue.reshape(-1)[slots[day]] += again
             self.pending.reshape(-1)[at] += again
 
+    def _learn(self, where: np.ndarray, approved: np.ndarray, final: np.ndarray) -> None:
+        """Buyers' trust after today's decisions: ``approved`` and refused for good ``final`` (lanes, E) added to
+        what they have seen on each edge of the lanes ``where`` (lanes, 1)."""
+        np.add(self.seen_ok, approved, out=self.seen_ok, where=where)
+        np.add(self.seen_no, final, out=self.seen_no, where=where)
+        seen = self.seen_ok + self.seen_no
+        np.divide(self.seen_ok, seen, out=self.trust, where=where & (seen > 0))
+
     @property
     def busy(self) -> np.ndarray:
         """Lanes (bool per lane) whose edges a measure restricts or whose licence queue still holds decisions."""
         return self.active | self.queue_live
 
-    def apply(self, day: int, req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def apply(self, day: int, req: np.ndarray, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Direct and leaked shipments (lanes, E) asked of each edge today (before exporters' stock limits),
-        from the orders ``req`` (lanes, E). Blocked orders are re-ordered on the importer's non-Chinese edges;
+        from the orders ``req`` (lanes, E). A licence application is at most the edge's baseline share of its
+        importer's own use today (``demand``, lanes × items × regions: an application names its end use), the
+        rest of the order goes elsewhere. Blocked orders are re-ordered on the importer's non-Chinese edges;
         every edge carries at most its cap, then today's licence approvals."""
         n, E = self.n, self.E
         if self.approved_today.any():
@@ -211,21 +258,24 @@ class TradeRules:
         if not busy.any():
             return np.minimum(req, self.edge_cap, out=req), np.zeros((n, E))
         if self._kernel is not None:               # the same day, one compiled loop over lanes and edges
-            self._queue_applications(day, req)
             ship, leak = np.empty((n, E)), np.empty((n, E))
-            self._kernel(day % H_LICENCE, req, self.kind, self.quota_cap, self.leak, self.approval, self.resubmit,
+            self._kernel(day % H_LICENCE, req, demand, self.share, self.kind, self.quota_cap, self.leak, self.approval, self.resubmit,
                          self.alt_w, self.e_mi, self.edge_cap, busy, self.queue_live, self.queue, self.pending,
-                         self.approved_today, ship, leak, self._refiled, self._blocked, self._per_imp)
+                         self.approved_today, self.trust, self.seen_ok, self.seen_no, ship, leak, self._refiled,
+                         self._blocked, self._per_imp, self._applied)
+            self._queue_applications(day, self._applied)
             self._refile(day, self._refiled)
             return ship, leak
         ship = req.copy()
         blocked = np.zeros((n, E))
         lic = self.kind == LICENSING
-        if lic.any():                              # applications wait for a decision, and are re-ordered elsewhere
-            lanes = self._queue_applications(day, req)
-            np.add(self.pending, req, out=self.pending, where=lic)
+        if lic.any():            # applications wait for a decision; what buyers do not count on goes elsewhere
+            use = demand.reshape(n, -1)[:, self.e_mi] * self.share
+            applied = np.where(lic, np.minimum(req, use), 0.0)
+            lanes = self._queue_applications(day, applied)
+            np.add(self.pending, applied, out=self.pending, where=lic)
             ship[lic] = 0.0
-            blocked[lic] = req[lic]
+            blocked[lic] = (req[lic] - applied[lic]) + applied[lic] * (1.0 - self.trust[lic])
             self.queue_live[lanes] = True
         cap = self.kind >= QUOTA
         if cap.any():
@@ -252,7 +302,9 @@ class TradeRules:
                 ship = np.where(g, ship + self.approved_today, ship)
                 refused = decided * (1.0 - self.approval)
                 refiled = np.where(g, refused * self.resubmit, 0.0)
-                leak = np.where(g, leak + self.leak * (refused - refiled), leak)
+                final = refused - refiled
+                leak = np.where(g, leak + self.leak * final, leak)
+                self._learn(g, self.approved_today, np.where(g, final, 0.0))
                 decided[got] = 0.0
                 self._refile(day, refiled)
             idle = live & ~got & ~self.pending.any(axis=1)
