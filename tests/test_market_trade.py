@@ -99,8 +99,8 @@ def _licensing_board(approval: float, resubmit: float = 0.0, delay: float = 30.0
 
 
 def test_buyers_re_order_elsewhere_what_they_do_not_count_on_and_apply_for_no_more_than_their_use():
-    """Japan's primary gallium from China under licensing (reviews of 30 days, a = 0.6, r = 0.5): before any decision
-    buyers trust an application half (one day's flow of evidence each way) and re-order the other half at once
+    """Japan's primary gallium from China under licensing (reviews of 30 days, a = 0.6, r = 0.5): before any
+    decision buyers trust an application half (one day's flow of evidence each way) and re-order the other half at once
     on Japan's other edges; once decisions come, their trust is the approved share of what was decided for good,
     ``a / (1 − (1 − a)·r)``, and the share re-ordered elsewhere falls to ``1 − trust``. An application is at most
     the edge's share of Japan's use: the rest of an order goes elsewhere whole. New terms reset the trust."""

@@ -1020,16 +1020,16 @@ def market_spot(slot, china, keep_share, p_spot, cover_days, demand, Stot, physi
                 exports_cn[lane, i, r] += sc
 
 
-def trade_apply(slot, req, demand, share, kind, quota_cap, leak_share, approval, resubmit, alt_w, e_mi, edge_cap, busy,
-                queue_live, queue, pending, approved_today, trust, seen_ok, seen_no, ship, leak, refiled, blocked,
+def trade_apply(slot, req, demand, share, kind, quota_cap, leak_share, approval, resubmit, alt_w, e_mi, edge_cap,
+                busy, queue_live, queue, pending, approved_today, trust, seen_ok, seen_no, ship, leak, refiled, blocked,
                 per_imp, applied):
     """The trade rules of a day for every lane (``market.trade.TradeRules.apply``, whose numpy code is the model
     and the reference): orders ``req`` (lanes, E) become direct shipments ``ship`` and leaked ones ``leak`` (lanes,
     E), written here, today's licence applications ``applied`` (at most ``share`` × the importer's ``demand``,
     lanes × items × regions) and the refused applications filed again ``refiled`` (lanes, E; the caller queues
-    both). Edge kinds: 0 free, 1 licensing, 2 quota, 3 ban. Every
-    edge carries at most ``edge_cap`` (E) before today's approvals; a licence application is re-ordered elsewhere
-    but for the buyers' ``trust`` in the edge's licences. Updates ``pending``, ``queue_live``, ``approved_today``,
+    both). Edge kinds: 0 free, 1 licensing, 2 quota, 3 ban. Every edge carries at most ``edge_cap`` (E) before
+    today's approvals; a licence application is re-ordered elsewhere but for the buyers' ``trust`` in the edge's
+    licences. Updates ``pending``, ``queue_live``, ``approved_today``,
     today's slot ``slot`` of ``queue`` (lanes, H, E), and ``trust`` with what it is learnt from (``seen_ok``
     approved, ``seen_no`` refused for good; lanes, E) in place.
     ``blocked`` (E), ``per_imp`` (cells) scratch."""

@@ -263,7 +263,9 @@ DEFAULT_SOURCES: dict[str, str] = {
     "countermeasures[].licence_delay": "90d mean (lognormal): MOFCOM review ~45 working days ≈ 63 calendar days "
                                        "(Announcement 23 [2023]); first Ga/Ge licences 2023-09-21, 51 days after "
                                        "2023-08-01 (Fastmarkets, B), i.e. the early tail; fitted on the 2023 "
-                                       "gallium case within 50-120d (benchmarks/calibrate_gallium_2023.py)",
+                                       "gallium case within 50-120d (benchmarks/calibrate_gallium_2023.py; 100d "
+                                       "until buyers' licensing orders were mended, 2026-12-08; 80d and 100d "
+                                       "fail it now)",
     "countermeasures[].licence_delay_sd": "30d: assumption, range 10-40d; spread of licence decisions (fitted with "
                                           "licence_delay on the 2023 gallium case)",
     "countermeasures[].approval_share": "0.7: assumption, range 0.3-1.0; 'not a ban' (MOFCOM 2023); Chinese Ga "

@@ -259,8 +259,9 @@ class TradeRules:
             return np.minimum(req, self.edge_cap, out=req), np.zeros((n, E))
         if self._kernel is not None:               # the same day, one compiled loop over lanes and edges
             ship, leak = np.empty((n, E)), np.empty((n, E))
-            self._kernel(day % H_LICENCE, req, demand, self.share, self.kind, self.quota_cap, self.leak, self.approval, self.resubmit,
-                         self.alt_w, self.e_mi, self.edge_cap, busy, self.queue_live, self.queue, self.pending,
+            self._kernel(day % H_LICENCE, req, demand, self.share, self.kind, self.quota_cap, self.leak,
+                         self.approval, self.resubmit, self.alt_w, self.e_mi, self.edge_cap, busy, self.queue_live,
+                         self.queue, self.pending,
                          self.approved_today, self.trust, self.seen_ok, self.seen_no, ship, leak, self._refiled,
                          self._blocked, self._per_imp, self._applied)
             self._queue_applications(day, self._applied)
