@@ -35,7 +35,7 @@ from .data import CHINA, REGIONS, item_groups, item_sections, load_market_data
 from .prices import cover_power, price_step, reserve_purchases
 from .stocks import HolderGroups, sourcing_classes, spot_market, strategic_release
 from .supply import Projects, china_cut, feed_allowance
-from .trade import LICENSING, TradeRules, import_shares
+from .trade import LICENSING, TradeRules
 
 #: longest transport, leakage or spot delay (days) the transit rings take; each markets' rings are only as long as
 #: its own longest delay + 1 (the headline's: 71 days), so the rows a day writes stay near in memory (markets
@@ -107,7 +107,6 @@ class MineralMarkets(LaneMechanism):
         self.from_china = d.e_x == CHINA
         self.imports0 = np.bincount(self.e_mi, d.e_flow0, minlength=I * R).reshape(I, R)
         self.exports0 = np.bincount(self.e_mx, d.e_flow0, minlength=I * R).reshape(I, R)
-        self.share = import_shares(d)
         self.tau_e = np.maximum(1, np.round(d.e_transport)).astype(np.int64)
         self.tau_leak = self.tau_e + np.round(d.per["leak_delay"][d.e_m]).astype(np.int64)
         self.tau_spot = np.maximum(1, np.round(d.per["spot_transport"])).astype(np.int64)
@@ -216,6 +215,7 @@ class MineralMarkets(LaneMechanism):
             return runs[lane].streams.get(f"minerals.{d.items[d.p_m[k]]}.project.{d.p_names[k]}").standard_normal()
 
         self.trade = TradeRules(d, days, n, licence_normals, kernels.compiled("trade_apply") if fast else None)
+        self.share = self.trade.share               # each edge's share of its importer's baseline imports
         self.projects = Projects(d, days, n, lead_normal, lanes.event,
                                  (kernels.compiled("projects_signal"), kernels.compiled("projects_capacity"))
                                  if fast else None)

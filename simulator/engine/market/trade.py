@@ -305,7 +305,7 @@ class TradeRules:
                 refiled = np.where(g, refused * self.resubmit, 0.0)
                 final = refused - refiled
                 leak = np.where(g, leak + self.leak * final, leak)
-                self._learn(g, self.approved_today, np.where(g, final, 0.0))
+                self._learn(g, self.approved_today, final)
                 decided[got] = 0.0
                 self._refile(day, refiled)
             idle = live & ~got & ~self.pending.any(axis=1)
